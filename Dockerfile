@@ -1,0 +1,15 @@
+# The frontdesk controller. Models are mounted at /models (see docker-compose.yml), never baked in.
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng-data sox tini \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY bin ./bin
+COPY src ./src
+COPY models/manifest.json* ./models/
+ENV FRONTDESK_DATA_DIR=/data FRONTDESK_MODELS_DIR=/models NODE_ENV=production
+VOLUME ["/data", "/models"]
+EXPOSE 8080 5060/udp 5060/tcp 20000-20999/udp
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "bin/frontdesk.js", "start"]

@@ -1,0 +1,109 @@
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { openStore } from '../store/db.js';
+import { silentLogger } from '../util/logger.js';
+
+export interface Check {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+async function tcpPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = createServer();
+    s.once('error', () => done(false));
+    s.listen({ host, port }, () => s.close(() => done(true)));
+  });
+}
+
+async function udpPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    s.once('error', () => done(false));
+    s.bind({ address: host, port }, () => s.close(() => done(true)));
+  });
+}
+
+async function checkDatabase(cfg: Config): Promise<Check> {
+  try {
+    const store = await openStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, logger: silentLogger });
+    try {
+      const ok = await store.ping(3_000);
+      return ok
+        ? { name: 'database', status: 'ok', detail: `${store.dialect} at ${store.location}` }
+        : { name: 'database', status: 'fail', detail: `${store.dialect} at ${store.location} does not answer` };
+    } finally {
+      await store.close();
+    }
+  } catch (e) {
+    return { name: 'database', status: 'fail', detail: (e as Error).message };
+  }
+}
+
+function checkDataDir(cfg: Config): Check {
+  const dir = resolve(cfg.dataDir);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return { name: 'data dir', status: 'ok', detail: dir };
+  } catch (e) {
+    return { name: 'data dir', status: 'fail', detail: `${dir}: ${(e as Error).message}` };
+  }
+}
+
+function checkModels(cfg: Config): Check[] {
+  const dir = resolve(cfg.modelsDir);
+  if (!existsSync(dir)) {
+    return [{ name: 'models', status: 'warn', detail: `${dir} does not exist; run \`npm run models\` to fetch the neural set` }];
+  }
+  const vad = ['vad/silero-vad-v5.1.2/silero_vad.onnx', 'vad/silero-vad-v6.2/silero_vad.onnx', 'vad/silero_vad.onnx']
+    .map((p) => resolve(dir, p))
+    .find((p) => existsSync(p));
+  return [
+    { name: 'models', status: 'ok', detail: dir },
+    vad
+      ? { name: 'vad', status: 'ok', detail: `Silero VAD: ${vad}` }
+      : { name: 'vad', status: 'warn', detail: `no Silero VAD under ${dir}/vad; run \`npm run models\`` },
+  ];
+}
+
+export async function collectChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
+  let cfg: Config;
+  try {
+    cfg = loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return [{ name: 'config', status: 'fail', detail: e.problems.join('; ') }];
+    throw e;
+  }
+  const checks: Check[] = [{ name: 'config', status: 'ok', detail: `telephony=${cfg.telephony}` }];
+  checks.push(checkDataDir(cfg));
+  checks.push(await checkDatabase(cfg));
+  const httpFree = await tcpPortFree(cfg.http.host, cfg.http.port);
+  checks.push({
+    name: 'http port',
+    status: httpFree ? 'ok' : 'warn',
+    detail: `${cfg.http.host}:${cfg.http.port} ${httpFree ? 'is free' : 'is in use (is frontdesk already running?)'}`,
+  });
+  if (cfg.telephony === 'sip') {
+    const sipFree = (await udpPortFree(cfg.sip.bind, cfg.sip.port)) && (await tcpPortFree(cfg.sip.bind, cfg.sip.port));
+    checks.push({
+      name: 'sip port',
+      status: sipFree ? 'ok' : 'warn',
+      detail: `${cfg.sip.bind}:${cfg.sip.port} udp+tcp ${sipFree ? 'is free' : 'is in use'}`,
+    });
+  }
+  checks.push(...checkModels(cfg));
+  return checks;
+}
+
+/** Prints one line per check; true when nothing failed. */
+export async function runDoctor(env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<boolean> {
+  const checks = await collectChecks(env);
+  const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+  for (const c of checks) out(`${mark[c.status]}  ${c.name.padEnd(10)} ${c.detail}\n`);
+  return checks.every((c) => c.status !== 'fail');
+}

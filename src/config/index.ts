@@ -1,0 +1,203 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseCidrList } from '../util/cidr.js';
+
+/**
+ * Process configuration: environment variables, optionally layered over a YAML file
+ * (FRONTDESK_CONFIG). Every setting is declared once in `settings`, which drives parsing,
+ * error messages (they name the variable) and `.env.example` (a test keeps them in step).
+ */
+
+const port = z.coerce.number().int().min(1).max(65535);
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+export const settings = {
+  DATABASE_URL: {
+    path: 'databaseUrl',
+    doc: 'Postgres server URL (postgres://user:pass@host:5432/db). Unset: embedded PGlite under FRONTDESK_DATA_DIR.',
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  },
+  FRONTDESK_CONFIG: {
+    path: 'configFile',
+    doc: 'Optional YAML file with the same settings (nested keys, e.g. http.port); environment variables win.',
+    schema: z.string().optional(),
+  },
+  FRONTDESK_HTTP_HOST: {
+    path: 'http.host',
+    doc: 'Address the HTTP server (webhooks, admin console, /health, /metrics) binds to.',
+    schema: z.string().min(1).default('0.0.0.0'),
+  },
+  FRONTDESK_HTTP_PORT: {
+    path: 'http.port',
+    doc: 'HTTP port.',
+    schema: port.default(8080),
+  },
+  FRONTDESK_PUBLIC_URL: {
+    path: 'http.publicUrl',
+    doc: 'Public base URL providers call for webhooks (signature checks use it). Default: http://localhost:PORT.',
+    schema: z.url().optional(),
+  },
+  FRONTDESK_TELEPHONY: {
+    path: 'telephony',
+    doc: 'Which telephony backend runs: sip (built-in SIP endpoint), asterisk, freeswitch, or none.',
+    schema: z.enum(['sip', 'asterisk', 'freeswitch', 'none']).default('sip'),
+  },
+  FRONTDESK_SIP_BIND: {
+    path: 'sip.bind',
+    doc: 'Address the built-in SIP endpoint binds to (UDP and TCP).',
+    schema: z.string().min(1).default('0.0.0.0'),
+  },
+  FRONTDESK_SIP_PORT: {
+    path: 'sip.port',
+    doc: 'SIP port (UDP and TCP).',
+    schema: port.default(5060),
+  },
+  FRONTDESK_SIP_TRUSTED: {
+    path: 'sip.trusted',
+    doc: 'Comma-separated CIDRs allowed to send INVITEs (trunk, desk phones). Loopback is always trusted.',
+    schema: z
+      .union([z.string(), z.array(z.string())])
+      .default('')
+      .transform((v, ctx) => {
+        const list = Array.isArray(v) ? v : v.split(',');
+        try {
+          return parseCidrList(list);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          return z.NEVER;
+        }
+      }),
+  },
+  FRONTDESK_RTP_PORT_MIN: {
+    path: 'rtp.portMin',
+    doc: 'Lowest UDP port for RTP media.',
+    schema: port.default(20000),
+  },
+  FRONTDESK_RTP_PORT_MAX: {
+    path: 'rtp.portMax',
+    doc: 'Highest UDP port for RTP media.',
+    schema: port.default(20999),
+  },
+  FRONTDESK_DATA_DIR: {
+    path: 'dataDir',
+    doc: 'Where the embedded database, recordings and voicemails are kept.',
+    schema: z.string().min(1).default('./data'),
+  },
+  FRONTDESK_MODELS_DIR: {
+    path: 'modelsDir',
+    doc: 'Where speech and language models are read from (npm run models fills it).',
+    schema: z.string().min(1).default('./models'),
+  },
+  FRONTDESK_LOG_LEVEL: {
+    path: 'logLevel',
+    doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  },
+  FRONTDESK_SEED_DEMO: {
+    path: 'seedDemo',
+    doc: 'Seed the demo cleaning-business context on first start when no context exists.',
+    schema: bool.default(true),
+  },
+  FRONTDESK_SMTP_URL: {
+    path: 'smtp.url',
+    doc: 'SMTP server for e-mailed owner alerts (smtp://user:pass@host:587). Unset: e-mail alerts stay queued.',
+    schema: z
+      .string()
+      .regex(/^smtps?:\/\/.+/, 'must be an smtp:// or smtps:// URL')
+      .optional(),
+  },
+  FRONTDESK_SMTP_FROM: {
+    path: 'smtp.from',
+    doc: 'From address of e-mailed owner alerts.',
+    schema: z.string().default('frontdesk@localhost'),
+  },
+} as const satisfies Record<string, { path: string; doc: string; schema: z.ZodType }>;
+
+export type SettingName = keyof typeof settings;
+type Out<K extends SettingName> = z.output<(typeof settings)[K]['schema']>;
+
+export interface Config {
+  databaseUrl: Out<'DATABASE_URL'>;
+  configFile: Out<'FRONTDESK_CONFIG'>;
+  http: { host: string; port: number; publicUrl: string | undefined };
+  telephony: Out<'FRONTDESK_TELEPHONY'>;
+  sip: { bind: string; port: number; trusted: Out<'FRONTDESK_SIP_TRUSTED'> };
+  rtp: { portMin: number; portMax: number };
+  dataDir: string;
+  modelsDir: string;
+  logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
+  seedDemo: boolean;
+  smtp: { url: string | undefined; from: string };
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let cur = obj;
+  for (const key of keys.slice(0, -1)) {
+    cur[key] ??= {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+function describe(value: unknown): string {
+  const s = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value);
+  return s && s.length > 60 ? `${s.slice(0, 57)}...` : String(s);
+}
+
+/** Reads the configuration; throws ConfigError naming every wrong variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  let file: unknown = {};
+  const fileName = env.FRONTDESK_CONFIG;
+  if (fileName) {
+    if (!existsSync(fileName)) {
+      throw new ConfigError([`FRONTDESK_CONFIG: file ${fileName} does not exist`]);
+    }
+    try {
+      file = parseYaml(readFileSync(fileName, 'utf8')) ?? {};
+    } catch (e) {
+      throw new ConfigError([`FRONTDESK_CONFIG: ${fileName} is not valid YAML: ${(e as Error).message}`]);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(settings) as [SettingName, (typeof settings)[SettingName]][]) {
+    const fromEnv = env[name];
+    const raw = fromEnv !== undefined && fromEnv !== '' ? fromEnv : getPath(file, s.path);
+    const where = fromEnv !== undefined && fromEnv !== '' ? name : `${name} (${s.path} in ${fileName})`;
+    const parsed = s.schema.safeParse(raw);
+    if (parsed.success) setPath(out, s.path, parsed.data);
+    else problems.push(`${where}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${describe(raw)})`);
+  }
+  const cfg = out as unknown as Config;
+  if (problems.length === 0 && cfg.rtp.portMin > cfg.rtp.portMax) {
+    problems.push(
+      `FRONTDESK_RTP_PORT_MIN: ${cfg.rtp.portMin} is above FRONTDESK_RTP_PORT_MAX ${cfg.rtp.portMax}`,
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
+  cfg.http.publicUrl ??= `http://localhost:${cfg.http.port}`;
+  return cfg;
+}

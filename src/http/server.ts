@@ -1,0 +1,85 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Store } from '../store/db.js';
+import type { Metrics } from './metrics.js';
+import { ContextValidationError } from '../business/context/schema.js';
+import { ContextNotFoundError } from '../business/context/service.js';
+
+export interface HttpDeps {
+  store: Store;
+  metrics: Metrics;
+  logger: Logger;
+  version: string;
+}
+
+/** JSON error body used everywhere: { error, message, fields? }. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  fields?: { path: string; message: string }[];
+}
+
+export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ mod: 'http' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Providers and load balancers keep connections open; don't let them delay shutdown.
+    forceCloseConnections: 'idle',
+  });
+  const started = Date.now();
+
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.httpRequests.inc({
+      method: req.method,
+      route: req.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    });
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof ContextValidationError) {
+      return reply.code(400).send({ error: 'invalid_context', message: 'the context has errors', fields: err.errors } satisfies ErrorBody);
+    }
+    if (err instanceof ContextNotFoundError) {
+      return reply.code(404).send({ error: 'not_found', message: err.message } satisfies ErrorBody);
+    }
+    if (err.validation) {
+      return reply.code(400).send({
+        error: 'bad_request',
+        message: err.message,
+        fields: err.validation.map((v) => ({ path: v.instancePath || (v.params as { missingProperty?: string }).missingProperty || '(body)', message: v.message ?? 'invalid' })),
+      } satisfies ErrorBody);
+    }
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send({
+      error: status >= 500 ? 'internal_error' : (err.code ?? 'error').toLowerCase(),
+      message: status >= 500 ? 'internal server error' : err.message,
+    } satisfies ErrorBody);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url}` } satisfies ErrorBody);
+  });
+
+  app.get('/health', async (_req, reply) => {
+    const t0 = performance.now();
+    const ok = await deps.store.ping(2_000);
+    const body = {
+      status: ok ? 'ok' : 'unhealthy',
+      version: deps.version,
+      uptime_s: Math.round((Date.now() - started) / 1000),
+      checks: {
+        database: { ok, dialect: deps.store.dialect, latency_ms: Math.round(performance.now() - t0) },
+      },
+    };
+    return reply.code(ok ? 200 : 503).send(body);
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  return app;
+}

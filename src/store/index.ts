@@ -1,0 +1,3 @@
+export { openStore, type Store, type Db, type StoreOptions } from './db.js';
+export { migrateToLatest } from './migrate.js';
+export type * from './schema.js';

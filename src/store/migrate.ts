@@ -1,0 +1,27 @@
+import { Migrator, type Migration, type MigrationResult } from 'kysely';
+import type { Db } from './db.js';
+import * as m0001 from './migrations/0001_initial.js';
+
+/** Migrations are listed here, not read from disk, so they work the same under tsx, tsc and bundles. */
+const migrations: Record<string, Migration> = {
+  '0001_initial': m0001,
+};
+
+export class MigrationError extends Error {}
+
+export async function migrateToLatest(db: Db): Promise<MigrationResult[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: 'frontdesk_migrations',
+    migrationLockTableName: 'frontdesk_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new MigrationError(
+      `migration ${failed?.migrationName ?? '(unknown)'} failed: ${(error as Error).message ?? String(error)}`,
+    );
+  }
+  return results ?? [];
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { contextsToYaml } from '../../src/business/context/yaml.js';
+import { parseContext } from '../../src/business/context/schema.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { createServerDatabase } from '../helpers/stores.js';
+
+async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), env });
+  return { code, out, err };
+}
+
+for (const dialect of ['pglite', 'postgres'] as const) {
+  describe(`frontdesk CLI [${dialect}]`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fd-cli-'));
+    const env: NodeJS.ProcessEnv = { FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_LOG_LEVEL: 'silent' };
+    let drop = async () => {};
+    beforeAll(async () => {
+      if (dialect === 'postgres') {
+        const d = await createServerDatabase();
+        env.DATABASE_URL = d.url;
+        drop = d.drop;
+      }
+    });
+    afterAll(async () => {
+      await drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('migrates, then round-trips the demo context through export and import exactly', async () => {
+      expect((await cli(env, 'migrate')).code).toBe(0);
+      const file = join(dir, 'demo.yaml');
+      const yaml = contextsToYaml([parseContext(demoContext)]);
+      writeFileSync(file, yaml);
+
+      const imported = await cli(env, 'context', 'import', file, '-m', 'first import');
+      expect(imported).toMatchObject({ code: 0, out: 'sparkle-cleaning: created (version 1)\n' });
+
+      const exported = await cli(env, 'context', 'export', 'sparkle-cleaning');
+      expect(exported.code).toBe(0);
+      expect(exported.out).toBe(yaml);
+
+      writeFileSync(file, exported.out);
+      const again = await cli(env, 'context', 'import', file);
+      expect(again.out).toBe('sparkle-cleaning: unchanged (version 1)\n');
+
+      const all = await cli(env, 'context', 'export', '--all');
+      expect(all.out).toBe(yaml);
+      expect((await cli(env, 'context', 'list')).out).toMatch(/^sparkle-cleaning\tv1\tdefault\t\+15125550100\tSparkle & Shine Cleaning\n$/);
+    });
+
+    it('rejects an invalid context file with messages that point at each field, saving nothing', async () => {
+      const file = join(dir, 'bad.yaml');
+      const doc = { ...parseContext(demoContext), timezone: 'Mars/Phobos', greeting: 'Changed' } as Record<string, unknown>;
+      doc.services = [{ ...(doc.services as object[])[0], price: { base: -5 } }];
+      doc.colour = 'blue';
+      writeFileSync(file, contextsToYaml([doc as never]));
+      const r = await cli(env, 'context', 'import', file);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/timezone: must be an IANA time zone/);
+      expect(r.err).toMatch(/services\[0\]\.price\.base: /);
+      expect(r.err).toMatch(/\(document\): Unrecognized key: "colour"/);
+      const exported = await cli(env, 'context', 'export', 'sparkle-cleaning');
+      expect(exported.out).not.toMatch(/Changed/);
+
+      writeFileSync(file, 'name: x\ngreeting: ["unclosed"\n');
+      const syntax = await cli(env, 'context', 'import', file);
+      expect(syntax.code).toBe(2);
+      expect(syntax.err).toMatch(/line \d+, column \d+: /);
+    });
+
+    it('creates admin users with a hashed password and refuses weak or duplicate ones', async () => {
+      const ok = await cli(env, 'admin', 'create-user', 'maria', '--password', 'correct horse battery');
+      expect(ok).toMatchObject({ code: 0, out: 'created admin user maria\n' });
+      const { openStore } = await import('../../src/store/db.js');
+      const store = await openStore({ databaseUrl: env.DATABASE_URL, dataDir: env.FRONTDESK_DATA_DIR });
+      const row = await store.db.selectFrom('admin_users').select('password_hash').where('username', '=', 'maria').executeTakeFirstOrThrow();
+      await store.close();
+      expect(row.password_hash).toMatch(/^\$argon2id\$/);
+      expect(row.password_hash).not.toContain('correct horse');
+      expect((await cli(env, 'admin', 'create-user', 'maria', '--password', 'another long one')).err).toMatch(/already exists/);
+      expect((await cli(env, 'admin', 'create-user', 'bob', '--password', 'short')).err).toMatch(/at least 10 characters/);
+    });
+
+    it('stops with a clear message on a bad setting', async () => {
+      const r = await cli({ ...env, FRONTDESK_HTTP_PORT: '99999' }, 'migrate');
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/FRONTDESK_HTTP_PORT: /);
+    });
+  });
+}

@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
+import { freePort } from '../helpers/ports.js';
+
+/** README command 1, as a new user runs it: the real process on the embedded defaults. */
+describe('frontdesk start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fd-start-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves /health on PGlite with the demo context seeded, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      DATABASE_URL: '',
+      FRONTDESK_DATA_DIR: join(dir, 'data'),
+      FRONTDESK_HTTP_HOST: '127.0.0.1',
+      FRONTDESK_HTTP_PORT: String(port),
+      FRONTDESK_SIP_PORT: String(await freePort()),
+      FRONTDESK_SIP_BIND: '127.0.0.1',
+    };
+    const child = spawn(process.execPath, ['bin/frontdesk.js', 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    child.stdout.on('data', (d) => (logs += d));
+    child.stderr.on('data', (d) => (logs += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      let health: Response | undefined;
+      for (let i = 0; i < 120 && !health; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+      }
+      expect(health?.status, logs).toBe(200);
+      expect(await health!.json()).toMatchObject({ status: 'ok', checks: { database: { ok: true, dialect: 'pglite' } } });
+      expect(logs).toMatch(/seeded the demo context/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(logs).toMatch(/frontdesk stopped/);
+
+    // The data persisted under FRONTDESK_DATA_DIR: the seeded context is there for the CLI.
+    let out = '';
+    const code = await runCli(['context', 'list'], { out: (s) => (out += s), err: () => {}, env: { FRONTDESK_DATA_DIR: env.FRONTDESK_DATA_DIR, FRONTDESK_LOG_LEVEL: 'silent' } });
+    expect(code).toBe(0);
+    expect(out).toMatch(/^sparkle-cleaning\tv1\tdefault/);
+  }, 60_000);
+});

@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, settings } from '../src/config/index.js';
+
+describe('configuration', () => {
+  it('has working defaults', () => {
+    const c = loadConfig({});
+    expect(c.http.port).toBe(8080);
+    expect(c.sip.port).toBe(5060);
+    expect(c.dataDir).toBe('./data');
+    expect(c.modelsDir).toBe('./models');
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.telephony).toBe('sip');
+  });
+
+  it('names every wrong variable and says what is wrong', () => {
+    let err: unknown;
+    try {
+      loadConfig({ FRONTDESK_HTTP_PORT: 'eighty', DATABASE_URL: 'mysql://x', FRONTDESK_SIP_TRUSTED: '10.0.0.0/8,not-an-ip' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/FRONTDESK_HTTP_PORT: .*"eighty"/);
+    expect(msg).toMatch(/DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(msg).toMatch(/FRONTDESK_SIP_TRUSTED: "not-an-ip" is not an IP address or CIDR/);
+  });
+
+  it('rejects an RTP range that is upside down', () => {
+    expect(() => loadConfig({ FRONTDESK_RTP_PORT_MIN: '30000', FRONTDESK_RTP_PORT_MAX: '20000' })).toThrow(
+      /FRONTDESK_RTP_PORT_MIN: 30000 is above FRONTDESK_RTP_PORT_MAX 20000/,
+    );
+  });
+
+  it('documents every variable in .env.example', () => {
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    for (const name of Object.keys(settings)) expect(example).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+  });
+});
