@@ -12,6 +12,7 @@ export interface ContextsTable {
   name: string;
   kind: 'business' | 'personal';
   is_default: Generated<boolean>;
+  feed_token: Generated<string>;
   version: number;
   document: Json;
   created_at: Generated<Date>;
@@ -112,6 +113,7 @@ export type AppointmentStatus = 'booked' | 'cancelled' | 'completed' | 'no_show'
 export interface AppointmentsTable {
   id: Generated<string>;
   context_id: string;
+  parent_id: string | null;
   customer_id: string | null;
   service: string;
   crew: string;
@@ -151,6 +153,7 @@ export interface OutboxTable {
   id: Generated<string>;
   context_id: string | null;
   channel: 'sms' | 'call' | 'email';
+  purpose: string;
   recipient: string;
   payload: Json;
   dedupe_key: string;

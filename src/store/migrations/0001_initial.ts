@@ -13,6 +13,8 @@ const up_statements = [
      name text NOT NULL UNIQUE CHECK (name ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
      kind text NOT NULL CHECK (kind IN ('business', 'personal')),
      is_default boolean NOT NULL DEFAULT false,
+     -- Secret part of the context's calendar (ICS) feed URL.
+     feed_token text NOT NULL UNIQUE DEFAULT md5(random()::text || clock_timestamp()::text),
      version integer NOT NULL CHECK (version >= 1),
      document jsonb NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now(),
@@ -104,6 +106,8 @@ const up_statements = [
   `CREATE TABLE appointments (
      id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
      context_id uuid NOT NULL REFERENCES contexts(id) ON DELETE CASCADE,
+     -- A job that takes several crews is one row per crew; the extra rows point at the first.
+     parent_id uuid REFERENCES appointments(id) ON DELETE CASCADE,
      customer_id uuid REFERENCES customers(id) ON DELETE SET NULL,
      service text NOT NULL,
      crew text NOT NULL,
@@ -149,6 +153,8 @@ const up_statements = [
      id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
      context_id uuid REFERENCES contexts(id) ON DELETE SET NULL,
      channel text NOT NULL CHECK (channel IN ('sms', 'call', 'email')),
+     -- What it is for: booking_confirmation, reminder, owner_alert, daily_summary, ...
+     purpose text NOT NULL,
      recipient text NOT NULL,
      payload jsonb NOT NULL,
      dedupe_key text NOT NULL UNIQUE,

@@ -1,0 +1,28 @@
+import { cpus, totalmem } from 'node:os';
+
+/** What one benchmark suite reports: metric name (unit in the name) → number. */
+export type Metrics = Record<string, number>;
+
+export interface Suite {
+  description: string;
+  /** Model files or engines the numbers depend on, for the results file. */
+  models?: () => string[];
+  run(): Promise<Metrics>;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function machine() {
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
+
+export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;

@@ -1,0 +1,112 @@
+import type { Db } from '../store/db.js';
+import type { Customer } from '../store/schema.js';
+import type { Executor } from './outbox.js';
+
+/** Customers, recognized by phone number across calls and texts. */
+
+const E164_RE = /^\+[1-9]\d{6,14}$/;
+
+/** Normalizes what a trunk or provider sends (tel:, sip:, 10-digit NANP) to E.164, or undefined. */
+export function toE164(raw: string | undefined | null, defaultCountry = '1'): string | undefined {
+  if (!raw) return undefined;
+  let s = raw.trim().replace(/^(tel:|sips?:)/i, '').replace(/@.*$/, '').replace(/[\s().-]/g, '');
+  if (/^00\d/.test(s)) s = `+${s.slice(2)}`;
+  if (/^\d{10}$/.test(s) && defaultCountry === '1') s = `+1${s}`;
+  else if (/^1\d{10}$/.test(s) && defaultCountry === '1') s = `+${s}`;
+  return E164_RE.test(s) ? s : undefined;
+}
+
+export interface CustomerUpdate {
+  name?: string | null;
+  address?: string | null;
+  email?: string | null;
+  notes?: string | null;
+}
+
+export interface CustomerHistory {
+  customer: Customer;
+  appointments: { id: string; service: string; startsAt: Date; status: string; address: string | null }[];
+  calls: { id: string; startedAt: Date; direction: string; summary: string | null; disposition: string | null }[];
+  texts: { at: Date; direction: string; body: string }[];
+}
+
+export class CustomerService {
+  constructor(private readonly db: Db) {}
+
+  async get(id: string): Promise<Customer | undefined> {
+    return this.db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async findByPhone(phone: string): Promise<Customer | undefined> {
+    const e164 = toE164(phone);
+    if (!e164) return undefined;
+    return this.db.selectFrom('customers').selectAll().where('phone', '=', e164).executeTakeFirst();
+  }
+
+  /** The customer for a caller ID or sender; created on first contact. Undefined for anonymous callers. */
+  async findOrCreateByPhone(phone: string | undefined, db: Executor = this.db): Promise<{ customer: Customer; created: boolean } | undefined> {
+    const e164 = toE164(phone);
+    if (!e164) return undefined;
+    const inserted = await db
+      .insertInto('customers')
+      .values({ phone: e164, updated_at: new Date() })
+      .onConflict((oc) => oc.column('phone').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) return { customer: inserted, created: true };
+    const existing = await db.selectFrom('customers').selectAll().where('phone', '=', e164).executeTakeFirstOrThrow();
+    return { customer: existing, created: false };
+  }
+
+  /** Records what the caller told us; blank values do not erase what we knew. */
+  async update(id: string, u: CustomerUpdate): Promise<Customer> {
+    const clean = (v: string | null | undefined) => (typeof v === 'string' ? v.trim().slice(0, 500) || undefined : v ?? undefined);
+    const set: Record<string, unknown> = { updated_at: new Date() };
+    for (const k of ['name', 'address', 'email', 'notes'] as const) {
+      const v = clean(u[k]);
+      if (v !== undefined) set[k] = v;
+    }
+    return this.db.updateTable('customers').set(set).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /** Has this customer ever had a visit booked (for first-visit pricing)? */
+  async isNew(id: string): Promise<boolean> {
+    const row = await this.db.selectFrom('appointments').select('id').where('customer_id', '=', id).limit(1).executeTakeFirst();
+    return !row;
+  }
+
+  /** Past and upcoming visits, recent calls and texts: what the agent may know about *this* caller. */
+  async history(id: string, limit = 10): Promise<CustomerHistory | undefined> {
+    const customer = await this.get(id);
+    if (!customer) return undefined;
+    const [appointments, calls, texts] = await Promise.all([
+      this.db.selectFrom('appointments')
+        .select(['id', 'service', 'starts_at', 'status', 'address'])
+        .where('customer_id', '=', id).where('parent_id', 'is', null)
+        .orderBy('starts_at', 'desc').limit(limit).execute(),
+      this.db.selectFrom('calls')
+        .select(['id', 'started_at', 'direction', 'summary', 'disposition'])
+        .where('customer_id', '=', id).orderBy('started_at', 'desc').limit(limit).execute(),
+      this.db.selectFrom('sms_messages')
+        .innerJoin('sms_threads', 'sms_threads.id', 'sms_messages.thread_id')
+        .select(['sms_messages.created_at', 'sms_messages.direction', 'sms_messages.body'])
+        .where('sms_threads.customer_id', '=', id)
+        .orderBy('sms_messages.created_at', 'desc').limit(limit).execute(),
+    ]);
+    return {
+      customer,
+      appointments: appointments.map((a) => ({ id: a.id, service: a.service, startsAt: a.starts_at, status: a.status, address: a.address })),
+      calls: calls.map((c) => ({ id: c.id, startedAt: c.started_at, direction: c.direction, summary: c.summary, disposition: c.disposition })),
+      texts: texts.map((t) => ({ at: t.created_at, direction: t.direction, body: t.body })),
+    };
+  }
+
+  async list(opts: { search?: string; limit?: number; offset?: number } = {}): Promise<Customer[]> {
+    let q = this.db.selectFrom('customers').selectAll();
+    if (opts.search) {
+      const s = `%${opts.search.replace(/[\\%_]/g, '\\$&')}%`;
+      q = q.where((eb) => eb.or([eb('name', 'ilike', s), eb('phone', 'like', s), eb('address', 'ilike', s)]));
+    }
+    return q.orderBy('updated_at', 'desc').limit(opts.limit ?? 50).offset(opts.offset ?? 0).execute();
+  }
+}
