@@ -252,6 +252,8 @@ export class SchedulingService {
         blocked_until: new Date(slot.end.toMillis() + bufferMs),
         updated_at: new Date(),
       };
+      // Read outside the transaction: PGlite has a single connection, which the transaction holds.
+      const customer = row.customer_id ? await this.customers.get(row.customer_id) : undefined;
       try {
         return await this.db.transaction().execute(async (tx) => {
           await tx.deleteFrom('appointments').where('parent_id', '=', id).execute();
@@ -261,7 +263,6 @@ export class SchedulingService {
             await tx.insertInto('appointments').values({ ...rest, quote: rest.quote === null ? null : JSON.stringify(rest.quote), crew, parent_id: id }).execute();
           }
           const view = this.toView(stored, updated, crews);
-          const customer = row.customer_id ? await this.customers.get(row.customer_id) : undefined;
           await this.alerts.handle(tx, stored, { type: 'booking_changed', appointment: this.info(view), previousStart: row.starts_at, customer: this.customerInfo(customer) });
           await audit(tx, { actor, action: 'appointment.reschedule', targetType: 'appointment', targetId: id, details: { from: row.starts_at.toISOString(), to: times.starts_at.toISOString() } });
           return view;
@@ -279,12 +280,12 @@ export class SchedulingService {
     const policy = stored.document.scheduling.cancellationPolicy;
     if (row.status === 'cancelled') return { appointment: this.toView(stored, row, crews), late: false, policy };
     const late = row.starts_at.getTime() - this.now().getTime() < stored.document.scheduling.cancelNoticeHours * 3_600_000;
+    const customer = row.customer_id ? await this.customers.get(row.customer_id) : undefined;
     const view = await this.db.transaction().execute(async (tx) => {
       const at = this.now();
       await tx.updateTable('appointments').set({ status: 'cancelled', cancelled_at: at, updated_at: at })
         .where((eb) => eb.or([eb('id', '=', id), eb('parent_id', '=', id)])).execute();
       const v = { ...this.toView(stored, row, crews), status: 'cancelled' as const };
-      const customer = row.customer_id ? await this.customers.get(row.customer_id) : undefined;
       await this.alerts.handle(tx, stored, { type: 'booking_cancelled', appointment: this.info(v), late, customer: this.customerInfo(customer) });
       await audit(tx, { actor, action: 'appointment.cancel', targetType: 'appointment', targetId: id, details: { late, reason: reason ?? null } });
       return v;

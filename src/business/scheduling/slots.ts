@@ -49,7 +49,7 @@ export function findSlots(q: SlotQuery): Slot[] {
   const { earliest, latest } = bookingWindow(ctx, q.now);
   const from = DateTime.max(q.from, earliest);
   const to = DateTime.min(q.to, latest);
-  if (from >= to) return [];
+  if (from > to) return [];
   const limit = q.limit ?? Infinity;
   const stepMs = s.slotMinutes * 60_000;
   const durMs = q.durationMinutes * 60_000;
