@@ -4,6 +4,9 @@ import type { Logger } from './util/logger.js';
 import { openStore, type Store } from './store/db.js';
 import { migrateToLatest } from './store/migrate.js';
 import { ContextService } from './business/context/service.js';
+import { createBusiness, type Business } from './business/index.js';
+import { OutboxWorker, type ChannelSender, type Channel } from './business/outbox.js';
+import { createEmailSender } from './business/email.js';
 import { demoContext } from './business/context/demo.js';
 import { buildHttpServer } from './http/server.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
@@ -16,6 +19,8 @@ export interface App {
   http: FastifyInstance;
   metrics: Metrics;
   contexts: ContextService;
+  business: Business;
+  outbox: OutboxWorker;
   /** Address the HTTP server listens on, once started. */
   url: string | undefined;
   start(): Promise<void>;
@@ -45,10 +50,25 @@ export async function seedDemoIfEmpty(contexts: ContextService, logger: Logger):
 export async function createApp(config: Config, logger: Logger): Promise<App> {
   const store = await openMigratedStore(config, logger);
   logger.info({ dialect: store.dialect, location: store.location }, 'store ready');
-  const contexts = new ContextService(store.db);
+  const business = createBusiness(store.db);
+  const contexts = business.contexts;
   if (config.seedDemo) await seedDemoIfEmpty(contexts, logger);
   const metrics = createMetrics();
-  const http = await buildHttpServer({ store, metrics, logger, version });
+  const http = await buildHttpServer({ store, business, metrics, logger, version });
+
+  // Notification channels this process can send on; SMS and calls join as their layers land.
+  const senders: Partial<Record<Channel, ChannelSender>> = {};
+  const email = config.smtp.url ? createEmailSender(config.smtp.url, config.smtp.from) : undefined;
+  if (email) senders.email = email;
+  const outbox = new OutboxWorker(store.db, { senders, logger: logger.child({ mod: 'outbox' }) });
+  let summaryTimer: NodeJS.Timeout | undefined;
+  const summaries = async () => {
+    try {
+      await business.alerts.dailySummaries(store.db, await contexts.list());
+    } catch (err) {
+      logger.warn({ err }, 'daily summaries failed');
+    }
+  };
 
   const app: App = {
     config,
@@ -56,13 +76,20 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     http,
     metrics,
     contexts,
+    business,
+    outbox,
     url: undefined,
     async start() {
       app.url = await http.listen({ host: config.http.host, port: config.http.port });
+      outbox.start();
+      summaryTimer = setInterval(() => void summaries(), 60_000);
       logger.info({ url: app.url, version }, 'frontdesk is up');
     },
     async stop() {
+      clearInterval(summaryTimer);
       await http.close();
+      await outbox.stop();
+      email?.close();
       await store.close();
       logger.info('frontdesk stopped');
     },

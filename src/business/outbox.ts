@@ -95,12 +95,16 @@ export class OutboxWorker {
 
   /** Claims due items: pending or with an expired claim, oldest first. */
   private async claim(): Promise<OutboxItem[]> {
+    // Only channels this process can send on: the rest wait, pending, for a process that can.
+    const channels = (Object.keys(this.o.senders) as Channel[]).filter((c) => this.o.senders[c]);
+    if (channels.length === 0) return [];
     const now = this.o.now();
     const leaseUntil = new Date(now.getTime() + this.o.leaseMs);
     return this.db.transaction().execute(async (tx) => {
       const due = await tx
         .selectFrom('outbox')
         .select('id')
+        .where('channel', 'in', channels)
         .where((eb) =>
           eb.or([
             eb.and([eb('status', '=', 'pending'), eb('next_attempt_at', '<=', now)]),
@@ -126,7 +130,7 @@ export class OutboxWorker {
     const send = this.o.senders[item.channel];
     let result: Delivery;
     try {
-      result = send ? await send(item) : { status: 'suppressed', reason: `no ${item.channel} channel configured` };
+      result = await send!(item);
     } catch (e) {
       const err = (e as Error).message ?? String(e);
       const final = item.attempts >= item.max_attempts;

@@ -4,9 +4,12 @@ import type { Store } from '../store/db.js';
 import type { Metrics } from './metrics.js';
 import { ContextValidationError } from '../business/context/schema.js';
 import { ContextNotFoundError } from '../business/context/service.js';
+import type { Business } from '../business/index.js';
+import { calendarRoutes } from './calendar.js';
 
 export interface HttpDeps {
   store: Store;
+  business?: Business;
   metrics: Metrics;
   logger: Logger;
   version: string;
@@ -80,6 +83,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
+
+  if (deps.business) await calendarRoutes(app, deps.business);
 
   return app;
 }

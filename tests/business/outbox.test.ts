@@ -77,11 +77,14 @@ describeStores('notification outbox', ({ store }) => {
     expect(sent).toEqual(['orphan']);
   });
 
-  it('marks items for a channel that is not configured as suppressed, not lost in a retry loop', async () => {
-    await enqueue(store().db, req('nocall', 'email'));
-    await new OutboxWorker(store().db, { senders: {} }).runOnce();
-    const row = await store().db.selectFrom('outbox').select(['status', 'last_error']).where('dedupe_key', '=', 'nocall').executeTakeFirstOrThrow();
-    expect(row).toEqual({ status: 'suppressed', last_error: 'no email channel configured' });
+  it('keeps items for a channel that is not configured until a worker that has it comes along', async () => {
+    await enqueue(store().db, req('later', 'email'));
+    await new OutboxWorker(store().db, { senders: { sms: async () => ({ status: 'sent' }) } }).runOnce();
+    const row = await store().db.selectFrom('outbox').select(['status', 'attempts']).where('dedupe_key', '=', 'later').executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'pending', attempts: 0 });
+    await new OutboxWorker(store().db, { senders: { email: async () => ({ status: 'sent' }) } }).runOnce();
+    const sent = await store().db.selectFrom('outbox').select('status').where('dedupe_key', '=', 'later').executeTakeFirstOrThrow();
+    expect(sent.status).toBe('sent');
   });
 
   describe('e-mailed daily summary over real SMTP', () => {

@@ -3,6 +3,9 @@ import { createBusiness } from '../../src/business/index.js';
 import { SlotUnavailableError } from '../../src/business/scheduling/service.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { describeStores } from '../helpers/stores.js';
+import { buildHttpServer } from '../../src/http/server.js';
+import { createMetrics } from '../../src/http/metrics.js';
+import { silentLogger } from '../../src/util/logger.js';
 
 // Friday 2026-11-20, 12:00 in Chicago.
 const NOW = new Date('2026-11-20T18:00:00Z');
@@ -108,5 +111,15 @@ describeStores('scheduling', ({ store }) => {
     expect(ics).toContain('SUMMARY:Standard cleaning');
     expect(ics).toContain('STATUS:CANCELLED');
     expect(await b.scheduling.icsFeed('not-the-token')).toBeUndefined();
+
+    const http = await buildHttpServer({ store: store(), business: b, metrics: createMetrics(), logger: silentLogger, version: 't' });
+    const res = await http.inject(`/calendar/${token}.ics`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/calendar; charset=utf-8');
+    expect(res.body).toContain('SUMMARY:Standard cleaning');
+    expect((await http.inject(`/calendar/${'0'.repeat(32)}.ics`)).statusCode).toBe(404);
+    expect((await http.inject('/calendar/../../etc/passwd')).statusCode).toBe(404);
+    expect((await http.inject('/calendar/abc.ics')).statusCode).toBe(400);
+    await http.close();
   });
 });
