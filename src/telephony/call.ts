@@ -1,0 +1,101 @@
+import type { EventEmitter } from 'node:events';
+
+/**
+ * The one interface every telephony backend (built-in SIP, Asterisk, FreeSWITCH) gives the agent.
+ *
+ * Audio in: 'audio' events carry 16-bit PCM frames with their sample rate. The frame's buffer is
+ * reused for the next frame (no allocation per packet): copy it if you keep it.
+ *
+ * Audio out: play() queues PCM and returns a handle; cancel() takes effect at the next frame
+ * boundary (within one frame: 20 ms by default), which is what barge-in needs.
+ *
+ * Who owns the playout clock is each backend's decision, written at the top of its adapter:
+ * the built-in SIP endpoint and Asterisk externalMedia RTP pace packets from our MediaClock.
+ */
+
+export interface AudioFrame {
+  pcm: Int16Array;
+  sampleRate: number;
+}
+
+export interface PlaybackResult {
+  /** True if everything queued was played; false if cancelled or the call ended first. */
+  completed: boolean;
+  /** Milliseconds of this item the caller actually heard (sent to them). */
+  playedMs: number;
+}
+
+export interface PlaybackHandle {
+  readonly done: Promise<PlaybackResult>;
+  /** Stops this item at the next frame boundary. */
+  cancel(): void;
+  playedMs(): number;
+}
+
+/** PCM to play: one buffer, or a stream of buffers (e.g. TTS chunks), at `sampleRate`. */
+export type AudioSource = Int16Array | AsyncIterable<Int16Array>;
+
+export interface TransferTarget {
+  /** An extension, an E.164 number or a sip: URI. */
+  uri: string;
+  mode: 'blind' | 'warm';
+  /** For warm transfers: what the owner hears before being connected. */
+  whisper?: AudioSource;
+  ringSeconds?: number;
+}
+
+export interface TransferResult {
+  ok: boolean;
+  /** Final SIP-ish status of the transfer attempt (e.g. 200, 486, 408). */
+  status: number;
+  reason: string;
+}
+
+export type CallState = 'ringing' | 'answered' | 'ended';
+
+export interface CallEventMap {
+  answered: [];
+  audio: [frame: AudioFrame];
+  dtmf: [digit: string];
+  /** The caller was put on or taken off hold by the far end. */
+  hold: [onHold: boolean];
+  ended: [reason: string];
+}
+
+export interface Call extends EventEmitter<CallEventMap> {
+  readonly id: string;
+  readonly backend: 'sip' | 'asterisk' | 'freeswitch';
+  readonly direction: 'inbound' | 'outbound';
+  /** Caller: E.164 when known, else what the network said. */
+  readonly from: string;
+  /** Dialled number. */
+  readonly to: string;
+  readonly state: CallState;
+  /** Sample rate of 'audio' frames and the rate play() expects. */
+  readonly sampleRate: number;
+  answer(): Promise<void>;
+  /** Refuse a ringing call (e.g. 486 busy, 603 decline, 403 blocked). */
+  reject(status?: number, reason?: string): Promise<void>;
+  play(source: AudioSource): PlaybackHandle;
+  /** Stops everything queued or playing (barge-in). */
+  stopPlayback(): void;
+  sendDtmf(digits: string): Promise<void>;
+  transfer(target: TransferTarget): Promise<TransferResult>;
+  hangup(reason?: string): Promise<void>;
+}
+
+export interface DialOptions {
+  from?: string;
+  /** Give up if not answered within this many seconds. */
+  timeoutSeconds?: number;
+}
+
+/** A running backend: emits 'call' for inbound calls and places outbound ones. */
+export interface Telephony {
+  on(event: 'call', listener: (call: Call) => void): unknown;
+  readonly name: Call['backend'];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  dial(to: string, opts?: DialOptions): Promise<Call>;
+  activeCalls(): number;
+}

@@ -1,0 +1,52 @@
+/**
+ * The playout clock for every RTP session in the process: one drift-free timer (deadlines are
+ * start + n × tick, never "now + tick") that wakes each sending session. One timer for all calls
+ * keeps 200 calls at 100 wake-ups a second instead of 10,000.
+ */
+
+export interface ClockListener {
+  /** Called each tick with the monotonic time in ms. */
+  onTick(nowMs: number): void;
+}
+
+export class MediaClock {
+  private readonly listeners = new Set<ClockListener>();
+  private timer: NodeJS.Timeout | undefined;
+  private start = 0;
+  private n = 0;
+
+  constructor(readonly tickMs = 10) {}
+
+  add(l: ClockListener): void {
+    this.listeners.add(l);
+    if (!this.timer) {
+      this.start = performance.now();
+      this.n = 0;
+      this.schedule();
+    }
+  }
+
+  remove(l: ClockListener): void {
+    this.listeners.delete(l);
+    if (this.listeners.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private schedule(): void {
+    this.n++;
+    const due = this.start + this.n * this.tickMs;
+    this.timer = setTimeout(this.tick, Math.max(0, due - performance.now()));
+  }
+
+  private readonly tick = (): void => {
+    const now = performance.now();
+    for (const l of this.listeners) l.onTick(now);
+    if (this.listeners.size > 0) this.schedule();
+    else this.timer = undefined;
+  };
+}
+
+/** The process-wide clock. */
+export const mediaClock = new MediaClock();

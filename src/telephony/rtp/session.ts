@@ -1,0 +1,497 @@
+import { EventEmitter } from 'node:events';
+import type { Socket, RemoteInfo } from 'node:dgram';
+import type { AudioFrame, AudioSource, PlaybackHandle, PlaybackResult } from '../call.js';
+import { decodeG711, encodeG711, G711_SILENCE, type G711 } from './g711.js';
+import { parseRtp, seqDiff, writeRtpHeader, type RtpHeader } from './packet.js';
+import { mediaClock, type MediaClock } from './clock.js';
+
+/**
+ * One RTP stream (RFC 3550) carrying G.711 and RFC 4733 telephone-events. We own the playout
+ * clock: packets leave on MediaClock deadlines, so pacing does not depend on who feeds audio.
+ * Receive path: parse in place → reorder (small window) → decode into a reused frame → emit.
+ * Send path: each tick pulls ptime worth of samples from the playback queue (or silence).
+ */
+
+export interface RtpCodec {
+  codec: G711;
+  payloadType: number;
+  /** RFC 4733 telephone-event payload type, if negotiated. */
+  dtmfPayloadType?: number | undefined;
+  /** Packet duration we send, from the far end's a=ptime (default 20). */
+  ptimeMs: number;
+}
+
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+export interface RtpSessionOptions {
+  socket: Socket;
+  codec: RtpCodec;
+  remote?: { address: string; port: number } | undefined;
+  clock?: MediaClock;
+  /** No RTP for this long while we expect it → 'timeout'. 0 disables. */
+  mediaTimeoutMs?: number;
+  /** Send silence when nothing plays (keeps NAT bindings and far-end timers alive). */
+  sendSilence?: boolean;
+}
+
+export const rtpDefaults = {
+  mediaTimeoutMs: 30_000,
+  sendSilence: true,
+  /** Packets held while waiting for a missing one before declaring it lost. */
+  reorderDepth: 3,
+  /** A new source may take over the stream after the latched one has been silent this long. */
+  relatchAfterMs: 2_000,
+} as const;
+
+export interface RtpStats {
+  packetsIn: number;
+  packetsOut: number;
+  lost: number;
+  late: number;
+  duplicates: number;
+  malformed: number;
+  foreign: number;
+  /** Send-time error against the deadline, in 1 ms buckets (0..49, last bucket is ≥49). */
+  pacingErrorHistogram: Uint32Array;
+}
+
+const DTMF_EVENTS = '0123456789*#ABCD';
+const SAMPLE_RATE = 8000;
+
+class Playback implements PlaybackHandle {
+  chunks: Int16Array[] = [];
+  pos = 0;
+  buffered = 0;
+  ended = false;
+  cancelled = false;
+  played = 0;
+  private resolveDone!: (r: PlaybackResult) => void;
+  private wake: (() => void) | undefined;
+  readonly done: Promise<PlaybackResult>;
+  finished = false;
+
+  constructor(source: AudioSource) {
+    this.done = new Promise((r) => (this.resolveDone = r));
+    if (source instanceof Int16Array) {
+      this.push(source);
+      this.ended = true;
+    } else {
+      void this.pull(source);
+    }
+  }
+
+  private push(c: Int16Array): void {
+    if (c.length === 0) return;
+    this.chunks.push(c);
+    this.buffered += c.length;
+  }
+
+  private async pull(source: AsyncIterable<Int16Array>): Promise<void> {
+    try {
+      for await (const chunk of source) {
+        if (this.cancelled || this.finished) break;
+        this.push(chunk);
+        // Stay at most ~1 s ahead of the wire: a cancelled reply should not have been synthesized in full.
+        while (this.buffered > SAMPLE_RATE && !this.cancelled && !this.finished) {
+          await new Promise<void>((r) => (this.wake = r));
+        }
+      }
+    } catch {
+      // A failing source (TTS error) ends this item; the agent hears about it through its own path.
+    }
+    this.ended = true;
+  }
+
+  /** Copies up to n samples into dst at offset; returns how many were available. */
+  take(dst: Int16Array, offset: number, n: number): number {
+    let got = 0;
+    while (got < n && this.chunks.length) {
+      const c = this.chunks[0]!;
+      const k = Math.min(n - got, c.length - this.pos);
+      dst.set(c.subarray(this.pos, this.pos + k), offset + got);
+      got += k;
+      this.pos += k;
+      if (this.pos >= c.length) {
+        this.chunks.shift();
+        this.pos = 0;
+      }
+    }
+    this.buffered -= got;
+    this.played += got;
+    if (this.wake && this.buffered <= SAMPLE_RATE / 2) {
+      const w = this.wake;
+      this.wake = undefined;
+      w();
+    }
+    return got;
+  }
+
+  get drained(): boolean {
+    return this.ended && this.chunks.length === 0;
+  }
+
+  finish(completed: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.chunks = [];
+    this.wake?.();
+    this.resolveDone({ completed, playedMs: Math.round((this.played / SAMPLE_RATE) * 1000) });
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  playedMs(): number {
+    return Math.round((this.played / SAMPLE_RATE) * 1000);
+  }
+}
+
+interface Slot {
+  seq: number;
+  pt: number;
+  ts: number;
+  marker: boolean;
+  len: number;
+  data: Buffer;
+}
+
+export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [string]; timeout: []; latched: [string, number] }> {
+  readonly stats: RtpStats = {
+    packetsIn: 0, packetsOut: 0, lost: 0, late: 0, duplicates: 0, malformed: 0, foreign: 0,
+    pacingErrorHistogram: new Uint32Array(50),
+  };
+  private codec: RtpCodec;
+  private remote: { address: string; port: number } | undefined;
+  private latched = false;
+  private lastRecvAt = 0;
+  private startedAt = 0;
+  private direction: MediaDirection = 'sendrecv';
+  private readonly socket: Socket;
+  private readonly clock: MediaClock;
+  private readonly mediaTimeoutMs: number;
+  private readonly sendSilence: boolean;
+  private timedOut = false;
+  private closed = false;
+
+  // receive state
+  private readonly hdr: RtpHeader = { marker: false, payloadType: 0, seq: 0, timestamp: 0, ssrc: 0, payloadOffset: 0, payloadLength: 0 };
+  private expectedSeq = -1;
+  private readonly slots: Slot[] = [];
+  private readonly freeSlots: Slot[] = [];
+  private readonly frames = new Map<number, Int16Array>();
+  private readonly frame: AudioFrame = { pcm: new Int16Array(0), sampleRate: SAMPLE_RATE };
+  private lastDtmfTs = -1;
+
+  // send state
+  private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
+  private seq = (Math.random() * 0xffff) | 0;
+  private ts = (Math.random() * 0xffffffff) >>> 0;
+  private nextSendAt = 0;
+  private readonly queue: Playback[] = [];
+  private outPcm = new Int16Array(160);
+  // A small ring: a datagram queued by the kernel must not see its buffer rewritten by the next tick.
+  private outRing: Buffer[] = [];
+  private ringPos = 0;
+  private outBuf: Buffer = Buffer.alloc(12 + 160);
+  private talking = false;
+  private readonly dtmfQueue: { digit: string; resolve: () => void }[] = [];
+  private dtmfSending: { event: number; ts: number; packets: number; endSent: number; resolve: () => void; gap: number } | undefined;
+
+  constructor(opts: RtpSessionOptions) {
+    super();
+    this.socket = opts.socket;
+    this.localPort = opts.socket.address().port;
+    this.codec = opts.codec;
+    this.remote = opts.remote;
+    this.clock = opts.clock ?? mediaClock;
+    this.mediaTimeoutMs = opts.mediaTimeoutMs ?? rtpDefaults.mediaTimeoutMs;
+    this.sendSilence = opts.sendSilence ?? rtpDefaults.sendSilence;
+    for (let i = 0; i < rtpDefaults.reorderDepth + 1; i++) {
+      this.freeSlots.push({ seq: 0, pt: 0, ts: 0, marker: false, len: 0, data: Buffer.alloc(1500) });
+    }
+    this.resizeOut();
+    this.socket.on('message', this.onPacket);
+    // A UDP error (ICMP unreachable surfacing on send) must not crash the process.
+    this.socket.on('error', () => {});
+  }
+
+  /** Captured at construction: the socket is gone once the session closes. */
+  readonly localPort: number;
+
+  get codecInUse(): RtpCodec {
+    return this.codec;
+  }
+
+  get remoteAddress(): { address: string; port: number } | undefined {
+    return this.remote;
+  }
+
+  private resizeOut(): void {
+    const samples = (SAMPLE_RATE * this.codec.ptimeMs) / 1000;
+    this.outPcm = new Int16Array(samples);
+    this.outRing = Array.from({ length: 8 }, () => Buffer.alloc(12 + samples));
+    this.outBuf = this.outRing[0]!;
+  }
+
+  setCodec(codec: RtpCodec): void {
+    const ptimeChanged = codec.ptimeMs !== this.codec.ptimeMs;
+    this.codec = codec;
+    if (ptimeChanged) this.resizeOut();
+  }
+
+  /** New remote from SDP (re-INVITE): expect packets from there, latch again. */
+  setRemote(remote: { address: string; port: number }): void {
+    if (this.remote?.address === remote.address && this.remote.port === remote.port) return;
+    this.remote = remote;
+    this.latched = false;
+  }
+
+  setDirection(d: MediaDirection): void {
+    this.direction = d;
+    this.lastRecvAt = performance.now();
+  }
+
+  start(): void {
+    if (this.startedAt) return;
+    this.startedAt = performance.now();
+    this.lastRecvAt = this.startedAt;
+    this.nextSendAt = this.startedAt;
+    this.clock.add(this);
+  }
+
+  // ---- receive -------------------------------------------------------------------------------
+
+  private readonly onPacket = (buf: Buffer, rinfo: RemoteInfo): void => {
+    if (this.closed) return;
+    const h = this.hdr;
+    if (!parseRtp(buf, h)) {
+      this.stats.malformed++;
+      return;
+    }
+    if (h.payloadType !== this.codec.payloadType && h.payloadType !== this.codec.dtmfPayloadType) {
+      this.stats.malformed++;
+      return;
+    }
+    const now = performance.now();
+    const fromRemote = this.remote && rinfo.address === this.remote.address && rinfo.port === this.remote.port;
+    if (!fromRemote) {
+      // Symmetric RTP: the far end may sit behind NAT, so answer where its packets come from —
+      // but only take over from an active source after it has gone quiet.
+      if (this.latched && now - this.lastRecvAt < rtpDefaults.relatchAfterMs) {
+        this.stats.foreign++;
+        return;
+      }
+      this.remote = { address: rinfo.address, port: rinfo.port };
+      this.expectedSeq = -1;
+      this.emit('latched', rinfo.address, rinfo.port);
+    }
+    this.latched = true;
+    this.lastRecvAt = now;
+    this.stats.packetsIn++;
+    if (this.expectedSeq < 0) this.expectedSeq = h.seq;
+    const d = seqDiff(this.expectedSeq, h.seq);
+    if (d < 0) {
+      this.stats.late++;
+      return;
+    }
+    if (this.slots.some((s) => s.seq === h.seq)) {
+      this.stats.duplicates++;
+      return;
+    }
+    const slot = this.freeSlots.pop();
+    if (!slot) return;
+    slot.seq = h.seq;
+    slot.pt = h.payloadType;
+    slot.ts = h.timestamp;
+    slot.marker = h.marker;
+    slot.len = Math.min(h.payloadLength, slot.data.length);
+    buf.copy(slot.data, 0, h.payloadOffset, h.payloadOffset + slot.len);
+    // Keep slots ordered by sequence distance from the next expected packet.
+    let i = this.slots.length;
+    while (i > 0 && seqDiff(this.expectedSeq, this.slots[i - 1]!.seq) > d) i--;
+    this.slots.splice(i, 0, slot);
+    this.drain();
+  };
+
+  private drain(): void {
+    while (this.slots.length) {
+      const first = this.slots[0]!;
+      if (first.seq !== this.expectedSeq) {
+        // A gap: wait for the missing packet unless the window is full.
+        if (this.slots.length < rtpDefaults.reorderDepth) return;
+        this.stats.lost += seqDiff(this.expectedSeq, first.seq);
+        this.expectedSeq = first.seq;
+      }
+      this.slots.shift();
+      this.expectedSeq = (first.seq + 1) & 0xffff;
+      this.deliver(first);
+      this.freeSlots.push(first);
+    }
+  }
+
+  private deliver(s: Slot): void {
+    if (s.pt === this.codec.dtmfPayloadType) {
+      if (s.len < 4) return;
+      const event = s.data[0]!;
+      // One event spans many packets with the same timestamp; report it once, on its first packet.
+      if (s.ts !== this.lastDtmfTs && event < DTMF_EVENTS.length) {
+        this.lastDtmfTs = s.ts;
+        this.emit('dtmf', DTMF_EVENTS[event]!);
+      }
+      return;
+    }
+    if (this.direction === 'sendonly' || this.direction === 'inactive') return;
+    let pcm = this.frames.get(s.len);
+    if (!pcm) {
+      pcm = new Int16Array(s.len);
+      this.frames.set(s.len, pcm);
+    }
+    decodeG711(this.codec.codec, s.data, 0, s.len, pcm);
+    this.frame.pcm = pcm;
+    this.emit('audio', this.frame);
+  }
+
+  // ---- send ----------------------------------------------------------------------------------
+
+  play(source: AudioSource): PlaybackHandle {
+    const p = new Playback(source);
+    if (this.closed) p.finish(false);
+    else this.queue.push(p);
+    return p;
+  }
+
+  stopPlayback(): void {
+    for (const p of this.queue) p.cancel();
+  }
+
+  sendDtmf(digits: string): Promise<void> {
+    const all = [...digits].filter((d) => DTMF_EVENTS.includes(d.toUpperCase()));
+    return Promise.all(all.map((digit) => new Promise<void>((resolve) => this.dtmfQueue.push({ digit: digit.toUpperCase(), resolve })))).then(() => {});
+  }
+
+  onTick(now: number): void {
+    if (this.closed) return;
+    if (this.mediaTimeoutMs > 0 && !this.timedOut && this.direction !== 'inactive' && this.direction !== 'sendonly'
+      && now - this.lastRecvAt > this.mediaTimeoutMs) {
+      this.timedOut = true;
+      this.emit('timeout');
+    }
+    // Cancelled items leave at once: barge-in is heard within this tick.
+    while (this.queue.length && this.queue[0]!.cancelled) this.queue.shift()!.finish(false);
+    let sent = 0;
+    while (now >= this.nextSendAt && sent < 3) {
+      const err = Math.min(49, Math.floor(now - this.nextSendAt));
+      this.stats.pacingErrorHistogram[err]!++;
+      this.sendOne();
+      this.nextSendAt += this.codec.ptimeMs;
+      sent++;
+    }
+    if (now - this.nextSendAt > 3 * this.codec.ptimeMs) {
+      // The event loop stalled: skip ahead rather than burst, and keep the timestamp on wall time.
+      const skipped = Math.floor((now - this.nextSendAt) / this.codec.ptimeMs);
+      this.ts = (this.ts + skipped * this.outPcm.length) >>> 0;
+      this.nextSendAt += skipped * this.codec.ptimeMs;
+    }
+  }
+
+  private sendOne(): void {
+    const samples = this.outPcm.length;
+    this.ringPos = (this.ringPos + 1) % this.outRing.length;
+    this.outBuf = this.outRing[this.ringPos]!;
+    if (this.dtmfSending || this.dtmfQueue.length) {
+      this.sendDtmfPacket(samples);
+      return;
+    }
+    let got = 0;
+    while (got < samples && this.queue.length) {
+      const p = this.queue[0]!;
+      got += p.take(this.outPcm, got, samples - got);
+      if (p.drained) {
+        this.queue.shift();
+        p.finish(true);
+      } else if (got < samples) break; // underrun: the source is still producing
+    }
+    const canSend = this.remote && (this.direction === 'sendrecv' || this.direction === 'sendonly');
+    if (got === 0) {
+      this.talking = false;
+      if (!this.sendSilence || !canSend) {
+        this.ts = (this.ts + samples) >>> 0;
+        return;
+      }
+      this.outBuf.fill(G711_SILENCE[this.codec.codec], 12);
+    } else {
+      if (got < samples) this.outPcm.fill(0, got);
+      encodeG711(this.codec.codec, this.outPcm, 0, samples, this.outBuf, 12);
+    }
+    const marker = got > 0 && !this.talking;
+    if (got > 0) this.talking = true;
+    if (!canSend) {
+      this.ts = (this.ts + samples) >>> 0;
+      return;
+    }
+    writeRtpHeader(this.outBuf, marker, this.codec.payloadType, this.seq, this.ts, this.ssrc);
+    this.transmit(this.outBuf);
+    this.ts = (this.ts + samples) >>> 0;
+  }
+
+  private sendDtmfPacket(samples: number): void {
+    const pt = this.codec.dtmfPayloadType;
+    if (pt === undefined) {
+      // No telephone-event negotiated: drop the digits rather than stall the stream.
+      for (const d of this.dtmfQueue.splice(0)) d.resolve();
+      this.dtmfSending?.resolve();
+      this.dtmfSending = undefined;
+      return;
+    }
+    if (!this.dtmfSending) {
+      const next = this.dtmfQueue.shift()!;
+      this.dtmfSending = { event: DTMF_EVENTS.indexOf(next.digit), ts: this.ts, packets: 0, endSent: 0, resolve: next.resolve, gap: 0 };
+    }
+    const s = this.dtmfSending;
+    if (s.endSent >= 3) {
+      // Inter-digit gap of two packets, then the next digit or back to audio.
+      this.ts = (this.ts + samples) >>> 0;
+      if (++s.gap >= 2) {
+        s.resolve();
+        this.dtmfSending = undefined;
+      }
+      return;
+    }
+    const TONE_PACKETS = 5; // 100 ms at 20 ms packets
+    s.packets++;
+    const end = s.packets > TONE_PACKETS;
+    const duration = Math.min(s.packets, TONE_PACKETS) * samples;
+    const buf = Buffer.alloc(16);
+    writeRtpHeader(buf, s.packets === 1, pt, this.seq, s.ts, this.ssrc);
+    buf[12] = s.event;
+    buf[13] = (end ? 0x80 : 0) | 10; // volume -10 dBm0
+    buf.writeUInt16BE(duration, 14);
+    if (end) s.endSent++;
+    if (this.remote) this.transmit(buf);
+    // The event's timestamp stays fixed; the media clock keeps running underneath.
+    this.ts = (this.ts + samples) >>> 0;
+  }
+
+  private transmit(buf: Buffer): void {
+    this.seq = (this.seq + 1) & 0xffff;
+    this.stats.packetsOut++;
+    this.socket.send(buf, this.remote!.port, this.remote!.address);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clock.remove(this);
+    for (const p of this.queue.splice(0)) p.finish(false);
+    for (const d of this.dtmfQueue.splice(0)) d.resolve();
+    this.dtmfSending?.resolve();
+    this.socket.off('message', this.onPacket);
+    try {
+      this.socket.close();
+    } catch {
+      // already closed
+    }
+    this.removeAllListeners('audio');
+  }
+}

@@ -1,0 +1,264 @@
+import { EventEmitter } from 'node:events';
+import type {
+  AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
+} from '../call.js';
+import type { RtpSession } from '../rtp/session.js';
+import { Headers, parseCSeq, type SipRequest, type SipResponse } from './message.js';
+import { makeResponse, newBranch, timers, type Remote, type ServerTransaction } from './stack.js';
+import type { SipEndpoint } from './endpoint.js';
+
+/**
+ * A call on the built-in SIP endpoint: one dialog (RFC 3261 §12) and one RTP session.
+ * Playout clock: ours (MediaClock via RtpSession).
+ */
+
+export interface DialogState {
+  callId: string;
+  localTag: string;
+  remoteTag: string | undefined;
+  /** Our address-of-record as it appears in From/To (without tag). */
+  localUri: string;
+  remoteUri: string;
+  /** Where in-dialog requests go (the far end's Contact). */
+  remoteTarget: string;
+  routeSet: string[];
+  localCseq: number;
+  remote: Remote;
+}
+
+export class SipCall extends EventEmitter<CallEventMap> implements Call {
+  readonly backend = 'sip' as const;
+  readonly sampleRate = 8000;
+  state: CallState = 'ringing';
+  endReason: string | undefined;
+  private ok2xx: SipResponse | undefined;
+  private ok2xxTimer: NodeJS.Timeout | undefined;
+  private pendingRefer: { resolve: (r: TransferResult) => void; timer: NodeJS.Timeout } | undefined;
+  sdpVersion = 1;
+
+  constructor(
+    private readonly ep: SipEndpoint,
+    readonly id: string,
+    readonly direction: 'inbound' | 'outbound',
+    readonly from: string,
+    readonly to: string,
+    readonly dialog: DialogState,
+    readonly rtp: RtpSession,
+    /** The INVITE server transaction while an inbound call rings. */
+    public inviteTx: ServerTransaction | undefined,
+  ) {
+    super();
+    rtp.on('audio', (f) => this.emit('audio', f));
+    rtp.on('dtmf', (d) => this.emit('dtmf', d));
+    rtp.on('timeout', () => void this.hangup('media_timeout'));
+  }
+
+  async answer(): Promise<void> {
+    if (this.state !== 'ringing' || !this.inviteTx) return;
+    const res = makeResponse(this.inviteTx.request, 200, 'OK', this.dialog.localTag);
+    this.ep.addContact(res.headers);
+    res.headers.add('allow', this.ep.allow);
+    res.headers.add('content-type', 'application/sdp');
+    res.body = Buffer.from(this.ep.localSdp(this));
+    this.ok2xx = res;
+    this.inviteTx.respond(res);
+    this.inviteTx = undefined;
+    this.state = 'answered';
+    this.rtp.start();
+    this.retransmit2xx();
+    this.emit('answered');
+  }
+
+  /** RFC 3261 §13.3.1.4: resend the 2xx until the ACK arrives; no ACK in 64×T1 → hang up. */
+  private retransmit2xx(): void {
+    if (this.dialog.remote.transport !== 'UDP') return;
+    let interval: number = timers.T1;
+    let elapsed = 0;
+    const again = () => {
+      if (!this.ok2xx || this.state === 'ended') return;
+      elapsed += interval;
+      if (elapsed >= 64 * timers.T1) {
+        void this.hangup('no_ack');
+        return;
+      }
+      this.ep.stack.sendRaw(this.ok2xx, this.dialog.remote);
+      interval = Math.min(interval * 2, timers.T2);
+      this.ok2xxTimer = setTimeout(again, interval);
+    };
+    this.ok2xxTimer = setTimeout(again, interval);
+  }
+
+  onAck(): void {
+    this.ok2xx = undefined;
+    clearTimeout(this.ok2xxTimer);
+  }
+
+  /** Re-sends our 2xx when the INVITE is retransmitted after the transaction ended. */
+  resend2xx(): void {
+    if (this.ok2xx) this.ep.stack.sendRaw(this.ok2xx, this.dialog.remote);
+  }
+
+  async reject(status = 486, reason?: string): Promise<void> {
+    if (this.state !== 'ringing' || !this.inviteTx) return;
+    this.inviteTx.respond(makeResponse(this.inviteTx.request, status, reason, this.dialog.localTag));
+    this.inviteTx = undefined;
+    this.end(`rejected_${status}`);
+  }
+
+  /** The caller hung up before we answered (CANCEL): 487 to the INVITE. */
+  onCancel(): void {
+    if (this.inviteTx) this.inviteTx.respond(makeResponse(this.inviteTx.request, 487, undefined, this.dialog.localTag));
+    this.inviteTx = undefined;
+    this.end('cancelled');
+  }
+
+  play(source: AudioSource): PlaybackHandle {
+    return this.rtp.play(source);
+  }
+
+  stopPlayback(): void {
+    this.rtp.stopPlayback();
+  }
+
+  sendDtmf(digits: string): Promise<void> {
+    return this.rtp.sendDtmf(digits);
+  }
+
+  /** Builds an in-dialog request (RFC 3261 §12.2.1.1). */
+  request(method: string, extra?: (h: Headers) => void, body?: { type: string; data: string }): SipRequest {
+    const d = this.dialog;
+    const headers = new Headers();
+    headers.add('via', this.ep.via(d.remote.transport, newBranch()));
+    headers.add('max-forwards', '70');
+    headers.add('from', `<${d.localUri}>;tag=${d.localTag}`);
+    headers.add('to', `<${d.remoteUri}>${d.remoteTag ? `;tag=${d.remoteTag}` : ''}`);
+    headers.add('call-id', d.callId);
+    headers.add('cseq', `${++d.localCseq} ${method}`);
+    for (const r of d.routeSet) headers.add('route', r);
+    this.ep.addContact(headers);
+    extra?.(headers);
+    if (body) headers.add('content-type', body.type);
+    return { kind: 'request', method, uri: d.remoteTarget, headers, body: body ? Buffer.from(body.data) : Buffer.alloc(0) };
+  }
+
+  async hangup(reason = 'local_hangup'): Promise<void> {
+    if (this.state === 'ended') return;
+    if (this.state === 'ringing') {
+      if (this.inviteTx) await this.reject(480, 'Temporarily Unavailable');
+      this.end(reason);
+      return;
+    }
+    const bye = this.request('BYE');
+    this.end(reason);
+    const tx = this.ep.stack.request(bye, this.dialog.remote);
+    await tx.response;
+  }
+
+  /** Blind transfer: REFER the far end to `target`, then follow the NOTIFY sipfrag to its end. */
+  async transfer(target: TransferTarget): Promise<TransferResult> {
+    if (this.state !== 'answered') return { ok: false, status: 481, reason: 'call not answered' };
+    const referTo = this.ep.targetUri(target.uri);
+    const req = this.request('REFER', (h) => {
+      h.add('refer-to', `<${referTo}>`);
+      h.add('referred-by', `<${this.dialog.localUri}>`);
+    });
+    const res = await this.ep.stack.request(req, this.dialog.remote).response;
+    if (res.status >= 300) return { ok: false, status: res.status, reason: res.reason };
+    const waitMs = ((target.ringSeconds ?? 30) + 10) * 1000;
+    return new Promise<TransferResult>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingRefer = undefined;
+        resolve({ ok: false, status: 408, reason: 'no final NOTIFY from the transferee' });
+      }, waitMs);
+      this.pendingRefer = { resolve, timer };
+    });
+  }
+
+  /** An in-dialog request from the far end. */
+  onRequest(req: SipRequest, tx: ServerTransaction): void {
+    switch (req.method) {
+      case 'BYE':
+        tx.respond(makeResponse(req, 200));
+        this.end('remote_hangup');
+        return;
+      case 'INFO':
+        this.onInfo(req, tx);
+        return;
+      case 'NOTIFY':
+        this.onNotify(req, tx);
+        return;
+      case 'INVITE':
+        this.ep.onReinvite(this, req, tx);
+        return;
+      case 'OPTIONS':
+        tx.respond(this.ep.optionsResponse(req));
+        return;
+      case 'REFER':
+        // A desk phone asking us to transfer: we accept and tell the app; the app calls transfer().
+        this.onRefer(req, tx);
+        return;
+      default:
+        tx.respond(makeResponse(req, 405));
+    }
+  }
+
+  private onInfo(req: SipRequest, tx: ServerTransaction): void {
+    const type = (req.headers.get('content-type') ?? '').toLowerCase();
+    const body = req.body.toString('utf8');
+    let digit: string | undefined;
+    if (type.startsWith('application/dtmf-relay')) digit = /Signal\s*=\s*([0-9*#A-Da-d])/.exec(body)?.[1];
+    else if (type.startsWith('application/dtmf')) digit = /^\s*([0-9*#A-Da-d])/.exec(body)?.[1];
+    if (type && !digit && (type.startsWith('application/dtmf'))) {
+      tx.respond(makeResponse(req, 400, 'Bad DTMF'));
+      return;
+    }
+    tx.respond(makeResponse(req, digit || !type ? 200 : 415));
+    if (digit) this.emit('dtmf', digit.toUpperCase());
+  }
+
+  private onNotify(req: SipRequest, tx: ServerTransaction): void {
+    tx.respond(makeResponse(req, 200));
+    if (!/^refer/i.test(req.headers.get('event') ?? '')) return;
+    const m = /^SIP\/2\.0 (\d{3})\s*(.*)$/m.exec(req.body.toString('utf8'));
+    if (!m || !this.pendingRefer) return;
+    const status = Number(m[1]);
+    if (status < 200) return;
+    clearTimeout(this.pendingRefer.timer);
+    const done = this.pendingRefer.resolve;
+    this.pendingRefer = undefined;
+    done({ ok: status < 300, status, reason: m[2]!.trim() });
+  }
+
+  private onRefer(req: SipRequest, tx: ServerTransaction): void {
+    const referTo = req.headers.get('refer-to');
+    if (!referTo) {
+      tx.respond(makeResponse(req, 400, 'Missing Refer-To'));
+      return;
+    }
+    tx.respond(makeResponse(req, 202));
+    this.ep.emit('refer', this, referTo.replace(/^<|>.*$/g, ''));
+    // Tell the referrer how it went (RFC 3515): we do not originate on its behalf.
+    const notify = this.request('NOTIFY', (h) => {
+      h.add('event', `refer;id=${parseCSeq(req.headers.get('cseq')!).seq}`);
+      h.add('subscription-state', 'terminated;reason=noresource');
+    }, { type: 'message/sipfrag;version=2.0', data: 'SIP/2.0 603 Declined\r\n' });
+    this.ep.stack.request(notify, this.dialog.remote);
+  }
+
+  /** Marks the call ended and frees its media; idempotent. */
+  end(reason: string): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.endReason = reason;
+    clearTimeout(this.ok2xxTimer);
+    if (this.pendingRefer) {
+      clearTimeout(this.pendingRefer.timer);
+      // The far end hanging up after our REFER is the usual sign the transfer took.
+      this.pendingRefer.resolve({ ok: reason === 'remote_hangup', status: reason === 'remote_hangup' ? 200 : 487, reason });
+      this.pendingRefer = undefined;
+    }
+    this.rtp.close();
+    this.ep.forget(this);
+    this.emit('ended', reason);
+  }
+}

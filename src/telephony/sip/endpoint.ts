@@ -1,0 +1,486 @@
+import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Call, DialOptions, Telephony } from '../call.js';
+import { RtpSession } from '../rtp/session.js';
+import { PortAllocator } from '../rtp/ports.js';
+import type { MediaClock } from '../rtp/clock.js';
+import { cidrContains, type Cidr } from '../../util/cidr.js';
+import { toE164 } from '../../util/phone.js';
+import {
+  Headers, parseAuth, parseNameAddr, parseUri, parseCSeq, SipParseError,
+  type SipRequest, type SipResponse,
+} from './message.js';
+import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction } from './stack.js';
+import { buildSdp, negotiate, SdpError } from './sdp.js';
+import { authorize, DigestVerifier } from './digest.js';
+import { SipCall } from './call.js';
+import { checkDialPolicy, type DialPolicy } from './policy.js';
+
+/**
+ * The built-in SIP endpoint: a user agent for a trunk (Telnyx, SignalWire), desk phones and
+ * softphones, with no PBX. Inbound INVITEs from trusted sources (or desk phones that pass a digest
+ * challenge) become Calls; everything else gets 403. Outbound calls go to the trunk only when the
+ * dial policy allows, and each one is reported to the audit hook.
+ */
+
+export interface TrunkConfig {
+  host: string;
+  port: number;
+  transport: 'UDP' | 'TCP';
+  username?: string | undefined;
+  password?: string | undefined;
+  /** REGISTER (credential trunks) or not (IP-authenticated trunks). */
+  register: boolean;
+  /** Caller ID for outbound calls (E.164). */
+  callerId?: string | undefined;
+  registerExpires?: number;
+}
+
+export interface SipEndpointOptions {
+  bind: string;
+  port: number;
+  /** Address put in Contact, Via and SDP; default: the bind address, or this host's first LAN address. */
+  advertise?: string | undefined;
+  trusted: Cidr[];
+  /** Desk phones allowed from anywhere with a password (digest). */
+  users?: Record<string, string>;
+  trunk?: TrunkConfig | undefined;
+  dialPolicy?: DialPolicy;
+  rtpPortMin: number;
+  rtpPortMax: number;
+  mediaTimeoutMs?: number;
+  clock?: MediaClock;
+  logger?: Logger | undefined;
+  /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
+  onOutbound?: (e: { to: string; allowed: boolean; reason: string; callId?: string }) => void;
+}
+
+export class DialError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+    this.name = 'DialError';
+  }
+}
+
+function firstLanAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, string]; registered: [boolean] }> implements Telephony {
+  readonly name = 'sip' as const;
+  readonly stack: SipStack;
+  readonly allow = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY';
+  private readonly calls = new Map<string, SipCall>();
+  private readonly ports: PortAllocator;
+  private readonly verifier = new DigestVerifier('frontdesk');
+  private readonly log: Logger | undefined;
+  private advertise = '';
+  private registerTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  registered = false;
+
+  constructor(private readonly o: SipEndpointOptions) {
+    super();
+    this.log = o.logger;
+    this.ports = new PortAllocator(o.rtpPortMin, o.rtpPortMax);
+    this.stack = new SipStack({
+      onRequest: (req, tx, remote) => this.onRequest(req, tx, remote),
+      onStrayResponse: (res, remote) => this.onStrayResponse(res, remote),
+      onMalformed: (buf, remote, reason) => this.onMalformed(buf, remote, reason),
+    });
+  }
+
+  get port(): number {
+    return this.stack.transport.port;
+  }
+
+  async start(): Promise<void> {
+    await this.stack.listen(this.o.bind, this.o.port);
+    this.advertise = this.o.advertise ?? (this.o.bind === '0.0.0.0' || this.o.bind === '::' ? firstLanAddress() : this.o.bind);
+    this.log?.info({ bind: this.o.bind, port: this.port, advertise: this.advertise }, 'SIP endpoint listening (udp+tcp)');
+    if (this.o.trunk?.register) void this.register();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.registerTimer);
+    await Promise.all([...this.calls.values()].map((c) => c.hangup('shutdown').catch(() => {})));
+    await this.stack.close();
+  }
+
+  activeCalls(): number {
+    return this.calls.size;
+  }
+
+  // ---- helpers used by SipCall -----------------------------------------------------------------
+
+  via(transport: string, branch: string): string {
+    return `SIP/2.0/${transport} ${this.advertise}:${this.port};branch=${branch};rport`;
+  }
+
+  addContact(h: Headers): void {
+    h.add('contact', `<sip:frontdesk@${this.advertise}:${this.port}>`);
+  }
+
+  localSdp(call: SipCall): string {
+    return buildSdp({
+      address: this.advertise, port: call.rtp.localPort, sessionId: Number.parseInt(call.id.slice(0, 8), 16), version: call.sdpVersion,
+      codec: call.rtp.codecInUse,
+    });
+  }
+
+  /** A transfer target as a SIP URI: extensions and numbers go to the trunk (or back to the caller's side). */
+  targetUri(target: string): string {
+    if (/^sips?:/i.test(target)) return target;
+    const host = this.o.trunk ? `${this.o.trunk.host}:${this.o.trunk.port}` : `${this.advertise}:${this.port}`;
+    return `sip:${target}@${host}`;
+  }
+
+  optionsResponse(req: SipRequest): SipResponse {
+    const res = makeResponse(req, 200, 'OK', newTag());
+    res.headers.add('allow', this.allow);
+    res.headers.add('accept', 'application/sdp');
+    res.headers.add('supported', 'replaces');
+    return res;
+  }
+
+  forget(call: SipCall): void {
+    this.calls.delete(call.dialog.callId);
+    this.ports.release(call.rtp.localPort);
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------
+
+  private onMalformed(buf: Buffer, remote: Remote, reason: string): void {
+    this.log?.warn({ from: `${remote.address}:${remote.port}`, reason }, 'malformed SIP dropped');
+    // Answer 400 when enough of a request survives to address a response; otherwise drop it.
+    const text = buf.toString('latin1', 0, Math.min(buf.length, 8192));
+    if (!/^[A-Z]+ \S+ SIP\/2\.0\r\n/.test(text)) return;
+    const grab = (re: RegExp) => re.exec(text)?.[1]?.trim();
+    const via = grab(/^(?:via|v)\s*:\s*(.+)$/im);
+    const from = grab(/^(?:from|f)\s*:\s*(.+)$/im);
+    const to = grab(/^(?:to|t)\s*:\s*(.+)$/im);
+    const callId = grab(/^(?:call-id|i)\s*:\s*(.+)$/im);
+    const cseq = grab(/^cseq\s*:\s*(.+)$/im);
+    if (!via || !from || !to || !callId || !cseq || text.startsWith('ACK ')) return;
+    const headers = new Headers().add('via', via).add('from', from).add('to', to).add('call-id', callId).add('cseq', cseq);
+    this.stack.sendRaw({ kind: 'response', status: 400, reason: `Bad Request (${reason})`.slice(0, 100), headers, body: Buffer.alloc(0) }, remote);
+  }
+
+  private findCall(req: SipRequest | SipResponse): SipCall | undefined {
+    return this.calls.get(req.headers.get('call-id')!);
+  }
+
+  private onRequest(req: SipRequest, tx: ServerTransaction | undefined, remote: Remote): void {
+    if (!tx) {
+      // ACK for a 2xx.
+      this.findCall(req)?.onAck();
+      return;
+    }
+    const toTag = parseNameAddr(req.headers.get('to')!).params.tag;
+    const call = this.findCall(req);
+    if (toTag) {
+      if (call) call.onRequest(req, tx);
+      else tx.respond(makeResponse(req, 481));
+      return;
+    }
+    switch (req.method) {
+      case 'OPTIONS':
+        tx.respond(this.optionsResponse(req));
+        return;
+      case 'INVITE':
+        if (call) {
+          // A retransmitted INVITE whose transaction already ended (we answered): resend the 2xx.
+          call.resend2xx();
+          return;
+        }
+        void this.onInvite(req, tx, remote);
+        return;
+      case 'BYE':
+      case 'INFO':
+      case 'NOTIFY':
+      case 'REFER':
+        tx.respond(makeResponse(req, 481));
+        return;
+      case 'REGISTER':
+        tx.respond(makeResponse(req, 405));
+        return;
+      default:
+        tx.respond(makeResponse(req, 501));
+    }
+  }
+
+  /** Trusted network, or a desk phone that answers our digest challenge. */
+  private admit(req: SipRequest, tx: ServerTransaction, remote: Remote): boolean {
+    if (cidrContains(this.o.trusted, remote.address)) return true;
+    const users = this.o.users ?? {};
+    if (Object.keys(users).length) {
+      const auth = req.headers.get('authorization');
+      if (auth) {
+        try {
+          const a = parseAuth(auth);
+          const pw = users[a.params.username ?? ''];
+          if (pw !== undefined && this.verifier.verify(a.params, req.method, pw)) return true;
+        } catch {
+          // fall through to a new challenge
+        }
+      }
+      const res = makeResponse(req, 401, undefined, newTag());
+      res.headers.add('www-authenticate', this.verifier.challenge());
+      tx.respond(res);
+      this.log?.info({ from: remote.address }, 'INVITE challenged');
+      return false;
+    }
+    tx.respond(makeResponse(req, 403, undefined, newTag()));
+    this.log?.warn({ from: `${remote.address}:${remote.port}`, to: req.uri }, 'INVITE from an untrusted source rejected');
+    return false;
+  }
+
+  private async onInvite(req: SipRequest, tx: ServerTransaction, remote: Remote): Promise<void> {
+    if (!this.admit(req, tx, remote)) return;
+    tx.respond(makeResponse(req, 100));
+    let media;
+    try {
+      if (!req.body.length) throw new SdpError('no SDP offer');
+      const type = (req.headers.get('content-type') ?? '').toLowerCase();
+      if (!type.startsWith('application/sdp')) {
+        tx.respond(makeResponse(req, 415, undefined, newTag()));
+        return;
+      }
+      media = negotiate(req.body.toString('utf8'));
+    } catch (e) {
+      const res = makeResponse(req, 488, undefined, newTag());
+      res.headers.add('warning', `304 frontdesk "${(e as Error).message}"`);
+      tx.respond(res);
+      return;
+    }
+    let rtpSocket;
+    try {
+      rtpSocket = await this.ports.bind(this.o.bind);
+    } catch {
+      tx.respond(makeResponse(req, 503, 'No media ports', newTag()));
+      this.log?.error('RTP port range exhausted');
+      return;
+    }
+    const from = parseNameAddr(req.headers.get('from')!);
+    const to = parseNameAddr(req.headers.get('to')!);
+    const contact = req.headers.getAll('contact')[0];
+    const remoteTarget = contact ? parseNameAddr(contact).uri : from.uri;
+    const callId = req.headers.get('call-id')!;
+    const rtp = new RtpSession({
+      socket: rtpSocket.socket, codec: media.codec, remote: { address: media.address, port: media.port },
+      ...(this.o.clock ? { clock: this.o.clock } : {}),
+      ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
+    });
+    rtp.setDirection(media.direction);
+    const dialledUser = safeUser(req.uri) ?? safeUser(to.uri) ?? '';
+    const call = new SipCall(
+      this, randomUUID().replace(/-/g, ''), 'inbound',
+      toE164(safeUser(from.uri)) ?? safeUser(from.uri) ?? 'anonymous',
+      toE164(dialledUser) ?? dialledUser,
+      {
+        callId, localTag: newTag(), remoteTag: from.params.tag === true ? undefined : from.params.tag,
+        localUri: to.uri, remoteUri: from.uri, remoteTarget,
+        routeSet: req.headers.getAll('record-route'),
+        localCseq: Math.floor(Math.random() * 10_000), remote,
+      },
+      rtp, tx,
+    );
+    this.calls.set(callId, call);
+    tx.on('cancel', () => call.onCancel());
+    tx.respond(makeResponse(req, 180, undefined, call.dialog.localTag));
+    this.log?.info({ callId, from: call.from, to: call.to }, 'inbound call');
+    this.emit('call', call);
+  }
+
+  /** re-INVITE: hold/unhold, new media address, or a session refresh. */
+  onReinvite(call: SipCall, req: SipRequest, tx: ServerTransaction): void {
+    if (req.body.length) {
+      try {
+        const media = negotiate(req.body.toString('utf8'));
+        call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
+        call.rtp.setCodec(media.codec);
+        call.rtp.setDirection(media.direction);
+        const onHold = media.direction === 'sendonly' || media.direction === 'inactive';
+        call.emit('hold', onHold);
+      } catch (e) {
+        tx.respond(makeResponse(req, 488, (e as Error).message.slice(0, 60)));
+        return;
+      }
+    }
+    call.sdpVersion++;
+    const res = makeResponse(req, 200, 'OK', call.dialog.localTag);
+    this.addContact(res.headers);
+    res.headers.add('content-type', 'application/sdp');
+    res.body = Buffer.from(this.localSdp(call));
+    tx.respond(res);
+  }
+
+  private onStrayResponse(res: SipResponse, remote: Remote): void {
+    // A retransmitted 2xx to our INVITE: the ACK was lost, send it again.
+    if (res.status >= 200 && res.status < 300 && parseCSeq(res.headers.get('cseq')!).method === 'INVITE') {
+      const call = this.findCall(res);
+      if (call) this.stack.sendRaw(call.request('ACK', (h) => h.set('cseq', `${parseCSeq(res.headers.get('cseq')!).seq} ACK`)), remote);
+    }
+  }
+
+  // ---- outbound ---------------------------------------------------------------------------------
+
+  private trunkRemote(): Remote {
+    const t = this.o.trunk!;
+    return { address: t.host, port: t.port, transport: t.transport };
+  }
+
+  async dial(to: string, opts: DialOptions = {}): Promise<Call> {
+    const trunk = this.o.trunk;
+    const verdict = checkDialPolicy(to, this.o.dialPolicy);
+    if (!trunk || !verdict.allowed) {
+      const reason = !trunk ? 'no SIP trunk configured' : verdict.reason;
+      this.o.onOutbound?.({ to, allowed: false, reason });
+      throw new DialError(`call to ${to} refused: ${reason}`, 403);
+    }
+    const number = verdict.number;
+    const callId = `${randomBytes(10).toString('hex')}@frontdesk`;
+    this.o.onOutbound?.({ to: number, allowed: true, reason: verdict.reason, callId });
+    const { socket, port } = await this.ports.bind(this.o.bind);
+    const remote = this.trunkRemote();
+    const fromNumber = opts.from ?? trunk.callerId ?? 'frontdesk';
+    const localUri = `sip:${fromNumber}@${trunk.host}`;
+    const remoteUri = `sip:${number}@${trunk.host}:${trunk.port}`;
+    const localTag = newTag();
+    let cseq = 1;
+    const sdp = buildSdp({ address: this.advertise, port, sessionId: Date.now() % 1e9, version: 1 });
+    const build = (authHeader?: [string, string]): SipRequest => {
+      const headers = new Headers();
+      headers.add('via', this.via(remote.transport, newBranch()));
+      headers.add('max-forwards', '70');
+      headers.add('from', `<${localUri}>;tag=${localTag}`);
+      headers.add('to', `<${remoteUri}>`);
+      headers.add('call-id', callId);
+      headers.add('cseq', `${cseq++} INVITE`);
+      this.addContact(headers);
+      headers.add('allow', this.allow);
+      if (authHeader) headers.add(authHeader[0], authHeader[1]);
+      headers.add('content-type', 'application/sdp');
+      return { kind: 'request', method: 'INVITE', uri: remoteUri, headers, body: Buffer.from(sdp) };
+    };
+    let req = build();
+    let res: SipResponse;
+    let authTries = 0;
+    const timeout = setTimeout(() => current?.abandon(), (opts.timeoutSeconds ?? 60) * 1000);
+    let current: ReturnType<SipStack['request']> | undefined;
+    try {
+      for (;;) {
+        current = this.stack.request(req, remote);
+        res = await current.response;
+        if ((res.status === 401 || res.status === 407) && trunk.username && trunk.password && authTries++ < 2) {
+          const ch = parseAuth(res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? '');
+          const value = authorize(ch.params as never, { username: trunk.username, password: trunk.password }, 'INVITE', remoteUri);
+          req = build([res.status === 401 ? 'authorization' : 'proxy-authorization', value]);
+          continue;
+        }
+        break;
+      }
+    } finally {
+      clearTimeout(timeout);
+    }
+    if (res.status >= 300) {
+      socket.close();
+      this.ports.release(port);
+      throw new DialError(`call to ${number} failed: ${res.status} ${res.reason}`, res.status);
+    }
+    let media;
+    try {
+      media = negotiate(res.body.toString('utf8'));
+    } catch (e) {
+      socket.close();
+      this.ports.release(port);
+      throw new DialError(`call to ${number}: bad answer SDP (${(e as Error).message})`, 488);
+    }
+    const toHdr = parseNameAddr(res.headers.get('to')!);
+    const contact = res.headers.getAll('contact')[0];
+    const rtp = new RtpSession({
+      socket, codec: media.codec, remote: { address: media.address, port: media.port },
+      ...(this.o.clock ? { clock: this.o.clock } : {}),
+      ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
+    });
+    const call = new SipCall(
+      this, randomUUID().replace(/-/g, ''), 'outbound', fromNumber, number,
+      {
+        callId, localTag, remoteTag: toHdr.params.tag === true ? undefined : toHdr.params.tag, localUri, remoteUri,
+        remoteTarget: contact ? parseNameAddr(contact).uri : remoteUri,
+        routeSet: res.headers.getAll('record-route').reverse(), localCseq: cseq, remote,
+      },
+      rtp, undefined,
+    );
+    this.calls.set(callId, call);
+    const ack = call.request('ACK', (h) => h.set('cseq', `${cseq - 1} ACK`));
+    call.dialog.localCseq = cseq - 1;
+    this.stack.sendRaw(ack, remote);
+    call.state = 'answered';
+    rtp.start();
+    queueMicrotask(() => call.emit('answered'));
+    return call;
+  }
+
+  // ---- registration -----------------------------------------------------------------------------
+
+  private async register(): Promise<void> {
+    const t = this.o.trunk!;
+    const expires = t.registerExpires ?? 300;
+    const aor = `sip:${t.username}@${t.host}`;
+    const callId = `${randomBytes(8).toString('hex')}@frontdesk`;
+    let cseq = 1;
+    const build = (auth?: [string, string]): SipRequest => {
+      const headers = new Headers();
+      headers.add('via', this.via(t.transport, newBranch()));
+      headers.add('max-forwards', '70');
+      headers.add('from', `<${aor}>;tag=${newTag()}`);
+      headers.add('to', `<${aor}>`);
+      headers.add('call-id', callId);
+      headers.add('cseq', `${cseq++} REGISTER`);
+      this.addContact(headers);
+      headers.add('expires', String(expires));
+      if (auth) headers.add(auth[0], auth[1]);
+      return { kind: 'request', method: 'REGISTER', uri: `sip:${t.host}`, headers, body: Buffer.alloc(0) };
+    };
+    let ok = false;
+    let granted = expires;
+    try {
+      let res = await this.stack.request(build(), this.trunkRemote()).response;
+      if ((res.status === 401 || res.status === 407) && t.username && t.password) {
+        const ch = parseAuth(res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? '');
+        const value = authorize(ch.params as never, { username: t.username, password: t.password }, 'REGISTER', `sip:${t.host}`);
+        res = await this.stack.request(build([res.status === 401 ? 'authorization' : 'proxy-authorization', value]), this.trunkRemote()).response;
+      }
+      ok = res.status >= 200 && res.status < 300;
+      const e = Number(/expires=(\d+)/i.exec(res.headers.get('contact') ?? '')?.[1] ?? res.headers.get('expires') ?? expires);
+      if (Number.isFinite(e) && e > 0) granted = e;
+      if (!ok) this.log?.warn({ status: res.status, reason: res.reason }, 'trunk registration failed');
+    } catch (err) {
+      this.log?.warn({ err }, 'trunk registration failed');
+    }
+    if (ok !== this.registered) this.log?.info({ registered: ok }, 'trunk registration');
+    this.registered = ok;
+    this.emit('registered', ok);
+    if (this.stopped) return;
+    // Refresh well before expiry; retry a failure after a short wait.
+    const next = ok ? Math.max(10, granted * 0.8) : 30;
+    this.registerTimer = setTimeout(() => void this.register(), next * 1000);
+  }
+}
+
+function safeUser(uri: string): string | undefined {
+  try {
+    return parseUri(uri).user;
+  } catch (e) {
+    if (e instanceof SipParseError) return undefined;
+    throw e;
+  }
+}
+
