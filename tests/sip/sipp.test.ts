@@ -1,0 +1,160 @@
+import { createSocket } from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ipaddr from 'ipaddr.js';
+import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
+import type { SipCall } from '../../src/telephony/sip/call.js';
+import { parseCidrList } from '../../src/util/cidr.js';
+import { freePort } from '../helpers/ports.js';
+import { runSipp, startSippUas } from '../helpers/sipp.js';
+
+/** The built-in SIP endpoint against SIPp, a real SIP peer, over loopback. */
+describe('built-in SIP endpoint with SIPp', () => {
+  let ep: SipEndpoint;
+  let target = '';
+  const outbound: { to: string; allowed: boolean; reason: string }[] = [];
+  let onCall: (call: SipCall) => void = () => {};
+
+  beforeAll(async () => {
+    ep = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]),
+      rtpPortMin: 31000, rtpPortMax: 31999, mediaTimeoutMs: 10_000,
+      onOutbound: (e) => outbound.push(e),
+    });
+    ep.on('call', (c) => onCall(c as SipCall));
+    await ep.start();
+    target = `127.0.0.1:${ep.port}`;
+  });
+  afterAll(async () => ep.stop());
+
+  const nextCall = () => new Promise<SipCall>((resolve) => (onCall = resolve));
+
+  it('answers a call with RTP both ways and hears RFC 4733 DTMF from the shipped pcaps', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-media.xml', target });
+    const call = await callP;
+    expect(call.from).toBe('+15125550177');
+    expect(call.to).toBe('+15125550100');
+    let frames = 0;
+    let energy = 0;
+    const digits: string[] = [];
+    call.on('audio', (f) => {
+      frames++;
+      for (let i = 0; i < f.pcm.length; i++) energy += Math.abs(f.pcm[i]!);
+    });
+    call.on('dtmf', (d) => digits.push(d));
+    const ended = new Promise<string>((r) => call.on('ended', r));
+    await call.answer();
+    const tone = new Int16Array(8000).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 8000)));
+    const played = await call.play(tone).done;
+    expect(played).toEqual({ completed: true, playedMs: 1000 });
+    expect(await ended).toBe('remote_hangup');
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    // SIPp played its recorded speech (PCMA) to us: decoded frames with real signal in them.
+    expect(frames).toBeGreaterThan(50);
+    expect(energy / (frames * 160)).toBeGreaterThan(200);
+    expect(digits).toEqual(['1']);
+    // Our tone went out as paced RTP to the address SIPp offered.
+    expect(call.rtp.stats.packetsOut).toBeGreaterThan(100);
+    expect(call.rtp.stats.malformed).toBe(0);
+    expect(ep.activeCalls()).toBe(0);
+  }, 30_000);
+
+  it('ends a ringing call when the caller cancels (487), leaving nothing behind', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-cancel.xml', target });
+    const call = await callP;
+    const reason = await new Promise<string>((r) => call.on('ended', r));
+    expect(reason).toBe('cancelled');
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    expect(ep.activeCalls()).toBe(0);
+  });
+
+  it('hangs up from our side with a BYE the caller accepts', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-remote-bye.xml', target });
+    const call = await callP;
+    await call.answer();
+    await new Promise((r) => setTimeout(r, 300));
+    await call.hangup();
+    expect(call.state).toBe('ended');
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+  });
+
+  it('answers OPTIONS keepalives', async () => {
+    const run = await runSipp({ scenario: 'options.xml', target });
+    expect(run.code, run.output).toBe(0);
+  });
+
+  it('refuses an offer with no codec in common with 488', async () => {
+    let rang = false;
+    onCall = () => (rang = true);
+    const run = await runSipp({ scenario: 'uac-488.xml', target });
+    expect(run.code, run.output).toBe(0);
+    expect(rang).toBe(false);
+  });
+
+  it('rejects INVITEs from sources outside the trusted networks with 403', async () => {
+    const strict = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: [ipaddr.parseCIDR('10.0.0.0/8')], rtpPortMin: 32000, rtpPortMax: 32099,
+    });
+    let rang = false;
+    strict.on('call', () => (rang = true));
+    await strict.start();
+    const run = await runSipp({ scenario: 'uac-403.xml', target: `127.0.0.1:${strict.port}` });
+    await strict.stop();
+    expect(run.code, run.output).toBe(0);
+    expect(rang).toBe(false);
+  });
+
+  it('places an outbound call through a trunk that demands digest auth, and only where policy allows', async () => {
+    const uas = await startSippUas('uas-digest.xml');
+    const caller = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 33000, rtpPortMax: 33099,
+      trunk: { host: '127.0.0.1', port: uas.port, transport: 'UDP', username: 'frontdesk', password: 's3cret-trunk', register: false, callerId: '+15125550100' },
+      onOutbound: (e) => outbound.push(e),
+    });
+    await caller.start();
+    try {
+      await expect(caller.dial('+19005551234')).rejects.toThrow(/premium-rate/);
+      await expect(caller.dial('+442079460958')).rejects.toThrow(/international/);
+      const call = await caller.dial('(512) 555-0123');
+      expect(call.state).toBe('answered');
+      expect(call.to).toBe('+15125550123');
+      await new Promise((r) => setTimeout(r, 200));
+      await call.hangup();
+      const run = await uas.done;
+      expect(run.code, run.output).toBe(0);
+      expect(outbound).toEqual([
+        { to: '+19005551234', allowed: false, reason: 'premium-rate numbers are not allowed' },
+        { to: '+442079460958', allowed: false, reason: 'international calls are not allowed' },
+        expect.objectContaining({ to: '+15125550123', allowed: true }),
+      ]);
+    } finally {
+      await caller.stop();
+    }
+  }, 30_000);
+
+  it('answers malformed SIP with 400 or drops it, and keeps serving', async () => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const replies: string[] = [];
+    sock.on('message', (m) => replies.push(m.toString('latin1')));
+    const send = (s: string | Buffer) => new Promise<void>((r) => sock.send(s, ep.port, '127.0.0.1', () => r()));
+    const base = 'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: bad1\r\n';
+    await send(`INVITE sip:x@y SIP/2.0\r\n${base}CSeq: notanumber INVITE\r\nContent-Length: 0\r\n\r\n`);
+    await send(`OPTIONS sip:x@y SIP/2.0\r\n${base}CSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\nshort`);
+    await send(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]));
+    await send(`INVITE sip:x@y SIP/2.0\r\n${base}CSeq: 1 INVITE\r\nX-Huge: ${'a'.repeat(9000)}\r\n\r\n`);
+    await send('INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(replies.filter((r) => r.startsWith('SIP/2.0 400'))).toHaveLength(3);
+    expect(replies[0]).toMatch(/^SIP\/2\.0 400 Bad Request \(bad CSeq\)/);
+    sock.close();
+    const run = await runSipp({ scenario: 'options.xml', target });
+    expect(run.code, run.output).toBe(0);
+    expect(ep.activeCalls()).toBe(0);
+  });
+});
