@@ -182,6 +182,9 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   private readonly frames = new Map<number, Int16Array>();
   private readonly frame: AudioFrame = { pcm: new Int16Array(0), sampleRate: SAMPLE_RATE };
   private lastDtmfTs = -1;
+  /** Sequence numbers delivered lately, to tell a duplicate from a packet that came too late. */
+  private readonly recent = new Int32Array(16).fill(-1);
+  private recentPos = 0;
 
   // send state
   private readonly ssrc = (Math.random() * 0xffffffff) >>> 0;
@@ -292,7 +295,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     if (this.expectedSeq < 0) this.expectedSeq = h.seq;
     const d = seqDiff(this.expectedSeq, h.seq);
     if (d < 0) {
-      this.stats.late++;
+      if (this.recent.includes(h.seq)) this.stats.duplicates++;
+      else this.stats.late++;
       return;
     }
     if (this.slots.some((s) => s.seq === h.seq)) {
@@ -325,6 +329,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       }
       this.slots.shift();
       this.expectedSeq = (first.seq + 1) & 0xffff;
+      this.recent[this.recentPos] = first.seq;
+      this.recentPos = (this.recentPos + 1) & 15;
       this.deliver(first);
       this.freeSlots.push(first);
     }

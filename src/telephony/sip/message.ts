@@ -224,7 +224,13 @@ export function parseUri(raw: string): SipUri {
   if (!m[3]) throw new SipParseError(`URI without host "${raw.slice(0, 60)}"`);
   const port = m[4] ? Number(m[4]) : undefined;
   if (port !== undefined && (port < 1 || port > 65535)) throw new SipParseError('bad URI port');
-  return { scheme, user: m[2] ? decodeURIComponent(m[2]) : undefined, host: m[3].replace(/^\[|\]$/g, ''), port, params: parseParams(m[5] ?? '') };
+  let user: string | undefined;
+  try {
+    user = m[2] ? decodeURIComponent(m[2]) : undefined;
+  } catch {
+    throw new SipParseError('bad escape in URI user part');
+  }
+  return { scheme, user, host: m[3].replace(/^\[|\]$/g, ''), port, params: parseParams(m[5] ?? '') };
 }
 
 export interface NameAddr {

@@ -1,0 +1,115 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RtpSession, type RtpCodec } from '../../src/telephony/rtp/session.js';
+import { writeRtpHeader } from '../../src/telephony/rtp/packet.js';
+import { encodeG711 } from '../../src/telephony/rtp/g711.js';
+import { MediaClock } from '../../src/telephony/rtp/clock.js';
+
+const PCMU: RtpCodec = { codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101, ptimeMs: 20 };
+
+async function udp(): Promise<Socket> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  return s;
+}
+
+const sessions: RtpSession[] = [];
+afterEach(() => sessions.splice(0).forEach((s) => s.close()));
+
+async function pair(opts: { mediaTimeoutMs?: number } = {}) {
+  const clock = new MediaClock();
+  const sa = await udp();
+  const sb = await udp();
+  const a = new RtpSession({ socket: sa, codec: PCMU, remote: { address: '127.0.0.1', port: sb.address().port }, clock, ...opts });
+  const b = new RtpSession({ socket: sb, codec: PCMU, remote: { address: '127.0.0.1', port: sa.address().port }, clock, sendSilence: false, ...opts });
+  sessions.push(a, b);
+  a.start();
+  b.start();
+  return { a, b };
+}
+
+const tone = (ms: number, amp = 8000) => new Int16Array((8000 * ms) / 1000).map((_, i) => Math.round(amp * Math.sin((2 * Math.PI * 440 * i) / 8000)));
+const loud = (pcm: Int16Array) => pcm.reduce((m, v) => Math.max(m, Math.abs(v)), 0) > 1000;
+
+describe('RTP session', () => {
+  it('carries audio between two endpoints, paced in 20 ms packets', async () => {
+    const { a, b } = await pair();
+    let frames = 0;
+    b.on('audio', (f) => {
+      expect(f.pcm.length).toBe(160);
+      expect(f.sampleRate).toBe(8000);
+      if (loud(f.pcm)) frames++;
+    });
+    const t0 = performance.now();
+    const res = await a.play(tone(500)).done;
+    const elapsed = performance.now() - t0;
+    expect(res).toEqual({ completed: true, playedMs: 500 });
+    // Real time, not as fast as possible: 25 packets take about half a second.
+    expect(elapsed).toBeGreaterThan(400);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(frames).toBe(25);
+    expect(b.stats.lost).toBe(0);
+  });
+
+  it('stops playback within one frame of cancel (barge-in) and reports what was heard', async () => {
+    const { a, b } = await pair();
+    let cancelledAt = 0;
+    let loudAfterCancel = 0;
+    b.on('audio', (f) => {
+      if (cancelledAt && performance.now() - cancelledAt > 25 && loud(f.pcm)) loudAfterCancel++;
+    });
+    const h = a.play(tone(5000));
+    await new Promise((r) => setTimeout(r, 300));
+    cancelledAt = performance.now();
+    h.cancel();
+    const res = await h.done;
+    expect(res.completed).toBe(false);
+    expect(res.playedMs).toBeGreaterThanOrEqual(240);
+    expect(res.playedMs).toBeLessThanOrEqual(400);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(loudAfterCancel).toBe(0);
+  });
+
+  it('sends and receives RFC 4733 DTMF digits', async () => {
+    const { a, b } = await pair();
+    const got: string[] = [];
+    b.on('dtmf', (d) => got.push(d));
+    await a.sendDtmf('12#');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual(['1', '2', '#']);
+  });
+
+  it('puts reordered packets back in order, drops duplicates and survives garbage', async () => {
+    const sock = await udp();
+    const rx = new RtpSession({ socket: await udp(), codec: PCMU, clock: new MediaClock(), sendSilence: false });
+    sessions.push(rx);
+    const order: number[] = [];
+    rx.on('audio', (f) => order.push(Math.round(f.pcm[0]! / 1000)));
+    const packet = (seq: number) => {
+      const buf = Buffer.alloc(12 + 160);
+      writeRtpHeader(buf, false, 0, seq, seq * 160, 1234);
+      encodeG711('PCMU', new Int16Array(160).fill(seq * 1000), 0, 160, buf, 12);
+      return buf;
+    };
+    const send = (b: Buffer) => new Promise<void>((r) => sock.send(b, rx.localPort, '127.0.0.1', () => r()));
+    for (const seq of [1, 3, 2, 2, 4, 5]) await send(packet(seq));
+    await send(Buffer.from('not rtp at all'));
+    await send(Buffer.alloc(11));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(order).toEqual([1, 2, 3, 4, 5]);
+    expect(rx.stats.duplicates).toBe(1);
+    expect(rx.stats.malformed).toBe(2);
+    // It latched to the sender: its own packets would now go back there (symmetric RTP).
+    expect(rx.remoteAddress).toEqual({ address: '127.0.0.1', port: sock.address().port });
+    sock.close();
+  });
+
+  it('reports a media timeout when the far end goes silent', async () => {
+    const sb = await udp();
+    const s = new RtpSession({ socket: sb, codec: PCMU, clock: new MediaClock(), mediaTimeoutMs: 200 });
+    sessions.push(s);
+    const timedOut = new Promise<boolean>((r) => s.on('timeout', () => r(true)));
+    s.start();
+    expect(await timedOut).toBe(true);
+  });
+});
