@@ -137,6 +137,87 @@ describe('built-in SIP endpoint with SIPp', () => {
     }
   }, 30_000);
 
+  it('takes SIP INFO DTMF and follows the caller putting us on hold and back', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-info-hold.xml', target });
+    const call = await callP;
+    const digits: string[] = [];
+    const holds: boolean[] = [];
+    call.on('dtmf', (d) => digits.push(d));
+    call.on('hold', (h) => holds.push(h));
+    await call.answer();
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    expect(digits).toEqual(['5']);
+    expect(holds).toEqual([true, false]);
+    expect(call.state).toBe('ended');
+  });
+
+  it('transfers a caller blind with REFER and follows the NOTIFY sipfrag to the final answer', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-transferee.xml', target });
+    const call = await callP;
+    await call.answer();
+    await new Promise((r) => setTimeout(r, 100));
+    const result = await call.transfer({ uri: '101', mode: 'blind' });
+    expect(result).toEqual({ ok: true, status: 200, reason: 'OK' });
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+  });
+
+  it('accepts a REFER from a desk phone and tells the app where it wants the caller', async () => {
+    const callP = nextCall();
+    const referred = new Promise<string>((r) => ep.once('refer', (_c, t) => r(t)));
+    const sipp = runSipp({ scenario: 'uac-refer-in.xml', target });
+    const call = await callP;
+    await call.answer();
+    expect(await referred).toMatch(/^sip:102@127\.0\.0\.1$/);
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+  });
+
+  it('serves calls over TCP as well as UDP', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-remote-bye.xml', target, extra: ['-t', 't1'] });
+    const call = await callP;
+    await call.answer();
+    await new Promise((r) => setTimeout(r, 200));
+    await call.hangup();
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+  });
+
+  it('challenges a desk phone outside the trusted networks and admits it with the right password', async () => {
+    const desk = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: [ipaddr.parseCIDR('10.0.0.0/8')], users: { '101': 'desk-phone-pw' },
+      rtpPortMin: 34000, rtpPortMax: 34099,
+    });
+    await desk.start();
+    const callP = new Promise<SipCall>((r) => desk.once('call', (c) => r(c as SipCall)));
+    const sipp = runSipp({ scenario: 'uac-deskphone-auth.xml', target: `127.0.0.1:${desk.port}` });
+    const call = await callP;
+    expect(call.from).toBe('101');
+    await call.answer();
+    const run = await sipp;
+    await desk.stop();
+    expect(run.code, run.output).toBe(0);
+  });
+
+  it('registers with a credential trunk through a digest challenge', async () => {
+    const uas = await startSippUas('uas-register.xml');
+    const reg = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 35000, rtpPortMax: 35099,
+      trunk: { host: '127.0.0.1', port: uas.port, transport: 'UDP', username: 'frontdesk', password: 's3cret-trunk', register: true },
+    });
+    const registered = new Promise<boolean>((r) => reg.once('registered', r));
+    await reg.start();
+    expect(await registered).toBe(true);
+    expect(reg.registered).toBe(true);
+    await reg.stop();
+    const run = await uas.done;
+    expect(run.code, run.output).toBe(0);
+  });
+
   it('answers malformed SIP with 400 or drops it, and keeps serving', async () => {
     const sock = createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type {
   AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
-import type { RtpSession } from '../rtp/session.js';
+import type { MediaDirection, RtpSession } from '../rtp/session.js';
 import { Headers, parseCSeq, type SipRequest, type SipResponse } from './message.js';
 import { makeResponse, newBranch, timers, type Remote, type ServerTransaction } from './stack.js';
 import type { SipEndpoint } from './endpoint.js';
@@ -35,6 +35,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   private ok2xxTimer: NodeJS.Timeout | undefined;
   private pendingRefer: { resolve: (r: TransferResult) => void; timer: NodeJS.Timeout } | undefined;
   sdpVersion = 1;
+  /** Our side of the media direction, mirroring the far end's last offer. */
+  localDirection: MediaDirection = 'sendrecv';
 
   constructor(
     private readonly ep: SipEndpoint,

@@ -13,7 +13,7 @@ import {
   type SipRequest, type SipResponse,
 } from './message.js';
 import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction } from './stack.js';
-import { buildSdp, negotiate, SdpError } from './sdp.js';
+import { buildSdp, mirrorDirection, negotiate, SdpError } from './sdp.js';
 import { authorize, DigestVerifier } from './digest.js';
 import { SipCall } from './call.js';
 import { checkDialPolicy, type DialPolicy } from './policy.js';
@@ -131,6 +131,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return buildSdp({
       address: this.advertise, port: call.rtp.localPort, sessionId: Number.parseInt(call.id.slice(0, 8), 16), version: call.sdpVersion,
       codec: call.rtp.codecInUse,
+      direction: call.localDirection,
     });
   }
 
@@ -291,6 +292,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       },
       rtp, tx,
     );
+    call.localDirection = mirrorDirection(media.direction);
     this.calls.set(callId, call);
     tx.on('cancel', () => call.onCancel());
     tx.respond(makeResponse(req, 180, undefined, call.dialog.localTag));
@@ -306,6 +308,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
         call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
         call.rtp.setCodec(media.codec);
         call.rtp.setDirection(media.direction);
+        call.localDirection = mirrorDirection(media.direction);
         const onHold = media.direction === 'sendonly' || media.direction === 'inactive';
         call.emit('hold', onHold);
       } catch (e) {
