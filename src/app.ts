@@ -11,6 +11,8 @@ import { demoContext } from './business/context/demo.js';
 import { buildHttpServer } from './http/server.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { version } from './version.js';
+import { createTelephony, type Call, type Telephony } from './telephony/index.js';
+import { audit } from './store/audit.js';
 
 /** The running process: store, HTTP and (as they land) telephony, SMS and agent workers. */
 export interface App {
@@ -21,6 +23,7 @@ export interface App {
   contexts: ContextService;
   business: Business;
   outbox: OutboxWorker;
+  telephony: Telephony | undefined;
   /** Address the HTTP server listens on, once started. */
   url: string | undefined;
   start(): Promise<void>;
@@ -61,6 +64,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const email = config.smtp.url ? createEmailSender(config.smtp.url, config.smtp.from) : undefined;
   if (email) senders.email = email;
   const outbox = new OutboxWorker(store.db, { senders, logger: logger.child({ mod: 'outbox' }) });
+  const telephony = createTelephony(config, logger, {
+    onOutbound: (e) => {
+      void audit(store.db, { actor: 'telephony', action: e.allowed ? 'call.outbound' : 'call.outbound_refused', targetType: 'phone', targetId: e.to, details: e })
+        .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
+    },
+  });
+  telephony?.on('call', (call) => void handleInboundCall(store, business, call, logger));
   let summaryTimer: NodeJS.Timeout | undefined;
   const summaries = async () => {
     try {
@@ -78,15 +88,18 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     contexts,
     business,
     outbox,
+    telephony,
     url: undefined,
     async start() {
       app.url = await http.listen({ host: config.http.host, port: config.http.port });
+      await telephony?.start();
       outbox.start();
       summaryTimer = setInterval(() => void summaries(), 60_000);
       logger.info({ url: app.url, version }, 'frontdesk is up');
     },
     async stop() {
       clearInterval(summaryTimer);
+      await telephony?.stop();
       await http.close();
       await outbox.stop();
       email?.close();
@@ -95,4 +108,33 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     },
   };
   return app;
+}
+
+/**
+ * Until the voice agent is wired in, an inbound call is routed, logged and declined (480) so the
+ * caller's carrier can fail over; blocked callers get 603. The owner hears about it as a missed call.
+ */
+async function handleInboundCall(store: Store, business: Business, call: Call, logger: Logger): Promise<void> {
+  try {
+    const routed = await business.route(call.to, call.from);
+    const customer = await business.customers.findOrCreateByPhone(call.from);
+    const id = await business.calls.start({
+      direction: 'inbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to,
+      contextId: routed?.context.id ?? null, customerId: customer?.customer.id ?? null,
+    });
+    await business.calls.event(id, 'state', { role: 'system', text: routed?.decision.reason ?? 'no context', data: routed?.decision ?? null });
+    if (routed?.decision.action === 'reject') {
+      await call.reject(603, 'Decline');
+      await business.calls.ended(id, 'rejected');
+      return;
+    }
+    await call.reject(480, 'Temporarily Unavailable');
+    await business.calls.ended(id, 'no_agent');
+    if (routed) {
+      await business.alerts.handle(store.db, routed.context, { type: 'missed_call', callId: id, callerNumber: call.from });
+    }
+  } catch (err) {
+    logger.error({ err, call: call.id }, 'inbound call handling failed');
+    await call.reject(500, 'Server Internal Error').catch(() => {});
+  }
 }

@@ -6,6 +6,7 @@ import { SchedulingService } from './scheduling/service.js';
 import { MessageService } from './messages.js';
 import { Alerts } from './alerts.js';
 import { route, type RouteDecision } from './routing.js';
+import { CallLog } from './calls.js';
 
 /** Every business service over one store, sharing one clock (injected in tests). */
 export interface Business {
@@ -14,6 +15,7 @@ export interface Business {
   scheduling: SchedulingService;
   messages: MessageService;
   alerts: Alerts;
+  calls: CallLog;
   now: () => Date;
   /** Routing for a dialled number (or texted business number) and caller, now or at `at`. */
   route(dialled: string, callerId: string | undefined, at?: Date): Promise<{ context: StoredContext; decision: RouteDecision } | undefined>;
@@ -27,6 +29,7 @@ export function createBusiness(db: Db, now: () => Date = () => new Date()): Busi
     contexts,
     customers,
     alerts,
+    calls: new CallLog(db),
     now,
     scheduling: new SchedulingService(db, contexts, customers, alerts, now),
     messages: new MessageService(db, alerts),

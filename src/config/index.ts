@@ -74,6 +74,73 @@ export const settings = {
         }
       }),
   },
+  FRONTDESK_SIP_ADVERTISE: {
+    path: 'sip.advertise',
+    doc: 'Address put in SIP Contact/Via and SDP (the public or LAN address peers reach). Default: the bind address, or the first LAN address.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_SIP_USERS: {
+    path: 'sip.users',
+    doc: 'Desk phones allowed from outside the trusted networks with a digest password: "101:secret,102:secret".',
+    schema: z
+      .string()
+      .default('')
+      .transform((v, ctx) => {
+        const out: Record<string, string> = {};
+        for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+          const i = item.indexOf(':');
+          if (i <= 0 || i === item.length - 1) {
+            ctx.addIssue({ code: 'custom', message: `"${item}" is not user:password` });
+            return z.NEVER;
+          }
+          out[item.slice(0, i)] = item.slice(i + 1);
+        }
+        return out;
+      }),
+  },
+  FRONTDESK_SIP_TRUNK: {
+    path: 'sip.trunk',
+    doc: 'The SIP trunk for outbound calls (and registration): host[:port][;transport=tcp], e.g. sip.telnyx.com.',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9.\-]+(:\d{1,5})?(;transport=(udp|tcp))?$/i, 'must be host[:port][;transport=udp|tcp]')
+      .optional(),
+  },
+  FRONTDESK_SIP_TRUNK_USER: {
+    path: 'sip.trunkUser',
+    doc: 'Username of a credential trunk (Telnyx/SignalWire credential connection); unset for IP-authenticated trunks.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_SIP_TRUNK_PASSWORD: {
+    path: 'sip.trunkPassword',
+    doc: 'Password of a credential trunk.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_SIP_REGISTER: {
+    path: 'sip.register',
+    doc: 'REGISTER with the trunk (credential trunks). Default: on when FRONTDESK_SIP_TRUNK_USER is set.',
+    schema: bool.optional(),
+  },
+  FRONTDESK_SIP_CALLER_ID: {
+    path: 'sip.callerId',
+    doc: 'Caller ID (E.164) for outbound calls; the context number is used when a call has one.',
+    schema: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15125550100').optional(),
+  },
+  FRONTDESK_DIAL_INTERNATIONAL: {
+    path: 'dial.international',
+    doc: 'Allow outbound calls to numbers outside the domestic country code (+1 by default).',
+    schema: bool.default(false),
+  },
+  FRONTDESK_DIAL_PREMIUM: {
+    path: 'dial.premium',
+    doc: 'Allow outbound calls to premium-rate numbers (+1 900, +1 976).',
+    schema: bool.default(false),
+  },
+  FRONTDESK_MEDIA_TIMEOUT_S: {
+    path: 'rtp.mediaTimeoutS',
+    doc: 'Hang up a call after this many seconds without RTP from the far end (0 disables).',
+    schema: z.coerce.number().int().min(0).max(3600).default(30),
+  },
   FRONTDESK_RTP_PORT_MIN: {
     path: 'rtp.portMin',
     doc: 'Lowest UDP port for RTP media.',
@@ -127,8 +194,20 @@ export interface Config {
   configFile: Out<'FRONTDESK_CONFIG'>;
   http: { host: string; port: number; publicUrl: string | undefined };
   telephony: Out<'FRONTDESK_TELEPHONY'>;
-  sip: { bind: string; port: number; trusted: Out<'FRONTDESK_SIP_TRUSTED'> };
-  rtp: { portMin: number; portMax: number };
+  sip: {
+    bind: string;
+    port: number;
+    trusted: Out<'FRONTDESK_SIP_TRUSTED'>;
+    advertise: string | undefined;
+    users: Record<string, string>;
+    trunk: string | undefined;
+    trunkUser: string | undefined;
+    trunkPassword: string | undefined;
+    register: boolean | undefined;
+    callerId: string | undefined;
+  };
+  dial: { international: boolean; premium: boolean };
+  rtp: { portMin: number; portMax: number; mediaTimeoutS: number };
   dataDir: string;
   modelsDir: string;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { freePort } from '../helpers/ports.js';
+import { runSipp } from '../helpers/sipp.js';
 
 /** README command 1, as a new user runs it: the real process on the embedded defaults. */
 describe('frontdesk start', () => {
@@ -36,6 +37,9 @@ describe('frontdesk start', () => {
       expect(health?.status, logs).toBe(200);
       expect(await health!.json()).toMatchObject({ status: 'ok', checks: { database: { ok: true, dialect: 'pglite' } } });
       expect(logs).toMatch(/seeded the demo context/);
+      // The built-in SIP endpoint is the default telephony: a trunk's OPTIONS ping gets 200.
+      const sipp = await runSipp({ scenario: 'options.xml', target: `127.0.0.1:${env.FRONTDESK_SIP_PORT}` });
+      expect(sipp.code, sipp.output).toBe(0);
     } finally {
       child.kill('SIGTERM');
     }

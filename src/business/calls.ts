@@ -1,0 +1,63 @@
+import type { Db } from '../store/db.js';
+import type { Call, CallEventKind } from '../store/schema.js';
+
+/** The call record and its events: what the admin reads afterwards. Plain data in, no telephony. */
+
+export interface NewCall {
+  direction: 'inbound' | 'outbound';
+  backend: string;
+  externalId?: string | null;
+  from: string;
+  to: string;
+  contextId?: string | null;
+  customerId?: string | null;
+  purpose?: string | null;
+}
+
+export class CallLog {
+  constructor(private readonly db: Db) {}
+
+  async start(c: NewCall): Promise<string> {
+    const row = await this.db
+      .insertInto('calls')
+      .values({
+        direction: c.direction, backend: c.backend, external_id: c.externalId ?? null, from_number: c.from, to_number: c.to,
+        context_id: c.contextId ?? null, customer_id: c.customerId ?? null, purpose: c.purpose ?? null, started_at: new Date(),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  async answered(id: string): Promise<void> {
+    await this.db.updateTable('calls').set({ state: 'answered', answered_at: new Date() }).where('id', '=', id).execute();
+  }
+
+  async ended(id: string, disposition: string, extra: { summary?: string; recordingPath?: string; result?: unknown } = {}): Promise<void> {
+    await this.db
+      .updateTable('calls')
+      .set({
+        state: 'ended', ended_at: new Date(), disposition,
+        ...(extra.summary !== undefined ? { summary: extra.summary } : {}),
+        ...(extra.recordingPath !== undefined ? { recording_path: extra.recordingPath } : {}),
+        ...(extra.result !== undefined ? { result: JSON.stringify(extra.result) } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async event(id: string, kind: CallEventKind, e: { role?: 'caller' | 'agent' | 'system'; text?: string; data?: unknown } = {}): Promise<void> {
+    await this.db
+      .insertInto('call_events')
+      .values({ call_id: id, kind, role: e.role ?? null, text: e.text ?? null, data: e.data === undefined ? null : JSON.stringify(e.data), at: new Date() })
+      .execute();
+  }
+
+  async get(id: string): Promise<Call | undefined> {
+    return this.db.selectFrom('calls').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async events(id: string) {
+    return this.db.selectFrom('call_events').selectAll().where('call_id', '=', id).orderBy('id').execute();
+  }
+}

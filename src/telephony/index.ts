@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Telephony } from './call.js';
+import { SipEndpoint, type TrunkConfig } from './sip/endpoint.js';
+
+export type { Call, Telephony } from './call.js';
+
+export interface TelephonyHooks {
+  onOutbound?: (e: { to: string; allowed: boolean; reason: string; callId?: string }) => void;
+}
+
+export function trunkFromConfig(cfg: Config): TrunkConfig | undefined {
+  if (!cfg.sip.trunk) return undefined;
+  const m = /^([^:;]+)(?::(\d+))?(?:;transport=(udp|tcp))?$/i.exec(cfg.sip.trunk)!;
+  return {
+    host: m[1]!,
+    port: m[2] ? Number(m[2]) : 5060,
+    transport: (m[3]?.toUpperCase() ?? 'UDP') as 'UDP' | 'TCP',
+    username: cfg.sip.trunkUser,
+    password: cfg.sip.trunkPassword,
+    register: cfg.sip.register ?? !!cfg.sip.trunkUser,
+    callerId: cfg.sip.callerId,
+  };
+}
+
+/** The configured backend, or undefined for FRONTDESK_TELEPHONY=none. */
+export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHooks = {}): Telephony | undefined {
+  switch (cfg.telephony) {
+    case 'none':
+      return undefined;
+    case 'sip':
+      return new SipEndpoint({
+        bind: cfg.sip.bind,
+        port: cfg.sip.port,
+        advertise: cfg.sip.advertise,
+        trusted: cfg.sip.trusted,
+        users: cfg.sip.users,
+        trunk: trunkFromConfig(cfg),
+        dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },
+        rtpPortMin: cfg.rtp.portMin,
+        rtpPortMax: cfg.rtp.portMax,
+        mediaTimeoutMs: cfg.rtp.mediaTimeoutS * 1000,
+        logger: logger.child({ mod: 'sip' }),
+        ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
+      });
+    case 'asterisk':
+    case 'freeswitch':
+      throw new Error(`FRONTDESK_TELEPHONY=${cfg.telephony} is not available in this build yet; use sip or none`);
+  }
+}
