@@ -26,6 +26,12 @@ export class MediaClock {
     }
   }
 
+  /** When the next tick fires: sessions put their deadlines on the tick grid so none waits a whole tick. */
+  nextTickAt(): number {
+    if (!this.timer) return performance.now();
+    return this.start + this.n * this.tickMs;
+  }
+
   remove(l: ClockListener): void {
     this.listeners.delete(l);
     if (this.listeners.size === 0 && this.timer) {

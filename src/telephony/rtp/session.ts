@@ -259,8 +259,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     if (this.startedAt) return;
     this.startedAt = performance.now();
     this.lastRecvAt = this.startedAt;
-    this.nextSendAt = this.startedAt;
     this.clock.add(this);
+    this.nextSendAt = this.clock.nextTickAt();
   }
 
   // ---- receive -------------------------------------------------------------------------------
@@ -386,8 +386,11 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     // Cancelled items leave at once: barge-in is heard within this tick.
     while (this.queue.length && this.queue[0]!.cancelled) this.queue.shift()!.finish(false);
     let sent = 0;
-    while (now >= this.nextSendAt && sent < 3) {
-      const err = Math.min(49, Math.floor(now - this.nextSendAt));
+    // Timers may fire a little early (libuv rounds to whole ms): half a tick of slack keeps a
+    // packet on its own tick instead of a whole tick late.
+    const slack = this.clock.tickMs / 2;
+    while (now + slack >= this.nextSendAt && sent < 3) {
+      const err = Math.min(49, Math.floor(Math.abs(now - this.nextSendAt)));
       this.stats.pacingErrorHistogram[err]!++;
       this.sendOne();
       this.nextSendAt += this.codec.ptimeMs;
