@@ -165,6 +165,34 @@ describe('built-in SIP endpoint with SIPp', () => {
     expect(run.code, run.output).toBe(0);
   });
 
+  it('transfers warm: calls the owner, whispers, then hands the caller over with REFER/Replaces', async () => {
+    const owner = await startSippUas('uas-owner.xml');
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-transferee-warm.xml', target });
+    const call = await callP;
+    await call.answer();
+    const whisper = new Int16Array(4000).map((_, i) => Math.round(3000 * Math.sin((2 * Math.PI * 660 * i) / 8000)));
+    const result = await call.transfer({ uri: `sip:owner@127.0.0.1:${owner.port}`, mode: 'warm', whisper });
+    expect(result).toEqual({ ok: true, status: 200, reason: 'OK' });
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    const ownerRun = await owner.done;
+    expect(ownerRun.code, ownerRun.output).toBe(0);
+  }, 30_000);
+
+  it('tells the agent when the owner does not pick up for a warm transfer', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-remote-bye.xml', target });
+    const call = await callP;
+    await call.answer();
+    // Nobody listens on this port: the INVITE times out or is refused.
+    const result = await call.transfer({ uri: `sip:owner@127.0.0.1:${await freePort()}`, mode: 'warm', ringSeconds: 2 });
+    expect(result.ok).toBe(false);
+    expect(call.state).toBe('answered');
+    await call.hangup();
+    expect((await sipp).code).toBe(0);
+  }, 60_000);
+
   it('accepts a REFER from a desk phone and tells the app where it wants the caller', async () => {
     const callP = nextCall();
     const referred = new Promise<string>((r) => ep.once('refer', (_c, t) => r(t)));

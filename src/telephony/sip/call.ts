@@ -156,17 +156,44 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     await tx.response;
   }
 
-  /** Blind transfer: REFER the far end to `target`, then follow the NOTIFY sipfrag to its end. */
+  /**
+   * Blind: REFER the far end to `target`. Warm: call the target first, whisper to it, then REFER the
+   * caller to that leg with Replaces (attended transfer, RFC 5589). Either way the NOTIFY sipfrag
+   * is followed to the final answer.
+   */
   async transfer(target: TransferTarget): Promise<TransferResult> {
     if (this.state !== 'answered') return { ok: false, status: 481, reason: 'call not answered' };
-    const referTo = this.ep.targetUri(target.uri);
+    if (target.mode === 'warm') return this.warmTransfer(target);
+    return this.refer(this.ep.targetUri(target.uri), target.ringSeconds);
+  }
+
+  private async warmTransfer(target: TransferTarget): Promise<TransferResult> {
+    let leg: SipCall;
+    try {
+      leg = (await this.ep.dial(target.uri, { timeoutSeconds: target.ringSeconds ?? 20 })) as SipCall;
+    } catch (e) {
+      const status = (e as { status?: number }).status ?? 480;
+      return { ok: false, status, reason: `${target.uri} did not answer (${(e as Error).message})` };
+    }
+    if (target.whisper) await leg.play(target.whisper).done;
+    if (leg.state !== 'answered') return { ok: false, status: 487, reason: 'the owner hung up during the whisper' };
+    const d = leg.dialog;
+    // Replaces names the owner's dialog as the owner sees it: its tag is to-tag, ours from-tag.
+    const replaces = encodeURIComponent(`${d.callId};to-tag=${d.remoteTag ?? ''};from-tag=${d.localTag}`);
+    const result = await this.refer(`${d.remoteUri}?Replaces=${replaces}`, 10);
+    // Success: the caller's new INVITE replaces our leg at the owner's phone; tidy up if it lingers.
+    setTimeout(() => void leg.hangup(result.ok ? 'transferred' : 'transfer_failed'), result.ok ? 2_000 : 0).unref();
+    return result;
+  }
+
+  private async refer(referTo: string, ringSeconds: number | undefined): Promise<TransferResult> {
     const req = this.request('REFER', (h) => {
       h.add('refer-to', `<${referTo}>`);
       h.add('referred-by', `<${this.dialog.localUri}>`);
     });
     const res = await this.ep.stack.request(req, this.dialog.remote).response;
     if (res.status >= 300) return { ok: false, status: res.status, reason: res.reason };
-    const waitMs = ((target.ringSeconds ?? 30) + 10) * 1000;
+    const waitMs = ((ringSeconds ?? 30) + 10) * 1000;
     return new Promise<TransferResult>((resolve) => {
       const timer = setTimeout(() => {
         this.pendingRefer = undefined;

@@ -339,22 +339,50 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return { address: t.host, port: t.port, transport: t.transport };
   }
 
-  async dial(to: string, opts: DialOptions = {}): Promise<Call> {
+  /**
+   * Where a call to `to` goes: E.164 numbers through the trunk under the dial policy; sip: URIs
+   * directly, but only to hosts inside the trusted networks (desk phones on the LAN).
+   */
+  private resolveDestination(to: string): { remote: Remote; remoteUri: string; label: string; fromHost: string } {
     const trunk = this.o.trunk;
+    if (/^sips?:/i.test(to)) {
+      const u = parseUri(to);
+      if (!cidrContains(this.o.trusted, u.host)) {
+        this.o.onOutbound?.({ to, allowed: false, reason: 'SIP URI outside the trusted networks' });
+        throw new DialError(`call to ${to} refused: SIP URI outside the trusted networks`, 403);
+      }
+      const transport = String(u.params.transport ?? 'udp').toUpperCase() === 'TCP' ? 'TCP' : 'UDP';
+      return { remote: { address: u.host, port: u.port ?? 5060, transport }, remoteUri: to, label: to, fromHost: this.advertise };
+    }
+    if (/^[0-9*#]{1,6}$/.test(to) && trunk) {
+      // An extension behind the trunk's PBX or a hosted desk phone.
+      return { remote: this.trunkRemote(), remoteUri: `sip:${to}@${trunk.host}:${trunk.port}`, label: to, fromHost: trunk.host };
+    }
     const verdict = checkDialPolicy(to, this.o.dialPolicy);
     if (!trunk || !verdict.allowed) {
       const reason = !trunk ? 'no SIP trunk configured' : verdict.reason;
-      this.o.onOutbound?.({ to, allowed: false, reason });
+      this.o.onOutbound?.({ to: verdict.number, allowed: false, reason });
       throw new DialError(`call to ${to} refused: ${reason}`, 403);
     }
-    const number = verdict.number;
+    return {
+      remote: this.trunkRemote(),
+      remoteUri: `sip:${verdict.number}@${trunk.host}:${trunk.port}`,
+      label: verdict.number,
+      fromHost: trunk.host,
+    };
+  }
+
+  async dial(to: string, opts: DialOptions = {}): Promise<Call> {
+    const trunk = this.o.trunk;
+    const dest = this.resolveDestination(to);
+    const number = dest.label;
     const callId = `${randomBytes(10).toString('hex')}@frontdesk`;
-    this.o.onOutbound?.({ to: number, allowed: true, reason: verdict.reason, callId });
+    this.o.onOutbound?.({ to: number, allowed: true, reason: 'allowed by the dial policy', callId });
     const { socket, port } = await this.ports.bind(this.o.bind);
-    const remote = this.trunkRemote();
-    const fromNumber = opts.from ?? trunk.callerId ?? 'frontdesk';
-    const localUri = `sip:${fromNumber}@${trunk.host}`;
-    const remoteUri = `sip:${number}@${trunk.host}:${trunk.port}`;
+    const remote = dest.remote;
+    const fromNumber = opts.from ?? trunk?.callerId ?? 'frontdesk';
+    const localUri = `sip:${fromNumber}@${dest.fromHost}`;
+    const remoteUri = dest.remoteUri;
     const localTag = newTag();
     let cseq = 1;
     const sdp = buildSdp({ address: this.advertise, port, sessionId: Date.now() % 1e9, version: 1 });
@@ -381,7 +409,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       for (;;) {
         current = this.stack.request(req, remote);
         res = await current.response;
-        if ((res.status === 401 || res.status === 407) && trunk.username && trunk.password && authTries++ < 2) {
+        if ((res.status === 401 || res.status === 407) && trunk?.username && trunk.password && authTries++ < 2) {
           const ch = parseAuth(res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? '');
           const value = authorize(ch.params as never, { username: trunk.username, password: trunk.password }, 'INVITE', remoteUri);
           req = build([res.status === 401 ? 'authorization' : 'proxy-authorization', value]);
