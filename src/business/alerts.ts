@@ -25,7 +25,7 @@ export interface CustomerInfo {
 }
 
 export type BusinessEvent =
-  | { type: 'booking_created'; appointment: AppointmentInfo; customer?: CustomerInfo | undefined }
+  | { type: 'booking_created'; appointment: AppointmentInfo; customer?: CustomerInfo | undefined; source?: string }
   | { type: 'booking_changed'; appointment: AppointmentInfo; previousStart: Date; customer?: CustomerInfo | undefined }
   | { type: 'booking_cancelled'; appointment: AppointmentInfo; late: boolean; customer?: CustomerInfo | undefined }
   | { type: 'voicemail' | 'message'; id: string; body: string; callerNumber: string | null; callerName: string | null; urgent: boolean }
@@ -109,6 +109,8 @@ export class Alerts {
     const reminderPrefix = `reminder:${appt.id}:`;
     if (e.type !== 'booking_created') await cancelPending(tx, reminderPrefix);
     if (!phone || !ctx.sms.confirmations) return;
+    // Booked in a text conversation: the conversation's own reply is the confirmation.
+    const confirmedInThread = e.type === 'booking_created' && e.source === 'sms';
     const from = ctx.numbers[0] ?? null;
     const when = whenText(appt.startsAt, ctx.timezone);
     const svc = appt.service.toLowerCase();
@@ -117,10 +119,12 @@ export class Alerts {
       : e.type === 'booking_changed' ? `${ctx.displayName}: your ${svc} has moved to ${when}.`
       : `${ctx.displayName}: your ${svc} on ${when} is cancelled.`;
     const purpose = e.type === 'booking_created' ? 'booking_confirmation' : e.type === 'booking_changed' ? 'booking_changed_notice' : 'booking_cancelled_notice';
-    await enqueue(tx, {
-      contextId: stored.id, channel: 'sms', purpose, recipient: phone,
-      payload: { text: notice, from }, dedupeKey: `${purpose}:${eventKey(e)}`,
-    });
+    if (!confirmedInThread) {
+      await enqueue(tx, {
+        contextId: stored.id, channel: 'sms', purpose, recipient: phone,
+        payload: { text: notice, from }, dedupeKey: `${purpose}:${eventKey(e)}`,
+      });
+    }
     if (e.type === 'booking_cancelled' || ctx.sms.reminderHoursBefore <= 0) return;
     const remindAt = new Date(appt.startsAt.getTime() - ctx.sms.reminderHoursBefore * 3_600_000);
     // A visit booked inside the reminder window already got its confirmation moments ago.

@@ -6,10 +6,14 @@ import { ContextValidationError } from '../business/context/schema.js';
 import { ContextNotFoundError } from '../business/context/service.js';
 import type { Business } from '../business/index.js';
 import { calendarRoutes } from './calendar.js';
+import { smsWebhookRoutes } from './webhooks.js';
+import type { SmsService } from '../sms/service.js';
 
 export interface HttpDeps {
   store: Store;
   business?: Business;
+  sms?: SmsService | undefined;
+  publicUrl?: string;
   metrics: Metrics;
   logger: Logger;
   version: string;
@@ -85,6 +89,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   });
 
   if (deps.business) await calendarRoutes(app, deps.business);
+  if (deps.sms) await smsWebhookRoutes(app, deps.sms, deps.publicUrl ?? 'http://localhost');
 
   return app;
 }

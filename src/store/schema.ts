@@ -87,6 +87,8 @@ export interface SmsThreadsTable {
   business_number: string;
   customer_number: string;
   customer_id: string | null;
+  provider: string | null;
+  state: NullableJson;
   opted_out_at: NullableTimestamp;
   last_message_at: Timestamp;
   created_at: Generated<Date>;

@@ -292,7 +292,9 @@ export class GuidedEngine {
   private async doBook(s: GuidedState, start: string): Promise<GuidedResult> {
     try {
       const r = await this.tools.book({ service: s.service!, start, units: s.units, modifiers: s.modifiers, ...(s.address ? { address: s.address } : {}) });
-      const remind = this.ctx.sms.confirmations ? " We'll text you a confirmation." : '';
+      const remind = this.ctx.sms.confirmations
+        ? this.channel === 'call' ? " We'll text you a confirmation." : ` We'll text you a reminder ${this.ctx.sms.reminderHoursBefore} hours before.`
+        : '';
       return {
         reply: `You're all set: ${r.appointment.serviceName.toLowerCase()} ${this.tools.spokenTime(r.appointment.start)}.${remind} Anything else?`,
         state: { pending: undefined },

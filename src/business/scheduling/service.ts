@@ -179,6 +179,7 @@ export class SchedulingService {
             type: 'booking_created',
             appointment: this.info(view),
             customer: this.customerInfo(customer),
+            source: req.source,
           });
           await audit(tx, {
             actor: req.actor ?? req.source, action: 'appointment.book', targetType: 'appointment', targetId: primary.id,

@@ -83,6 +83,10 @@ const up_statements = [
      business_number text NOT NULL,
      customer_number text NOT NULL,
      customer_id uuid REFERENCES customers(id) ON DELETE SET NULL,
+     -- Which provider the thread came in on (replies go out the same way).
+     provider text,
+     -- The dialogue state carried between texts (guided-flow slots, pending confirmation).
+     state jsonb,
      opted_out_at timestamptz,
      last_message_at timestamptz NOT NULL DEFAULT now(),
      created_at timestamptz NOT NULL DEFAULT now(),

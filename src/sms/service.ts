@@ -1,0 +1,252 @@
+import type { Logger } from 'pino';
+import { sql } from 'kysely';
+import type { Db } from '../store/db.js';
+import type { Job } from '../store/jobs.js';
+import { enqueueJob } from '../store/jobs.js';
+import type { OutboxItem } from '../store/schema.js';
+import type { Business } from '../business/index.js';
+import type { StoredContext } from '../business/context/service.js';
+import { enqueue, quietHoursEnd, type ChannelSender, type Delivery } from '../business/outbox.js';
+import { toE164 } from '../util/phone.js';
+import { AgentTools } from '../agent/tools.js';
+import { GuidedEngine, type GuidedState } from '../agent/guided/engine.js';
+import { fitSegments, segments, type ProviderName, type SmsProvider, type WebhookEvent } from './types.js';
+
+/**
+ * Texting: ingest (persist before acknowledging, idempotent on the provider's message id), the
+ * durable job that answers each inbound text (compliance keywords first, then the agent), and the
+ * outbox channel that sends — never to an opted-out number, never in quiet hours for proactive
+ * texts, within per-number and global rate limits.
+ */
+
+export const INBOUND_QUEUE = 'sms.inbound';
+const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT']);
+const START_WORDS = new Set(['START', 'UNSTOP', 'SUBSCRIBE']);
+const HELP_WORDS = new Set(['HELP', 'INFO']);
+
+export const smsDefaults = {
+  maxSegments: 3,
+  /** Outbound texts per second, all numbers together. */
+  globalPerSecond: 10,
+  /** Minimum gap between two texts to one number. */
+  perNumberGapMs: 1_000,
+} as const;
+
+export interface SmsServiceOptions {
+  providers: SmsProvider[];
+  logger?: Logger | undefined;
+  /** Base URL providers call back with delivery status. */
+  publicUrl?: string | undefined;
+  maxSegments?: number;
+  globalPerSecond?: number;
+  perNumberGapMs?: number;
+  /** Called after an inbound text is stored, so its job runs now rather than at the next poll. */
+  onQueued?: () => void;
+}
+
+export type IngestResult = 'stored' | 'duplicate' | 'status' | 'ignored' | 'no_context';
+
+export class SmsService {
+  private readonly providers = new Map<ProviderName, SmsProvider>();
+  private readonly lastTo = new Map<string, number>();
+  private globalWindow: number[] = [];
+
+  constructor(private readonly db: Db, private readonly business: Business, private readonly o: SmsServiceOptions) {
+    for (const p of o.providers) this.providers.set(p.name, p);
+  }
+
+  provider(name: string): SmsProvider | undefined {
+    return this.providers.get(name as ProviderName);
+  }
+
+  get defaultProvider(): SmsProvider | undefined {
+    return this.o.providers[0];
+  }
+
+  // ---- ingest ----------------------------------------------------------------------------------
+
+  async ingest(event: WebhookEvent): Promise<IngestResult> {
+    if (event.kind === 'ignored') return 'ignored';
+    if (event.kind === 'status') {
+      const s = event.status;
+      await this.db
+        .updateTable('sms_messages')
+        .set({ status: s.status, error: s.error ?? null, updated_at: new Date() })
+        .where('provider', '=', s.provider)
+        .where('provider_message_id', '=', s.providerMessageId)
+        .execute();
+      return 'status';
+    }
+    const m = event.message;
+    const business = toE164(m.to) ?? m.to;
+    const customerNumber = toE164(m.from) ?? m.from;
+    const context = await this.business.contexts.forNumber(business);
+    const result = await this.db.transaction().execute(async (tx) => {
+      const customer = await this.business.customers.findOrCreateByPhone(customerNumber, tx);
+      const thread = await tx
+        .insertInto('sms_threads')
+        .values({
+          context_id: context?.id ?? null, business_number: business, customer_number: customerNumber,
+          customer_id: customer?.customer.id ?? null, provider: m.provider, last_message_at: new Date(),
+        })
+        .onConflict((oc) => oc.columns(['business_number', 'customer_number']).doUpdateSet({
+          last_message_at: new Date(), provider: m.provider,
+          customer_id: sql`coalesce(sms_threads.customer_id, excluded.customer_id)`,
+          context_id: sql`coalesce(excluded.context_id, sms_threads.context_id)`,
+        }))
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const msg = await tx
+        .insertInto('sms_messages')
+        .values({
+          thread_id: thread.id, direction: 'inbound', provider: m.provider, provider_message_id: m.providerMessageId,
+          body: m.text, status: 'received', segments: segments(m.text), created_at: new Date(), updated_at: new Date(),
+        })
+        .onConflict((oc) => oc.columns(['provider', 'provider_message_id']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!msg) return 'duplicate' as const;
+      await enqueueJob(tx, INBOUND_QUEUE, { messageId: msg.id }, `${INBOUND_QUEUE}:${m.provider}:${m.providerMessageId}`);
+      return 'stored' as const;
+    });
+    if (result === 'stored') this.o.onQueued?.();
+    return result;
+  }
+
+  // ---- answering ---------------------------------------------------------------------------------
+
+  /** The job behind each inbound text: decide the reply, then queue it exactly once. */
+  async process(job: Job): Promise<void> {
+    const { messageId } = job.payload as { messageId: string };
+    const row = await this.db
+      .selectFrom('sms_messages')
+      .innerJoin('sms_threads', 'sms_threads.id', 'sms_messages.thread_id')
+      .select([
+        'sms_messages.id', 'sms_messages.body', 'sms_threads.id as thread_id', 'sms_threads.context_id', 'sms_threads.business_number',
+        'sms_threads.customer_number', 'sms_threads.customer_id', 'sms_threads.opted_out_at', 'sms_threads.state', 'sms_threads.provider',
+      ])
+      .where('sms_messages.id', '=', messageId)
+      .executeTakeFirst();
+    if (!row) return;
+    const context = row.context_id ? await this.business.contexts.getById(row.context_id) : await this.business.contexts.forNumber(row.business_number);
+    const word = row.body.trim().toUpperCase().replace(/[.!]+$/, '');
+    const name = context?.document.displayName ?? 'this number';
+    let reply: string | undefined;
+    let compliance = false;
+    let optOut: Date | null | undefined;
+    let state: GuidedState | undefined;
+
+    if (STOP_WORDS.has(word)) {
+      if (!row.opted_out_at) {
+        optOut = new Date();
+        reply = `You're unsubscribed from ${name} texts and won't get any more. Reply START to resubscribe.`;
+        compliance = true;
+      }
+    } else if (START_WORDS.has(word)) {
+      optOut = null;
+      reply = `You're resubscribed to ${name} texts. Reply STOP to opt out, HELP for help.`;
+      compliance = true;
+    } else if (HELP_WORDS.has(word)) {
+      const d = context?.document;
+      const contact = [d?.numbers[0], d?.info.website, d?.info.email].filter(Boolean).join(', ');
+      reply = `${name}${contact ? `: ${contact}` : ''}. Text us to get a quote or book a visit. Msg&data rates may apply. Reply STOP to opt out.`;
+      compliance = true;
+    } else if (row.opted_out_at) {
+      reply = undefined; // they asked not to be texted: no reply, but the text is kept for the owner
+    } else if (context && context.document.sms.autoReply) {
+      const r = await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id);
+      reply = fitSegments(r.reply, this.o.maxSegments ?? smsDefaults.maxSegments);
+      state = r.state;
+    }
+
+    await this.db.transaction().execute(async (tx) => {
+      const set: Record<string, unknown> = {};
+      if (optOut !== undefined) set.opted_out_at = optOut;
+      if (state !== undefined) set.state = JSON.stringify(state);
+      if (Object.keys(set).length) await tx.updateTable('sms_threads').set(set).where('id', '=', row.thread_id).execute();
+      if (reply) {
+        await enqueue(tx, {
+          contextId: context?.id ?? null, channel: 'sms', purpose: 'sms_reply', recipient: row.customer_number,
+          payload: { text: reply, from: row.business_number, provider: row.provider, compliance },
+          dedupeKey: `sms.reply:${row.id}`,
+        });
+      }
+    });
+  }
+
+  private async converse(context: StoredContext, customerId: string | null, state: GuidedState, text: string, messageId: string) {
+    const customer = customerId ? await this.business.customers.get(customerId) : undefined;
+    const tools = new AgentTools({ business: this.business, context, customer, channel: 'sms' });
+    const engine = new GuidedEngine(tools, 'sms', this.business.now);
+    try {
+      return await engine.respond(text, state);
+    } catch (err) {
+      this.o.logger?.error({ err, messageId }, 'SMS agent failed; sending a holding reply');
+      return { reply: `Sorry, something went wrong on our side. ${context.document.owner.name} will get back to you soon.`, state };
+    }
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------
+
+  /** The outbox channel for texts. */
+  readonly sender: ChannelSender = async (item: OutboxItem): Promise<Delivery> => {
+    const p = item.payload as { text?: string; from?: string | null; provider?: string | null; compliance?: boolean; proactive?: boolean };
+    const context = item.context_id ? await this.business.contexts.getById(item.context_id) : undefined;
+    const from = p.from ?? context?.document.numbers[0];
+    if (!from) return { status: 'suppressed', reason: 'no business number to send from' };
+    if (!p.text) return { status: 'suppressed', reason: 'empty text' };
+    const thread = await this.db
+      .selectFrom('sms_threads')
+      .select(['id', 'opted_out_at', 'provider'])
+      .where('business_number', '=', from)
+      .where('customer_number', '=', item.recipient)
+      .executeTakeFirst();
+    if (thread?.opted_out_at && !p.compliance) return { status: 'suppressed', reason: 'recipient opted out (STOP)' };
+    const now = this.business.now();
+    if (p.proactive && context) {
+      const until = quietHoursEnd(context.document.sms.quietHours, context.document.timezone, now);
+      if (until) return { status: 'deferred', until };
+    }
+    const wait = this.rateLimit(item.recipient, Date.now());
+    if (wait > 0) return { status: 'deferred', until: new Date(now.getTime() + wait) };
+    const provider = this.provider(p.provider ?? thread?.provider ?? '') ?? this.defaultProvider;
+    if (!provider) throw new Error('no SMS provider configured');
+    const statusUrl = this.o.publicUrl ? `${this.o.publicUrl.replace(/\/$/, '')}/webhooks/sms/${provider.name}` : undefined;
+    const { providerMessageId } = await provider.send({ from, to: item.recipient, text: p.text, ...(statusUrl ? { statusCallbackUrl: statusUrl } : {}) });
+    await this.recordOutbound(from, item.recipient, context?.id ?? null, provider.name, providerMessageId, p.text);
+    return { status: 'sent', ref: providerMessageId };
+  };
+
+  private async recordOutbound(from: string, to: string, contextId: string | null, provider: ProviderName, id: string, text: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      const thread = await tx
+        .insertInto('sms_threads')
+        .values({ context_id: contextId, business_number: from, customer_number: to, provider, last_message_at: new Date() })
+        .onConflict((oc) => oc.columns(['business_number', 'customer_number']).doUpdateSet({ last_message_at: new Date() }))
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await tx
+        .insertInto('sms_messages')
+        .values({
+          thread_id: thread.id, direction: 'outbound', provider, provider_message_id: id, body: text, status: 'queued',
+          segments: segments(text), created_at: new Date(), updated_at: new Date(),
+        })
+        .onConflict((oc) => oc.columns(['provider', 'provider_message_id']).doNothing())
+        .execute();
+    });
+  }
+
+  /** Milliseconds to wait before texting `to` (0: go). */
+  private rateLimit(to: string, nowMs: number): number {
+    const gap = this.o.perNumberGapMs ?? smsDefaults.perNumberGapMs;
+    const last = this.lastTo.get(to);
+    if (last !== undefined && nowMs - last < gap) return gap - (nowMs - last);
+    const perSecond = this.o.globalPerSecond ?? smsDefaults.globalPerSecond;
+    this.globalWindow = this.globalWindow.filter((t) => nowMs - t < 1000);
+    if (this.globalWindow.length >= perSecond) return 1000 - (nowMs - this.globalWindow[0]!);
+    this.globalWindow.push(nowMs);
+    this.lastTo.set(to, nowMs);
+    if (this.lastTo.size > 10_000) this.lastTo.clear();
+    return 0;
+  }
+}
