@@ -13,6 +13,8 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { version } from './version.js';
 import { createTelephony, type Call, type Telephony } from './telephony/index.js';
 import { audit } from './store/audit.js';
+import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
+import { JobRunner } from './store/jobs.js';
 
 /** The running process: store, HTTP and (as they land) telephony, SMS and agent workers. */
 export interface App {
@@ -24,6 +26,7 @@ export interface App {
   business: Business;
   outbox: OutboxWorker;
   telephony: Telephony | undefined;
+  sms: SmsService | undefined;
   /** Address the HTTP server listens on, once started. */
   url: string | undefined;
   start(): Promise<void>;
@@ -57,10 +60,21 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const contexts = business.contexts;
   if (config.seedDemo) await seedDemoIfEmpty(contexts, logger);
   const metrics = createMetrics();
-  const http = await buildHttpServer({ store, business, metrics, logger, version });
 
-  // Notification channels this process can send on; SMS and calls join as their layers land.
+  const smsProviders = createSmsProviders(config);
+  let smsJobs: JobRunner | undefined;
+  const sms = smsProviders.length
+    ? new SmsService(store.db, business, {
+        providers: smsProviders, logger: logger.child({ mod: 'sms' }), publicUrl: config.http.publicUrl,
+        globalPerSecond: config.sms.ratePerSecond, onQueued: () => smsJobs?.notify(),
+      })
+    : undefined;
+  if (sms) smsJobs = new JobRunner(store.db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), logger: logger.child({ mod: 'sms-jobs' }) });
+  const http = await buildHttpServer({ store, business, sms, publicUrl: config.http.publicUrl, metrics, logger, version });
+
+  // Notification channels this process can send on; calls join when the voice agent lands.
   const senders: Partial<Record<Channel, ChannelSender>> = {};
+  if (sms) senders.sms = sms.sender;
   const email = config.smtp.url ? createEmailSender(config.smtp.url, config.smtp.from) : undefined;
   if (email) senders.email = email;
   const outbox = new OutboxWorker(store.db, { senders, logger: logger.child({ mod: 'outbox' }) });
@@ -89,11 +103,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     business,
     outbox,
     telephony,
+    sms,
     url: undefined,
     async start() {
       app.url = await http.listen({ host: config.http.host, port: config.http.port });
       await telephony?.start();
       outbox.start();
+      smsJobs?.start();
       summaryTimer = setInterval(() => void summaries(), 60_000);
       logger.info({ url: app.url, version }, 'frontdesk is up');
     },
@@ -102,6 +118,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       await telephony?.stop();
       await http.close();
       await outbox.stop();
+      await smsJobs?.stop();
       email?.close();
       await store.close();
       logger.info('frontdesk stopped');

@@ -171,6 +171,56 @@ export const settings = {
     doc: 'Seed the demo cleaning-business context on first start when no context exists.',
     schema: bool.default(true),
   },
+  FRONTDESK_TELNYX_API_KEY: {
+    path: 'sms.telnyx.apiKey',
+    doc: 'Telnyx API key (SMS sending). Set with FRONTDESK_TELNYX_PUBLIC_KEY to enable POST /webhooks/sms/telnyx.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_TELNYX_PUBLIC_KEY: {
+    path: 'sms.telnyx.publicKey',
+    doc: 'Telnyx webhook public key (base64, from the portal) for Ed25519 signature checks.',
+    schema: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be the 32-byte base64 key from the Telnyx portal').optional(),
+  },
+  FRONTDESK_TELNYX_API_URL: {
+    path: 'sms.telnyx.apiUrl',
+    doc: 'Telnyx API base URL (default https://api.telnyx.com/v2).',
+    schema: z.url().optional(),
+  },
+  FRONTDESK_SIGNALWIRE_SPACE_URL: {
+    path: 'sms.signalwire.spaceUrl',
+    doc: 'SignalWire space, e.g. https://example.signalwire.com. Enables POST /webhooks/sms/signalwire.',
+    schema: z.url().optional(),
+  },
+  FRONTDESK_SIGNALWIRE_PROJECT_ID: {
+    path: 'sms.signalwire.projectId',
+    doc: 'SignalWire project ID.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_SIGNALWIRE_API_TOKEN: {
+    path: 'sms.signalwire.apiToken',
+    doc: 'SignalWire API token (sending).',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_SIGNALWIRE_SIGNING_KEY: {
+    path: 'sms.signalwire.signingKey',
+    doc: 'SignalWire signing key (webhook signatures); kept apart from the API token.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_TWILIO_ACCOUNT_SID: {
+    path: 'sms.twilio.accountSid',
+    doc: 'Twilio account SID. Enables POST /webhooks/sms/twilio.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_TWILIO_AUTH_TOKEN: {
+    path: 'sms.twilio.authToken',
+    doc: 'Twilio auth token (sending and webhook signatures).',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_SMS_RATE_PER_S: {
+    path: 'sms.ratePerSecond',
+    doc: 'Outbound texts per second across all numbers.',
+    schema: z.coerce.number().int().min(1).max(1000).default(10),
+  },
   FRONTDESK_SMTP_URL: {
     path: 'smtp.url',
     doc: 'SMTP server for e-mailed owner alerts (smtp://user:pass@host:587). Unset: e-mail alerts stay queued.',
@@ -213,6 +263,12 @@ export interface Config {
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string };
+  sms: {
+    telnyx?: { apiKey?: string; publicKey?: string; apiUrl?: string };
+    signalwire?: { spaceUrl?: string; projectId?: string; apiToken?: string; signingKey?: string };
+    twilio?: { accountSid?: string; authToken?: string };
+    ratePerSecond: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -271,6 +327,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else problems.push(`${where}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${describe(raw)})`);
   }
   const cfg = out as unknown as Config;
+  const pairs: [string, unknown, string, unknown][] = [
+    ['FRONTDESK_TELNYX_API_KEY', cfg.sms?.telnyx?.apiKey, 'FRONTDESK_TELNYX_PUBLIC_KEY', cfg.sms?.telnyx?.publicKey],
+    ['FRONTDESK_SIGNALWIRE_SPACE_URL', cfg.sms?.signalwire?.spaceUrl, 'FRONTDESK_SIGNALWIRE_SIGNING_KEY', cfg.sms?.signalwire?.signingKey],
+    ['FRONTDESK_SIGNALWIRE_SPACE_URL', cfg.sms?.signalwire?.spaceUrl, 'FRONTDESK_SIGNALWIRE_PROJECT_ID', cfg.sms?.signalwire?.projectId],
+    ['FRONTDESK_SIGNALWIRE_SPACE_URL', cfg.sms?.signalwire?.spaceUrl, 'FRONTDESK_SIGNALWIRE_API_TOKEN', cfg.sms?.signalwire?.apiToken],
+    ['FRONTDESK_TWILIO_ACCOUNT_SID', cfg.sms?.twilio?.accountSid, 'FRONTDESK_TWILIO_AUTH_TOKEN', cfg.sms?.twilio?.authToken],
+  ];
+  for (const [a, av, b, bv] of pairs) {
+    if (!!av !== !!bv) problems.push(`${av ? b : a}: needed together with ${av ? a : b}`);
+  }
   if (problems.length === 0 && cfg.rtp.portMin > cfg.rtp.portMax) {
     problems.push(
       `FRONTDESK_RTP_PORT_MIN: ${cfg.rtp.portMin} is above FRONTDESK_RTP_PORT_MAX ${cfg.rtp.portMax}`,

@@ -80,7 +80,7 @@ export class FakeTelnyx {
   }
 
   /** An inbound text from `from` to `to`. */
-  inbound(from: string, to: string, text: string, id = randomUUID(), opts: { timestamp?: number; tamper?: boolean } = {}) {
+  inbound(from: string, to: string, text: string, id: string = randomUUID(), opts: { timestamp?: number; tamper?: boolean } = {}) {
     return this.webhook('message.received', {
       id, record_type: 'message', direction: 'inbound', type: 'SMS', text,
       from: { phone_number: from, carrier: 'T-Mobile USA', line_type: 'Wireless' },
