@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
-import { sql } from 'kysely';
 import type { Db } from '../store/db.js';
 import type { Job } from '../store/jobs.js';
-import { enqueueJob } from '../store/jobs.js';
 import type { OutboxItem } from '../store/schema.js';
 import type { Business } from '../business/index.js';
 import type { StoredContext } from '../business/context/service.js';
@@ -10,6 +8,7 @@ import { enqueue, quietHoursEnd, type ChannelSender, type Delivery } from '../bu
 import { toE164 } from '../util/phone.js';
 import { AgentTools } from '../agent/tools.js';
 import { GuidedEngine, type GuidedState } from '../agent/guided/engine.js';
+import { IngestBatcher } from './ingest-batch.js';
 import { fitSegments, segments, type ProviderName, type SmsProvider, type WebhookEvent } from './types.js';
 
 /**
@@ -50,9 +49,11 @@ export class SmsService {
   private readonly providers = new Map<ProviderName, SmsProvider>();
   private readonly lastTo = new Map<string, number>();
   private globalWindow: number[] = [];
+  private readonly batcher: IngestBatcher;
 
   constructor(private readonly db: Db, private readonly business: Business, private readonly o: SmsServiceOptions) {
     for (const p of o.providers) this.providers.set(p.name, p);
+    this.batcher = new IngestBatcher(db, INBOUND_QUEUE);
   }
 
   provider(name: string): SmsProvider | undefined {
@@ -81,34 +82,8 @@ export class SmsService {
     const business = toE164(m.to) ?? m.to;
     const customerNumber = toE164(m.from) ?? m.from;
     const context = await this.business.contexts.forNumber(business);
-    const result = await this.db.transaction().execute(async (tx) => {
-      const customer = await this.business.customers.findOrCreateByPhone(customerNumber, tx);
-      const thread = await tx
-        .insertInto('sms_threads')
-        .values({
-          context_id: context?.id ?? null, business_number: business, customer_number: customerNumber,
-          customer_id: customer?.customer.id ?? null, provider: m.provider, last_message_at: new Date(),
-        })
-        .onConflict((oc) => oc.columns(['business_number', 'customer_number']).doUpdateSet({
-          last_message_at: new Date(), provider: m.provider,
-          customer_id: sql`coalesce(sms_threads.customer_id, excluded.customer_id)`,
-          context_id: sql`coalesce(excluded.context_id, sms_threads.context_id)`,
-        }))
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const msg = await tx
-        .insertInto('sms_messages')
-        .values({
-          thread_id: thread.id, direction: 'inbound', provider: m.provider, provider_message_id: m.providerMessageId,
-          body: m.text, status: 'received', segments: segments(m.text), created_at: new Date(), updated_at: new Date(),
-        })
-        .onConflict((oc) => oc.columns(['provider', 'provider_message_id']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (!msg) return 'duplicate' as const;
-      await enqueueJob(tx, INBOUND_QUEUE, { messageId: msg.id }, `${INBOUND_QUEUE}:${m.provider}:${m.providerMessageId}`);
-      return 'stored' as const;
-    });
+    const stored = await this.batcher.add({ sms: m, business, customer: customerNumber, contextId: context?.id ?? null });
+    const result: IngestResult = stored ? 'stored' : 'duplicate';
     if (result === 'stored') this.o.onQueued?.();
     return result;
   }

@@ -94,6 +94,18 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
     expect(thread.filter((m) => m.direction === 'outbound')).toHaveLength(4);
   });
 
+  it('applies Telnyx delivery status events to the sent message', async () => {
+    const sent = telnyx.sent[0]!;
+    const ev = telnyx.webhook('message.finalized', { id: sent.id, to: [{ phone_number: sent.to, status: 'delivered' }] });
+    expect((await postTelnyx(ev)).statusCode).toBe(200);
+    const row = await store().db.selectFrom('sms_messages').select(['status', 'direction']).where('provider_message_id', '=', sent.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'delivered', direction: 'outbound' });
+    const failed = telnyx.webhook('message.finalized', { id: sent.id, to: [{ phone_number: sent.to, status: 'delivery_failed' }], errors: [{ title: 'Unreachable', detail: 'Handset unreachable' }] });
+    await postTelnyx(failed);
+    expect(await store().db.selectFrom('sms_messages').select(['status', 'error']).where('provider_message_id', '=', sent.id).executeTakeFirstOrThrow())
+      .toEqual({ status: 'failed', error: 'Handset unreachable' });
+  });
+
   it('answers a retried webhook once', async () => {
     const me = '+15125550402';
     const w = telnyx.inbound(me, BIZ, 'What are your hours?', 'fixed-id-retry-1');
@@ -103,6 +115,14 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
     expect((await postTelnyx(w)).statusCode).toBe(200);
     await settle();
     expect(repliesTo(me)).toEqual(["We're open Monday to Friday 8 AM to 6 PM; Saturday 9 AM to 2 PM; closed Sunday. We're open right now."]);
+
+    // Retries racing each other land in one storage batch: still one text, one reply.
+    const them = '+15125550412';
+    const dup = telnyx.inbound(them, BIZ, 'What are your hours?', 'fixed-id-retry-2');
+    const codes = await Promise.all([postTelnyx(dup), postTelnyx(dup), postTelnyx(dup), postTelnyx(telnyx.inbound(them, BIZ, 'thanks!'))]);
+    expect(codes.map((c) => c.statusCode)).toEqual([200, 200, 200, 200]);
+    await settle();
+    expect(repliesTo(them)).toHaveLength(2);
   });
 
   it('rejects forged, stale and unsigned webhooks with 403 and malformed ones with 400, storing nothing', async () => {

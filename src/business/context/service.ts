@@ -51,19 +51,30 @@ export function diffContexts(before: BusinessContext | null, after: BusinessCont
   }));
 }
 
+// Parsed documents by id and version: validating a whole context on every text or call is the
+// most expensive thing on the webhook path, and a version never changes once written.
+const parsedCache = new Map<string, BusinessContext>();
+
 function rowToStored(row: { id: string; name: string; version: number; document: unknown; updated_at: Date }): StoredContext {
-  return {
-    id: row.id,
-    name: row.name,
-    version: row.version,
+  const key = `${row.id}:${row.version}`;
+  let document = parsedCache.get(key);
+  if (!document) {
     // Re-parse so documents written by older versions pick up new defaults.
-    document: parseContext(row.document),
-    updatedAt: row.updated_at,
-  };
+    document = parseContext(row.document);
+    if (parsedCache.size > 1000) parsedCache.clear();
+    parsedCache.set(key, document);
+  }
+  return { id: row.id, name: row.name, version: row.version, document, updatedAt: row.updated_at };
 }
 
 /** Contexts with every version kept: who changed what, when, and rollback. */
+/** How long a number → context lookup is reused (webhooks and calls look it up constantly). */
+export const NUMBER_CACHE_MS = 5_000;
+
 export class ContextService {
+  // Saves in this process clear it at once; another process's edit shows within NUMBER_CACHE_MS.
+  private readonly numberCache = new Map<string, { at: number; ctx: StoredContext | undefined }>();
+
   constructor(private readonly db: Db) {}
 
   async list(): Promise<StoredContext[]> {
@@ -89,6 +100,15 @@ export class ContextService {
 
   /** The context that owns a dialled number, else the default context. */
   async forNumber(e164: string): Promise<StoredContext | undefined> {
+    const hit = this.numberCache.get(e164);
+    if (hit && Date.now() - hit.at < NUMBER_CACHE_MS) return hit.ctx;
+    const ctx = await this.lookupNumber(e164);
+    if (this.numberCache.size > 10_000) this.numberCache.clear();
+    this.numberCache.set(e164, { at: Date.now(), ctx });
+    return ctx;
+  }
+
+  private async lookupNumber(e164: string): Promise<StoredContext | undefined> {
     const owned = await this.db
       .selectFrom('phone_numbers')
       .innerJoin('contexts', 'contexts.id', 'phone_numbers.context_id')
@@ -103,7 +123,8 @@ export class ContextService {
   /** Creates the context, or saves a new version of it. Validates first; nothing is saved on error. */
   async save(input: unknown, author: string, message?: string): Promise<StoredContext> {
     const doc = parseContext(input);
-    return this.db.transaction().execute(async (tx) => {
+    this.numberCache.clear();
+    const saved = await this.db.transaction().execute(async (tx) => {
       const current = await tx
         .selectFrom('contexts')
         .selectAll()
@@ -150,6 +171,9 @@ export class ContextService {
       });
       return { id, name: doc.name, version, document: doc, updatedAt: now };
     });
+    // Again after commit: a lookup during the transaction may have cached the old answer.
+    this.numberCache.clear();
+    return saved;
   }
 
   /** Numbers and the default flag are claimed by one context at a time; say which field clashes. */
@@ -209,6 +233,7 @@ export class ContextService {
 
   async remove(name: string, author: string): Promise<void> {
     const ctx = await this.get(name);
+    this.numberCache.clear();
     await this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('contexts').where('id', '=', ctx.id).execute();
       await audit(tx, { actor: author, action: 'context.delete', targetType: 'context', targetId: name });
