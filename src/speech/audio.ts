@@ -1,0 +1,113 @@
+/**
+ * Sample-rate conversion for speech, in one place. Hand-written because the hot path is one 20 ms
+ * frame at a time and must not allocate: integer ratios (8↔16 kHz) use a short half-band filter,
+ * anything else (22.05 kHz TTS → 8 kHz) linear interpolation after a box pre-filter.
+ */
+
+/** Upsamples 8 kHz → 16 kHz into `out` (2 × input length): zero-stuff + 7-tap interpolation. */
+export function upsample2x(input: Int16Array, out: Int16Array, prevTail = 0): number {
+  const n = input.length;
+  for (let i = 0; i < n; i++) {
+    const a = i > 0 ? input[i - 1]! : prevTail;
+    const b = input[i]!;
+    const c = i + 1 < n ? input[i + 1]! : b;
+    out[2 * i] = b;
+    // Midpoint between b and c, nudged by the neighbours (Catmull-Rom-like).
+    const d = i + 2 < n ? input[i + 2]! : c;
+    let mid = (-a + 9 * b + 9 * c - d) / 16;
+    mid = mid > 32767 ? 32767 : mid < -32768 ? -32768 : mid;
+    out[2 * i + 1] = mid;
+  }
+  return 2 * n;
+}
+
+/** Downsamples 16 kHz → 8 kHz into `out` (half the input length) with a [1 2 1]/4 low-pass. */
+export function downsample2x(input: Int16Array, out: Int16Array): number {
+  const n = input.length >> 1;
+  for (let i = 0; i < n; i++) {
+    const a = input[2 * i - 1] ?? input[0]!;
+    const b = input[2 * i]!;
+    const c = input[2 * i + 1] ?? b;
+    out[i] = (a + 2 * b + c) >> 2;
+  }
+  return n;
+}
+
+/** Any ratio (whole buffers, e.g. TTS output): box pre-filter when shrinking, then linear interpolation. */
+export function resample(input: Int16Array, from: number, to: number): Int16Array {
+  if (from === to) return input;
+  const ratio = from / to;
+  let src = input;
+  if (ratio > 1) {
+    const w = Math.max(1, Math.round(ratio));
+    src = new Int16Array(input.length);
+    let acc = 0;
+    for (let i = 0; i < input.length; i++) {
+      acc += input[i]!;
+      if (i >= w) acc -= input[i - w]!;
+      src[i] = acc / Math.min(i + 1, w);
+    }
+  }
+  const outLen = Math.floor(input.length / ratio);
+  const out = new Int16Array(outLen);
+  for (let i = 0; i < outLen; i++) {
+    const pos = i * ratio;
+    const j = Math.floor(pos);
+    const f = pos - j;
+    const a = src[j]!;
+    const b = src[Math.min(j + 1, src.length - 1)]!;
+    out[i] = a + (b - a) * f;
+  }
+  return out;
+}
+
+export function toFloat32(pcm: Int16Array, out = new Float32Array(pcm.length)): Float32Array {
+  for (let i = 0; i < pcm.length; i++) out[i] = pcm[i]! / 32768;
+  return out;
+}
+
+/** Reads a PCM WAV (16-bit mono) into samples; throws on anything else. */
+export function readWav(buf: Buffer): { pcm: Int16Array; sampleRate: number } {
+  if (buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') throw new Error('not a WAV file');
+  let off = 12;
+  let rate = 0;
+  let bits = 0;
+  let channels = 0;
+  while (off + 8 <= buf.length) {
+    const id = buf.toString('ascii', off, off + 4);
+    let size = buf.readUInt32LE(off + 4);
+    if (id === 'fmt ') {
+      channels = buf.readUInt16LE(off + 10);
+      rate = buf.readUInt32LE(off + 12);
+      bits = buf.readUInt16LE(off + 22);
+    } else if (id === 'data') {
+      if (bits !== 16 || channels !== 1) throw new Error(`unsupported WAV: ${bits}-bit, ${channels} channels`);
+      // Streams (espeak-ng --stdout) write 0xFFFFFFFF or 0 as the size: take what is there.
+      if (size === 0 || size > buf.length - off - 8) size = buf.length - off - 8;
+      const data = buf.subarray(off + 8, off + 8 + (size & ~1));
+      const pcm = new Int16Array(data.length / 2);
+      for (let i = 0; i < pcm.length; i++) pcm[i] = data.readInt16LE(i * 2);
+      return { pcm, sampleRate: rate };
+    }
+    off += 8 + size + (size & 1);
+  }
+  throw new Error('WAV without data');
+}
+
+export function writeWav(pcm: Int16Array, sampleRate: number): Buffer {
+  const b = Buffer.alloc(44 + pcm.length * 2);
+  b.write('RIFF', 0, 'ascii');
+  b.writeUInt32LE(36 + pcm.length * 2, 4);
+  b.write('WAVEfmt ', 8, 'ascii');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(sampleRate, 24);
+  b.writeUInt32LE(sampleRate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36, 'ascii');
+  b.writeUInt32LE(pcm.length * 2, 40);
+  for (let i = 0; i < pcm.length; i++) b.writeInt16LE(pcm[i]!, 44 + i * 2);
+  return b;
+}

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { readWav } from '../../src/speech/audio.js';
+
+/** Real recordings from Debian's asterisk-core-sounds-en-wav (8 kHz). */
+export const SOUNDS = '/usr/share/asterisk/sounds/en';
+
+/** Models shared beside the checkout (Silero VAD), or FRONTDESK_MODELS_DIR. */
+export const MODELS_DIR = resolve(process.env.FRONTDESK_MODELS_DIR ?? '../shared/models');
+export const SILERO = resolve(MODELS_DIR, 'vad/silero-vad-v5.1.2/silero_vad.onnx');
+
+export function sound(name: string): Int16Array {
+  const { pcm, sampleRate } = readWav(readFileSync(`${SOUNDS}/${name}.wav`));
+  if (sampleRate !== 8000) throw new Error(`${name} is ${sampleRate} Hz`);
+  return pcm;
+}
+
+export function silence(ms: number, rate = 8000): Int16Array {
+  return new Int16Array(Math.round((rate * ms) / 1000));
+}
+
+export function concat(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Frames of `ms` milliseconds, as a call delivers them. */
+export function* frames(pcm: Int16Array, ms = 20, rate = 8000): Generator<Int16Array> {
+  const n = (rate * ms) / 1000;
+  for (let i = 0; i + n <= pcm.length; i += n) yield pcm.subarray(i, i + n);
+}
+
+export function rms(pcm: Int16Array): number {
+  let s = 0;
+  for (let i = 0; i < pcm.length; i++) s += pcm[i]! * pcm[i]!;
+  return Math.sqrt(s / Math.max(1, pcm.length));
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { SileroVad, ModelMissingError } from '../../src/speech/vad/silero.js';
+import { EspeakTts, CachedTts } from '../../src/speech/tts/espeak.js';
+import { resample, upsample2x, downsample2x } from '../../src/speech/audio.js';
+import { SILERO, sound, silence, concat, frames, rms } from '../helpers/audio.js';
+
+describe('Silero VAD on real recordings', () => {
+  it('finds exactly the three spoken prompts between silences, where they are', () => {
+    const prompts = ['hello-world', 'please-try-again', 'vm-goodbye'].map(sound);
+    const gaps = [silence(600), silence(1000), silence(1000), silence(800)];
+    const audio = concat([gaps[0]!, prompts[0]!, gaps[1]!, prompts[1]!, gaps[2]!, prompts[2]!, gaps[3]!]);
+    const vad = new SileroVad({ model: SILERO });
+    const events: string[] = [];
+    for (const f of frames(audio)) for (const e of vad.accept(f, 8000)) events.push(e.type);
+    for (const e of vad.flush()) events.push(e.type);
+    expect(events).toEqual(['speech_start', 'speech_end', 'speech_start', 'speech_end', 'speech_start', 'speech_end']);
+    expect(vad.segments).toHaveLength(3);
+    // Each segment overlaps its prompt's true position (recordings carry a little silence of their own).
+    let t = 600;
+    prompts.forEach((p, i) => {
+      const startMs = t;
+      const endMs = t + (p.length / 8000) * 1000;
+      const seg = vad.segments[i]!;
+      expect(seg.startMs).toBeGreaterThanOrEqual(startMs - 100);
+      expect(seg.endMs).toBeLessThanOrEqual(endMs + 400);
+      expect(seg.endMs - seg.startMs).toBeGreaterThan(300);
+      t = endMs + 1000;
+    });
+  });
+
+  it('stays quiet on silence and line noise', () => {
+    const vad = new SileroVad({ model: SILERO });
+    const noise = new Int16Array(8000 * 2).map(() => Math.round((Math.random() - 0.5) * 60));
+    const events = [...frames(noise)].flatMap((f) => vad.accept(f, 8000));
+    expect(events).toEqual([]);
+  });
+
+  it('names the missing model file and the command that fetches it', () => {
+    expect(() => new SileroVad({ model: '/nonexistent/silero_vad.onnx' })).toThrow(ModelMissingError);
+    expect(() => new SileroVad({ model: '/nonexistent/silero_vad.onnx' })).toThrow(/\/nonexistent\/silero_vad\.onnx is missing; run `npm run models`/);
+  });
+});
+
+describe('espeak-ng voice', () => {
+  it('speaks a sentence as 8 kHz audio, streamed in chunks', async () => {
+    const tts = new EspeakTts();
+    const chunks: Int16Array[] = [];
+    for await (const c of tts.synthesize('Thanks for calling Sparkle and Shine Cleaning.')) {
+      expect(c.sampleRate).toBe(8000);
+      chunks.push(c.pcm);
+    }
+    const pcm = concat(chunks);
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(pcm.length / 8000).toBeGreaterThan(1.5);
+    expect(pcm.length / 8000).toBeLessThan(5);
+    expect(rms(pcm)).toBeGreaterThan(500);
+    // What it says is speech to the VAD too.
+    const vad = new SileroVad({ model: SILERO });
+    const events = [...frames(concat([pcm, silence(600)]))].flatMap((f) => vad.accept(f, 8000)).map((e) => e.type);
+    expect(events[0]).toBe('speech_start');
+  });
+
+  it('stops when aborted and replays cached phrases without re-rendering', async () => {
+    const tts = new CachedTts(new EspeakTts());
+    const ac = new AbortController();
+    let n = 0;
+    for await (const _ of tts.synthesize('This sentence is long enough to take several chunks of audio to play out.', { signal: ac.signal })) {
+      if (++n === 2) ac.abort();
+    }
+    expect(n).toBe(2);
+    await tts.warm(['One moment please.']);
+    expect(tts.has('One moment please.')).toBe(true);
+    const again: Int16Array[] = [];
+    for await (const c of tts.synthesize('One moment please.')) again.push(c.pcm);
+    expect(concat(again).length).toBeGreaterThan(4000);
+  });
+});
+
+describe('resampling', () => {
+  it('keeps a tone’s level through 8→16→8 kHz and 22.05→8 kHz', () => {
+    const tone = new Int16Array(1600).map((_, i) => Math.round(10000 * Math.sin((2 * Math.PI * 440 * i) / 8000)));
+    const up = new Int16Array(3200);
+    upsample2x(tone, up);
+    const down = new Int16Array(1600);
+    downsample2x(up, down);
+    expect(Math.abs(rms(down) - rms(tone)) / rms(tone)).toBeLessThan(0.05);
+    const hi = new Int16Array(22050).map((_, i) => Math.round(10000 * Math.sin((2 * Math.PI * 440 * i) / 22050)));
+    const lo = resample(hi, 22050, 8000);
+    expect(lo.length).toBe(8000);
+    expect(Math.abs(rms(lo) - rms(hi)) / rms(hi)).toBeLessThan(0.05);
+  });
+});
