@@ -137,7 +137,7 @@ describe('built-in SIP endpoint with SIPp', () => {
     }
   }, 30_000);
 
-  it('takes SIP INFO DTMF and follows the caller putting us on hold and back', async () => {
+  it('takes SIP INFO DTMF, follows hold and unhold, and answers a session refresh', async () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-info-hold.xml', target });
     const call = await callP;

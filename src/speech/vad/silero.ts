@@ -86,8 +86,10 @@ export class SileroVad implements Vad {
     } else if (sampleRate !== 16000) {
       throw new Error(`SileroVad takes 8 or 16 kHz, not ${sampleRate}`);
     }
-    if (this.f32.length !== samples16.length) this.f32 = new Float32Array(samples16.length);
-    this.vad.acceptWaveform(toFloat32(samples16, this.f32));
+    if (samples16.length) {
+      if (this.f32.length !== samples16.length) this.f32 = new Float32Array(samples16.length);
+      this.vad.acceptWaveform(toFloat32(samples16, this.f32));
+    }
     this.fedSamples16k += samples16.length;
     const atMs = (this.fedSamples16k / 16000) * 1000;
     const events: VadEvent[] = [];

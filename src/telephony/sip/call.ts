@@ -217,6 +217,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
         this.onNotify(req, tx);
         return;
       case 'INVITE':
+      case 'UPDATE':
+        // Hold/unhold, a new media address, or a session-timer refresh (RFC 4028 uses either).
         this.ep.onReinvite(this, req, tx);
         return;
       case 'OPTIONS':

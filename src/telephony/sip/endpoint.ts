@@ -74,7 +74,7 @@ function firstLanAddress(): string {
 export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, string]; registered: [boolean] }> implements Telephony {
   readonly name = 'sip' as const;
   readonly stack: SipStack;
-  readonly allow = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY';
+  readonly allow = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE';
   private readonly calls = new Map<string, SipCall>();
   private readonly ports: PortAllocator;
   private readonly verifier = new DigestVerifier('frontdesk');

@@ -1,0 +1,30 @@
+/** Turn-taking options, with their units in the names; defaults tuned for telephone conversation. */
+export interface TurnOptions {
+  /** Wait at least this long after the caller stops before answering (lets "uh, and…" continue). */
+  minEndpointingDelayMs: number;
+  /** Answer with what we have if the final transcript takes longer than this. */
+  maxEndpointingDelayMs: number;
+  /** Caller speech over the agent must last this long to count as barge-in (a cough does not). */
+  bargeInMinSpeechMs: number;
+  /** A barge-in that yields no words within this time was not one: resume the interrupted reply. */
+  falseInterruptionTimeoutMs: number;
+  /** Silence before the agent prompts again. */
+  idleRepromptMs: number;
+  /** Prompts before the agent says goodbye and hangs up. */
+  maxIdleReprompts: number;
+  /** Longest call, greeting to goodbye. */
+  maxCallMs: number;
+  /** DTMF digit that transfers to the owner at any time. */
+  transferDigit: string;
+}
+
+export const turnDefaults = {
+  minEndpointingDelayMs: 300,
+  maxEndpointingDelayMs: 2_500,
+  bargeInMinSpeechMs: 350,
+  falseInterruptionTimeoutMs: 1_500,
+  idleRepromptMs: 8_000,
+  maxIdleReprompts: 2,
+  maxCallMs: 15 * 60_000,
+  transferDigit: '0',
+} as const satisfies TurnOptions;

@@ -1,0 +1,43 @@
+/** The turn-taking machine's states, events and effects. The machine is pure: effects are commands. */
+
+export type TurnState = 'idle' | 'greeting' | 'listening' | 'user_speaking' | 'endpointing' | 'thinking' | 'speaking' | 'transferring' | 'ended';
+
+export type TurnEvent =
+  | { type: 'start'; at: number }
+  | { type: 'vad_start'; at: number }
+  | { type: 'vad_end'; at: number }
+  | { type: 'stt_partial'; at: number; text: string }
+  | { type: 'stt_final'; at: number; text: string }
+  | { type: 'reply'; at: number; text: string; then?: 'transfer' | 'end' }
+  | { type: 'playback_done'; at: number; completed: boolean; heardMs: number }
+  | { type: 'dtmf'; at: number; digit: string }
+  | { type: 'tick'; at: number }
+  | { type: 'hangup'; at: number };
+
+export type Effect =
+  | { type: 'play'; text: string; kind: 'greeting' | 'reply' | 'reprompt' | 'goodbye' | 'resume' }
+  | { type: 'stop_playback' }
+  | { type: 'abort_reply' }
+  | { type: 'think'; text: string }
+  | { type: 'transfer' }
+  | { type: 'hangup'; reason: string }
+  | { type: 'log'; event: string; data?: Record<string, unknown> };
+
+/** What the machine remembers between events. */
+export interface TurnMemory {
+  state: TurnState;
+  startedAt: number;
+  /** When the caller went quiet (listening) or the agent finished talking. */
+  idleSince: number;
+  reprompts: number;
+  /** Caller speech that started while the agent was talking, not yet a barge-in. */
+  interruptionSince: number | undefined;
+  /** A barge-in happened at this time and has produced no words yet. */
+  bargedInAt: number | undefined;
+  /** The reply that was cut off, for a false-interruption resume. */
+  interruptedReply: string | undefined;
+  speechEndedAt: number | undefined;
+  partial: string;
+  /** What the agent is saying now, and what to do when it is done. */
+  speaking: { text: string; then: 'transfer' | 'end' | undefined } | undefined;
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { TurnMachine } from '../../src/agent/turns/machine.js';
+import type { Effect } from '../../src/agent/turns/types.js';
+
+const lines = { greeting: 'Hello, Sparkle and Shine.', reprompt: 'Are you still there?', goodbye: 'Goodbye!', transfer: 'Connecting you now.' };
+const kinds = (fx: Effect[]) => fx.filter((f) => f.type !== 'log').map((f) => (f.type === 'play' ? `play:${f.kind}` : f.type === 'think' ? `think:${f.text}` : f.type === 'hangup' ? `hangup:${f.reason}` : f.type));
+
+/** Drives the machine on an injected clock, as the call runtime would. */
+function run() {
+  const tm = new TurnMachine(lines);
+  let now = 0;
+  const at = (ms: number) => (now = ms);
+  const send = (e: Record<string, unknown> & { type: string }) => kinds(tm.dispatch({ at: now, ...e } as never));
+  const tickTo = (ms: number) => {
+    const out: string[] = [];
+    while (now < ms) {
+      now = Math.min(ms, now + 20);
+      out.push(...kinds(tm.dispatch({ type: 'tick', at: now })));
+    }
+    return out;
+  };
+  return { tm, at, send, tickTo };
+}
+
+describe('turn-taking', () => {
+  it('greets, listens, waits for the end of the turn, thinks, answers, listens again', () => {
+    const { tm, at, send, tickTo } = run();
+    expect(send({ type: 'start' })).toEqual(['play:greeting']);
+    at(2000);
+    expect(send({ type: 'playback_done', completed: true, heardMs: 2000 })).toEqual([]);
+    expect(tm.state).toBe('listening');
+    at(2500); send({ type: 'vad_start' });
+    at(3500); send({ type: 'vad_end' });
+    expect(tm.state).toBe('endpointing');
+    // The transcript arrives before the minimum endpointing delay: the agent still waits.
+    at(3600);
+    expect(send({ type: 'stt_final', text: 'how much is a deep clean' })).toEqual([]);
+    expect(tickTo(3800)).toEqual(['think:how much is a deep clean']);
+    expect(send({ type: 'reply', text: 'A deep cleaning is $220.' })).toEqual(['play:reply']);
+    at(6000);
+    send({ type: 'playback_done', completed: true, heardMs: 2200 });
+    expect(tm.state).toBe('listening');
+  });
+
+  it('lets a cough pass but stops talking for a real interruption', () => {
+    const { tm, at, send, tickTo } = run();
+    send({ type: 'start' });
+    at(500); send({ type: 'vad_start' });
+    at(700);
+    expect(send({ type: 'vad_end' })).toEqual([]);
+    expect(tm.state).toBe('greeting');
+    at(1000); send({ type: 'vad_start' });
+    // 350 ms of speech over the agent is a barge-in, decided on the clock while the caller talks.
+    expect(tickTo(1360)).toEqual(['stop_playback', 'abort_reply']);
+    expect(tm.state).toBe('user_speaking');
+    at(2000); send({ type: 'vad_end' });
+    at(2100);
+    send({ type: 'stt_final', text: 'I want to book' });
+    expect(tickTo(2400)).toEqual(['think:I want to book']);
+  });
+
+  it('resumes the interrupted reply when the interruption brought no words', () => {
+    const { tm, at, send, tickTo } = run();
+    send({ type: 'start' });
+    at(100); send({ type: 'playback_done', completed: true, heardMs: 100 });
+    at(200); send({ type: 'vad_start' }); at(600); send({ type: 'vad_end' });
+    send({ type: 'stt_final', text: 'quote please' });
+    tickTo(1000);
+    send({ type: 'reply', text: 'A standard cleaning is $120.' });
+    at(1500); send({ type: 'vad_start' });
+    tickTo(1900);
+    expect(tm.state).toBe('user_speaking');
+    at(2000); send({ type: 'vad_end' });
+    // Nothing intelligible: after the false-interruption timeout the agent picks up again.
+    expect(tickTo(3600)).toEqual(['play:resume']);
+    expect(tm.m.speaking?.text).toBe('A standard cleaning is $120.');
+  });
+
+  it('reprompts after silence, then says goodbye and hangs up', () => {
+    const { at, send, tickTo } = run();
+    send({ type: 'start' });
+    at(1000); send({ type: 'playback_done', completed: true, heardMs: 1000 });
+    expect(tickTo(9000)).toEqual(['play:reprompt']);
+    at(10_000); send({ type: 'playback_done', completed: true, heardMs: 1000 });
+    expect(tickTo(18_000)).toEqual(['play:reprompt']);
+    at(19_000); send({ type: 'playback_done', completed: true, heardMs: 1000 });
+    expect(tickTo(27_000)).toEqual(['play:goodbye']);
+    at(28_000);
+    expect(send({ type: 'playback_done', completed: true, heardMs: 800 })).toEqual(['hangup:agent_goodbye']);
+  });
+
+  it('transfers on the configured DTMF digit at any time, even mid-sentence', () => {
+    const { tm, send } = run();
+    send({ type: 'start' });
+    expect(send({ type: 'dtmf', digit: '5' })).toEqual([]);
+    expect(send({ type: 'dtmf', digit: '0' })).toEqual(['stop_playback', 'abort_reply', 'play:reply']);
+    expect(send({ type: 'playback_done', completed: true, heardMs: 900 })).toEqual(['transfer']);
+    expect(tm.state).toBe('transferring');
+  });
+
+  it('answers with the partial transcript when the final one never comes', () => {
+    const { at, send, tickTo } = run();
+    send({ type: 'start' });
+    at(100); send({ type: 'playback_done', completed: true, heardMs: 100 });
+    at(200); send({ type: 'vad_start' });
+    send({ type: 'stt_partial', text: 'cancel my' });
+    at(900); send({ type: 'vad_end' });
+    expect(tickTo(3300)).toEqual([]);
+    expect(tickTo(3420)).toEqual(['think:cancel my']);
+  });
+
+  it('ends a call that runs past the maximum length', () => {
+    const tm = new TurnMachine(lines, { maxCallMs: 60_000 });
+    tm.dispatch({ type: 'start', at: 0 });
+    tm.dispatch({ type: 'playback_done', at: 1000, completed: true, heardMs: 1000 });
+    tm.dispatch({ type: 'vad_start', at: 1500 });
+    expect(kinds(tm.dispatch({ type: 'tick', at: 60_000 }))).toEqual(['play:goodbye']);
+  });
+});
