@@ -15,6 +15,8 @@ import { createTelephony, type Call, type Telephony } from './telephony/index.js
 import { audit } from './store/audit.js';
 import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
+import { createSpeech, type SpeechSet } from './speech/index.js';
+import { AnsweringFlow } from './agent/call/answering.js';
 
 /** The running process: store, HTTP and (as they land) telephony, SMS and agent workers. */
 export interface App {
@@ -84,7 +86,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });
-  telephony?.on('call', (call) => void handleInboundCall(store, business, call, logger));
+  const speech = createSpeech(config.modelsDir);
+  for (const r of speech.report) logger.info(r, 'speech engine');
+  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger }, call));
   let summaryTimer: NodeJS.Timeout | undefined;
   const summaries = async () => {
     try {
@@ -127,15 +131,26 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   return app;
 }
 
+interface CallDeps {
+  store: Store;
+  business: Business;
+  speech: SpeechSet;
+  dataDir: string;
+  logger: Logger;
+}
+
 /**
- * Until the voice agent is wired in, an inbound call is routed, logged and declined (480) so the
- * caller's carrier can fail over; blocked callers get 603. The owner hears about it as a missed call.
+ * An inbound call: routed, logged, then answered by the answering flow (greeting, the owner on a
+ * key press, voicemail) until the conversational agent lands. Blocked callers get 603; with no
+ * voice installed the call is declined with 480 so the carrier can fail over.
  */
-async function handleInboundCall(store: Store, business: Business, call: Call, logger: Logger): Promise<void> {
+async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
+  const { business, logger } = d;
+  let id: string | undefined;
   try {
     const routed = await business.route(call.to, call.from);
     const customer = await business.customers.findOrCreateByPhone(call.from);
-    const id = await business.calls.start({
+    id = await business.calls.start({
       direction: 'inbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to,
       contextId: routed?.context.id ?? null, customerId: customer?.customer.id ?? null,
     });
@@ -145,13 +160,25 @@ async function handleInboundCall(store: Store, business: Business, call: Call, l
       await business.calls.ended(id, 'rejected');
       return;
     }
-    await call.reject(480, 'Temporarily Unavailable');
-    await business.calls.ended(id, 'no_agent');
-    if (routed) {
-      await business.alerts.handle(store.db, routed.context, { type: 'missed_call', callId: id, callerNumber: call.from });
+    if (!routed || !d.speech.tts) {
+      await call.reject(480, 'Temporarily Unavailable');
+      await business.calls.ended(id, 'no_agent');
+      if (routed) await business.alerts.handle(d.store.db, routed.context, { type: 'missed_call', callId: id, callerNumber: call.from });
+      return;
     }
+    const callId = id;
+    const ended = new Promise<string>((r) => call.once('ended', r));
+    const flow = new AnsweringFlow(
+      { business, tts: d.speech.tts, newVad: d.speech.newVad, dataDir: d.dataDir, logger },
+      { call, callId, context: routed.context, decision: routed.decision, customerId: customer?.customer.id ?? null },
+    );
+    const disposition = await flow.run();
+    const reason = call.state === 'ended' ? await ended : 'ended';
+    await business.calls.ended(callId, disposition === 'abandoned' ? `abandoned (${reason})` : disposition);
   } catch (err) {
     logger.error({ err, call: call.id }, 'inbound call handling failed');
-    await call.reject(500, 'Server Internal Error').catch(() => {});
+    if (call.state === 'ringing') await call.reject(500, 'Server Internal Error').catch(() => {});
+    else await call.hangup('error').catch(() => {});
+    if (id) await business.calls.ended(id, 'failed').catch(() => {});
   }
 }

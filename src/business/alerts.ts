@@ -53,7 +53,7 @@ export function ownerText(ctx: BusinessContext, e: BusinessEvent): string {
       return `Booking cancelled${e.late ? ' (late)' : ''}: ${e.appointment.service} on ${whenText(e.appointment.startsAt, tz)} for ${who({ name: e.customer?.name ?? null, number: e.customer?.phone ?? null })}.`;
     case 'voicemail':
     case 'message':
-      return `${e.urgent ? 'URGENT ' : ''}${e.type === 'voicemail' ? 'Voicemail' : 'Message'} from ${who({ name: e.callerName, number: e.callerNumber })}: ${e.body || '(no words)'}`;
+      return `${e.urgent ? 'URGENT ' : ''}${e.type === 'voicemail' ? 'Voicemail' : 'Message'} from ${who({ name: e.callerName, number: e.callerNumber })}: ${e.body || 'a recording (not transcribed), in the console'}`;
     case 'owner_requested_after_hours':
       return `${who({ name: e.callerName, number: e.callerNumber })} asked for you after hours: ${e.reason}`;
     case 'missed_call':

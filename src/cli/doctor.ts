@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { openStore } from '../store/db.js';
 import { silentLogger } from '../util/logger.js';
+import { createSpeech } from '../speech/index.js';
 
 export interface Check {
   name: string;
@@ -60,14 +61,14 @@ function checkModels(cfg: Config): Check[] {
   if (!existsSync(dir)) {
     return [{ name: 'models', status: 'warn', detail: `${dir} does not exist; run \`npm run models\` to fetch the neural set` }];
   }
-  const vad = ['vad/silero-vad-v5.1.2/silero_vad.onnx', 'vad/silero-vad-v6.2/silero_vad.onnx', 'vad/silero_vad.onnx']
-    .map((p) => resolve(dir, p))
-    .find((p) => existsSync(p));
+  const speech = createSpeech(dir);
   return [
     { name: 'models', status: 'ok', detail: dir },
-    vad
-      ? { name: 'vad', status: 'ok', detail: `Silero VAD: ${vad}` }
-      : { name: 'vad', status: 'warn', detail: `no Silero VAD under ${dir}/vad; run \`npm run models\`` },
+    ...speech.report.map((r): Check => ({
+      name: r.slot,
+      status: r.engine === 'none' || r.engine === 'energy' ? 'warn' : 'ok',
+      detail: `${r.engine}: ${r.why}`,
+    })),
   ];
 }
 

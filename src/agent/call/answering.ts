@@ -1,0 +1,144 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Call, AudioSource } from '../../telephony/call.js';
+import type { Business } from '../../business/index.js';
+import type { StoredContext } from '../../business/context/service.js';
+import type { RouteDecision } from '../../business/routing.js';
+import type { Tts, Vad } from '../../speech/types.js';
+import { resample } from '../../speech/audio.js';
+import { recordMessage, tone } from './recorder.js';
+
+/**
+ * What a caller gets until speech recognition lands: the business's greeting, the owner at the
+ * press of a key (find-me/follow-me over the context's owner targets), and otherwise voicemail —
+ * recorded, stored, and the owner alerted. Every step is written to the call's events.
+ */
+
+export interface AnsweringDeps {
+  business: Business;
+  tts: Tts;
+  newVad: () => Vad;
+  dataDir: string;
+  logger?: Logger | undefined;
+}
+
+export interface AnsweringInput {
+  call: Call;
+  callId: string;
+  context: StoredContext;
+  decision: RouteDecision;
+  customerId: string | null;
+}
+
+class TransferRequested extends Error {}
+
+export class AnsweringFlow {
+  private transferRequested = false;
+  private playing: { cancel(): void } | undefined;
+
+  constructor(private readonly d: AnsweringDeps, private readonly i: AnsweringInput) {}
+
+  private get ctx() {
+    return this.i.context.document;
+  }
+
+  private log(kind: 'state' | 'dtmf' | 'transfer' | 'error' | 'note', text: string, data?: unknown) {
+    return this.d.business.calls.event(this.i.callId, kind, { role: 'system', text, ...(data !== undefined ? { data } : {}) })
+      .catch((err: unknown) => this.d.logger?.warn({ err }, 'call event not saved'));
+  }
+
+  private pcm(text: string): AudioSource {
+    const tts = this.d.tts;
+    const rate = this.i.call.sampleRate;
+    return (async function* () {
+      for await (const c of tts.synthesize(text)) yield c.sampleRate === rate ? c.pcm : resample(c.pcm, c.sampleRate, rate);
+    })();
+  }
+
+  /** Says `text`; a transfer key press cuts it short. */
+  private async say(text: string, interruptible = true): Promise<void> {
+    if (interruptible && this.transferRequested) throw new TransferRequested();
+    const h = this.i.call.play(this.pcm(text));
+    this.playing = h;
+    await h.done;
+    this.playing = undefined;
+    await this.log('note', `agent: ${text}`);
+    if (interruptible && this.transferRequested) throw new TransferRequested();
+  }
+
+  async run(): Promise<string> {
+    const { call, decision } = this.i;
+    const digit = this.ctx.owner.transferDigit;
+    call.on('dtmf', (d) => {
+      void this.log('dtmf', d);
+      if (d === digit && !this.transferRequested && this.ctx.owner.targets.length) {
+        this.transferRequested = true;
+        this.playing?.cancel();
+      }
+    });
+    await call.answer();
+    await this.d.business.calls.answered(this.i.callId);
+    try {
+      if (decision.action === 'forward' || decision.action === 'ring_owner') {
+        await this.say('Please hold while I connect you.', false);
+        if (await this.findMe()) return 'transferred';
+        return await this.voicemail(`Sorry, ${this.ctx.owner.name} can't come to the phone right now. Please leave a message after the tone.`);
+      }
+      await this.say(decision.greeting);
+      if (decision.action === 'voicemail') return await this.voicemail('Please leave a message after the tone.');
+      const menu = this.ctx.owner.targets.length
+        ? `To reach ${this.ctx.owner.name}, press ${digit} at any time. Or leave a message after the tone, and we'll get back to you.`
+        : "Please leave a message after the tone, and we'll get back to you.";
+      return await this.voicemail(menu);
+    } catch (e) {
+      if (!(e instanceof TransferRequested)) throw e;
+      await this.say(`Connecting you to ${this.ctx.owner.name}.`, false);
+      if (await this.findMe()) return 'transferred';
+      this.transferRequested = false;
+      return await this.voicemail(`Sorry, ${this.ctx.owner.name} didn't pick up. Please leave a message after the tone.`);
+    }
+  }
+
+  /** Find-me/follow-me: each owner target in order, warm or blind as the context says. */
+  private async findMe(): Promise<boolean> {
+    const { call } = this.i;
+    for (const t of this.ctx.owner.targets) {
+      if (call.state !== 'answered') return false;
+      const mode = this.ctx.owner.transferMode;
+      await this.log('transfer', `trying ${t.label}`, { target: t.value, mode });
+      const whisper = mode === 'warm' ? this.pcm(`Call for ${this.ctx.displayName} from ${call.from.replace(/^\+1/, '').split('').join(' ')}. Connecting.`) : undefined;
+      const r = await call.transfer({ uri: t.value, mode, ringSeconds: t.ringSeconds, ...(whisper ? { whisper } : {}) });
+      await this.log('transfer', `${t.label}: ${r.ok ? 'connected' : `${r.status} ${r.reason}`}`, r);
+      if (r.ok) return true;
+    }
+    return false;
+  }
+
+  private async voicemail(lead: string): Promise<string> {
+    const { call } = this.i;
+    await this.say(lead);
+    if (call.state !== 'answered') return 'abandoned';
+    await call.play(tone(call.sampleRate)).done;
+    await this.log('state', 'recording voicemail');
+    const vad = this.d.newVad();
+    const rec = await recordMessage(call, vad, join(this.d.dataDir, 'voicemail', `${this.i.callId}.wav`));
+    vad.close();
+    await this.log('state', `voicemail ended by ${rec.endedBy}`, rec);
+    if (!rec.heardSpeech) {
+      if (call.state === 'answered') {
+        await this.say('Goodbye.', false);
+        await call.hangup('no_message');
+      }
+      return 'no_message';
+    }
+    await this.d.business.messages.take(this.i.context, {
+      kind: 'voicemail', body: '', callId: this.i.callId, customerId: this.i.customerId, callerNumber: call.from,
+      recordingPath: rec.path, durationMs: rec.durationMs,
+    });
+    if (call.state === 'answered') {
+      await this.say(`Thank you. ${this.ctx.owner.name} will get back to you soon. Goodbye.`, false);
+      await call.hangup('voicemail_done');
+    }
+    return 'voicemail';
+  }
+}

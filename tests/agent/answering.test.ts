@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
+import type { SipCall } from '../../src/telephony/sip/call.js';
+import { EspeakTts } from '../../src/speech/tts/espeak.js';
+import { parseCidrList } from '../../src/util/cidr.js';
+import { freePort } from '../helpers/ports.js';
+import { MODELS_DIR, concat } from '../helpers/audio.js';
+
+/** Goertzel power of `hz` in a frame, relative to the frame's energy: finds the beep. */
+function toneRatio(pcm: Int16Array, hz: number, rate = 8000): number {
+  const k = 2 * Math.cos((2 * Math.PI * hz) / rate);
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const s0 = pcm[i]! + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+    energy += pcm[i]! * pcm[i]!;
+  }
+  const power = s1 * s1 + s2 * s2 - k * s1 * s2;
+  return energy ? power / (energy * pcm.length) : 0;
+}
+
+/** A caller on the built-in SIP endpoint, end to end through `frontdesk`'s own process wiring. */
+describe('answering a call', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fd-answer-'));
+  let app: App;
+  let caller: SipEndpoint;
+  let ownerPort = 0;
+
+  beforeAll(async () => {
+    const sipPort = await freePort();
+    ownerPort = await freePort();
+    app = await createApp(loadConfig({
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(await freePort()),
+      FRONTDESK_SIP_BIND: '127.0.0.1', FRONTDESK_SIP_PORT: String(sipPort), FRONTDESK_MODELS_DIR: MODELS_DIR,
+      FRONTDESK_RTP_PORT_MIN: '36000', FRONTDESK_RTP_PORT_MAX: '36099',
+    }), silentLogger);
+    // A short greeting and a blind transfer to a desk phone, so the test hears the whole flow quickly.
+    await app.contexts.save({
+      ...demoContext, greeting: 'Hi there.',
+      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]])),
+      holidays: [],
+      owner: { ...demoContext.owner, transferMode: 'blind', targets: [{ label: 'Desk', kind: 'sip', value: `sip:maria@127.0.0.1:${ownerPort}`, ringSeconds: 10 }] },
+    }, 'test');
+    await app.start();
+    caller = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 36100, rtpPortMax: 36199,
+      trunk: { host: '127.0.0.1', port: sipPort, transport: 'UDP', register: false, callerId: '+15125550177' },
+    });
+    await caller.start();
+  });
+  afterAll(async () => {
+    await caller.stop();
+    await app.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('greets the caller, takes a voicemail after the tone, stores it and alerts the owner', async () => {
+    const call = (await caller.dial('+15125550100')) as SipCall;
+    const heard: Int16Array[] = [];
+    const toneHeard = new Promise<void>((resolve) => {
+      call.on('audio', (f) => {
+        heard.push(Int16Array.from(f.pcm));
+        if (toneRatio(f.pcm, 440) > 0.3) resolve();
+      });
+    });
+    const ended = new Promise<string>((r) => call.on('ended', r));
+    await toneHeard;
+    // The agent spoke before the beep: real speech energy in what we received.
+    const before = concat(heard);
+    expect(before.length / 8000).toBeGreaterThan(2);
+    const message: Int16Array[] = [];
+    for await (const c of new EspeakTts().synthesize('Hi, this is Ann. Please call me back about Friday.')) message.push(c.pcm);
+    await call.play(concat(message)).done;
+    // Trailing silence ends the recording; the agent thanks the caller and hangs up.
+    expect(await ended).toBe('remote_hangup');
+
+    const db = app.store.db;
+    const vm = await db.selectFrom('owner_messages').selectAll().where('kind', '=', 'voicemail').executeTakeFirstOrThrow();
+    expect(vm.caller_number).toBe('+15125550177');
+    expect(vm.duration_ms).toBeGreaterThan(2500);
+    expect(existsSync(vm.recording_path!)).toBe(true);
+    const alert = await db.selectFrom('outbox').select(['recipient', 'purpose']).where('dedupe_key', 'like', `alert:voicemail:${vm.id}%`).executeTakeFirstOrThrow();
+    expect(alert).toEqual({ recipient: '+15125550199', purpose: 'owner_alert' });
+    // The call record is closed just after the hang-up.
+    let rec = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
+    for (let i = 0; i < 40 && rec.state !== 'ended'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      rec = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
+    }
+    expect(rec).toMatchObject({ direction: 'inbound', state: 'ended', disposition: 'voicemail', from_number: '+15125550177', to_number: '+15125550100' });
+    expect(rec.answered_at).not.toBeNull();
+  }, 40_000);
+
+  it('hands the caller to the owner when they press 0', async () => {
+    const call = (await caller.dial('+15125550100')) as SipCall;
+    const referred = new Promise<string>((r) => caller.once('refer', (_c, target) => r(target)));
+    await new Promise((r) => setTimeout(r, 500));
+    await call.sendDtmf('0');
+    expect(await referred).toBe(`sip:maria@127.0.0.1:${ownerPort}`);
+    await call.hangup();
+    const db = app.store.db;
+    const rec = await db.selectFrom('calls').select('id').where('external_id', 'is not', null).orderBy('started_at', 'desc').executeTakeFirstOrThrow();
+    const events = await app.business.calls.events(rec.id);
+    expect(events.map((e) => e.kind)).toContain('dtmf');
+    expect(events.find((e) => e.kind === 'transfer')?.text).toBe('trying Desk');
+  }, 30_000);
+});
