@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events';
+import type { Client, Channel, Bridge } from 'ari-client';
+import type {
+  AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
+} from '../call.js';
+import type { RtpSession } from '../rtp/session.js';
+import type { AriTelephony } from './ari.js';
+
+/**
+ * A call in our Stasis application: the caller's channel and an externalMedia (RTP) channel in
+ * one mixing bridge. Playout clock: ours — the RtpSession paces PCMU to Asterisk, which relays it.
+ */
+
+export interface AriMedia {
+  rtp: RtpSession;
+  mediaChannel: Channel;
+  bridge: Bridge;
+}
+
+const HANGUP_REASON: Record<number, string> = { 403: 'rejected', 603: 'rejected', 486: 'busy', 480: 'congestion', 404: 'unallocated' };
+
+export class AriCall extends EventEmitter<CallEventMap> implements Call {
+  readonly backend = 'asterisk' as const;
+  readonly sampleRate = 8000;
+  state: CallState;
+  endReason: string | undefined;
+  media: AriMedia | undefined;
+  /** A redirect is under way: the channel leaving Stasis is the transfer, not a hang-up. */
+  transferring = false;
+
+  constructor(
+    private readonly t: AriTelephony,
+    private readonly client: Client,
+    readonly channel: Channel,
+    readonly id: string,
+    readonly direction: 'inbound' | 'outbound',
+    readonly from: string,
+    readonly to: string,
+    state: CallState = 'ringing',
+  ) {
+    super();
+    this.state = state;
+  }
+
+  async answer(): Promise<void> {
+    if (this.state !== 'ringing') return;
+    await this.channel.answer();
+    await this.attachMedia();
+    this.state = 'answered';
+    this.emit('answered');
+  }
+
+  /** externalMedia leg + mixing bridge; the caller's audio arrives as RTP we pace and parse. */
+  async attachMedia(): Promise<void> {
+    this.media = await this.t.mediaLeg(this.channel);
+    this.media.rtp.on('audio', (f) => this.emit('audio', f));
+    this.media.rtp.on('timeout', () => void this.hangup('media_timeout'));
+  }
+
+  async reject(status = 486): Promise<void> {
+    if (this.state !== 'ringing') return;
+    await this.client.channels.hangup({ channelId: this.channel.id, reason: HANGUP_REASON[status] ?? 'normal' } as never).catch(() => {});
+    this.end(`rejected_${status}`);
+  }
+
+  play(source: AudioSource): PlaybackHandle {
+    if (!this.media) throw new Error('call has no media yet (answer first)');
+    return this.media.rtp.play(source);
+  }
+
+  stopPlayback(): void {
+    this.media?.rtp.stopPlayback();
+  }
+
+  async sendDtmf(digits: string): Promise<void> {
+    await this.media?.rtp.sendDtmf(digits);
+  }
+
+  onDtmf(digit: string): void {
+    this.emit('dtmf', digit);
+  }
+
+  async hangup(reason = 'local_hangup'): Promise<void> {
+    if (this.state === 'ended') return;
+    this.end(reason);
+    await this.client.channels.hangup({ channelId: this.channel.id }).catch(() => {});
+  }
+
+  /** Records the whole conversation (the bridge) as `name`.wav in Asterisk's recordings folder. */
+  async record(name: string): Promise<void> {
+    if (!this.media) return;
+    await this.client.bridges.record({ bridgeId: this.media.bridge.id, name, format: 'wav', ifExists: 'overwrite' } as never);
+  }
+
+  async transfer(target: TransferTarget): Promise<TransferResult> {
+    if (this.state !== 'answered') return { ok: false, status: 481, reason: 'call not answered' };
+    if (target.mode === 'warm') return this.t.warmTransfer(this, target);
+    this.transferring = true;
+    try {
+      // Asterisk moves the channel out of Stasis to the endpoint (for PJSIP trunks: a REFER or a new leg).
+      await this.client.channels.redirect({ channelId: this.channel.id, endpoint: this.t.endpointFor(target.uri) });
+      this.end('transferred');
+      return { ok: true, status: 200, reason: 'redirected' };
+    } catch (e) {
+      this.transferring = false;
+      return { ok: false, status: 500, reason: (e as Error).message };
+    }
+  }
+
+  /** Frees media and the bridge; idempotent. */
+  end(reason: string): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.endReason = reason;
+    const m = this.media;
+    if (m) {
+      m.rtp.close();
+      this.t.releaseMedia(m);
+    }
+    this.t.forget(this);
+    this.emit('ended', reason);
+  }
+}

@@ -1,0 +1,295 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSocket, type Socket } from 'node:dgram';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ariDocs } from './spec.js';
+import { decodeG711, encodeG711 } from '../../../src/telephony/rtp/g711.js';
+import { parseRtp, writeRtpHeader, type RtpHeader } from '../../../src/telephony/rtp/packet.js';
+
+/**
+ * A fake Asterisk speaking ARI as documented: REST under /ari (basic auth), the Swagger
+ * description ari-client loads, the events WebSocket at /ari/events, and the media side of
+ * externalMedia (UnicastRTP, PCMU 20 ms, from UNICASTRTP_LOCAL_ADDRESS:PORT).
+ */
+
+interface FakeChannel {
+  id: string;
+  name: string;
+  state: 'Ring' | 'Up' | 'Down';
+  caller: { name: string; number: string };
+  dialplan: { context: string; exten: string; priority: number };
+  vars: Record<string, string>;
+  media?: { socket: Socket; host: string; port: number; heard: Int16Array[] };
+}
+
+export class FakeAsterisk {
+  readonly user = 'frontdesk';
+  readonly pass = `pw-${randomUUID().slice(0, 8)}`;
+  readonly app = 'frontdesk';
+  url = '';
+  private server: Server | undefined;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly sockets = new Set<WebSocket>();
+  readonly channels = new Map<string, FakeChannel>();
+  readonly bridges = new Map<string, Set<string>>();
+  readonly redirects: { channelId: string; endpoint: string }[] = [];
+  readonly recordings: { bridgeId: string; name: string; format: string }[] = [];
+  readonly originates: { endpoint: string; appArgs: string | undefined }[] = [];
+  readonly hungUp: string[] = [];
+  /** How an originated channel behaves: answers, or never does. */
+  originateAnswers = true;
+  private seq = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on('upgrade', (req, sock, head) => {
+      const u = new URL(req.url ?? '', 'http://x');
+      if (u.pathname !== '/ari/events' || u.searchParams.get('api_key') !== `${this.user}:${this.pass}`) {
+        sock.destroy();
+        return;
+      }
+      this.wss.handleUpgrade(req, sock, head, (ws) => {
+        this.sockets.add(ws);
+        ws.on('close', () => this.sockets.delete(ws));
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    for (const c of this.channels.values()) c.media?.socket.close();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  get connected(): number {
+    return this.sockets.size;
+  }
+
+  private emit(type: string, body: Record<string, unknown>): void {
+    const msg = JSON.stringify({ type, application: this.app, timestamp: new Date().toISOString(), asterisk_id: 'fa:ke', ...body });
+    for (const ws of this.sockets) ws.send(msg);
+  }
+
+  private json(c: FakeChannel) {
+    return { id: c.id, name: c.name, state: c.state, caller: c.caller, connected: { name: '', number: '' }, dialplan: c.dialplan, creationtime: new Date().toISOString(), language: 'en', channelvars: {} };
+  }
+
+  // ---- what a test does to the "PBX" --------------------------------------------------------
+
+  /** A call from the trunk reaches the Stasis app (extensions.conf: Stasis(frontdesk,${EXTEN})). */
+  inboundCall(from: string, exten: string): string {
+    const id = `${Date.now()}.${++this.seq}`;
+    const c: FakeChannel = { id, name: `PJSIP/trunk-${String(this.seq).padStart(8, '0')}`, state: 'Ring', caller: { name: '', number: from }, dialplan: { context: 'from-trunk', exten, priority: 2 }, vars: {} };
+    this.channels.set(id, c);
+    this.emit('StasisStart', { args: [exten], channel: this.json(c) });
+    return id;
+  }
+
+  dtmf(channelId: string, digit: string): void {
+    const c = this.channels.get(channelId);
+    if (c) this.emit('ChannelDtmfReceived', { digit, duration_ms: 100, channel: this.json(c) });
+  }
+
+  /** The caller hangs up: the events Asterisk sends, in order. */
+  callerHangup(channelId: string): void {
+    const c = this.channels.get(channelId);
+    if (!c) return;
+    this.emit('ChannelHangupRequest', { cause: 16, channel: this.json(c) });
+    this.destroy(c, 16);
+  }
+
+  private destroy(c: FakeChannel, cause: number): void {
+    c.state = 'Down';
+    this.channels.delete(c.id);
+    for (const members of this.bridges.values()) members.delete(c.id);
+    this.emit('StasisEnd', { channel: this.json(c) });
+    this.emit('ChannelDestroyed', { cause, cause_txt: cause === 16 ? 'Normal Clearing' : 'No answer', channel: this.json(c) });
+    c.media?.socket.close();
+  }
+
+  /** Gone while the WebSocket was down: no events will ever say so. */
+  vanish(channelId: string): void {
+    const c = this.channels.get(channelId);
+    if (!c) return;
+    this.channels.delete(channelId);
+    for (const members of this.bridges.values()) members.delete(channelId);
+  }
+
+  dropWebSockets(): void {
+    for (const ws of this.sockets) ws.terminate();
+  }
+
+  /** The media channel bridged with `callerId`. */
+  private mediaFor(callerId: string): FakeChannel | undefined {
+    for (const members of this.bridges.values()) {
+      if (!members.has(callerId)) continue;
+      for (const id of members) {
+        const ch = this.channels.get(id);
+        if (ch?.media) return ch;
+      }
+    }
+    return undefined;
+  }
+
+  /** Speaks `pcm` (8 kHz) from the caller into the app, as Asterisk would over externalMedia: PCMU, 20 ms. */
+  async sendCallerAudio(callerId: string, pcm: Int16Array): Promise<void> {
+    const m = this.mediaFor(callerId)?.media;
+    if (!m) throw new Error('no media channel bridged with the caller');
+    const ssrc = 0x1234abcd;
+    for (let i = 0, seq = 1; i + 160 <= pcm.length; i += 160, seq++) {
+      const buf = Buffer.alloc(172);
+      writeRtpHeader(buf, seq === 1, 0, seq, seq * 160, ssrc);
+      encodeG711('PCMU', pcm, i, 160, buf, 12);
+      m.socket.send(buf, m.port, m.host);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** What the caller has heard from the app so far (decoded). */
+  heardBy(callerId: string): Int16Array {
+    const m = this.mediaFor(callerId)?.media;
+    const parts = m?.heard ?? [];
+    const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
+  // ---- REST ---------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for await (const _ of req) { /* drain */ }
+    const send = (code: number, body?: unknown) => {
+      res.writeHead(code, body === undefined ? {} : { 'content-type': 'application/json' });
+      res.end(body === undefined ? undefined : JSON.stringify(body));
+    };
+    const auth = `Basic ${Buffer.from(`${this.user}:${this.pass}`).toString('base64')}`;
+    const u = new URL(req.url ?? '/', 'http://x');
+    const path = u.pathname;
+    if (path.startsWith('/ari/api-docs/')) {
+      const doc = ariDocs(`${this.url}/ari`)[path.slice('/ari/api-docs/'.length)];
+      return doc ? send(200, doc) : send(404, { message: 'no such resource' });
+    }
+    if (req.headers.authorization !== auth) return send(401, { message: 'Authentication required' });
+    const q = (k: string) => u.searchParams.get(k) ?? undefined;
+    const m = (re: RegExp) => re.exec(path);
+    let r: RegExpExecArray | null;
+
+    if (req.method === 'GET' && path === '/ari/channels') return send(200, [...this.channels.values()].map((c) => this.json(c)));
+    if (req.method === 'POST' && path === '/ari/channels/externalMedia') return this.externalMedia(q, send);
+    if (req.method === 'POST' && path === '/ari/channels') {
+      const endpoint = q('endpoint');
+      if (!endpoint) return send(400, { message: 'endpoint required' });
+      this.originates.push({ endpoint, appArgs: q('appArgs') });
+      const id = q('channelId') ?? `${Date.now()}.${++this.seq}`;
+      const c: FakeChannel = { id, name: `${endpoint}-${++this.seq}`, state: 'Down', caller: { name: '', number: q('callerId') ?? '' }, dialplan: { context: 'default', exten: 's', priority: 1 }, vars: {} };
+      this.channels.set(id, c);
+      setTimeout(() => {
+        if (this.originateAnswers) {
+          c.state = 'Up';
+          this.emit('StasisStart', { args: (q('appArgs') ?? '').split(',').filter(Boolean), channel: this.json(c) });
+        } else {
+          this.destroy(c, 19);
+        }
+      }, 100);
+      return send(200, this.json(c));
+    }
+    if ((r = m(/^\/ari\/channels\/([^/]+)$/))) {
+      const c = this.channels.get(decodeURIComponent(r[1]!));
+      if (!c) return send(404, { message: 'Channel not found' });
+      if (req.method === 'GET') return send(200, this.json(c));
+      if (req.method === 'DELETE') {
+        this.hungUp.push(c.id);
+        send(204);
+        this.destroy(c, 16);
+        return;
+      }
+    }
+    if ((r = m(/^\/ari\/channels\/([^/]+)\/(answer|redirect|variable)$/))) {
+      const c = this.channels.get(decodeURIComponent(r[1]!));
+      if (!c) return send(404, { message: 'Channel not found' });
+      if (r[2] === 'answer') {
+        c.state = 'Up';
+        this.emit('ChannelStateChange', { channel: this.json(c) });
+        return send(204);
+      }
+      if (r[2] === 'redirect') {
+        const endpoint = q('endpoint');
+        if (!endpoint) return send(400, { message: 'endpoint required' });
+        this.redirects.push({ channelId: c.id, endpoint });
+        send(204);
+        // The channel leaves Stasis for the new endpoint (PJSIP sends REFER, or dials it).
+        for (const members of this.bridges.values()) members.delete(c.id);
+        this.channels.delete(c.id);
+        this.emit('StasisEnd', { channel: this.json(c) });
+        return;
+      }
+      const v = c.vars[q('variable') ?? ''];
+      return v === undefined ? send(404, { message: 'Provided variable was not found' }) : send(200, { value: v });
+    }
+    if (req.method === 'POST' && path === '/ari/bridges') {
+      const id = q('bridgeId') ?? randomUUID();
+      this.bridges.set(id, new Set());
+      return send(200, { id, technology: 'simple_bridge', bridge_type: q('type') ?? 'mixing', bridge_class: 'stasis', name: q('name') ?? '', channels: [] });
+    }
+    if ((r = m(/^\/ari\/bridges\/([^/]+)(?:\/(addChannel|removeChannel|record))?$/))) {
+      const b = this.bridges.get(decodeURIComponent(r[1]!));
+      if (!b) return send(404, { message: 'Bridge not found' });
+      if (req.method === 'DELETE' && !r[2]) {
+        this.bridges.delete(r[1]!);
+        return send(204);
+      }
+      const chans = (q('channel') ?? '').split(',').filter(Boolean);
+      if (r[2] === 'addChannel') {
+        for (const c of chans) {
+          if (!this.channels.has(c)) return send(422, { message: 'Channel not in Stasis application' });
+          for (const other of this.bridges.values()) other.delete(c);
+          b.add(c);
+        }
+        return send(204);
+      }
+      if (r[2] === 'removeChannel') {
+        for (const c of chans) b.delete(c);
+        return send(204);
+      }
+      if (r[2] === 'record') {
+        this.recordings.push({ bridgeId: r[1]!, name: q('name') ?? '', format: q('format') ?? '' });
+        return send(201, { name: q('name'), format: q('format'), state: 'recording', target_uri: `bridge:${r[1]}` });
+      }
+    }
+    return send(404, { message: `no route ${req.method} ${path}` });
+  }
+
+  private async externalMedia(q: (k: string) => string | undefined, send: (code: number, body?: unknown) => void): Promise<void> {
+    const host = q('external_host');
+    if (!host || !q('app') || !q('format')) return send(400, { message: 'app, external_host and format are required' });
+    if (q('format') !== 'ulaw') return send(400, { message: 'format not supported by this fake' });
+    const [h, p] = host.split(':');
+    const socket = createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
+    const heard: Int16Array[] = [];
+    const hdr = {} as RtpHeader;
+    socket.on('message', (buf) => {
+      if (!parseRtp(buf, hdr) || hdr.payloadType !== 0) return;
+      const pcm = new Int16Array(hdr.payloadLength);
+      decodeG711('PCMU', buf, hdr.payloadOffset, hdr.payloadLength, pcm);
+      heard.push(pcm);
+    });
+    const id = q('channelId') ?? `${Date.now()}.${++this.seq}`;
+    const c: FakeChannel = {
+      id, name: `UnicastRTP/${host}-${randomUUID().slice(0, 8)}`, state: 'Up', caller: { name: '', number: '' },
+      dialplan: { context: 'default', exten: 's', priority: 1 },
+      vars: { UNICASTRTP_LOCAL_ADDRESS: '127.0.0.1', UNICASTRTP_LOCAL_PORT: String(socket.address().port) },
+      media: { socket, host: h!, port: Number(p), heard },
+    };
+    this.channels.set(id, c);
+    send(200, { ...this.json(c), channelvars: c.vars });
+    // Asterisk raises StasisStart for the media channel too.
+    this.emit('StasisStart', { args: [], channel: this.json(c) });
+  }
+}

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
+import type { AriCall } from '../../src/telephony/asterisk/call.js';
+import { FakeAsterisk } from '../fakes/ari/server.js';
+import { rms } from '../helpers/audio.js';
+
+const tone = (ms: number, hz = 440) => new Int16Array((8000 * ms) / 1000).map((_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
+const loudFrames = (pcm: Int16Array) => {
+  let n = 0;
+  for (let i = 0; i + 160 <= pcm.length; i += 160) if (rms(pcm.subarray(i, i + 160)) > 1000) n++;
+  return n;
+};
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Asterisk through ARI (against a fake speaking ARI)', () => {
+  const pbx = new FakeAsterisk();
+  let ari: AriTelephony;
+  let next: (c: AriCall) => void = () => {};
+  const incoming = () => new Promise<AriCall>((r) => (next = r));
+
+  beforeAll(async () => {
+    await pbx.start();
+    ari = new AriTelephony({
+      url: pbx.url, user: pbx.user, password: pbx.pass, app: pbx.app, mediaAddress: '127.0.0.1',
+      rtpPortMin: 37000, rtpPortMax: 37199, trunkEndpoint: 'PJSIP/{number}@trunk', extensionEndpoint: 'PJSIP/{ext}', mediaTimeoutMs: 0,
+    });
+    ari.on('call', (c) => next(c as AriCall));
+    await ari.start();
+  });
+  afterAll(async () => {
+    await ari.stop();
+    await pbx.stop();
+  });
+
+  it('answers, bridges an externalMedia leg, and carries audio both ways', async () => {
+    const p = incoming();
+    const chan = pbx.inboundCall('+15125550177', '+15125550100');
+    const call = await p;
+    expect(call).toMatchObject({ from: '+15125550177', to: '+15125550100', direction: 'inbound', state: 'ringing' });
+    let heardFrames = 0;
+    call.on('audio', (f) => rms(f.pcm) > 1000 && heardFrames++);
+    await call.answer();
+    expect(pbx.channels.get(chan)?.state).toBe('Up');
+    // The greeting reaches the caller through Asterisk...
+    await call.play(tone(400)).done;
+    await wait(60);
+    expect(loudFrames(pbx.heardBy(chan))).toBeGreaterThanOrEqual(19);
+    // ...and the caller's voice reaches us.
+    await pbx.sendCallerAudio(chan, tone(300, 300));
+    await wait(60);
+    expect(heardFrames).toBeGreaterThanOrEqual(14);
+    await call.hangup();
+    expect(pbx.hungUp).toContain(chan);
+    expect(ari.activeCalls()).toBe(0);
+  });
+
+  it('stops talking within a frame on barge-in, and hears DTMF', async () => {
+    const p = incoming();
+    const chan = pbx.inboundCall('+15125550178', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const digits: string[] = [];
+    call.on('dtmf', (d) => digits.push(d));
+    const h = call.play(tone(3000));
+    await wait(300);
+    const before = loudFrames(pbx.heardBy(chan));
+    h.cancel();
+    expect((await h.done).completed).toBe(false);
+    await wait(200);
+    expect(loudFrames(pbx.heardBy(chan)) - before).toBeLessThanOrEqual(2);
+    pbx.dtmf(chan, '0');
+    await wait(50);
+    expect(digits).toEqual(['0']);
+    pbx.callerHangup(chan);
+    await wait(50);
+    expect(call.state).toBe('ended');
+    expect(call.endReason).toBe('remote_hangup');
+  });
+
+  it('transfers blind with a channel redirect', async () => {
+    const p = incoming();
+    const chan = pbx.inboundCall('+15125550179', '+15125550100');
+    const call = await p;
+    await call.answer();
+    expect(await call.transfer({ uri: '101', mode: 'blind' })).toMatchObject({ ok: true });
+    expect(pbx.redirects).toContainEqual({ channelId: chan, endpoint: 'PJSIP/101' });
+    expect(call.endReason).toBe('transferred');
+  });
+
+  it('transfers warm: rings the owner, whispers, bridges; and reports no answer', async () => {
+    const p = incoming();
+    const chan = pbx.inboundCall('+15125550180', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const r = await call.transfer({ uri: '+15125550199', mode: 'warm', whisper: tone(200), ringSeconds: 5 });
+    expect(r).toMatchObject({ ok: true });
+    expect(pbx.originates.at(-1)).toEqual({ endpoint: 'PJSIP/+15125550199@trunk', appArgs: 'warm' });
+    const ownerBridge = [...pbx.bridges.values()].find((b) => b.has(chan));
+    expect(ownerBridge && [...ownerBridge].some((id) => pbx.channels.get(id)?.name.startsWith('PJSIP/+15125550199@trunk'))).toBe(true);
+
+    pbx.originateAnswers = false;
+    const p2 = incoming();
+    pbx.inboundCall('+15125550181', '+15125550100');
+    const call2 = await p2;
+    await call2.answer();
+    const r2 = await call2.transfer({ uri: '102', mode: 'warm', ringSeconds: 5 });
+    expect(r2).toMatchObject({ ok: false, status: 480 });
+    expect(call2.state).toBe('answered');
+    pbx.originateAnswers = true;
+    await call2.hangup();
+  });
+
+  it('records the conversation when asked', async () => {
+    const p = incoming();
+    pbx.inboundCall('+15125550182', '+15125550100');
+    const call = await p;
+    await call.answer();
+    await call.record('call-123');
+    expect(pbx.recordings.at(-1)).toMatchObject({ name: 'call-123', format: 'wav' });
+    await call.hangup();
+  });
+
+  it('survives a dropped event socket: reconnects, keeps live calls, ends the ones that vanished', async () => {
+    const p1 = incoming();
+    const c1 = pbx.inboundCall('+15125550183', '+15125550100');
+    const kept = await p1;
+    await kept.answer();
+    const p2 = incoming();
+    const c2 = pbx.inboundCall('+15125550184', '+15125550100');
+    const lost = await p2;
+    await lost.answer();
+    const reconnected = new Promise<void>((r) => ari.once('reconnected', () => r()));
+    pbx.vanish(c2);
+    pbx.dropWebSockets();
+    await reconnected;
+    expect(pbx.connected).toBe(1);
+    expect(lost.endReason).toBe('lost_during_reconnect');
+    expect(kept.state).toBe('answered');
+    // Events flow again on the new socket.
+    pbx.callerHangup(c1);
+    await wait(50);
+    expect(kept.endReason).toBe('remote_hangup');
+  });
+
+  it('places outbound calls through the trunk endpoint, only where policy allows', async () => {
+    await expect(ari.dial('+19005550100')).rejects.toThrow(/premium-rate/);
+    const call = await ari.dial('(512) 555-0123', { from: '+15125550100' });
+    expect(call.state).toBe('answered');
+    expect(pbx.originates.at(-1)).toEqual({ endpoint: 'PJSIP/+15125550123@trunk', appArgs: 'outbound' });
+    await call.hangup();
+  });
+});
