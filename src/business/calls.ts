@@ -46,6 +46,10 @@ export class CallLog {
       .execute();
   }
 
+  async recording(id: string, path: string): Promise<void> {
+    await this.db.updateTable('calls').set({ recording_path: path }).where('id', '=', id).execute();
+  }
+
   async event(id: string, kind: CallEventKind, e: { role?: 'caller' | 'agent' | 'system'; text?: string; data?: unknown } = {}): Promise<void> {
     await this.db
       .insertInto('call_events')

@@ -141,6 +141,41 @@ export const settings = {
     doc: 'Hang up a call after this many seconds without RTP from the far end (0 disables).',
     schema: z.coerce.number().int().min(0).max(3600).default(30),
   },
+  FRONTDESK_ARI_URL: {
+    path: 'asterisk.url',
+    doc: 'Asterisk ARI base URL (FRONTDESK_TELEPHONY=asterisk), e.g. http://127.0.0.1:8088.',
+    schema: z.url().optional(),
+  },
+  FRONTDESK_ARI_USER: {
+    path: 'asterisk.user',
+    doc: 'ARI user (asterisk/ari.conf).',
+    schema: z.string().min(1).default('frontdesk'),
+  },
+  FRONTDESK_ARI_PASSWORD: {
+    path: 'asterisk.password',
+    doc: 'ARI password (asterisk/ari.conf).',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_ARI_APP: {
+    path: 'asterisk.app',
+    doc: 'Stasis application name the dialplan sends calls to.',
+    schema: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -').default('frontdesk'),
+  },
+  FRONTDESK_ASTERISK_MEDIA_ADDRESS: {
+    path: 'asterisk.mediaAddress',
+    doc: 'Address Asterisk sends externalMedia RTP to (this host as Asterisk sees it).',
+    schema: z.string().min(1).default('127.0.0.1'),
+  },
+  FRONTDESK_ASTERISK_TRUNK_ENDPOINT: {
+    path: 'asterisk.trunkEndpoint',
+    doc: 'Dial string for outbound calls and transfers to numbers; {number} is the E.164 number.',
+    schema: z.string().includes('{number}', { message: 'must contain {number}' }).default('PJSIP/{number}@trunk'),
+  },
+  FRONTDESK_ASTERISK_EXTENSION_ENDPOINT: {
+    path: 'asterisk.extensionEndpoint',
+    doc: 'Dial string for desk-phone extensions; {ext} is the extension.',
+    schema: z.string().includes('{ext}', { message: 'must contain {ext}' }).default('PJSIP/{ext}'),
+  },
   FRONTDESK_RTP_PORT_MIN: {
     path: 'rtp.portMin',
     doc: 'Lowest UDP port for RTP media.',
@@ -257,6 +292,15 @@ export interface Config {
     callerId: string | undefined;
   };
   dial: { international: boolean; premium: boolean };
+  asterisk: {
+    url: string | undefined;
+    user: string;
+    password: string | undefined;
+    app: string;
+    mediaAddress: string;
+    trunkEndpoint: string;
+    extensionEndpoint: string;
+  };
   rtp: { portMin: number; portMax: number; mediaTimeoutS: number };
   dataDir: string;
   modelsDir: string;
@@ -336,6 +380,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ];
   for (const [a, av, b, bv] of pairs) {
     if (!!av !== !!bv) problems.push(`${av ? b : a}: needed together with ${av ? a : b}`);
+  }
+  if (cfg.telephony === 'asterisk' && (!cfg.asterisk?.url || !cfg.asterisk.password)) {
+    problems.push('FRONTDESK_ARI_URL: FRONTDESK_TELEPHONY=asterisk needs FRONTDESK_ARI_URL and FRONTDESK_ARI_PASSWORD');
   }
   if (problems.length === 0 && cfg.rtp.portMin > cfg.rtp.portMax) {
     problems.push(

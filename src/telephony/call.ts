@@ -82,6 +82,8 @@ export interface Call extends EventEmitter<CallEventMap> {
   sendDtmf(digits: string): Promise<void>;
   transfer(target: TransferTarget): Promise<TransferResult>;
   hangup(reason?: string): Promise<void>;
+  /** Records the whole call where the backend can (Asterisk: a bridge recording); returns where it lands. */
+  startRecording?(name: string): Promise<string>;
 }
 
 export interface DialOptions {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Telephony } from './call.js';
 import { SipEndpoint, type TrunkConfig } from './sip/endpoint.js';
+import { AriTelephony } from './asterisk/ari.js';
 
 export type { Call, Telephony } from './call.js';
 
@@ -44,7 +45,22 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
       });
     case 'asterisk':
+      return new AriTelephony({
+        url: cfg.asterisk.url!,
+        user: cfg.asterisk.user,
+        password: cfg.asterisk.password!,
+        app: cfg.asterisk.app,
+        mediaAddress: cfg.asterisk.mediaAddress,
+        rtpPortMin: cfg.rtp.portMin,
+        rtpPortMax: cfg.rtp.portMax,
+        trunkEndpoint: cfg.asterisk.trunkEndpoint,
+        extensionEndpoint: cfg.asterisk.extensionEndpoint,
+        dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },
+        mediaTimeoutMs: cfg.rtp.mediaTimeoutS * 1000,
+        logger: logger.child({ mod: 'ari' }),
+        ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
+      });
     case 'freeswitch':
-      throw new Error(`FRONTDESK_TELEPHONY=${cfg.telephony} is not available in this build yet; use sip or none`);
+      throw new Error('FRONTDESK_TELEPHONY=freeswitch is not available in this build yet; use sip, asterisk or none');
   }
 }

@@ -115,7 +115,7 @@ describe('Asterisk through ARI (against a fake speaking ARI)', () => {
     pbx.inboundCall('+15125550182', '+15125550100');
     const call = await p;
     await call.answer();
-    await call.record('call-123');
+    await call.startRecording('call-123');
     expect(pbx.recordings.at(-1)).toMatchObject({ name: 'call-123', format: 'wav' });
     await call.hangup();
   });

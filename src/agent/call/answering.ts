@@ -78,6 +78,14 @@ export class AnsweringFlow {
     });
     await call.answer();
     await this.d.business.calls.answered(this.i.callId);
+    if (this.ctx.recording.enabled) {
+      // Consent first, then the recording starts (where the backend records calls).
+      await this.say(this.ctx.recording.consentMessage, false);
+      if (call.startRecording) {
+        const where = await call.startRecording(`frontdesk-${this.i.callId}`).catch(() => undefined);
+        if (where) await this.d.business.calls.recording(this.i.callId, where);
+      }
+    }
     try {
       if (decision.action === 'forward' || decision.action === 'ring_owner') {
         await this.say('Please hold while I connect you.', false);

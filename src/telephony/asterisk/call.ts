@@ -87,9 +87,10 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   }
 
   /** Records the whole conversation (the bridge) as `name`.wav in Asterisk's recordings folder. */
-  async record(name: string): Promise<void> {
-    if (!this.media) return;
+  async startRecording(name: string): Promise<string> {
+    if (!this.media) throw new Error('call has no media yet (answer first)');
     await this.client.bridges.record({ bridgeId: this.media.bridge.id, name, format: 'wav', ifExists: 'overwrite' } as never);
+    return `asterisk:/var/spool/asterisk/recording/${name}.wav`;
   }
 
   async transfer(target: TransferTarget): Promise<TransferResult> {
