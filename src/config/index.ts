@@ -166,6 +166,11 @@ export const settings = {
     doc: 'Address Asterisk sends externalMedia RTP to (this host as Asterisk sees it).',
     schema: z.string().min(1).default('127.0.0.1'),
   },
+  FRONTDESK_ASTERISK_MEDIA: {
+    path: 'asterisk.media',
+    doc: 'externalMedia transport: rtp (any Asterisk 16+, frontdesk paces audio) or websocket (chan_websocket, Asterisk 22.8+/20.18+, Asterisk paces audio).',
+    schema: z.enum(['rtp', 'websocket']).default('rtp'),
+  },
   FRONTDESK_ASTERISK_TRUNK_ENDPOINT: {
     path: 'asterisk.trunkEndpoint',
     doc: 'Dial string for outbound calls and transfers to numbers; {number} is the E.164 number.',
@@ -298,6 +303,7 @@ export interface Config {
     password: string | undefined;
     app: string;
     mediaAddress: string;
+    media: 'rtp' | 'websocket';
     trunkEndpoint: string;
     extensionEndpoint: string;
   };

@@ -51,6 +51,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         password: cfg.asterisk.password!,
         app: cfg.asterisk.app,
         mediaAddress: cfg.asterisk.mediaAddress,
+        media: cfg.asterisk.media,
         rtpPortMin: cfg.rtp.portMin,
         rtpPortMax: cfg.rtp.portMax,
         trunkEndpoint: cfg.asterisk.trunkEndpoint,

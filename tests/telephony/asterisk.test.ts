@@ -12,7 +12,7 @@ const loudFrames = (pcm: Int16Array) => {
 };
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('Asterisk through ARI (against a fake speaking ARI)', () => {
+for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through ARI, ${media} media (against a fake speaking ARI)`, () => {
   const pbx = new FakeAsterisk();
   let ari: AriTelephony;
   let next: (c: AriCall) => void = () => {};
@@ -22,7 +22,7 @@ describe('Asterisk through ARI (against a fake speaking ARI)', () => {
     await pbx.start();
     ari = new AriTelephony({
       url: pbx.url, user: pbx.user, password: pbx.pass, app: pbx.app, mediaAddress: '127.0.0.1',
-      rtpPortMin: 37000, rtpPortMax: 37199, trunkEndpoint: 'PJSIP/{number}@trunk', extensionEndpoint: 'PJSIP/{ext}', mediaTimeoutMs: 0,
+      rtpPortMin: media === 'rtp' ? 37000 : 37200, rtpPortMax: media === 'rtp' ? 37199 : 37399, media, trunkEndpoint: 'PJSIP/{number}@trunk', extensionEndpoint: 'PJSIP/{ext}', mediaTimeoutMs: 0,
     });
     ari.on('call', (c) => next(c as AriCall));
     await ari.start();
@@ -42,7 +42,7 @@ describe('Asterisk through ARI (against a fake speaking ARI)', () => {
     await call.answer();
     expect(pbx.channels.get(chan)?.state).toBe('Up');
     // The greeting reaches the caller through Asterisk...
-    await call.play(tone(400)).done;
+    expect(await call.play(tone(400)).done).toEqual({ completed: true, playedMs: 400 });
     await wait(60);
     expect(loudFrames(pbx.heardBy(chan))).toBeGreaterThanOrEqual(19);
     // ...and the caller's voice reaches us.
@@ -65,7 +65,11 @@ describe('Asterisk through ARI (against a fake speaking ARI)', () => {
     await wait(300);
     const before = loudFrames(pbx.heardBy(chan));
     h.cancel();
-    expect((await h.done).completed).toBe(false);
+    const result = await h.done;
+    expect(result.completed).toBe(false);
+    // What the caller actually heard before the cut, for the transcript.
+    expect(result.playedMs).toBeGreaterThanOrEqual(200);
+    expect(result.playedMs).toBeLessThanOrEqual(450);
     await wait(200);
     expect(loudFrames(pbx.heardBy(chan)) - before).toBeLessThanOrEqual(2);
     pbx.dtmf(chan, '0');

@@ -8,6 +8,7 @@ import type { MediaClock } from '../rtp/clock.js';
 import { toE164 } from '../../util/phone.js';
 import { checkDialPolicy, type DialPolicy } from '../sip/policy.js';
 import { AriCall, type AriMedia } from './call.js';
+import { WsMedia } from './ws-media.js';
 
 /**
  * Asterisk through ARI (ari-client): calls enter our Stasis application from the dialplan
@@ -25,6 +26,11 @@ export interface AriOptions {
   mediaAddress: string;
   rtpPortMin: number;
   rtpPortMax: number;
+  /**
+   * externalMedia transport. rtp: we own the clock, any Asterisk 16+. websocket: chan_websocket
+   * (Asterisk 22.8+/20.18+ with JSON control), Asterisk owns the clock, no RTP ports to open.
+   */
+  media?: 'rtp' | 'websocket';
   /** Outbound through the trunk: {number} is replaced, e.g. PJSIP/{number}@telnyx. */
   trunkEndpoint: string;
   /** Desk phones and extensions: {ext} is replaced, e.g. PJSIP/{ext}. */
@@ -129,8 +135,37 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
     return this.o.extensionEndpoint.replace('{ext}', uri);
   }
 
-  /** An externalMedia RTP channel bridged with `ch`. */
+  /** An externalMedia channel bridged with `ch`. */
   async mediaLeg(ch: Channel): Promise<AriMedia> {
+    return this.o.media === 'websocket' ? this.wsLeg(ch) : this.rtpLeg(ch);
+  }
+
+  private async wsLeg(ch: Channel): Promise<AriMedia> {
+    const client = this.client!;
+    const media = await client.channels.externalMedia({
+      app: this.o.app, external_host: 'INCOMING', transport: 'websocket', encapsulation: 'none', connection_type: 'server', format: 'ulaw',
+    } as never);
+    this.mediaChannels.add(media.id);
+    try {
+      const vars = (media as unknown as { channelvars?: Record<string, string> }).channelvars ?? {};
+      const id = vars.MEDIA_WEBSOCKET_CONNECTION_ID ?? (await client.channels.getChannelVar({ channelId: media.id, variable: 'MEDIA_WEBSOCKET_CONNECTION_ID' })).value;
+      const url = new URL(this.o.url);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      url.pathname = `/media/${encodeURIComponent(id)}`;
+      const port = new WsMedia(url.toString(), { user: this.o.user, password: this.o.password });
+      // The channel joins Stasis (and can be bridged) only once this socket is connected.
+      await port.connect();
+      const bridge = await client.bridges.create({ type: 'mixing' });
+      await bridge.addChannel({ channel: [ch.id, media.id] });
+      return { port, mediaChannel: media, bridge };
+    } catch (e) {
+      this.mediaChannels.delete(media.id);
+      void client.channels.hangup({ channelId: media.id }).catch(() => {});
+      throw e;
+    }
+  }
+
+  private async rtpLeg(ch: Channel): Promise<AriMedia> {
     const client = this.client!;
     const { socket, port } = await this.ports.bind(this.o.mediaAddress);
     const rtp = new RtpSession({
@@ -148,7 +183,7 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
       const bridge = await client.bridges.create({ type: 'mixing' });
       await bridge.addChannel({ channel: [ch.id, media.id] });
       rtp.start();
-      return { rtp, mediaChannel: media, bridge };
+      return { port: rtp, rtpPort: port, mediaChannel: media, bridge };
     } catch (e) {
       rtp.close();
       this.ports.release(port);
@@ -157,7 +192,7 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
   }
 
   releaseMedia(m: AriMedia): void {
-    this.ports.release(m.rtp.localPort);
+    if (m.rtpPort !== undefined) this.ports.release(m.rtpPort);
     this.mediaChannels.delete(m.mediaChannel.id);
     void this.client?.channels.hangup({ channelId: m.mediaChannel.id }).catch(() => {});
     void this.client?.bridges.destroy({ bridgeId: m.bridge.id }).catch(() => {});
@@ -190,7 +225,7 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
     }
     const leg = await this.mediaLeg(owner);
     try {
-      if (target.whisper) await leg.rtp.play(target.whisper).done;
+      if (target.whisper) await leg.port.play(target.whisper).done;
       if (call.state !== 'answered') {
         await this.client!.channels.hangup({ channelId: owner.id }).catch(() => {});
         return { ok: false, status: 487, reason: 'the caller hung up during the whisper' };
@@ -200,8 +235,8 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
       call.end('transferred');
       return { ok: true, status: 200, reason: 'bridged with the owner' };
     } finally {
-      leg.rtp.close();
-      this.ports.release(leg.rtp.localPort);
+      leg.port.close();
+      if (leg.rtpPort !== undefined) this.ports.release(leg.rtpPort);
       this.mediaChannels.delete(leg.mediaChannel.id);
       void this.client?.channels.hangup({ channelId: leg.mediaChannel.id }).catch(() => {});
     }

@@ -3,16 +3,29 @@ import type { Client, Channel, Bridge } from 'ari-client';
 import type {
   AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
-import type { RtpSession } from '../rtp/session.js';
+import type { AudioFrame } from '../call.js';
 import type { AriTelephony } from './ari.js';
 
 /**
- * A call in our Stasis application: the caller's channel and an externalMedia (RTP) channel in
- * one mixing bridge. Playout clock: ours — the RtpSession paces PCMU to Asterisk, which relays it.
+ * A call in our Stasis application: the caller's channel and an externalMedia channel in one
+ * mixing bridge. Playout clock by media mode: RTP — ours (RtpSession paces PCMU to Asterisk);
+ * chan_websocket — Asterisk's (WsMedia sends ahead, FLUSH_MEDIA on barge-in).
  */
 
+/** What both media modes offer the call. */
+export interface MediaPort {
+  play(source: AudioSource): PlaybackHandle;
+  stopPlayback(): void;
+  sendDtmf?(digits: string): Promise<void>;
+  on(event: 'audio', listener: (f: AudioFrame) => void): unknown;
+  on(event: 'timeout', listener: () => void): unknown;
+  close(): void;
+}
+
 export interface AriMedia {
-  rtp: RtpSession;
+  port: MediaPort;
+  /** The local UDP port (RTP mode), to give back to the allocator. */
+  rtpPort?: number;
   mediaChannel: Channel;
   bridge: Bridge;
 }
@@ -53,8 +66,8 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   /** externalMedia leg + mixing bridge; the caller's audio arrives as RTP we pace and parse. */
   async attachMedia(): Promise<void> {
     this.media = await this.t.mediaLeg(this.channel);
-    this.media.rtp.on('audio', (f) => this.emit('audio', f));
-    this.media.rtp.on('timeout', () => void this.hangup('media_timeout'));
+    this.media.port.on('audio', (f: AudioFrame) => this.emit('audio', f));
+    this.media.port.on('timeout', () => void this.hangup('media_timeout'));
   }
 
   async reject(status = 486): Promise<void> {
@@ -65,15 +78,15 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
 
   play(source: AudioSource): PlaybackHandle {
     if (!this.media) throw new Error('call has no media yet (answer first)');
-    return this.media.rtp.play(source);
+    return this.media.port.play(source);
   }
 
   stopPlayback(): void {
-    this.media?.rtp.stopPlayback();
+    this.media?.port.stopPlayback();
   }
 
   async sendDtmf(digits: string): Promise<void> {
-    await this.media?.rtp.sendDtmf(digits);
+    await this.media?.port.sendDtmf?.(digits);
   }
 
   onDtmf(digit: string): void {
@@ -115,7 +128,7 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
     this.endReason = reason;
     const m = this.media;
     if (m) {
-      m.rtp.close();
+      m.port.close();
       this.t.releaseMedia(m);
     }
     this.t.forget(this);

@@ -20,6 +20,8 @@ interface FakeChannel {
   dialplan: { context: string; exten: string; priority: number };
   vars: Record<string, string>;
   media?: { socket: Socket; host: string; port: number; heard: Int16Array[] };
+  /** chan_websocket in server mode: we wait for the app to connect to /media/<connId>. */
+  ws?: { connId: string; socket: WebSocket | undefined; queue: (Buffer | { mark: string })[]; heard: Int16Array[]; timer?: NodeJS.Timeout };
 }
 
 export class FakeAsterisk {
@@ -44,6 +46,7 @@ export class FakeAsterisk {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.on('upgrade', (req, sock, head) => {
       const u = new URL(req.url ?? '', 'http://x');
+      if (u.pathname.startsWith('/media/')) return this.mediaUpgrade(req, sock, head, decodeURIComponent(u.pathname.slice(7)));
       if (u.pathname !== '/ari/events' || u.searchParams.get('api_key') !== `${this.user}:${this.pass}`) {
         sock.destroy();
         return;
@@ -59,7 +62,13 @@ export class FakeAsterisk {
 
   async stop(): Promise<void> {
     for (const ws of this.sockets) ws.terminate();
-    for (const c of this.channels.values()) c.media?.socket.close();
+    for (const c of this.channels.values()) {
+      c.media?.socket.close();
+      if (c.ws) {
+        clearInterval(c.ws.timer);
+        c.ws.socket?.terminate();
+      }
+    }
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
@@ -102,6 +111,10 @@ export class FakeAsterisk {
 
   private destroy(c: FakeChannel, cause: number): void {
     c.state = 'Down';
+    if (c.ws) {
+      clearInterval(c.ws.timer);
+      c.ws.socket?.close();
+    }
     this.channels.delete(c.id);
     for (const members of this.bridges.values()) members.delete(c.id);
     this.emit('StasisEnd', { channel: this.json(c) });
@@ -121,13 +134,67 @@ export class FakeAsterisk {
     for (const ws of this.sockets) ws.terminate();
   }
 
+  private readonly mediaWss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('media') ? 'media' : false) });
+
+  /** The app connects to chan_websocket's media socket: MEDIA_START, then μ-law both ways, timed by "Asterisk". */
+  private mediaUpgrade(req: IncomingMessage, sock: import('node:stream').Duplex, head: Buffer, connId: string): void {
+    const c = [...this.channels.values()].find((x) => x.ws?.connId === connId);
+    const auth = `Basic ${Buffer.from(`${this.user}:${this.pass}`).toString('base64')}`;
+    if (!c || req.headers.authorization !== auth || !String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((x) => x.trim()).includes('media')) {
+      sock.destroy();
+      return;
+    }
+    this.mediaWss.handleUpgrade(req, sock, head, (ws) => {
+      const m = c.ws!;
+      m.socket = ws;
+      ws.send(JSON.stringify({ event: 'MEDIA_START', connection_id: connId, channel: c.name, channel_id: c.id, format: 'ulaw', optimal_frame_size: 160, ptime: 20, channel_variables: c.vars }));
+      this.emit('StasisStart', { args: [], channel: this.json(c) });
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          m.queue.push(Buffer.from(data as Buffer));
+          return;
+        }
+        const cmd = JSON.parse(data.toString()) as { command: string; correlation_id?: string };
+        if (cmd.command === 'FLUSH_MEDIA') m.queue = [];
+        if (cmd.command === 'MARK_MEDIA') m.queue.push({ mark: cmd.correlation_id ?? '' });
+      });
+      // Asterisk's playout clock: 160 bytes every 20 ms; a mark is reported when playout reaches it.
+      m.timer = setInterval(() => {
+        let need = 160;
+        const out = Buffer.alloc(160, 0xff);
+        let o = 0;
+        while (m.queue.length && need > 0) {
+          const head0 = m.queue[0]!;
+          if (!Buffer.isBuffer(head0)) {
+            if (o > 0) break;
+            ws.send(JSON.stringify({ event: 'MEDIA_MARK_PROCESSED', channel_id: c.id, correlation_id: head0.mark }));
+            m.queue.shift();
+            continue;
+          }
+          const k = Math.min(need, head0.length);
+          head0.copy(out, o, 0, k);
+          o += k;
+          need -= k;
+          if (k === head0.length) m.queue.shift();
+          else m.queue[0] = head0.subarray(k);
+        }
+        if (o > 0) {
+          const pcm = new Int16Array(160);
+          decodeG711('PCMU', out, 0, 160, pcm);
+          m.heard.push(pcm);
+        }
+      }, 20);
+      ws.on('close', () => clearInterval(m.timer));
+    });
+  }
+
   /** The media channel bridged with `callerId`. */
   private mediaFor(callerId: string): FakeChannel | undefined {
     for (const members of this.bridges.values()) {
       if (!members.has(callerId)) continue;
       for (const id of members) {
         const ch = this.channels.get(id);
-        if (ch?.media) return ch;
+        if (ch?.media || ch?.ws) return ch;
       }
     }
     return undefined;
@@ -135,7 +202,17 @@ export class FakeAsterisk {
 
   /** Speaks `pcm` (8 kHz) from the caller into the app, as Asterisk would over externalMedia: PCMU, 20 ms. */
   async sendCallerAudio(callerId: string, pcm: Int16Array): Promise<void> {
-    const m = this.mediaFor(callerId)?.media;
+    const ch = this.mediaFor(callerId);
+    if (ch?.ws?.socket) {
+      for (let i = 0; i + 160 <= pcm.length; i += 160) {
+        const buf = Buffer.alloc(160);
+        encodeG711('PCMU', pcm, i, 160, buf, 0);
+        ch.ws.socket.send(buf);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return;
+    }
+    const m = ch?.media;
     if (!m) throw new Error('no media channel bridged with the caller');
     const ssrc = 0x1234abcd;
     for (let i = 0, seq = 1; i + 160 <= pcm.length; i += 160, seq++) {
@@ -149,8 +226,8 @@ export class FakeAsterisk {
 
   /** What the caller has heard from the app so far (decoded). */
   heardBy(callerId: string): Int16Array {
-    const m = this.mediaFor(callerId)?.media;
-    const parts = m?.heard ?? [];
+    const ch = this.mediaFor(callerId);
+    const parts = ch?.media?.heard ?? ch?.ws?.heard ?? [];
     const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
     let o = 0;
     for (const p of parts) {
@@ -247,7 +324,8 @@ export class FakeAsterisk {
       const chans = (q('channel') ?? '').split(',').filter(Boolean);
       if (r[2] === 'addChannel') {
         for (const c of chans) {
-          if (!this.channels.has(c)) return send(422, { message: 'Channel not in Stasis application' });
+          const ch = this.channels.get(c);
+          if (!ch || (ch.ws && !ch.ws.socket)) return send(422, { message: 'Channel not in Stasis application' });
           for (const other of this.bridges.values()) other.delete(c);
           b.add(c);
         }
@@ -269,6 +347,18 @@ export class FakeAsterisk {
     const host = q('external_host');
     if (!host || !q('app') || !q('format')) return send(400, { message: 'app, external_host and format are required' });
     if (q('format') !== 'ulaw') return send(400, { message: 'format not supported by this fake' });
+    if (q('transport') === 'websocket') {
+      if (q('encapsulation') !== 'none') return send(400, { message: 'websocket transport needs encapsulation=none' });
+      const connId = `media_connection${++this.seq}`;
+      const id = q('channelId') ?? `${Date.now()}.${++this.seq}`;
+      const c: FakeChannel = {
+        id, name: `WebSocket/${connId}/0x${this.seq.toString(16)}`, state: 'Up', caller: { name: '', number: '' },
+        dialplan: { context: 'default', exten: 's', priority: 1 }, vars: { MEDIA_WEBSOCKET_CONNECTION_ID: connId },
+        ws: { connId, socket: undefined, queue: [], heard: [] },
+      };
+      this.channels.set(id, c);
+      return send(200, { ...this.json(c), channelvars: c.vars });
+    }
     const [h, p] = host.split(':');
     const socket = createSocket('udp4');
     await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
