@@ -3,6 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ariDocs } from './spec.js';
+import { concat } from '../../helpers/audio.js';
 import { decodeG711, encodeG711 } from '../../../src/telephony/rtp/g711.js';
 import { parseRtp, writeRtpHeader, type RtpHeader } from '../../../src/telephony/rtp/packet.js';
 
@@ -227,14 +228,7 @@ export class FakeAsterisk {
   /** What the caller has heard from the app so far (decoded). */
   heardBy(callerId: string): Int16Array {
     const ch = this.mediaFor(callerId);
-    const parts = ch?.media?.heard ?? ch?.ws?.heard ?? [];
-    const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return concat(ch?.media?.heard ?? ch?.ws?.heard ?? []);
   }
 
   // ---- REST ---------------------------------------------------------------------------------
