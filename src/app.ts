@@ -17,6 +17,7 @@ import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
 import { createSpeech, type SpeechSet } from './speech/index.js';
 import { AnsweringFlow } from './agent/call/answering.js';
+import { createCallAlertSender } from './agent/call/alert-call.js';
 
 /** The running process: store, HTTP and (as they land) telephony, SMS and agent workers. */
 export interface App {
@@ -89,6 +90,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const speech = createSpeech(config.modelsDir);
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger }, call));
+  if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
   const summaries = async () => {
     try {

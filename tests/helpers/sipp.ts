@@ -34,9 +34,9 @@ export async function runSipp(args: { scenario: string; target?: string; service
 }
 
 /** Starts a SIPp UAS in the background; `done` resolves when it exits. */
-export async function startSippUas(scenario: string, extra: string[] = []): Promise<{ port: number; done: Promise<SippRun> }> {
+export async function startSippUas(scenario: string, extra: string[] = [], timeoutS = 20): Promise<{ port: number; done: Promise<SippRun> }> {
   const port = await freePort();
-  const done = runSipp({ scenario, localPort: port, extra });
+  const done = runSipp({ scenario, localPort: port, extra, timeoutS });
   // Give SIPp a moment to bind its socket.
   await new Promise((r) => setTimeout(r, 300));
   return { port, done };

@@ -90,3 +90,11 @@ describe('resampling', () => {
     expect(Math.abs(rms(lo) - rms(hi)) / rms(hi)).toBeLessThan(0.05);
   });
 });
+
+describe('text for speech', () => {
+  it('reads phone numbers digit by digit and symbols as words', async () => {
+    const { forSpeech } = await import('../../src/speech/text.js');
+    expect(forSpeech('Ann (+15125550177) called Sparkle & Shine')).toBe('Ann, 5 1 2, 5 5 5, 0 1 7 7, called Sparkle and Shine');
+    expect(forSpeech('from +442079460958')).toBe('from 4 4 2 0 7 9 4 6 0 9 5 8');
+  });
+});

@@ -7,6 +7,7 @@ import type { RouteDecision } from '../../business/routing.js';
 import type { Tts, Vad } from '../../speech/types.js';
 import { resample } from '../../speech/audio.js';
 import { recordMessage, tone } from './recorder.js';
+import { forSpeech } from '../../speech/text.js';
 
 /**
  * What a caller gets until speech recognition lands: the business's greeting, the owner at the
@@ -51,7 +52,7 @@ export class AnsweringFlow {
     const tts = this.d.tts;
     const rate = this.i.call.sampleRate;
     return (async function* () {
-      for await (const c of tts.synthesize(text)) yield c.sampleRate === rate ? c.pcm : resample(c.pcm, c.sampleRate, rate);
+      for await (const c of tts.synthesize(forSpeech(text))) yield c.sampleRate === rate ? c.pcm : resample(c.pcm, c.sampleRate, rate);
     })();
   }
 
@@ -114,7 +115,7 @@ export class AnsweringFlow {
       if (call.state !== 'answered') return false;
       const mode = this.ctx.owner.transferMode;
       await this.log('transfer', `trying ${t.label}`, { target: t.value, mode });
-      const whisper = mode === 'warm' ? this.pcm(`Call for ${this.ctx.displayName} from ${call.from.replace(/^\+1/, '').split('').join(' ')}. Connecting.`) : undefined;
+      const whisper = mode === 'warm' ? this.pcm(`Call for ${this.ctx.displayName} from ${call.from}. Connecting.`) : undefined;
       const r = await call.transfer({ uri: t.value, mode, ringSeconds: t.ringSeconds, ...(whisper ? { whisper } : {}) });
       await this.log('transfer', `${t.label}: ${r.ok ? 'connected' : `${r.status} ${r.reason}`}`, r);
       if (r.ok) return true;
