@@ -9,6 +9,7 @@ import { OutboxWorker, type ChannelSender, type Channel } from './business/outbo
 import { createEmailSender } from './business/email.js';
 import { demoContext } from './business/context/demo.js';
 import { buildHttpServer } from './http/server.js';
+import type { LiveCalls } from './http/admin/routes.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { version } from './version.js';
 import { createTelephony, type Call, type Telephony } from './telephony/index.js';
@@ -73,7 +74,27 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       })
     : undefined;
   if (sms) smsJobs = new JobRunner(store.db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), logger: logger.child({ mod: 'sms-jobs' }) });
-  const http = await buildHttpServer({ store, business, sms, publicUrl: config.http.publicUrl, metrics, logger, version });
+  // Calls in progress by call-record id, for live control from the console.
+  const liveCalls = new Map<string, Call>();
+  let telephonyRef: Telephony | undefined;
+  const live: LiveCalls = {
+    list: () => [...liveCalls.entries()].map(([id, call]) => ({ id, call })),
+    get: (id) => liveCalls.get(id),
+    dial: async (to, contextName) => {
+      if (!telephonyRef) throw new Error('no telephony backend is running');
+      const ctx = contextName ? await contexts.get(contextName) : undefined;
+      const call = await telephonyRef.dial(to, ctx?.document.numbers[0] ? { from: ctx.document.numbers[0] } : {});
+      const id = await business.calls.start({ direction: 'outbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to, contextId: ctx?.id ?? null, purpose: 'admin' });
+      await business.calls.answered(id);
+      liveCalls.set(id, call);
+      call.once('ended', (reason) => {
+        liveCalls.delete(id);
+        void business.calls.ended(id, reason);
+      });
+      return { id };
+    },
+  };
+  const http = await buildHttpServer({ store, business, sms, publicUrl: config.http.publicUrl, metrics, logger, version, live });
 
   // Notification channels this process can send on; calls join when the voice agent lands.
   const senders: Partial<Record<Channel, ChannelSender>> = {};
@@ -89,7 +110,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   });
   const speech = createSpeech(config.modelsDir);
   for (const r of speech.report) logger.info(r, 'speech engine');
-  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger }, call));
+  telephonyRef = telephony;
+  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls }, call));
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
   const summaries = async () => {
@@ -139,6 +161,7 @@ interface CallDeps {
   speech: SpeechSet;
   dataDir: string;
   logger: Logger;
+  liveCalls: Map<string, Call>;
 }
 
 /**
@@ -169,7 +192,11 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
       return;
     }
     const callId = id;
-    const ended = new Promise<string>((r) => call.once('ended', r));
+    d.liveCalls.set(callId, call);
+    const ended = new Promise<string>((r) => call.once('ended', (reason) => {
+      d.liveCalls.delete(callId);
+      r(reason);
+    }));
     const flow = new AnsweringFlow(
       { business, tts: d.speech.tts, newVad: d.speech.newVad, dataDir: d.dataDir, logger },
       { call, callId, context: routed.context, decision: routed.decision, customerId: customer?.customer.id ?? null },

@@ -7,6 +7,8 @@ import { ContextNotFoundError } from '../business/context/service.js';
 import type { Business } from '../business/index.js';
 import { calendarRoutes } from './calendar.js';
 import { smsWebhookRoutes } from './webhooks.js';
+import swagger from '@fastify/swagger';
+import { adminRoutes, type LiveCalls } from './admin/routes.js';
 import type { SmsService } from '../sms/service.js';
 
 export interface HttpDeps {
@@ -14,6 +16,8 @@ export interface HttpDeps {
   business?: Business;
   sms?: SmsService | undefined;
   publicUrl?: string;
+  /** Calls in progress, for live control from the console. */
+  live?: LiveCalls;
   metrics: Metrics;
   logger: Logger;
   version: string;
@@ -88,7 +92,20 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     return deps.metrics.registry.metrics();
   });
 
-  if (deps.business) await calendarRoutes(app, deps.business);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'frontdesk admin API', version: deps.version, description: 'Session cookie + X-CSRF-Token, or Authorization: Bearer <API token>.' },
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'fd_session' } } },
+    },
+  });
+  app.get('/api/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  if (deps.business) {
+    await calendarRoutes(app, deps.business);
+    await adminRoutes(app, {
+      db: deps.store.db, business: deps.business, live: deps.live ?? { list: () => [], get: () => undefined },
+      secureCookies: (deps.publicUrl ?? '').startsWith('https:'),
+    });
+  }
   if (deps.sms) await smsWebhookRoutes(app, deps.sms, deps.publicUrl ?? 'http://localhost');
 
   return app;

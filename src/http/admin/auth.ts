@@ -1,0 +1,122 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Db } from '../../store/db.js';
+import { audit } from '../../store/audit.js';
+import { hashPassword, verifyPassword } from './users.js';
+
+/**
+ * Admin authentication: password login → an opaque session cookie (httpOnly, SameSite=Strict,
+ * Secure over https) with a CSRF token that cookie-authenticated writes must echo in
+ * X-CSRF-Token; API tokens (Bearer, hashed at rest) for scripts; lockout after repeated failures.
+ */
+
+export const authDefaults = {
+  sessionHours: 12,
+  maxFailedLogins: 5,
+  lockoutMinutes: 15,
+  /** Added to every failed login, so guessing is slow even before the lockout. */
+  failureDelayMs: 500,
+  cookie: 'fd_session',
+} as const;
+
+export interface AdminPrincipal {
+  userId: string;
+  username: string;
+  role: 'admin' | 'viewer';
+  via: 'session' | 'token';
+  csrf?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    admin?: AdminPrincipal;
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const sameString = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+export class LoginError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+// A hash to compare against when the user does not exist, so timing does not reveal usernames.
+let dummyHash: Promise<string> | undefined;
+
+export class AdminAuth {
+  constructor(private readonly db: Db, private readonly opts = authDefaults) {}
+
+  async login(username: string, password: string): Promise<{ token: string; csrf: string; principal: AdminPrincipal }> {
+    const user = await this.db.selectFrom('admin_users').selectAll().where('username', '=', username).executeTakeFirst();
+    if (user?.locked_until && user.locked_until.getTime() > Date.now()) {
+      throw new LoginError('too many failed attempts; try again later', 429);
+    }
+    dummyHash ??= hashPassword('not the password');
+    const ok = user ? await verifyPassword(user.password_hash, password) : (await verifyPassword(await dummyHash, password), false);
+    if (!ok || !user) {
+      if (user) {
+        const failed = user.failed_attempts + 1;
+        const locked = failed >= this.opts.maxFailedLogins ? new Date(Date.now() + this.opts.lockoutMinutes * 60_000) : null;
+        await this.db.updateTable('admin_users').set({ failed_attempts: locked ? 0 : failed, locked_until: locked }).where('id', '=', user.id).execute();
+        await audit(this.db, { actor: username, action: locked ? 'admin.locked_out' : 'admin.login_failed', targetType: 'admin_user', targetId: username });
+      }
+      await new Promise((r) => setTimeout(r, this.opts.failureDelayMs));
+      throw new LoginError('wrong username or password', 401);
+    }
+    const token = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(24).toString('base64url');
+    await this.db.insertInto('admin_sessions').values({
+      id: sha256(token), user_id: user.id, csrf_token: csrf,
+      expires_at: new Date(Date.now() + this.opts.sessionHours * 3_600_000), last_seen_at: new Date(),
+    }).execute();
+    await this.db.updateTable('admin_users').set({ failed_attempts: 0, locked_until: null, last_login_at: new Date() }).where('id', '=', user.id).execute();
+    await audit(this.db, { actor: username, action: 'admin.login', targetType: 'admin_user', targetId: username });
+    return { token, csrf, principal: { userId: user.id, username: user.username, role: user.role, via: 'session', csrf } };
+  }
+
+  async logout(token: string): Promise<void> {
+    await this.db.deleteFrom('admin_sessions').where('id', '=', sha256(token)).execute();
+  }
+
+  async createToken(userId: string, name: string, actor: string): Promise<string> {
+    const token = `fdt_${randomBytes(30).toString('base64url')}`;
+    await this.db.insertInto('api_tokens').values({ user_id: userId, name, token_hash: sha256(token) }).execute();
+    await audit(this.db, { actor, action: 'api_token.create', targetType: 'api_token', targetId: name });
+    return token;
+  }
+
+  /** Who is calling, from a session cookie or a Bearer token; undefined when nobody valid. */
+  async authenticate(req: FastifyRequest): Promise<AdminPrincipal | undefined> {
+    const bearer = /^Bearer (fdt_[A-Za-z0-9_-]{20,})$/.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer) {
+      const row = await this.db.selectFrom('api_tokens').innerJoin('admin_users', 'admin_users.id', 'api_tokens.user_id')
+        .select(['admin_users.id', 'admin_users.username', 'admin_users.role', 'api_tokens.id as token_id'])
+        .where('api_tokens.token_hash', '=', sha256(bearer)).where('api_tokens.revoked_at', 'is', null).executeTakeFirst();
+      if (!row) return undefined;
+      void this.db.updateTable('api_tokens').set({ last_used_at: new Date() }).where('id', '=', row.token_id).execute().catch(() => {});
+      return { userId: row.id, username: row.username, role: row.role, via: 'token' };
+    }
+    const cookie = req.cookies?.[this.opts.cookie];
+    if (!cookie) return undefined;
+    const row = await this.db.selectFrom('admin_sessions').innerJoin('admin_users', 'admin_users.id', 'admin_sessions.user_id')
+      .select(['admin_users.id', 'admin_users.username', 'admin_users.role', 'admin_sessions.csrf_token', 'admin_sessions.expires_at'])
+      .where('admin_sessions.id', '=', sha256(cookie)).executeTakeFirst();
+    if (!row || row.expires_at.getTime() < Date.now()) return undefined;
+    return { userId: row.id, username: row.username, role: row.role, via: 'session', csrf: row.csrf_token };
+  }
+
+  /** Cookie-authenticated writes must carry the session's CSRF token. */
+  csrfOk(req: FastifyRequest, p: AdminPrincipal): boolean {
+    if (p.via === 'token' || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return true;
+    const sent = req.headers['x-csrf-token'];
+    return typeof sent === 'string' && !!p.csrf && sameString(sent, p.csrf);
+  }
+
+  setCookie(reply: FastifyReply, token: string, secure: boolean): void {
+    reply.setCookie(this.opts.cookie, token, {
+      httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: this.opts.sessionHours * 3600,
+    });
+  }
+}

@@ -1,0 +1,221 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
+import { DateTime } from 'luxon';
+import type { Business } from '../../business/index.js';
+import type { Db } from '../../store/db.js';
+import { audit } from '../../store/audit.js';
+import { route } from '../../business/routing.js';
+import { enqueue } from '../../business/outbox.js';
+import { QuoteError } from '../../business/quotes.js';
+import { SlotUnavailableError, AppointmentNotFoundError } from '../../business/scheduling/service.js';
+import { toE164 } from '../../util/phone.js';
+import type { Call } from '../../telephony/call.js';
+import { AdminAuth, LoginError } from './auth.js';
+
+/** The admin REST API under /api: what the console uses and scripts may call with a token. */
+
+export interface LiveCalls {
+  list(): { id: string; call: Call }[];
+  get(id: string): Call | undefined;
+  dial?(to: string, contextName?: string): Promise<{ id: string }>;
+}
+
+export interface AdminDeps {
+  db: Db;
+  business: Business;
+  live: LiveCalls;
+  secureCookies: boolean;
+}
+
+const idParam = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } as const;
+const nameParam = { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['name'] } as const;
+
+export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<void> {
+  const auth = new AdminAuth(d.db);
+  await app.register(cookie);
+
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.url.startsWith('/api/') || req.url.startsWith('/api/auth/login') || req.url.startsWith('/api/docs')) return;
+    const p = await auth.authenticate(req);
+    if (!p) return reply.code(401).send({ error: 'unauthorized', message: 'log in or send an API token' });
+    if (!auth.csrfOk(req, p)) return reply.code(403).send({ error: 'forbidden', message: 'missing or wrong X-CSRF-Token' });
+    if (p.role === 'viewer' && req.method !== 'GET') return reply.code(403).send({ error: 'forbidden', message: 'viewers cannot change anything' });
+    req.admin = p;
+  });
+
+  const who = (req: FastifyRequest) => req.admin!.username;
+
+  // ---- auth -------------------------------------------------------------------------------------
+  app.post<{ Body: { username: string; password: string } }>('/api/auth/login', {
+    schema: { tags: ['auth'], body: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 200 } } } },
+  }, async (req, reply) => {
+    try {
+      const s = await auth.login(req.body.username, req.body.password);
+      auth.setCookie(reply, s.token, d.secureCookies);
+      return { username: s.principal.username, role: s.principal.role, csrfToken: s.csrf };
+    } catch (e) {
+      if (e instanceof LoginError) return reply.code(e.status).send({ error: e.status === 429 ? 'locked' : 'unauthorized', message: e.message });
+      throw e;
+    }
+  });
+  app.post('/api/auth/logout', { schema: { tags: ['auth'] } }, async (req, reply) => {
+    const c = req.cookies?.fd_session;
+    if (c) await auth.logout(c);
+    reply.clearCookie('fd_session', { path: '/' });
+    return { ok: true };
+  });
+  app.get('/api/auth/me', { schema: { tags: ['auth'] } }, async (req) => ({ username: req.admin!.username, role: req.admin!.role, csrfToken: req.admin!.csrf ?? null }));
+  app.post<{ Body: { name: string } }>('/api/tokens', {
+    schema: { tags: ['auth'], body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 80 } } } },
+  }, async (req) => ({ token: await auth.createToken(req.admin!.userId, req.body.name, who(req)) }));
+
+  // ---- contexts ---------------------------------------------------------------------------------
+  app.get('/api/contexts', { schema: { tags: ['contexts'] } }, async () =>
+    (await d.business.contexts.list()).map((c) => ({ name: c.name, displayName: c.document.displayName, version: c.version, numbers: c.document.numbers, default: c.document.default })));
+  app.get<{ Params: { name: string } }>('/api/contexts/:name', { schema: { tags: ['contexts'], params: nameParam } }, async (req) => {
+    const c = await d.business.contexts.get(req.params.name);
+    return { name: c.name, version: c.version, updatedAt: c.updatedAt, document: c.document };
+  });
+  app.put<{ Params: { name: string }; Body: Record<string, unknown> & { message?: string } }>('/api/contexts/:name', {
+    schema: { tags: ['contexts'], params: nameParam, body: { type: 'object' } },
+  }, async (req, reply) => {
+    const { message, ...doc } = req.body;
+    if (doc.name !== undefined && doc.name !== req.params.name) {
+      return reply.code(400).send({ error: 'invalid_context', message: 'the context has errors', fields: [{ path: 'name', message: `must be "${req.params.name}" (the URL's name)` }] });
+    }
+    const saved = await d.business.contexts.save({ ...doc, name: req.params.name }, who(req), typeof message === 'string' ? message : undefined);
+    return { name: saved.name, version: saved.version, document: saved.document };
+  });
+  app.get<{ Params: { name: string } }>('/api/contexts/:name/history', { schema: { tags: ['contexts'], params: nameParam } }, async (req) =>
+    (await d.business.contexts.history(req.params.name)).map((h) => ({ version: h.version, author: h.author, message: h.message, createdAt: h.createdAt, diff: h.diff })));
+  app.post<{ Params: { name: string }; Body: { version: number } }>('/api/contexts/:name/rollback', {
+    schema: { tags: ['contexts'], params: nameParam, body: { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1 } } } },
+  }, async (req) => {
+    const c = await d.business.contexts.rollback(req.params.name, req.body.version, who(req));
+    return { name: c.name, version: c.version };
+  });
+  /** "What happens if +1… calls now?" — the routing preview. */
+  app.get<{ Params: { name: string }; Querystring: { caller?: string; at?: string } }>('/api/contexts/:name/status', {
+    schema: { tags: ['contexts'], params: nameParam, querystring: { type: 'object', properties: { caller: { type: 'string', maxLength: 32 }, at: { type: 'string', format: 'date-time' } } } },
+  }, async (req) => {
+    const c = await d.business.contexts.get(req.params.name);
+    const at = req.query.at ? DateTime.fromISO(req.query.at) : DateTime.fromJSDate(d.business.now());
+    const r = route(c.document, toE164(req.query.caller) ?? req.query.caller, at);
+    return { open: r.open, action: r.action, reason: r.reason, greeting: r.greeting, nextChange: r.state.nextChange?.toISO() ?? null, vip: r.vip };
+  });
+
+  // ---- calls ------------------------------------------------------------------------------------
+  app.get<{ Querystring: { limit?: number; context?: string } }>('/api/calls', {
+    schema: { tags: ['calls'], querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500 }, context: { type: 'string' } } } },
+  }, async (req) => {
+    let q = d.db.selectFrom('calls').leftJoin('contexts', 'contexts.id', 'calls.context_id')
+      .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'contexts.name as context'])
+      .orderBy('calls.started_at', 'desc').limit(req.query.limit ?? 50);
+    if (req.query.context) q = q.where('contexts.name', '=', req.query.context);
+    const rows = await q.execute();
+    const live = new Set(d.live.list().map((l) => l.id));
+    return rows.map((r) => ({ ...r, live: live.has(r.id) }));
+  });
+  app.get<{ Params: { id: string } }>('/api/calls/:id', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
+    const call = await d.business.calls.get(req.params.id);
+    if (!call) return reply.code(404).send({ error: 'not_found', message: 'no such call' });
+    return { ...call, events: await d.business.calls.events(req.params.id) };
+  });
+  app.post<{ Params: { id: string } }>('/api/calls/:id/hangup', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
+    const call = d.live.get(req.params.id);
+    if (!call) return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });
+    await call.hangup('admin_hangup');
+    await audit(d.db, { actor: who(req), action: 'call.hangup', targetType: 'call', targetId: req.params.id });
+    return { ok: true };
+  });
+  app.post<{ Params: { id: string } }>('/api/calls/:id/transfer', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
+    const call = d.live.get(req.params.id);
+    if (!call) return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });
+    const rec = await d.business.calls.get(req.params.id);
+    const ctx = rec?.context_id ? await d.business.contexts.getById(rec.context_id) : undefined;
+    const target = ctx?.document.owner.targets[0];
+    if (!target) return reply.code(409).send({ error: 'no_target', message: 'the context has no owner target' });
+    await audit(d.db, { actor: who(req), action: 'call.transfer', targetType: 'call', targetId: req.params.id, details: { to: target.value } });
+    return call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds });
+  });
+  app.post<{ Body: { to: string; context?: string } }>('/api/calls/outbound', {
+    schema: { tags: ['calls'], body: { type: 'object', required: ['to'], properties: { to: { type: 'string', maxLength: 32 }, context: { type: 'string' } } } },
+  }, async (req, reply) => {
+    if (!d.live.dial) return reply.code(409).send({ error: 'no_telephony', message: 'no telephony backend is running' });
+    try {
+      const r = await d.live.dial(req.body.to, req.body.context);
+      await audit(d.db, { actor: who(req), action: 'call.outbound', targetType: 'phone', targetId: req.body.to });
+      return r;
+    } catch (e) {
+      return reply.code(422).send({ error: 'dial_failed', message: (e as Error).message });
+    }
+  });
+
+  // ---- texts ------------------------------------------------------------------------------------
+  app.post<{ Body: { to: string; text: string; context?: string } }>('/api/sms', {
+    schema: { tags: ['sms'], body: { type: 'object', required: ['to', 'text'], properties: { to: { type: 'string', maxLength: 32 }, text: { type: 'string', minLength: 1, maxLength: 1600 }, context: { type: 'string' } } } },
+  }, async (req, reply) => {
+    const to = toE164(req.body.to);
+    if (!to) return reply.code(400).send({ error: 'bad_request', message: 'to is not a phone number', fields: [{ path: 'to', message: 'must be a phone number' }] });
+    const ctx = req.body.context ? await d.business.contexts.get(req.body.context) : (await d.business.contexts.list()).find((c) => c.document.default);
+    const from = ctx?.document.numbers[0];
+    if (!ctx || !from) return reply.code(409).send({ error: 'no_number', message: 'the context has no number to text from' });
+    const key = `admin_sms:${req.admin!.userId}:${Date.now()}:${to}`;
+    await enqueue(d.db, { contextId: ctx.id, channel: 'sms', purpose: 'admin_sms', recipient: to, payload: { text: req.body.text, from }, dedupeKey: key });
+    await audit(d.db, { actor: who(req), action: 'sms.send', targetType: 'phone', targetId: to });
+    return reply.code(202).send({ queued: true });
+  });
+  app.get('/api/sms/threads', { schema: { tags: ['sms'] } }, async () =>
+    d.db.selectFrom('sms_threads').select(['id', 'business_number', 'customer_number', 'opted_out_at', 'last_message_at']).orderBy('last_message_at', 'desc').limit(200).execute());
+  app.get<{ Params: { id: string } }>('/api/sms/threads/:id', { schema: { tags: ['sms'], params: idParam } }, async (req) =>
+    d.db.selectFrom('sms_messages').select(['id', 'direction', 'body', 'status', 'created_at']).where('thread_id', '=', req.params.id).orderBy('created_at').execute());
+
+  // ---- scheduling, customers, voicemails --------------------------------------------------------
+  app.get<{ Querystring: { context: string; service: string; from?: string; to?: string; units?: number } }>('/api/scheduling/available', {
+    schema: { tags: ['scheduling'], querystring: { type: 'object', required: ['context', 'service'], properties: { context: { type: 'string' }, service: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, units: { type: 'integer', minimum: 1, maximum: 50 } } } },
+  }, async (req, reply) => {
+    try {
+      const r = await d.business.scheduling.available({
+        context: req.query.context, service: req.query.service, units: req.query.units,
+        ...(req.query.from ? { from: new Date(req.query.from) } : {}), ...(req.query.to ? { to: new Date(req.query.to) } : {}),
+      });
+      return { quote: r.quote, slots: r.slots.map((s) => ({ start: s.start.toISO(), end: s.end.toISO(), crews: s.crews })) };
+    } catch (e) {
+      if (e instanceof QuoteError) return reply.code(400).send({ error: 'bad_request', message: e.message, options: e.options });
+      throw e;
+    }
+  });
+  app.post<{ Body: { context: string; service: string; start: string; phone?: string; name?: string; address?: string; units?: number } }>('/api/scheduling/book', {
+    schema: { tags: ['scheduling'], body: { type: 'object', required: ['context', 'service', 'start'], properties: { context: { type: 'string' }, service: { type: 'string' }, start: { type: 'string', format: 'date-time' }, phone: { type: 'string' }, name: { type: 'string', maxLength: 120 }, address: { type: 'string', maxLength: 300 }, units: { type: 'integer', minimum: 1, maximum: 50 } } } },
+  }, async (req, reply) => {
+    const c = req.body.phone ? await d.business.customers.findOrCreateByPhone(req.body.phone) : undefined;
+    if (c && (req.body.name || req.body.address)) await d.business.customers.update(c.customer.id, { name: req.body.name, address: req.body.address });
+    try {
+      const r = await d.business.scheduling.book({
+        context: req.body.context, service: req.body.service, start: new Date(req.body.start), customerId: c?.customer.id ?? null,
+        address: req.body.address ?? null, units: req.body.units, source: 'admin', actor: who(req),
+      });
+      return r.appointment;
+    } catch (e) {
+      if (e instanceof SlotUnavailableError) return reply.code(409).send({ error: e.reason, message: e.message, alternatives: e.alternatives.map((a) => a.start.toISO()) });
+      if (e instanceof QuoteError) return reply.code(400).send({ error: 'bad_request', message: e.message, options: e.options });
+      throw e;
+    }
+  });
+  app.post<{ Params: { id: string } }>('/api/scheduling/:id/cancel', { schema: { tags: ['scheduling'], params: idParam } }, async (req, reply) => {
+    try {
+      return await d.business.scheduling.cancel(req.params.id, who(req), 'cancelled in the console');
+    } catch (e) {
+      if (e instanceof AppointmentNotFoundError) return reply.code(404).send({ error: 'not_found', message: e.message });
+      throw e;
+    }
+  });
+  app.get<{ Querystring: { search?: string } }>('/api/customers', { schema: { tags: ['customers'], querystring: { type: 'object', properties: { search: { type: 'string', maxLength: 100 } } } } },
+    async (req) => d.business.customers.list({ ...(req.query.search ? { search: req.query.search } : {}) }));
+  app.get<{ Params: { id: string } }>('/api/customers/:id', { schema: { tags: ['customers'], params: idParam } }, async (req, reply) =>
+    (await d.business.customers.history(req.params.id)) ?? reply.code(404).send({ error: 'not_found', message: 'no such customer' }));
+  app.get('/api/voicemails', { schema: { tags: ['voicemails'] } }, async () => d.business.messages.list({}));
+  app.post<{ Params: { id: string }; Body: { read: boolean } }>('/api/voicemails/:id/read', {
+    schema: { tags: ['voicemails'], params: idParam, body: { type: 'object', required: ['read'], properties: { read: { type: 'boolean' } } } },
+  }, async (req, reply) => (await d.business.messages.markRead(req.params.id, req.body.read, who(req))) ?? reply.code(404).send({ error: 'not_found', message: 'no such message' }));
+}
