@@ -1,0 +1,129 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsTelephony, type FsCall } from '../../src/telephony/freeswitch/index.js';
+import { ForkServer } from '../../src/telephony/freeswitch/fork-server.js';
+import { FakeDrachtio } from '../fakes/drachtio.js';
+import { concat, rms } from '../helpers/audio.js';
+
+const tone = (ms: number, hz = 440) => new Int16Array((8000 * ms) / 1000).map((_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
+const loudFrames = (parts: Int16Array[]) => parts.filter((p) => rms(p) > 1000).length;
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wire protocol)', () => {
+  const drachtio = new FakeDrachtio();
+  const forks = new ForkServer();
+  let http: Server;
+  let fs: FsTelephony;
+  let next: (c: FsCall) => void = () => {};
+  const incoming = () => new Promise<FsCall>((r) => (next = r));
+
+  beforeAll(async () => {
+    http = createServer();
+    http.on('upgrade', (req, sock, head) => forks.handleUpgrade(req, sock, head));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as { port: number }).port;
+    fs = new FsTelephony({
+      seam: drachtio, forks, forkUrl: `ws://127.0.0.1:${port}/audio-fork`,
+      trunkUri: 'sip:{number}@sip.telnyx.com', extensionUri: 'sip:{ext}@pbx.local', reconnectMs: 50,
+    });
+    fs.on('call', (c) => next(c as FsCall));
+    await fs.start();
+  });
+  afterAll(async () => {
+    await fs.stop();
+    await new Promise((r) => http.close(r));
+  });
+
+  it('answers → greeting heard → caller audio arrives → barge-in kills audio → REFER with NOTIFY → hangup', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550177', '+15125550100');
+    const call = await p;
+    expect(call).toMatchObject({ from: '+15125550177', to: '+15125550100', state: 'ringing' });
+    let frames = 0;
+    call.on('audio', (f) => rms(f.pcm) > 1000 && frames++);
+    await call.answer();
+    const fork = leg.endpoint.fork!;
+
+    // The greeting is played by FreeSWITCH's clock; its mark comes back when it has been heard.
+    expect(await call.play(tone(400)).done).toEqual({ completed: true, playedMs: 400 });
+    expect(loudFrames(fork.heard)).toBeGreaterThanOrEqual(19);
+
+    await fork.speak(tone(300, 300));
+    await wait(40);
+    expect(frames).toBeGreaterThanOrEqual(14);
+
+    const h = call.play(tone(3000));
+    await wait(300);
+    const before = loudFrames(fork.heard);
+    h.cancel();
+    const cut = await h.done;
+    expect(cut.completed).toBe(false);
+    expect(cut.playedMs).toBeGreaterThanOrEqual(200);
+    expect(cut.playedMs).toBeLessThanOrEqual(450);
+    await wait(200);
+    expect(fork.received).toContain('killAudio');
+    expect(loudFrames(fork.heard) - before).toBeLessThanOrEqual(2);
+
+    const digits: string[] = [];
+    call.on('dtmf', (d) => digits.push(d));
+    leg.endpoint.emit('dtmf', { dtmf: '0' });
+    expect(digits).toEqual(['0']);
+
+    const r = await call.transfer({ uri: '101', mode: 'blind' });
+    expect(r).toEqual({ ok: true, status: 200, reason: 'OK' });
+    expect(leg.dialog.requests[0]).toMatchObject({ method: 'REFER', headers: { 'Refer-To': '<sip:101@pbx.local>' } });
+    expect(call.endReason).toBe('transferred');
+    expect(leg.dialog.destroyed).toBe(true);
+  });
+
+  it('reports a failed transfer from the sipfrag, and ends the call when the caller hangs up', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550178', '+15125550100');
+    const call = await p;
+    await call.answer();
+    leg.dialog.transferOutcome = 486;
+    expect(await call.transfer({ uri: '+15125550199', mode: 'blind' })).toEqual({ ok: false, status: 486, reason: 'Busy Here' });
+    expect(leg.dialog.requests[0]!.headers!['Refer-To']).toBe('<sip:+15125550199@sip.telnyx.com>');
+    expect(call.state).toBe('answered');
+    leg.dialog.remoteHangup();
+    expect(call.endReason).toBe('remote_hangup');
+    expect(leg.endpoint.destroyed).toBe(true);
+    expect(fs.activeCalls()).toBe(0);
+  });
+
+  it('transfers warm: owner leg, whisper on its own fork, endpoints bridged', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550179', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const r = await call.transfer({ uri: '+15125550199', mode: 'warm', whisper: tone(200, 660) });
+    expect(r).toMatchObject({ ok: true });
+    const owner = drachtio.legs.at(-1)!;
+    expect(owner.uri).toBe('sip:+15125550199@sip.telnyx.com');
+    expect(loudFrames(owner.endpoint.fork!.heard)).toBeGreaterThanOrEqual(9);
+    expect(leg.endpoint.bridgedWith).toBe(owner.endpoint.uuid);
+    expect(leg.endpoint.destroyed).toBe(false);
+  });
+
+  it('ends calls cleanly when drachtio or ESL drops, and reconnects with backoff', async () => {
+    const p = incoming();
+    drachtio.incoming('+15125550180', '+15125550100');
+    const call = await p;
+    await call.answer();
+    drachtio.failConnects = 2;
+    const before = drachtio.connects;
+    drachtio.drop();
+    expect(call.endReason).toBe('media_server_lost');
+    expect(fs.activeCalls()).toBe(0);
+    await wait(600);
+    expect(drachtio.connects - before).toBe(3);
+  });
+
+  it('places outbound calls through the trunk only where policy allows', async () => {
+    await expect(fs.dial('+19005550100')).rejects.toThrow(/premium-rate/);
+    const call = await fs.dial('512-555-0123');
+    expect(drachtio.legs.at(-1)!.uri).toBe('sip:+15125550123@sip.telnyx.com');
+    expect(call.state).toBe('answered');
+    await call.hangup();
+  });
+});
