@@ -13,6 +13,7 @@ import type { LiveCalls } from './http/admin/routes.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { version } from './version.js';
 import { createTelephony, type Call, type Telephony } from './telephony/index.js';
+import { FsTelephony } from './telephony/freeswitch/index.js';
 import { audit } from './store/audit.js';
 import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
@@ -111,6 +112,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const speech = createSpeech(config.modelsDir);
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;
+  if (telephony instanceof FsTelephony) {
+    // mod_audio_fork connects to /audio-fork on the HTTP port.
+    http.server.on('upgrade', (req, sock, head) => {
+      if ((req.url ?? '').startsWith('/audio-fork')) telephony.forkServer.handleUpgrade(req, sock, head);
+      else sock.destroy();
+    });
+  }
   telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls }, call));
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;

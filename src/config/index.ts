@@ -181,6 +181,41 @@ export const settings = {
     doc: 'Dial string for desk-phone extensions; {ext} is the extension.',
     schema: z.string().includes('{ext}', { message: 'must contain {ext}' }).default('PJSIP/{ext}'),
   },
+  FRONTDESK_DRACHTIO_URL: {
+    path: 'freeswitch.drachtio',
+    doc: 'drachtio-server admin address for FRONTDESK_TELEPHONY=freeswitch: host:port (default 127.0.0.1:9022).',
+    schema: z.string().regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:9022'),
+  },
+  FRONTDESK_DRACHTIO_SECRET: {
+    path: 'freeswitch.drachtioSecret',
+    doc: 'drachtio-server admin secret (freeswitch/drachtio.conf.xml).',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_FREESWITCH_ESL: {
+    path: 'freeswitch.esl',
+    doc: 'FreeSWITCH event socket: host:port (default 127.0.0.1:8021).',
+    schema: z.string().regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:8021'),
+  },
+  FRONTDESK_FREESWITCH_ESL_SECRET: {
+    path: 'freeswitch.eslSecret',
+    doc: 'FreeSWITCH event socket password (freeswitch/event_socket.conf.xml).',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_FORK_URL: {
+    path: 'freeswitch.forkUrl',
+    doc: 'ws:// URL FreeSWITCH mod_audio_fork connects to (frontdesk serves it at /audio-fork on the HTTP port).',
+    schema: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL').default('ws://127.0.0.1:8080/audio-fork'),
+  },
+  FRONTDESK_FREESWITCH_TRUNK_URI: {
+    path: 'freeswitch.trunkUri',
+    doc: 'SIP URI for outbound calls and transfers to numbers; {number} is the E.164 number.',
+    schema: z.string().includes('{number}', { message: 'must contain {number}' }).default('sip:{number}@sip.telnyx.com'),
+  },
+  FRONTDESK_FREESWITCH_EXTENSION_URI: {
+    path: 'freeswitch.extensionUri',
+    doc: 'SIP URI for desk-phone extensions; {ext} is the extension.',
+    schema: z.string().includes('{ext}', { message: 'must contain {ext}' }).default('sip:{ext}@127.0.0.1'),
+  },
   FRONTDESK_RTP_PORT_MIN: {
     path: 'rtp.portMin',
     doc: 'Lowest UDP port for RTP media.',
@@ -297,6 +332,15 @@ export interface Config {
     callerId: string | undefined;
   };
   dial: { international: boolean; premium: boolean };
+  freeswitch: {
+    drachtio: string;
+    drachtioSecret: string | undefined;
+    esl: string;
+    eslSecret: string | undefined;
+    forkUrl: string;
+    trunkUri: string;
+    extensionUri: string;
+  };
   asterisk: {
     url: string | undefined;
     user: string;
@@ -386,6 +430,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   ];
   for (const [a, av, b, bv] of pairs) {
     if (!!av !== !!bv) problems.push(`${av ? b : a}: needed together with ${av ? a : b}`);
+  }
+  if (cfg.telephony === 'freeswitch' && (!cfg.freeswitch?.drachtioSecret || !cfg.freeswitch.eslSecret)) {
+    problems.push('FRONTDESK_DRACHTIO_SECRET: FRONTDESK_TELEPHONY=freeswitch needs FRONTDESK_DRACHTIO_SECRET and FRONTDESK_FREESWITCH_ESL_SECRET');
   }
   if (cfg.telephony === 'asterisk' && (!cfg.asterisk?.url || !cfg.asterisk.password)) {
     problems.push('FRONTDESK_ARI_URL: FRONTDESK_TELEPHONY=asterisk needs FRONTDESK_ARI_URL and FRONTDESK_ARI_PASSWORD');

@@ -3,6 +3,9 @@ import type { Config } from '../config/index.js';
 import type { Telephony } from './call.js';
 import { SipEndpoint, type TrunkConfig } from './sip/endpoint.js';
 import { AriTelephony } from './asterisk/ari.js';
+import { FsTelephony } from './freeswitch/index.js';
+import { ForkServer } from './freeswitch/fork-server.js';
+import { DrachtioLibSeam } from './freeswitch/drachtio.js';
 
 export type { Call, Telephony } from './call.js';
 
@@ -61,7 +64,23 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         logger: logger.child({ mod: 'ari' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
       });
-    case 'freeswitch':
-      throw new Error('FRONTDESK_TELEPHONY=freeswitch is not available in this build yet; use sip, asterisk or none');
+    case 'freeswitch': {
+      const [dh, dp] = cfg.freeswitch.drachtio.split(':');
+      const [eh, ep] = cfg.freeswitch.esl.split(':');
+      return new FsTelephony({
+        seam: new DrachtioLibSeam({
+          drachtio: { host: dh!, port: Number(dp), secret: cfg.freeswitch.drachtioSecret! },
+          freeswitch: { address: eh!, port: Number(ep), secret: cfg.freeswitch.eslSecret! },
+          trunkAuth: cfg.sip.trunkUser && cfg.sip.trunkPassword ? { username: cfg.sip.trunkUser, password: cfg.sip.trunkPassword } : undefined,
+        }),
+        forks: new ForkServer(),
+        forkUrl: cfg.freeswitch.forkUrl,
+        trunkUri: cfg.freeswitch.trunkUri,
+        extensionUri: cfg.freeswitch.extensionUri,
+        dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },
+        logger: logger.child({ mod: 'freeswitch' }),
+        ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
+      });
+    }
   }
 }

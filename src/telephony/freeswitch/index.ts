@@ -150,6 +150,11 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
     super();
   }
 
+  /** The fork WebSocket server, to mount on the HTTP server's upgrade for /audio-fork. */
+  get forkServer(): ForkServer {
+    return this.o.forks;
+  }
+
   activeCalls(): number {
     return this.calls.size;
   }
