@@ -206,6 +206,11 @@ export const settings = {
     doc: 'ws:// URL FreeSWITCH mod_audio_fork connects to (frontdesk serves it at /audio-fork on the HTTP port).',
     schema: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL').default('ws://127.0.0.1:8080/audio-fork'),
   },
+  FRONTDESK_FORK_STREAMING: {
+    path: 'freeswitch.streaming',
+    doc: 'mod_audio_fork bidirectional streaming (true); false falls back to playAudio per reply and uuid_break on barge-in.',
+    schema: bool.default(true),
+  },
   FRONTDESK_FREESWITCH_TRUNK_URI: {
     path: 'freeswitch.trunkUri',
     doc: 'SIP URI for outbound calls and transfers to numbers; {number} is the E.164 number.',
@@ -338,6 +343,7 @@ export interface Config {
     esl: string;
     eslSecret: string | undefined;
     forkUrl: string;
+    streaming: boolean;
     trunkUri: string;
     extensionUri: string;
   };

@@ -75,6 +75,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         }),
         forks: new ForkServer(),
         forkUrl: cfg.freeswitch.forkUrl,
+        streaming: cfg.freeswitch.streaming,
         trunkUri: cfg.freeswitch.trunkUri,
         extensionUri: cfg.freeswitch.extensionUri,
         dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },

@@ -82,6 +82,11 @@ export class FakeAudioFork {
     }
   }
 
+  /** uuid_break: FreeSWITCH stops the file it is playing. */
+  breakPlayback(): void {
+    this.queue = [];
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.ws?.close();

@@ -17,7 +17,6 @@ class FakeEndpoint extends EventEmitter implements FsEndpoint {
   readonly apis: string[] = [];
 
   async forkAudioStart(opts: Parameters<FsEndpoint['forkAudioStart']>[0]): Promise<void> {
-    if (!opts.bidirectionalAudio?.streaming) throw new Error('this fake only does bidirectional streaming');
     this.fork = new FakeAudioFork(opts.wsUrl, opts.metadata ?? {}, Number(opts.sampling ?? 8000));
     await this.fork.start();
   }
@@ -26,6 +25,8 @@ class FakeEndpoint extends EventEmitter implements FsEndpoint {
   }
   async api(command: string, args: string): Promise<unknown> {
     this.apis.push(`${command} ${args}`);
+    // uuid_break stops whatever FreeSWITCH is playing on this endpoint.
+    if (command === 'uuid_break') this.fork?.breakPlayback();
     return '+OK';
   }
   async bridge(other: FsEndpoint): Promise<void> {

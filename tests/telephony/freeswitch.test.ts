@@ -119,6 +119,30 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(drachtio.connects - before).toBe(3);
   });
 
+  it('falls back to playAudio with uuid_break when the fork cannot stream', async () => {
+    const port = (http.address() as { port: number }).port;
+    const legacyPbx = new FakeDrachtio();
+    const legacy = new FsTelephony({ seam: legacyPbx, forks, forkUrl: `ws://127.0.0.1:${port}/audio-fork`, trunkUri: 'sip:{number}@t', extensionUri: 'sip:{ext}@p', streaming: false });
+    const got = new Promise<FsCall>((r) => legacy.on('call', (c) => r(c as FsCall)));
+    await legacy.start();
+    const leg = legacyPbx.incoming('+15125550181', '+15125550100');
+    const call = await got;
+    await call.answer();
+    expect(await call.play(tone(200)).done).toEqual({ completed: true, playedMs: 200 });
+    await wait(100);
+    expect(leg.endpoint.fork!.received).toContain('playAudio');
+    expect(loudFrames(leg.endpoint.fork!.heard)).toBeGreaterThanOrEqual(9);
+    const h = call.play(tone(3000));
+    await wait(300);
+    h.cancel();
+    expect((await h.done).completed).toBe(false);
+    expect(leg.endpoint.apis.some((a) => a.startsWith('uuid_break'))).toBe(true);
+    const before = loudFrames(leg.endpoint.fork!.heard);
+    await wait(200);
+    expect(loudFrames(leg.endpoint.fork!.heard) - before).toBeLessThanOrEqual(1);
+    await legacy.stop();
+  });
+
   it('places outbound calls through the trunk only where policy allows', async () => {
     await expect(fs.dial('+19005550100')).rejects.toThrow(/premium-rate/);
     const call = await fs.dial('512-555-0123');

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AudioFrame, AudioSource, PlaybackHandle } from '../call.js';
+import type { AudioFrame, AudioSource, PlaybackHandle, PlaybackResult } from '../call.js';
 import { RemotePlayout } from '../remote-playout.js';
 
 /**
@@ -17,6 +17,9 @@ export const FORK_SUBPROTOCOL = 'audio.drachtio.org';
 export class ForkMedia extends EventEmitter<{ audio: [AudioFrame]; closed: [] }> {
   private readonly frame: AudioFrame;
   private readonly playout: RemotePlayout;
+  /** Fallback mode (a mod_audio_fork without streaming): whole items as playAudio, barge-in by uuid_break. */
+  private fallback: { onBreak: () => void } | undefined;
+  private readonly fallbackItems = new Set<{ finish: (completed: boolean) => void }>();
 
   constructor(private readonly ws: WebSocket, readonly sampleRate: number) {
     super();
@@ -55,16 +58,68 @@ export class ForkMedia extends EventEmitter<{ audio: [AudioFrame]; closed: [] }>
     this.emit('audio', this.frame);
   }
 
+  /** Switches to the fallback path: playAudio per item, killAudio + uuid_break (via onBreak) on barge-in. */
+  useFallback(onBreak: () => void): void {
+    this.fallback = { onBreak };
+  }
+
   play(source: AudioSource): PlaybackHandle {
-    return this.playout.play(source);
+    if (!this.fallback) return this.playout.play(source);
+    return this.playWhole(source);
+  }
+
+  /** Fallback: FreeSWITCH plays each item as a file; its length is the only clock we get. */
+  private playWhole(source: AudioSource): PlaybackHandle {
+    let resolveDone!: (r: PlaybackResult) => void;
+    const done = new Promise<PlaybackResult>((r) => (resolveDone = r));
+    let startedAt: number | undefined;
+    let samples = 0;
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    const heard = () => (startedAt === undefined ? 0 : Math.round(Math.min((samples / this.sampleRate) * 1000, performance.now() - startedAt)));
+    const entry = {
+      finish: (completed: boolean) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        this.fallbackItems.delete(entry);
+        resolveDone({ completed, playedMs: completed ? Math.round((samples / this.sampleRate) * 1000) : heard() });
+      },
+    };
+    this.fallbackItems.add(entry);
+    void (async () => {
+      const parts: Int16Array[] = [];
+      for await (const c of source instanceof Int16Array ? [source] : source) {
+        if (finished) return;
+        parts.push(c);
+      }
+      const pcm = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        pcm.set(p, o);
+        o += p.length;
+      }
+      samples = pcm.length;
+      startedAt = performance.now();
+      this.send({ type: 'playAudio', data: { audioContentType: 'raw', sampleRate: this.sampleRate, audioContent: Buffer.from(pcm.buffer).toString('base64') } });
+      timer = setTimeout(() => entry.finish(true), (samples / this.sampleRate) * 1000);
+    })();
+    return { done, cancel: () => this.stopPlayback(), playedMs: heard };
   }
 
   stopPlayback(): void {
-    this.playout.flush();
+    if (!this.fallback) {
+      this.playout.flush();
+      return;
+    }
+    this.send({ type: 'killAudio' });
+    this.fallback.onBreak();
+    for (const item of [...this.fallbackItems]) item.finish(false);
   }
 
   close(): void {
     this.playout.close();
+    for (const item of [...this.fallbackItems]) item.finish(false);
     this.ws.close();
   }
 }

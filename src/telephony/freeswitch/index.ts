@@ -29,6 +29,11 @@ export interface FsOptions {
   onOutbound?: (e: { to: string; allowed: boolean; reason: string }) => void;
   /** Reconnect backoff after drachtio or ESL is lost. */
   reconnectMs?: number;
+  /**
+   * true (default): bidirectional streaming, FreeSWITCH's clock, killAudio + marks. false: the
+   * fallback for a mod_audio_fork without streaming — playAudio per item, uuid_break on barge-in.
+   */
+  streaming?: boolean;
 }
 
 export class FsCall extends EventEmitter<CallEventMap> implements Call {
@@ -205,12 +210,15 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   }
 
   async fork(endpoint: FsEndpoint, callId: string): Promise<ForkMedia> {
+    const streaming = this.o.streaming ?? true;
     const connected = this.o.forks.expect(callId, 8000);
     await endpoint.forkAudioStart({
       wsUrl: this.o.forkUrl, mixType: 'mono', sampling: '8000', metadata: { callId },
-      bidirectionalAudio: { enabled: true, streaming: true, sampleRate: 8000 },
+      bidirectionalAudio: { enabled: true, streaming, sampleRate: 8000 },
     });
-    return connected;
+    const media = await connected;
+    if (!streaming) media.useFallback(() => void endpoint.api('uuid_break', `${endpoint.uuid} all`).catch(() => {}));
+    return media;
   }
 
   private onInvite(inv: IncomingInvite): void {
