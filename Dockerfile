@@ -1,13 +1,21 @@
 # The frontdesk controller. Models are mounted at /models (see docker-compose.yml), never baked in.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./web
+RUN npx vite build --config web/vite.config.ts
+
 FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng-data sox tini \
+RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng tini \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
-COPY models/manifest.json* ./models/
+COPY --from=build /app/web/dist ./web/dist
+COPY models/README.md ./models/
 ENV FRONTDESK_DATA_DIR=/data FRONTDESK_MODELS_DIR=/models NODE_ENV=production
 VOLUME ["/data", "/models"]
 EXPOSE 8080 5060/udp 5060/tcp 20000-20999/udp

@@ -8,6 +8,9 @@ import type { Business } from '../business/index.js';
 import { calendarRoutes } from './calendar.js';
 import { smsWebhookRoutes } from './webhooks.js';
 import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { adminRoutes, type LiveCalls } from './admin/routes.js';
 import type { SmsService } from '../sms/service.js';
 
@@ -106,6 +109,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       secureCookies: (deps.publicUrl ?? '').startsWith('https:'),
     });
   }
+  // The admin console, when built (npm start builds it; tests build it once).
+  const webDist = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+  if (existsSync(webDist)) await app.register(fastifyStatic, { root: webDist, prefix: '/', index: 'index.html' });
   if (deps.sms) await smsWebhookRoutes(app, deps.sms, deps.publicUrl ?? 'http://localhost');
 
   return app;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
+import { createReadStream, existsSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import type { Business } from '../../business/index.js';
 import type { Db } from '../../store/db.js';
@@ -96,10 +97,11 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
   });
   /** "What happens if +1… calls now?" — the routing preview. */
   app.get<{ Params: { name: string }; Querystring: { caller?: string; at?: string } }>('/api/contexts/:name/status', {
-    schema: { tags: ['contexts'], params: nameParam, querystring: { type: 'object', properties: { caller: { type: 'string', maxLength: 32 }, at: { type: 'string', format: 'date-time' } } } },
-  }, async (req) => {
+    schema: { tags: ['contexts'], params: nameParam, querystring: { type: 'object', properties: { caller: { type: 'string', maxLength: 32 }, at: { type: 'string', maxLength: 40, description: 'ISO time; without an offset it is read in the context\'s time zone' } } } },
+  }, async (req, reply) => {
     const c = await d.business.contexts.get(req.params.name);
-    const at = req.query.at ? DateTime.fromISO(req.query.at) : DateTime.fromJSDate(d.business.now());
+    const at = req.query.at ? DateTime.fromISO(req.query.at, { zone: c.document.timezone }) : DateTime.fromJSDate(d.business.now());
+    if (!at.isValid) return reply.code(400).send({ error: 'bad_request', message: 'at is not a time', fields: [{ path: 'at', message: 'must be an ISO date-time' }] });
     const r = route(c.document, toE164(req.query.caller) ?? req.query.caller, at);
     return { open: r.open, action: r.action, reason: r.reason, greeting: r.greeting, nextChange: r.state.nextChange?.toISO() ?? null, vip: r.vip };
   });
@@ -215,6 +217,12 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
   app.get<{ Params: { id: string } }>('/api/customers/:id', { schema: { tags: ['customers'], params: idParam } }, async (req, reply) =>
     (await d.business.customers.history(req.params.id)) ?? reply.code(404).send({ error: 'not_found', message: 'no such customer' }));
   app.get('/api/voicemails', { schema: { tags: ['voicemails'] } }, async () => d.business.messages.list({}));
+  app.get<{ Params: { id: string } }>('/api/voicemails/:id/audio', { schema: { tags: ['voicemails'], params: idParam } }, async (req, reply) => {
+    const row = await d.db.selectFrom('owner_messages').select('recording_path').where('id', '=', req.params.id).executeTakeFirst();
+    const path = row?.recording_path;
+    if (!path || !path.endsWith('.wav') || !existsSync(path)) return reply.code(404).send({ error: 'not_found', message: 'no recording' });
+    return reply.header('content-type', 'audio/wav').send(createReadStream(path));
+  });
   app.post<{ Params: { id: string }; Body: { read: boolean } }>('/api/voicemails/:id/read', {
     schema: { tags: ['voicemails'], params: idParam, body: { type: 'object', required: ['read'], properties: { read: { type: 'boolean' } } } },
   }, async (req, reply) => (await d.business.messages.markRead(req.params.id, req.body.read, who(req))) ?? reply.code(404).send({ error: 'not_found', message: 'no such message' }));

@@ -1,0 +1,138 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build } from 'vite';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { createAdminUser } from '../../src/http/admin/users.js';
+import { FakeTelnyx } from '../fakes/telnyx.js';
+import { freePort } from '../helpers/ports.js';
+import { MODELS_DIR } from '../helpers/audio.js';
+
+/** The admin console in a real browser (Debian's chromium driven by playwright-core). */
+const SHOTS = 'test-results/screenshots';
+
+describe('admin console', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fd-web-'));
+  const telnyx = new FakeTelnyx();
+  let app: App;
+  let browser: Browser;
+  let page: Page;
+  let base = '';
+  let callId = '';
+
+  beforeAll(async () => {
+    await build({ configFile: 'web/vite.config.ts', logLevel: 'error' });
+    mkdirSync(SHOTS, { recursive: true });
+    await telnyx.start();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    app = await createApp(loadConfig({
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(port), FRONTDESK_TELEPHONY: 'none',
+      FRONTDESK_PUBLIC_URL: base, FRONTDESK_MODELS_DIR: MODELS_DIR,
+      FRONTDESK_TELNYX_API_KEY: telnyx.apiKey, FRONTDESK_TELNYX_PUBLIC_KEY: telnyx.publicKey, FRONTDESK_TELNYX_API_URL: telnyx.url,
+    }), silentLogger);
+    await createAdminUser(app.store.db, 'maria', 'correct horse battery');
+    const ctx = await app.contexts.get('sparkle-cleaning');
+    callId = await app.business.calls.start({ direction: 'inbound', backend: 'sip', from: '+15125550177', to: '+15125550100', contextId: ctx.id });
+    await app.business.calls.event(callId, 'turn', { role: 'caller', text: 'Hi, do you clean ovens?' });
+    await app.business.calls.event(callId, 'turn', { role: 'agent', text: 'Yes, inside appliances are part of a deep cleaning.' });
+    await app.business.calls.ended(callId, 'completed');
+    await app.start();
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.stop();
+    await telnyx.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+
+  it('signs in and shows the dashboard', async () => {
+    await page.goto(base);
+    await page.fill('#username', 'maria');
+    await page.fill('#password', 'wrong password');
+    await page.click('#login');
+    await page.waitForSelector('#login-error:has-text("wrong username or password")');
+    await shot('login');
+    await page.fill('#password', 'correct horse battery');
+    await page.click('#login');
+    await page.waitForSelector('#stat-today');
+    expect(await page.textContent('#who')).toBe('maria');
+    await shot('dashboard');
+  });
+
+  it('edits hours and greeting, sees the routing preview change, and rolls back', async () => {
+    await page.goto(`${base}/#/contexts/sparkle-cleaning`);
+    await page.waitForSelector('#greeting');
+    // Saturday 10:00 in Chicago (16:00 UTC), a time the business is open.
+    await page.fill('#preview-at', '2026-11-28T10:00');
+    await page.click('#preview');
+    await page.waitForSelector('#preview-result:has-text("Open")');
+    await shot('context');
+
+    await page.fill('#greeting', 'Thanks for calling Sparkle and Shine! How can we help?');
+    await page.check('input[name="sat-closed"]');
+    await page.click('#save-context');
+    await page.waitForSelector('h1:has-text("v2")');
+    await page.fill('#preview-at', '2026-11-28T10:00');
+    await page.click('#preview');
+    await page.waitForSelector('#preview-result:has-text("Closed")');
+    expect(await page.inputValue('#greeting')).toBe('Thanks for calling Sparkle and Shine! How can we help?');
+    await shot('context-edited');
+
+    await page.click('button[data-rollback="1"]');
+    await page.waitForSelector('h1:has-text("v3")');
+    await page.fill('#preview-at', '2026-11-28T10:00');
+    await page.click('#preview');
+    await page.waitForSelector('#preview-result:has-text("Open")');
+    await shot('context-history');
+  });
+
+  it('shows field errors for an invalid edit and saves nothing', async () => {
+    await page.fill('input[name="mon-open"]', '18:00');
+    await page.fill('input[name="mon-close"]', '08:00');
+    await page.click('#save-context');
+    await page.waitForSelector('[data-path="hours.mon[0].close"]');
+    expect(await page.textContent('[data-path="hours.mon[0].close"]')).toContain('open must be before close');
+    expect((await app.contexts.get('sparkle-cleaning')).version).toBe(3);
+    await shot('context-invalid');
+  });
+
+  it('opens a call and reads its transcript', async () => {
+    await page.goto(`${base}/#/calls`);
+    await page.waitForSelector('#calls a');
+    await shot('calls');
+    await page.click('#calls a');
+    await page.waitForSelector('#transcript:has-text("do you clean ovens")');
+    expect(await page.textContent('#transcript')).toContain('inside appliances are part of a deep cleaning');
+    await shot('call');
+  });
+
+  it('sends a text through the provider', async () => {
+    await page.goto(`${base}/#/messages`);
+    await page.fill('#sms-to', '(512) 555-0142');
+    await page.fill('#sms-text', 'Your crew is on the way!');
+    await page.click('#sms-send');
+    await page.waitForSelector('#sms-status:has-text("Queued")');
+    for (let i = 0; i < 50 && telnyx.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(telnyx.sent.at(-1)).toMatchObject({ to: '+15125550142', from: '+15125550100', text: 'Your crew is on the way!' });
+    await shot('messages');
+    for (const p of ['customers', 'voicemails', 'appointments']) {
+      await page.goto(`${base}/#/${p}`);
+      await page.waitForSelector('h1');
+      await shot(p);
+    }
+    expect(existsSync(`${SHOTS}/messages.png`)).toBe(true);
+  });
+});
