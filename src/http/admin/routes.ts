@@ -72,7 +72,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
 
   // ---- contexts ---------------------------------------------------------------------------------
   app.get('/api/contexts', { schema: { tags: ['contexts'] } }, async () =>
-    (await d.business.contexts.list()).map((c) => ({ name: c.name, displayName: c.document.displayName, version: c.version, numbers: c.document.numbers, default: c.document.default })));
+    (await d.business.contexts.list()).map((c) => ({ name: c.name, displayName: c.document.displayName, version: c.version, numbers: c.document.numbers, default: c.document.default, timezone: c.document.timezone })));
   app.get<{ Params: { name: string } }>('/api/contexts/:name', { schema: { tags: ['contexts'], params: nameParam } }, async (req) => {
     const c = await d.business.contexts.get(req.params.name);
     return { name: c.name, version: c.version, updatedAt: c.updatedAt, document: c.document };
@@ -201,6 +201,28 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     } catch (e) {
       if (e instanceof SlotUnavailableError) return reply.code(409).send({ error: e.reason, message: e.message, alternatives: e.alternatives.map((a) => a.start.toISO()) });
       if (e instanceof QuoteError) return reply.code(400).send({ error: 'bad_request', message: e.message, options: e.options });
+      throw e;
+    }
+  });
+  app.get<{ Querystring: { context?: string; from?: string; to?: string } }>('/api/scheduling/appointments', {
+    schema: { tags: ['scheduling'], querystring: { type: 'object', properties: { context: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } } } },
+  }, async (req) => d.business.scheduling.list({
+    ...(req.query.context ? { context: req.query.context } : {}),
+    from: req.query.from ? new Date(req.query.from) : d.business.now(),
+    ...(req.query.to ? { to: new Date(req.query.to) } : {}),
+  }));
+  app.post<{ Params: { id: string }; Body: { start: string } }>('/api/scheduling/:id/reschedule', {
+    schema: { tags: ['scheduling'], params: idParam, body: { type: 'object', required: ['start'], properties: { start: { type: 'string', maxLength: 40, description: 'ISO time; without an offset it is read in the business\'s time zone' } } } },
+  }, async (req, reply) => {
+    try {
+      const appt = await d.business.scheduling.get(req.params.id);
+      const tz = (await d.business.contexts.get(appt.context)).document.timezone;
+      const start = DateTime.fromISO(req.body.start, { zone: tz });
+      if (!start.isValid) return reply.code(400).send({ error: 'bad_request', message: 'start is not a time', fields: [{ path: 'start', message: 'must be an ISO date-time' }] });
+      return await d.business.scheduling.reschedule(req.params.id, start.toJSDate(), who(req));
+    } catch (e) {
+      if (e instanceof SlotUnavailableError) return reply.code(409).send({ error: e.reason, message: e.message, alternatives: e.alternatives.map((a) => a.start.toISO()) });
+      if (e instanceof AppointmentNotFoundError) return reply.code(404).send({ error: 'not_found', message: e.message });
       throw e;
     }
   });

@@ -4,7 +4,11 @@ import { h, when } from '../dom.js';
 type CallRow = { id: string; direction: string; from_number: string; to_number: string; state: string; started_at: string; disposition: string | null; context: string | null; live: boolean };
 
 export async function dashboardPage(app: HTMLElement): Promise<void> {
-  const [calls, vms] = await Promise.all([api<CallRow[]>('GET', '/calls?limit=200'), api<{ read_at: string | null }[]>('GET', '/voicemails')]);
+  const [calls, vms, appts] = await Promise.all([
+    api<CallRow[]>('GET', '/calls?limit=200'),
+    api<{ read_at: string | null }[]>('GET', '/voicemails'),
+    api<{ start: string }[]>('GET', '/scheduling/appointments'),
+  ]);
   const today = new Date().toDateString();
   const todays = calls.filter((c) => new Date(c.started_at).toDateString() === today);
   const stat = (label: string, value: number, id: string) => h('div.card.stat', { id }, h('b', {}, String(value)), label);
@@ -14,14 +18,27 @@ export async function dashboardPage(app: HTMLElement): Promise<void> {
       stat('live calls', calls.filter((c) => c.live).length, 'stat-live'),
       stat("today's calls", todays.length, 'stat-today'),
       stat('missed', todays.filter((c) => c.disposition === 'no_agent' || c.disposition?.startsWith('abandoned')).length, 'stat-missed'),
-      stat('unread voicemails', vms.filter((v) => !v.read_at).length, 'stat-voicemails')),
+      stat('unread voicemails', vms.filter((v) => !v.read_at).length, 'stat-voicemails'),
+      stat('visits today', appts.filter((a) => new Date(a.start).toDateString() === today).length, 'stat-visits'),
+      stat('upcoming visits', appts.length, 'stat-upcoming')),
   );
 }
 
 export async function callsPage(app: HTMLElement): Promise<void> {
   const calls = await api<CallRow[]>('GET', '/calls?limit=100');
+  const to = h('input#dial-to', { placeholder: '+15125550123' });
+  const status = h('span#dial-status');
   app.replaceChildren(
     h('h1', {}, 'Calls'),
+    h('div.card', {}, h('label', {}, 'Place a call'), to, h('p', {}, h('button#dial', { onclick: async () => {
+      try {
+        const r = await api<{ id: string }>('POST', '/calls/outbound', { to: to.value });
+        location.hash = `#/calls/${r.id}`;
+      } catch (e) {
+        status.textContent = (e as Error).message;
+        status.className = 'error';
+      }
+    } }, 'Call'), ' ', status)),
     h('table#calls', {},
       h('tr', {}, h('th', {}, 'When'), h('th', {}, 'From'), h('th', {}, 'To'), h('th', {}, 'Outcome')),
       ...calls.map((c) => h('tr', {},

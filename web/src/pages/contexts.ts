@@ -28,6 +28,15 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
   const greeting = h('textarea#greeting', {}, doc.greeting);
   const afterHours = h('select#after-hours', {},
     ...['agent', 'voicemail', 'forward'].map((a) => h('option', { value: a, ...(doc.afterHours.action === a ? { selected: true } : {}) }, a)));
+  const numbers = h('input#numbers', { value: ((doc.numbers as string[]) ?? []).join(', ') });
+  const persona = doc.persona as { name: string; style: string };
+  const personaName = h('input#persona-name', { value: persona.name });
+  const recording = doc.recording as { enabled: boolean; consentMessage: string };
+  const recordOn = h('input#recording', { type: 'checkbox', ...(recording.enabled ? { checked: true } : {}) });
+  const consent = h('input#consent', { value: recording.consentMessage });
+  // Everything else (services and pricing, scheduling, owner targets, caller rules, holidays, alerts).
+  const advanced = h('textarea#advanced', { rows: 18, spellcheck: 'false', style: 'font-family: monospace; font-size: .85rem' },
+    JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([k]) => !['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording'].includes(k))), null, 2));
   const rows = DAYS.map((d) => {
     const first = doc.hours[d]?.[0];
     const open = h('input', { type: 'time', name: `${d}-open`, value: first?.open ?? '' });
@@ -41,8 +50,21 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
     saved.textContent = '';
     const hours: Record<string, Interval[]> = {};
     for (const r of rows) hours[r.d] = r.closed.checked ? [] : [{ open: r.open.value, close: r.close.value }];
+    let rest: Record<string, unknown>;
     try {
-      const res = await api<{ version: number }>('PUT', `/contexts/${name}`, { ...doc, greeting: greeting.value, hours, afterHours: { ...doc.afterHours, action: afterHours.value }, message: 'edited in the console' });
+      rest = JSON.parse(advanced.value) as Record<string, unknown>;
+    } catch (e) {
+      errors.replaceChildren(h('div.field-error', { 'data-path': '(advanced)' }, `Advanced settings are not valid JSON: ${(e as Error).message}`));
+      return;
+    }
+    try {
+      const res = await api<{ version: number }>('PUT', `/contexts/${name}`, {
+        ...doc, ...rest, greeting: greeting.value, hours, afterHours: { ...doc.afterHours, action: afterHours.value },
+        numbers: numbers.value.split(',').map((n) => n.trim()).filter(Boolean),
+        persona: { ...persona, name: personaName.value },
+        recording: { enabled: recordOn.checked, consentMessage: consent.value },
+        message: 'edited in the console',
+      });
       saved.textContent = `Saved as version ${res.version}`;
       await contextPage(app, name);
     } catch (e) {
@@ -73,6 +95,10 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
       h('label', {}, 'Opening hours'),
       h('div.hours', {}, ...rows.flatMap((r) => [h('span', {}, r.d), r.open, r.close, h('label', {}, r.closed, ' closed')])),
       h('label', { for: 'after-hours' }, 'After hours'), afterHours,
+      h('label', { for: 'numbers' }, 'Phone numbers (E.164, comma separated)'), numbers,
+      h('label', { for: 'persona-name' }, 'Agent name'), personaName,
+      h('label', {}, recordOn, ' Record calls (after the consent line)'), consent,
+      h('details', {}, h('summary', {}, 'Services, pricing, scheduling, owner targets, caller rules, holidays, alerts'), advanced),
       h('p', {}, h('button#save-context', { onclick: () => void save() }, 'Save'), ' ', saved),
       errors),
     h('div.card', {},
