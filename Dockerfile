@@ -15,7 +15,8 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
 COPY --from=build /app/web/dist ./web/dist
-COPY models/README.md ./models/
+COPY models/README.md models/manifest.json ./models/
+COPY scripts ./scripts
 ENV FRONTDESK_DATA_DIR=/data FRONTDESK_MODELS_DIR=/models NODE_ENV=production
 VOLUME ["/data", "/models"]
 EXPOSE 8080 5060/udp 5060/tcp 20000-20999/udp
