@@ -63,8 +63,13 @@ export class FakeAsterisk {
 
   async stop(): Promise<void> {
     for (const ws of this.sockets) ws.terminate();
-    for (const c of this.channels.values()) {
-      c.media?.socket.close();
+    for (const c of [...this.channels.values()]) {
+      this.channels.delete(c.id);
+      try {
+        c.media?.socket.close();
+      } catch {
+        // already closed
+      }
       if (c.ws) {
         clearInterval(c.ws.timer);
         c.ws.socket?.terminate();
@@ -111,6 +116,8 @@ export class FakeAsterisk {
   }
 
   private destroy(c: FakeChannel, cause: number): void {
+    // Two hang-ups can race for one channel (the app's and the test's): the first one wins.
+    if (!this.channels.has(c.id)) return;
     c.state = 'Down';
     if (c.ws) {
       clearInterval(c.ws.timer);
@@ -120,7 +127,11 @@ export class FakeAsterisk {
     for (const members of this.bridges.values()) members.delete(c.id);
     this.emit('StasisEnd', { channel: this.json(c) });
     this.emit('ChannelDestroyed', { cause, cause_txt: cause === 16 ? 'Normal Clearing' : 'No answer', channel: this.json(c) });
-    c.media?.socket.close();
+    try {
+      c.media?.socket.close();
+    } catch {
+      // already closed by stop()
+    }
   }
 
   /** Gone while the WebSocket was down: no events will ever say so. */
