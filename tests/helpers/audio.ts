@@ -40,3 +40,8 @@ export function rms(pcm: Int16Array): number {
   for (let i = 0; i < pcm.length; i++) s += pcm[i]! * pcm[i]!;
   return Math.sqrt(s / Math.max(1, pcm.length));
 }
+
+/** A sine tone at 8 kHz. */
+export function tone(ms: number, hz = 440, amp = 8000): Int16Array {
+  return new Int16Array((8000 * ms) / 1000).map((_, i) => Math.round(amp * Math.sin((2 * Math.PI * hz * i) / 8000)));
+}

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
 import type { AriCall } from '../../src/telephony/asterisk/call.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
-import { rms } from '../helpers/audio.js';
+import { tone, rms } from '../helpers/audio.js';
 
-const tone = (ms: number, hz = 440) => new Int16Array((8000 * ms) / 1000).map((_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
 const loudFrames = (pcm: Int16Array) => {
   let n = 0;
   for (let i = 0; i + 160 <= pcm.length; i += 160) if (rms(pcm.subarray(i, i + 160)) > 1000) n++;

@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsTelephony, type FsCall } from '../../src/telephony/freeswitch/index.js';
 import { ForkServer } from '../../src/telephony/freeswitch/fork-server.js';
 import { FakeDrachtio } from '../fakes/drachtio.js';
-import { concat, rms } from '../helpers/audio.js';
+import { tone, concat, rms } from '../helpers/audio.js';
 
-const tone = (ms: number, hz = 440) => new Int16Array((8000 * ms) / 1000).map((_, i) => Math.round(8000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
 const loudFrames = (parts: Int16Array[]) => parts.filter((p) => rms(p) > 1000).length;
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,9 +5,8 @@ import type { Business } from '../../business/index.js';
 import type { StoredContext } from '../../business/context/service.js';
 import type { RouteDecision } from '../../business/routing.js';
 import type { Tts, Vad } from '../../speech/types.js';
-import { resample } from '../../speech/audio.js';
 import { recordMessage, tone } from './recorder.js';
-import { forSpeech } from '../../speech/text.js';
+import { speech } from '../../speech/speak.js';
 
 /**
  * What a caller gets until speech recognition lands: the business's greeting, the owner at the
@@ -49,11 +48,7 @@ export class AnsweringFlow {
   }
 
   private pcm(text: string): AudioSource {
-    const tts = this.d.tts;
-    const rate = this.i.call.sampleRate;
-    return (async function* () {
-      for await (const c of tts.synthesize(forSpeech(text))) yield c.sampleRate === rate ? c.pcm : resample(c.pcm, c.sampleRate, rate);
-    })();
+    return speech(this.d.tts, text, this.i.call.sampleRate);
   }
 
   /** Says `text`; a transfer key press cuts it short. */
