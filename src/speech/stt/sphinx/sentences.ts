@@ -1,0 +1,58 @@
+/**
+ * What callers to a small business say, as example sentences for the recognizer's language model.
+ * The business's own words (services, names, add-ons) are added per context by the agent.
+ */
+
+const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
+const WHEN = [
+  'today', 'tomorrow', 'this week', 'next week', 'this weekend', 'next weekend', 'the day after tomorrow',
+  ...DAYS, ...DAYS.map((d) => `next ${d}`), ...DAYS.map((d) => `this ${d}`), ...DAYS.map((d) => `on ${d}`),
+];
+const HOURS = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+const TIMES = [
+  ...HOURS.map((h) => `${h} a.m.`), ...HOURS.map((h) => `${h} p.m.`), ...HOURS.map((h) => `${h} o'clock`),
+  ...HOURS.map((h) => `${h} thirty`), ...HOURS.map((h) => `${h} fifteen`), ...HOURS.map((h) => `${h} forty five`),
+  'noon', 'nine in the morning', 'ten in the morning', 'two in the afternoon', 'three in the afternoon', 'the morning', 'the afternoon', 'the evening',
+];
+const NUMBERS = ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'twenty', 'thirty', 'forty', 'fifty', 'hundred'];
+
+const FIXED = [
+  'yes', 'yes please', 'yeah', 'yep', 'sure', 'okay', 'ok', 'correct', 'that is right', "that's right", 'that works', 'sounds good', 'perfect',
+  'go ahead', 'please do', 'absolutely', 'no', 'no thanks', 'no thank you', 'nope', 'not really', "that's all", 'that is all', 'nothing else',
+  'thank you', 'thanks', 'thanks a lot', 'goodbye', 'bye', 'bye bye', 'have a good day', 'hello', 'hi', 'hi there', 'good morning', 'good afternoon',
+  'how much does it cost', 'how much is it', 'what are your prices', 'what do you charge', 'can i get a quote', 'i would like a quote', 'i need an estimate',
+  'what are your hours', 'when are you open', 'are you open on saturday', 'what time do you close', 'what services do you offer', 'what do you do',
+  'i would like to book a cleaning', 'i want to book an appointment', 'can i schedule a cleaning', 'can you come next week', 'do you have any openings',
+  'what times are available', 'is there anything available', 'i need to cancel my appointment', 'cancel my appointment', 'please cancel it',
+  'i need to reschedule', 'can i move my appointment', 'i want to change the time', 'when is my appointment', 'do i have an appointment',
+  'can i speak to the owner', 'can i talk to a person', 'let me talk to someone', 'i want to speak with a manager', 'operator',
+  'can i leave a message', 'i want to leave a message', 'please have her call me back', 'please call me back', 'tell her i called',
+  'the first one', 'the second one', 'the last one', 'the earlier one', 'the later one', 'either one', 'whatever is earliest',
+  'my address is', 'main street', 'oak avenue', 'elm street', 'park road', 'first street', 'second street', 'lake drive', 'hill lane',
+  'my name is', 'this is', 'i have a dog', 'i have pets', 'inside the fridge', 'the house is', 'it is a house', 'it is an apartment',
+  'sorry', 'what', 'say that again', 'can you repeat that', 'i did not catch that', 'hold on', 'one moment', 'um', 'uh', 'hm',
+];
+
+function* generate(): Generator<string> {
+  yield* FIXED;
+  for (const w of WHEN) {
+    yield w;
+    yield `can you come ${w}`;
+    yield `i would like a cleaning ${w}`;
+    yield `do you have anything ${w}`;
+  }
+  for (const t of TIMES) {
+    yield t;
+    yield `at ${t}`;
+    yield `how about ${t}`;
+  }
+  for (const w of [...DAYS, 'tomorrow', `next ${DAYS[1]}`]) for (const t of ['nine a.m.', 'ten a.m.', 'two p.m.', 'one thirty', 'noon']) yield `${w} at ${t}`;
+  for (const n of NUMBERS) {
+    yield `${n} bedrooms`;
+    yield `it has ${n} bedrooms`;
+    yield `a ${n} bedroom house`;
+    yield `${n} ${NUMBERS[(NUMBERS.indexOf(n) + 3) % NUMBERS.length]} main street`;
+  }
+}
+
+export const BASE_SENTENCES: readonly string[] = [...new Set(generate())];
