@@ -18,6 +18,7 @@ import { audit } from './store/audit.js';
 import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
 import { createSpeech, type SpeechSet } from './speech/index.js';
+import { VoiceSession } from './agent/voice/session.js';
 import { AnsweringFlow } from './agent/call/answering.js';
 import { createCallAlertSender } from './agent/call/alert-call.js';
 
@@ -34,6 +35,9 @@ export interface App {
   sms: SmsService | undefined;
   /** Address the HTTP server listens on, once started. */
   url: string | undefined;
+  speech: SpeechSet;
+  /** Resolves when speech recognition is loaded (its model may be built on the first start). */
+  speechReady: Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -109,7 +113,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });
-  const speech = createSpeech(config.modelsDir);
+  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir });
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;
   if (telephony instanceof FsTelephony) {
@@ -141,7 +145,14 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     telephony,
     sms,
     url: undefined,
+    speech,
+    speechReady: Promise.resolve(),
     async start() {
+      // Calls are answered while the recognizer loads; until then they get the keypad flow.
+      app.speechReady = speech.prepare((msg) => logger.info(msg)).then(
+        () => logger.info({ stt: speech.stt?.name ?? 'none' }, 'speech recognition ready'),
+        (err: unknown) => logger.error({ err }, 'speech recognition unavailable; callers get the keypad and voicemail'),
+      );
       app.url = await http.listen({ host: config.http.host, port: config.http.port });
       await telephony?.start();
       outbox.start();
@@ -156,6 +167,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       await outbox.stop();
       await smsJobs?.stop();
       email?.close();
+      await app.speechReady;
+      speech.close();
       await store.close();
       logger.info('frontdesk stopped');
     },
@@ -205,6 +218,16 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
       d.liveCalls.delete(callId);
       r(reason);
     }));
+    const conversational = d.speech.stt && (routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours');
+    if (conversational) {
+      const session = new VoiceSession(
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger },
+        { call, callId, context: routed.context, decision: routed.decision, customer: customer?.customer },
+      );
+      const { disposition, summary } = await session.run();
+      await business.calls.ended(callId, disposition, { summary });
+      return;
+    }
     const flow = new AnsweringFlow(
       { business, tts: d.speech.tts, newVad: d.speech.newVad, dataDir: d.dataDir, logger },
       { call, callId, context: routed.context, decision: routed.decision, customerId: customer?.customer.id ?? null },

@@ -61,7 +61,7 @@ function checkModels(cfg: Config): Check[] {
   if (!existsSync(dir)) {
     return [{ name: 'models', status: 'warn', detail: `${dir} does not exist; run \`npm run models\` to fetch the neural set` }];
   }
-  const speech = createSpeech(dir);
+  const speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir });
   return [
     { name: 'models', status: 'ok', detail: dir },
     ...speech.report.map((r): Check => ({

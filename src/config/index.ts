@@ -1,4 +1,5 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseCidrList } from '../util/cidr.js';
@@ -241,6 +242,11 @@ export const settings = {
     doc: 'Where speech and language models are read from (npm run models fills it).',
     schema: z.string().min(1).default('./models'),
   },
+  FRONTDESK_BUILT_MODELS_DIR: {
+    path: 'builtModelsDir',
+    doc: 'Where models built on this machine from Debian packages are kept (the telephone-adapted speech recognizer, built once on first start). Default: models/ under FRONTDESK_DATA_DIR.',
+    schema: z.string().min(1).optional(),
+  },
   FRONTDESK_LOG_LEVEL: {
     path: 'logLevel',
     doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
@@ -360,6 +366,7 @@ export interface Config {
   rtp: { portMin: number; portMax: number; mediaTimeoutS: number };
   dataDir: string;
   modelsDir: string;
+  builtModelsDir: string;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string };
@@ -427,6 +434,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     else problems.push(`${where}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${describe(raw)})`);
   }
   const cfg = out as unknown as Config;
+  cfg.builtModelsDir ??= join(cfg.dataDir ?? './data', 'models');
   const pairs: [string, unknown, string, unknown][] = [
     ['FRONTDESK_TELNYX_API_KEY', cfg.sms?.telnyx?.apiKey, 'FRONTDESK_TELNYX_PUBLIC_KEY', cfg.sms?.telnyx?.publicKey],
     ['FRONTDESK_SIGNALWIRE_SPACE_URL', cfg.sms?.signalwire?.spaceUrl, 'FRONTDESK_SIGNALWIRE_SIGNING_KEY', cfg.sms?.signalwire?.signingKey],

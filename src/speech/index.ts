@@ -1,18 +1,34 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
-import type { Tts, Vad } from './types.js';
+import { join, resolve } from 'node:path';
+import type { Stt, Tts, Vad } from './types.js';
 import { SileroVad } from './vad/silero.js';
 import { EnergyVad } from './vad/energy.js';
-import { CachedTts, EspeakTts } from './tts/espeak.js';
+import { EspeakTts } from './tts/espeak.js';
+import { FliteTts } from './tts/flite.js';
+import { CachedTts } from './tts/cache.js';
+import { SphinxStt } from './stt/sphinx/index.js';
+import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE } from './stt/sphinx/adapt.js';
+import { loadSphinx } from './stt/sphinx/ffi.js';
 
 export type * from './types.js';
 
 /** Which engine serves each slot, and why: what `frontdesk doctor` prints and the agent uses. */
 export interface SpeechSet {
   tts: Tts | undefined;
+  /** Set once `prepare()` has resolved (the recognizer may need its model built first). */
+  stt: Stt | undefined;
   newVad: () => Vad;
   report: { slot: string; engine: string; why: string }[];
+  /** Builds what is missing and can be built here (the telephone-adapted recognizer), then loads STT. */
+  prepare(log?: (msg: string) => void): Promise<void>;
+  close(): void;
+}
+
+export interface SpeechOptions {
+  modelsDir: string;
+  /** Where models built on this machine live (FRONTDESK_BUILT_MODELS_DIR). */
+  builtModelsDir: string;
 }
 
 export const SILERO_PATHS = ['vad/silero-vad-v5.1.2/silero_vad.onnx', 'vad/silero-vad-v6.2/silero_vad.onnx', 'vad/silero_vad.onnx'];
@@ -21,25 +37,75 @@ export function findSilero(modelsDir: string): string | undefined {
   return SILERO_PATHS.map((p) => resolve(modelsDir, p)).find((p) => existsSync(p));
 }
 
-export function espeakAvailable(): boolean {
-  return spawnSync('espeak-ng', ['--version'], { stdio: 'ignore' }).status === 0;
+function runs(bin: string, arg: string): boolean {
+  return spawnSync(bin, [arg], { stdio: 'ignore' }).status === 0;
 }
 
-export function createSpeech(modelsDir: string): SpeechSet {
+export function espeakAvailable(): boolean {
+  return runs('espeak-ng', '--version');
+}
+
+export function fliteAvailable(): boolean {
+  return runs('flite', '--version');
+}
+
+export function telephoneModelDir(builtModelsDir: string): string {
+  return resolve(builtModelsDir, 'stt/pocketsphinx-en-us-telephone');
+}
+
+function sphinxLoads(): string | undefined {
+  try {
+    loadSphinx();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export function createSpeech(o: SpeechOptions): SpeechSet {
   const report: SpeechSet['report'] = [];
-  const silero = findSilero(modelsDir);
+  const silero = findSilero(o.modelsDir);
   report.push(silero
     ? { slot: 'vad', engine: 'silero (sherpa-onnx)', why: silero }
-    : { slot: 'vad', engine: 'energy', why: `no Silero model under ${modelsDir}/vad; run \`npm run models\`` });
-  const espeak = espeakAvailable();
-  report.push(espeak
-    ? { slot: 'tts', engine: 'espeak-ng', why: 'offline floor (no neural voice installed)' }
-    : { slot: 'tts', engine: 'none', why: 'espeak-ng is not installed (apt-get install espeak-ng)' });
-  report.push({ slot: 'stt', engine: 'none', why: 'speech recognition is not in this build yet: callers use the keypad and voicemail' });
-  report.push({ slot: 'llm', engine: 'guided-flow', why: 'texts are answered by the guided-flow engine; no LLM in this build yet' });
-  return {
-    tts: espeak ? new CachedTts(new EspeakTts()) : undefined,
+    : { slot: 'vad', engine: 'energy', why: `no Silero model under ${o.modelsDir}/vad; run \`npm run models\`` });
+
+  const flite = fliteAvailable();
+  const espeak = !flite && espeakAvailable();
+  const tts = flite ? new FliteTts() : espeak ? new EspeakTts() : undefined;
+  report.push(flite
+    ? { slot: 'tts', engine: tts!.name, why: 'offline floor (no neural voice installed)' }
+    : espeak
+      ? { slot: 'tts', engine: 'espeak-ng', why: 'offline floor; flite sounds better (apt-get install flite)' }
+      : { slot: 'tts', engine: 'none', why: 'no voice installed (apt-get install flite)' });
+
+  const sphinxError = sphinxLoads();
+  const adaptedDir = telephoneModelDir(o.builtModelsDir);
+  const adapted = adaptedModel(adaptedDir);
+  const canAdapt = !adapted && !sphinxError && !adaptationMissing();
+  report.push(sphinxError || !existsSync(join(SPHINX_BASE, 'en-us'))
+    ? { slot: 'stt', engine: 'none', why: `${sphinxError ?? 'no acoustic model (apt-get install pocketsphinx-en-us)'}; callers use the keypad and voicemail` }
+    : adapted
+      ? { slot: 'stt', engine: 'pocketsphinx (telephone-adapted)', why: adapted }
+      : canAdapt
+        ? { slot: 'stt', engine: 'pocketsphinx (telephone-adapted)', why: `built on first start into ${adaptedDir} (about 20 s)` }
+        : { slot: 'stt', engine: 'pocketsphinx (wideband, unadapted)', why: `poor on phone audio; to adapt it: ${adaptationMissing()}` });
+  report.push({ slot: 'llm', engine: 'guided-flow', why: 'calls and texts are answered by the guided-flow engine; no LLM model installed' });
+
+  const set: SpeechSet = {
+    tts: tts ? new CachedTts(tts) : undefined,
+    stt: undefined,
     newVad: () => (silero ? new SileroVad({ model: silero }) : new EnergyVad()),
     report,
+    async prepare(log = () => {}) {
+      if (set.stt || sphinxError || !existsSync(join(SPHINX_BASE, 'en-us'))) return;
+      let model = adapted ?? join(SPHINX_BASE, 'en-us');
+      if (canAdapt) model = await adaptTelephoneModel(adaptedDir, log);
+      set.stt = new SphinxStt({ model, workDir: resolve(o.builtModelsDir, 'stt/lm') });
+    },
+    close() {
+      set.stt?.close();
+      set.tts?.close();
+    },
   };
+  return set;
 }

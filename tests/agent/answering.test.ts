@@ -11,7 +11,7 @@ import type { SipCall } from '../../src/telephony/sip/call.js';
 import { EspeakTts } from '../../src/speech/tts/espeak.js';
 import { parseCidrList } from '../../src/util/cidr.js';
 import { freePort } from '../helpers/ports.js';
-import { MODELS_DIR, concat } from '../helpers/audio.js';
+import { MODELS_DIR, concat, BUILT_MODELS_DIR } from '../helpers/audio.js';
 
 /** Goertzel power of `hz` in a frame, relative to the frame's energy: finds the beep. */
 function toneRatio(pcm: Int16Array, hz: number, rate = 8000): number {
@@ -40,14 +40,16 @@ describe('answering a call', () => {
     const sipPort = await freePort();
     ownerPort = await freePort();
     app = await createApp(loadConfig({
-      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(await freePort()),
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(await freePort()),
       FRONTDESK_SIP_BIND: '127.0.0.1', FRONTDESK_SIP_PORT: String(sipPort), FRONTDESK_MODELS_DIR: MODELS_DIR,
       FRONTDESK_RTP_PORT_MIN: '36000', FRONTDESK_RTP_PORT_MAX: '36099',
     }), silentLogger);
-    // A short greeting and a blind transfer to a desk phone, so the test hears the whole flow quickly.
+    // Always closed with voicemail after hours (the keypad flow; conversations are in voice.test.ts),
+    // a short greeting and a blind transfer to a desk phone, so the test hears the whole flow quickly.
     await app.contexts.save({
       ...demoContext, greeting: 'Hi there.',
-      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]])),
+      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, []])),
+      afterHours: { action: 'voicemail', greeting: 'Hi there.' },
       holidays: [],
       owner: { ...demoContext.owner, transferMode: 'blind', targets: [{ label: 'Desk', kind: 'sip', value: `sip:maria@127.0.0.1:${ownerPort}`, ringSeconds: 10 }] },
     }, 'test');

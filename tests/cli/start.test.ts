@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
+import { BUILT_MODELS_DIR } from '../helpers/audio.js';
 import { freePort } from '../helpers/ports.js';
 import { runSipp } from '../helpers/sipp.js';
 
@@ -17,7 +18,7 @@ describe('frontdesk start', () => {
     const env = {
       ...process.env,
       DATABASE_URL: '',
-      FRONTDESK_DATA_DIR: join(dir, 'data'),
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR,
       FRONTDESK_HTTP_HOST: '127.0.0.1',
       FRONTDESK_HTTP_PORT: String(port),
       FRONTDESK_SIP_PORT: String(await freePort()),

@@ -8,6 +8,8 @@ export const SOUNDS = '/usr/share/asterisk/sounds/en';
 /** Models shared beside the checkout (Silero VAD), or FRONTDESK_MODELS_DIR. */
 export const MODELS_DIR = resolve(process.env.FRONTDESK_MODELS_DIR ?? '../shared/models');
 export const SILERO = resolve(MODELS_DIR, 'vad/silero-vad-v5.1.2/silero_vad.onnx');
+/** Models built on this machine (the telephone-adapted recognizer), shared by every test run. */
+export const BUILT_MODELS_DIR = resolve(process.env.FRONTDESK_BUILT_MODELS_DIR ?? 'node_modules/.cache/frontdesk-models');
 
 export function sound(name: string): Int16Array {
   const { pcm, sampleRate } = readWav(readFileSync(`${SOUNDS}/${name}.wav`));

@@ -6,6 +6,7 @@ import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { FakeTelnyx } from '../fakes/telnyx.js';
+import { BUILT_MODELS_DIR } from '../helpers/audio.js';
 import { freePort } from '../helpers/ports.js';
 
 /** The running service, configured only through its settings, answering a text end to end. */
@@ -20,7 +21,7 @@ describe('frontdesk with Telnyx configured', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     app = await createApp(loadConfig({
-      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(port),
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(port),
       FRONTDESK_TELEPHONY: 'none', FRONTDESK_PUBLIC_URL: base,
       FRONTDESK_TELNYX_API_KEY: telnyx.apiKey, FRONTDESK_TELNYX_PUBLIC_KEY: telnyx.publicKey, FRONTDESK_TELNYX_API_URL: telnyx.url,
     }), silentLogger);

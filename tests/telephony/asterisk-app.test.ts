@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
 import { freePort } from '../helpers/ports.js';
-import { MODELS_DIR, rms } from '../helpers/audio.js';
+import { MODELS_DIR, rms, BUILT_MODELS_DIR } from '../helpers/audio.js';
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,7 +21,7 @@ describe('frontdesk on Asterisk', () => {
   beforeAll(async () => {
     await pbx.start();
     app = await createApp(loadConfig({
-      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(await freePort()),
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(await freePort()),
       FRONTDESK_TELEPHONY: 'asterisk', FRONTDESK_ARI_URL: pbx.url, FRONTDESK_ARI_USER: pbx.user, FRONTDESK_ARI_PASSWORD: pbx.pass,
       FRONTDESK_MODELS_DIR: MODELS_DIR, FRONTDESK_RTP_PORT_MIN: '38000', FRONTDESK_RTP_PORT_MAX: '38099',
     }), silentLogger);

@@ -10,7 +10,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { createAdminUser } from '../../src/http/admin/users.js';
 import { FakeTelnyx } from '../fakes/telnyx.js';
 import { freePort } from '../helpers/ports.js';
-import { MODELS_DIR } from '../helpers/audio.js';
+import { MODELS_DIR, BUILT_MODELS_DIR } from '../helpers/audio.js';
 
 /** The admin console in a real browser (Debian's chromium driven by playwright-core). */
 const SHOTS = 'test-results/screenshots';
@@ -31,7 +31,7 @@ describe('admin console', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     app = await createApp(loadConfig({
-      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(port), FRONTDESK_TELEPHONY: 'none',
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(port), FRONTDESK_TELEPHONY: 'none',
       FRONTDESK_PUBLIC_URL: base, FRONTDESK_MODELS_DIR: MODELS_DIR,
       FRONTDESK_TELNYX_API_KEY: telnyx.apiKey, FRONTDESK_TELNYX_PUBLIC_KEY: telnyx.publicKey, FRONTDESK_TELNYX_API_URL: telnyx.url,
     }), silentLogger);

@@ -104,7 +104,7 @@ export class AnsweringFlow {
   }
 
   /** Find-me/follow-me: each owner target in order, warm or blind as the context says. */
-  private async findMe(): Promise<boolean> {
+  async findMe(): Promise<boolean> {
     const { call } = this.i;
     for (const t of this.ctx.owner.targets) {
       if (call.state !== 'answered') return false;
@@ -118,7 +118,7 @@ export class AnsweringFlow {
     return false;
   }
 
-  private async voicemail(lead: string): Promise<string> {
+  async voicemail(lead: string): Promise<string> {
     const { call } = this.i;
     await this.say(lead);
     if (call.state !== 'answered') return 'abandoned';

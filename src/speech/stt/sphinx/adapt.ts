@@ -77,7 +77,8 @@ export async function adaptTelephoneModel(outDir: string, log: (msg: string) => 
   if (adaptedModel(outDir)) return outDir;
   const missing = adaptationMissing();
   if (missing) throw new Error(`cannot build the telephone speech model: ${missing}`);
-  const work = `${outDir}.work`;
+  // Per-process work dir: two processes building at once each finish; the first rename wins.
+  const work = `${outDir}.work-${process.pid}`;
   await rm(work, { recursive: true, force: true });
   await mkdir(join(work, 'wav'), { recursive: true });
   const base = join(work, 'base');
@@ -126,8 +127,11 @@ export async function adaptTelephoneModel(outDir: string, log: (msg: string) => 
   await writeFile(join(model, 'feat.params'), params.join('\n') + '\n');
   await writeFile(join(model, 'frontdesk.json'), JSON.stringify({ base: SPHINX_BASE, prompts: train.length, adaptedAt: new Date().toISOString() }, null, 2));
 
-  await rm(outDir, { recursive: true, force: true });
-  await rename(model, outDir);
+  try {
+    await rename(model, outDir);
+  } catch (e) {
+    if (!adaptedModel(outDir)) throw e;
+  }
   await rm(work, { recursive: true, force: true });
   log(`telephone speech model ready in ${outDir}`);
   return outDir;

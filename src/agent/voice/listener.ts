@@ -1,0 +1,105 @@
+import type { Stt, SttStream, Vad } from '../../speech/types.js';
+
+/**
+ * The ear of a call: every 20 ms frame goes through the VAD; while the caller speaks, frames (and
+ * the pre-roll the VAD needed to decide) stream into the recognizer, so the transcript is ready
+ * moments after they stop. Allocation-free per frame apart from the recognizer's own buffers.
+ */
+
+export const listenerDefaults = {
+  /** Audio kept from before the VAD fired, so the first syllable reaches the recognizer, ms. */
+  preRollMs: 400,
+} as const satisfies Record<string, number>;
+
+export type HeardEvent =
+  | { type: 'vad_start'; at: number }
+  | { type: 'vad_end'; at: number }
+  | { type: 'stt_partial'; at: number; text: string }
+  | { type: 'stt_final'; at: number; text: string; sttMs: number };
+
+export class Listener {
+  private ring: Int16Array;
+  private ringPos = 0;
+  private ringFill = 0;
+  private stream: SttStream | undefined;
+  private lastPartial = '';
+  private closed = false;
+
+  constructor(
+    private readonly vad: Vad,
+    private readonly stt: Stt | undefined,
+    private readonly hints: readonly string[],
+    private readonly sampleRate: number,
+    private readonly emit: (e: HeardEvent) => void,
+    private readonly now: () => number = Date.now,
+    preRollMs: number = listenerDefaults.preRollMs,
+  ) {
+    this.ring = new Int16Array(Math.round((sampleRate * preRollMs) / 1000));
+  }
+
+  /** One frame of caller audio (the buffer may be reused by the caller after this returns). */
+  accept(pcm: Int16Array): void {
+    if (this.closed) return;
+    const events = this.vad.accept(pcm, this.sampleRate);
+    if (this.stream) this.stream.accept(pcm, this.sampleRate);
+    else this.remember(pcm);
+    for (const e of events) {
+      if (e.type === 'speech_start') this.start();
+      else this.end();
+    }
+    if (this.stream) {
+      const p = this.stream.partial();
+      if (p && p !== this.lastPartial) {
+        this.lastPartial = p;
+        this.emit({ type: 'stt_partial', at: this.now(), text: p });
+      }
+    }
+  }
+
+  private remember(pcm: Int16Array): void {
+    const n = this.ring.length;
+    for (let i = 0; i < pcm.length; i++) {
+      this.ring[this.ringPos] = pcm[i]!;
+      this.ringPos = (this.ringPos + 1) % n;
+    }
+    this.ringFill = Math.min(n, this.ringFill + pcm.length);
+  }
+
+  private start(): void {
+    this.emit({ type: 'vad_start', at: this.now() });
+    if (!this.stt) return;
+    this.stream = this.stt.stream(this.hints);
+    this.lastPartial = '';
+    const n = this.ring.length;
+    const from = (this.ringPos - this.ringFill + n) % n;
+    // Oldest first: the tail of the ring, then its head.
+    if (from + this.ringFill <= n) this.stream.accept(this.ring.slice(from, from + this.ringFill), this.sampleRate);
+    else {
+      this.stream.accept(this.ring.slice(from), this.sampleRate);
+      this.stream.accept(this.ring.slice(0, this.ringPos), this.sampleRate);
+    }
+    this.ringFill = 0;
+  }
+
+  private end(): void {
+    const endAt = this.now();
+    this.emit({ type: 'vad_end', at: endAt });
+    const s = this.stream;
+    this.stream = undefined;
+    if (!s) return;
+    s.finish().then(
+      (h) => {
+        if (!this.closed) this.emit({ type: 'stt_final', at: this.now(), text: h.text, sttMs: this.now() - endAt });
+      },
+      () => {
+        if (!this.closed) this.emit({ type: 'stt_final', at: this.now(), text: '', sttMs: this.now() - endAt });
+      },
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream?.close();
+    this.stream = undefined;
+  }
+}

@@ -1,0 +1,231 @@
+import type { Logger } from 'pino';
+import type { Call } from '../../telephony/call.js';
+import type { Business } from '../../business/index.js';
+import type { StoredContext } from '../../business/context/service.js';
+import type { RouteDecision } from '../../business/routing.js';
+import type { Customer } from '../../store/schema.js';
+import type { Stt, Tts, Vad } from '../../speech/types.js';
+import { TurnMachine } from '../turns/machine.js';
+import type { TurnOptions } from '../turns/options.js';
+import type { Effect, TurnEvent } from '../turns/types.js';
+import { AgentTools } from '../tools.js';
+import { GuidedEngine, type GuidedState } from '../guided/engine.js';
+import { AnsweringFlow } from '../call/answering.js';
+import { Listener } from './listener.js';
+import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
+import { spokenToText } from './transcript.js';
+import { contextPhrases } from './phrases.js';
+import { TurnTimer } from './latency.js';
+
+/**
+ * A conversation on a live call: caller audio → VAD → streaming STT → the turn machine → the
+ * guided-flow engine and its tools → TTS → paced audio out. The machine decides; this class only
+ * performs its effects and writes what happened (turns, tools, latency) to the call's events.
+ */
+
+export interface VoiceDeps {
+  business: Business;
+  tts: Tts;
+  stt: Stt;
+  newVad: () => Vad;
+  dataDir: string;
+  logger?: Logger | undefined;
+  turn?: Partial<TurnOptions>;
+  now?: () => number;
+}
+
+export interface VoiceInput {
+  call: Call;
+  callId: string;
+  context: StoredContext;
+  decision: RouteDecision;
+  customer: Customer | undefined;
+}
+
+export const voiceDefaults = {
+  /** How often the machine's timers are checked, ms. */
+  tickMs: 50,
+} as const satisfies Record<string, number>;
+
+export class VoiceSession {
+  private readonly machine: TurnMachine;
+  private readonly speaker: Speaker;
+  private readonly engine: GuidedEngine;
+  private readonly now: () => number;
+  private state: GuidedState = {};
+  private playing: Utterance | undefined;
+  private thinking = 0;
+  private disposition = 'completed';
+  private booked: { id: string; start: string }[] = [];
+  private turns = 0;
+  private readonly timer = new TurnTimer();
+  private finished!: (d: string) => void;
+  private handingOff = false;
+
+  constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
+    this.now = d.now ?? Date.now;
+    const ctx = i.context.document;
+    this.machine = new TurnMachine({
+      greeting: i.decision.greeting,
+      reprompt: `Are you still there? ${ctx.persona.name} here, how can I help?`,
+      goodbye: `Thanks for calling ${ctx.displayName}. Goodbye.`,
+      transfer: `Sure, connecting you to ${ctx.owner.name}.`,
+    }, { transferDigit: ctx.owner.transferDigit, ...d.turn });
+    this.speaker = new Speaker(i.call, d.tts, this.now);
+    const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
+    this.engine = new GuidedEngine(tools, 'call', d.business.now);
+  }
+
+  private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
+    this.d.business.calls.event(this.i.callId, kind, e).catch((err: unknown) => this.d.logger?.warn({ err }, 'call event not saved'));
+  }
+
+  async run(): Promise<{ disposition: string; summary: string }> {
+    const { call } = this.i;
+    const vad = this.d.newVad();
+    const hints = contextPhrases(this.i.context.document);
+    const listener = new Listener(vad, this.d.stt, hints, call.sampleRate, (e) => this.dispatch(e), this.now);
+    const done = new Promise<string>((r) => (this.finished = r));
+    call.on('audio', (f) => listener.accept(f.pcm));
+    call.on('dtmf', (digit) => {
+      this.event('dtmf', { role: 'caller', text: digit });
+      this.dispatch({ type: 'dtmf', at: this.now(), digit });
+    });
+    call.once('ended', (reason) => {
+      if (this.disposition === 'completed' && !this.handingOff) this.disposition = this.turns ? 'completed' : `abandoned (${reason})`;
+      this.dispatch({ type: 'hangup', at: this.now() });
+      this.finished(this.disposition);
+    });
+    await call.answer();
+    await this.d.business.calls.answered(this.i.callId);
+    const tick = setInterval(() => this.dispatch({ type: 'tick', at: this.now() }), voiceDefaults.tickMs);
+    try {
+      if (this.i.context.document.recording.enabled) await this.recordingConsent();
+      this.dispatch({ type: 'start', at: this.now() });
+      return { disposition: await done, summary: this.summary() };
+    } finally {
+      clearInterval(tick);
+      listener.close();
+      vad.close();
+    }
+  }
+
+  private async recordingConsent(): Promise<void> {
+    const { call } = this.i;
+    await this.speaker.say(this.i.context.document.recording.consentMessage).done;
+    if (call.startRecording) {
+      const where = await call.startRecording(`frontdesk-${this.i.callId}`).catch(() => undefined);
+      if (where) await this.d.business.calls.recording(this.i.callId, where);
+    }
+  }
+
+  private summary(): string {
+    const parts = [`${this.turns} caller turn${this.turns === 1 ? '' : 's'}`];
+    if (this.booked.length) parts.push(`booked ${this.booked.map((b) => b.start).join(', ')}`);
+    parts.push(this.disposition);
+    return parts.join('; ');
+  }
+
+  private dispatch(e: TurnEvent | { type: 'stt_final'; at: number; text: string; sttMs: number }): void {
+    if (e.type === 'vad_end') this.timer.speechEnded(e.at);
+    if (e.type === 'stt_final') this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
+    let fx: Effect[];
+    try {
+      fx = this.machine.dispatch(e);
+    } catch (err) {
+      this.d.logger?.error({ err }, 'turn machine failed');
+      return;
+    }
+    for (const f of fx) this.perform(f);
+  }
+
+  private perform(f: Effect): void {
+    switch (f.type) {
+      case 'play': {
+        this.playing?.cancel();
+        const times: SpeakTimes = {};
+        const u = this.speaker.say(f.text, times);
+        this.playing = u;
+        const isReply = f.kind === 'reply';
+        void u.done.then((r) => {
+          if (this.playing === u) this.playing = undefined;
+          if (isReply) {
+            const t = this.timer.spoken(times);
+            if (t) this.event('latency', { role: 'system', data: t });
+          }
+          this.event('turn', { role: 'agent', text: r.completed ? f.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs) } });
+          this.dispatch({ type: 'playback_done', at: this.now(), completed: r.completed, heardMs: r.heardMs });
+        });
+        return;
+      }
+      case 'stop_playback':
+        this.playing?.cancel();
+        this.playing = undefined;
+        return;
+      case 'abort_reply':
+        this.thinking++;
+        return;
+      case 'think':
+        void this.think(f.text);
+        return;
+      case 'transfer':
+        void this.handOff();
+        return;
+      case 'hangup':
+        void this.i.call.hangup(f.reason).catch(() => {});
+        return;
+      case 'log':
+        this.event('state', { role: 'system', text: f.event, ...(f.data ? { data: f.data } : {}) });
+        return;
+    }
+  }
+
+  private async think(heard: string): Promise<void> {
+    const turn = ++this.thinking;
+    this.turns++;
+    const text = spokenToText(heard);
+    this.event('turn', { role: 'caller', text: heard });
+    let reply: string;
+    let then: 'transfer' | 'end' | undefined;
+    try {
+      const r = await this.engine.respond(text, this.state);
+      this.state = r.state;
+      reply = r.reply;
+      then = r.action;
+      if (r.booked) {
+        this.booked.push(r.booked);
+        this.event('tool_result', { role: 'system', text: 'booked', data: r.booked });
+      }
+    } catch (err) {
+      this.d.logger?.error({ err, call: this.i.callId }, 'agent failed mid-call');
+      this.event('error', { role: 'system', text: (err as Error).message });
+      const ctx = this.i.context.document;
+      reply = ctx.owner.targets.length
+        ? `Sorry, I'm having trouble on my side. Let me connect you to ${ctx.owner.name}.`
+        : `Sorry, I'm having trouble on my side. Please leave a message after the tone.`;
+      then = 'transfer';
+    }
+    if (turn !== this.thinking) return; // the caller barged in; this reply is stale
+    this.timer.replied(this.now());
+    this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
+  }
+
+  /** Transfer to the owner (find-me/follow-me); nobody answers → voicemail. */
+  private async handOff(): Promise<void> {
+    this.handingOff = true;
+    const { call } = this.i;
+    const flow = new AnsweringFlow(
+      { business: this.d.business, tts: this.d.tts, newVad: this.d.newVad, dataDir: this.d.dataDir, logger: this.d.logger },
+      { call, callId: this.i.callId, context: this.i.context, decision: this.i.decision, customerId: this.i.customer?.id ?? null },
+    );
+    try {
+      if (await flow.findMe()) this.disposition = 'transferred';
+      else this.disposition = await flow.voicemail(`Sorry, ${this.i.context.document.owner.name} isn't available. Please leave a message after the tone.`);
+    } catch (err) {
+      this.d.logger?.error({ err }, 'hand-off failed');
+      this.disposition = 'failed';
+      await call.hangup('error').catch(() => {});
+    }
+    if (call.state === 'ended') this.finished(this.disposition);
+  }
+}
