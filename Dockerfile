@@ -7,7 +7,9 @@ COPY web ./web
 RUN npx vite build --config web/vite.config.ts
 
 FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng tini \
+# The offline floor: flite/espeak-ng voices, pocketsphinx, and what adapts it to phone audio on first start.
+RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng flite tini \
+      pocketsphinx pocketsphinx-en-us sphinxtrain sphinxbase-utils asterisk-core-sounds-en asterisk-core-sounds-en-wav \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
