@@ -46,7 +46,8 @@ export function espeakAvailable(): boolean {
 }
 
 export function fliteAvailable(): boolean {
-  return runs('flite', '--version');
+  // `flite --version` exits 1; listing the voices exits 0.
+  return runs('flite', '-lv');
 }
 
 export function telephoneModelDir(builtModelsDir: string): string {

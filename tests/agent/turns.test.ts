@@ -42,6 +42,26 @@ describe('turn-taking', () => {
     expect(tm.state).toBe('listening');
   });
 
+  it('does nothing on the clock before the call has started (no goodbye from a call with no age)', () => {
+    const { tm, at, tickTo } = run();
+    at(20 * 60_000);
+    expect(tickTo(20 * 60_000 + 500)).toEqual([]);
+    expect(tm.state).toBe('idle');
+  });
+
+  it('does not resume the interrupted reply while the caller is still talking over it', () => {
+    const { tm, at, send, tickTo } = run();
+    send({ type: 'start' });
+    at(500); send({ type: 'vad_start' });
+    expect(tickTo(900)).toEqual(['stop_playback', 'abort_reply']);
+    // A long sentence: no words yet after the false-interruption timeout, but still speaking.
+    expect(tickTo(4000)).toEqual([]);
+    expect(tm.state).toBe('user_speaking');
+    at(4200); send({ type: 'vad_end' });
+    at(4300); send({ type: 'stt_final', text: 'how much is a deep cleaning' });
+    expect(tickTo(4600)).toEqual(['think:how much is a deep cleaning']);
+  });
+
   it('lets a cough pass but stops talking for a real interruption', () => {
     const { tm, at, send, tickTo } = run();
     send({ type: 'start' });

@@ -45,6 +45,8 @@ export interface VoiceInput {
 export const voiceDefaults = {
   /** How often the machine's timers are checked, ms. */
   tickMs: 50,
+  /** Pause between answering and the greeting, so media has settled at both ends, ms. */
+  greetingDelayMs: 400,
 } as const satisfies Record<string, number>;
 
 export class VoiceSession {
@@ -100,6 +102,7 @@ export class VoiceSession {
     await this.d.business.calls.answered(this.i.callId);
     const tick = setInterval(() => this.dispatch({ type: 'tick', at: this.now() }), voiceDefaults.tickMs);
     try {
+      await new Promise((r) => setTimeout(r, voiceDefaults.greetingDelayMs));
       if (this.i.context.document.recording.enabled) await this.recordingConsent();
       this.dispatch({ type: 'start', at: this.now() });
       return { disposition: await done, summary: this.summary() };

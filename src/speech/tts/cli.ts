@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readWav, resample } from '../audio.js';
 import type { Tts, TtsChunk } from '../types.js';
 
@@ -7,11 +10,16 @@ import type { Tts, TtsChunk } from '../types.js';
  * hundreds of times real time). "Streaming" is per sentence: the agent splits replies at clause
  * boundaries, so the first clause is on the wire while the rest renders.
  */
+let seq = 0;
+
 export abstract class CliTts implements Tts {
   abstract readonly name: string;
   protected abstract readonly binary: string;
   protected abstract readonly installHint: string;
-  protected abstract args(text: string): string[];
+  /** Arguments that make the binary write a WAV of `text` to stdout, or to `file` when set. */
+  protected abstract args(text: string, file: string | undefined): string[];
+  /** Binaries that cannot write to a pipe (Node's stdio is a socket) write a temporary file instead. */
+  protected readonly viaFile: boolean = false;
 
   constructor(protected readonly outputRate = 8000, private readonly chunkMs = 200) {}
 
@@ -30,9 +38,19 @@ export abstract class CliTts implements Tts {
     }
   }
 
-  private render(text: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  private async render(text: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+    if (!this.viaFile) return this.run(text, undefined, signal);
+    const file = join(tmpdir(), `frontdesk-tts-${process.pid}-${++seq}.wav`);
+    try {
+      return (await this.run(text, file, signal)) && (await readFile(file));
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  private run(text: string, file: string | undefined, signal?: AbortSignal): Promise<Buffer | undefined> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, this.args(text), { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(this.binary, this.args(text, file), { stdio: ['ignore', 'pipe', 'pipe'] });
       const chunks: Buffer[] = [];
       let err = '';
       const onAbort = () => child.kill('SIGKILL');

@@ -18,7 +18,9 @@ export class FliteTts extends CliTts {
     this.name = `flite (${o.voice ?? fliteDefaults.voice})`;
   }
 
-  protected args(text: string): string[] {
-    return ['-voice', this.o.voice ?? fliteDefaults.voice, '-o', '/dev/stdout', '-t', text];
+  protected override readonly viaFile = true;
+
+  protected args(text: string, file: string | undefined): string[] {
+    return ['-voice', this.o.voice ?? fliteDefaults.voice, '-o', file ?? '/dev/stdout', '-t', text];
   }
 }

@@ -24,6 +24,8 @@ export interface SphinxOptions {
   dictionary?: string;
   /** Where generated language models are written. */
   workDir?: string;
+  /** Extra pocketsphinx arguments (tuning: -lw, -beam, -wip). */
+  decoderArgs?: readonly string[];
 }
 
 const STEP_SAMPLES = 1600; // 100 ms at 16 kHz
@@ -62,7 +64,7 @@ export class SphinxStt implements Stt {
     const pool = await this.pool(hints);
     const free = pool.free.pop();
     if (free) return free;
-    const args = ['-hmm', this.o.model, '-lm', pool.lm, '-dict', pool.dict, '-logfn', '/dev/null', '-bestpath', 'no'];
+    const args = ['-hmm', this.o.model, '-lm', pool.lm, '-dict', pool.dict, '-logfn', '/dev/null', ...(this.o.decoderArgs ?? [])];
     return this.sphinx.init(args);
   }
 

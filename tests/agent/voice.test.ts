@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
+import type { SipCall } from '../../src/telephony/sip/call.js';
+import { parseCidrList } from '../../src/util/cidr.js';
+import { SphinxStt } from '../../src/speech/stt/sphinx/index.js';
+import { telephoneModelDir } from '../../src/speech/index.js';
+import { contextPhrases } from '../../src/agent/voice/phrases.js';
+import { freePort } from '../helpers/ports.js';
+import { BUILT_MODELS_DIR, MODELS_DIR, frames } from '../helpers/audio.js';
+import { TestCaller } from '../helpers/caller.js';
+import { wordErrorRate } from '../helpers/wer.js';
+
+/**
+ * Callers talk to the agent over the built-in SIP endpoint, in real time: synthesized speech in,
+ * the agent's speech out, everything through the process wiring `frontdesk start` uses.
+ */
+describe('talking to the agent', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fd-voice-'));
+  let app: App;
+  let phone: SipEndpoint;
+  let ownerPort = 0;
+  let ear: SphinxStt;
+
+  beforeAll(async () => {
+    const sipPort = await freePort();
+    ownerPort = await freePort();
+    app = await createApp(loadConfig({
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1',
+      FRONTDESK_HTTP_PORT: String(await freePort()), FRONTDESK_SIP_BIND: '127.0.0.1', FRONTDESK_SIP_PORT: String(sipPort),
+      FRONTDESK_MODELS_DIR: MODELS_DIR, FRONTDESK_RTP_PORT_MIN: '36200', FRONTDESK_RTP_PORT_MAX: '36299',
+    }), silentLogger);
+    // Open around the clock so the agent (not after-hours voicemail) answers whenever the test runs.
+    await app.contexts.save({
+      ...demoContext,
+      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]])),
+      holidays: [],
+      owner: { ...demoContext.owner, transferMode: 'blind', targets: [{ label: 'Desk', kind: 'sip', value: `sip:maria@127.0.0.1:${ownerPort}`, ringSeconds: 10 }] },
+    }, 'test');
+    await app.start();
+    await app.speechReady;
+    expect(app.speech.stt).toBeDefined();
+    phone = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 36300, rtpPortMax: 36399,
+      trunk: { host: '127.0.0.1', port: sipPort, transport: 'UDP', register: false, callerId: '+15125550142' },
+    });
+    await phone.start();
+    ear = new SphinxStt({ model: telephoneModelDir(BUILT_MODELS_DIR), workDir: join(dir, 'ear') });
+  });
+  afterAll(async () => {
+    ear?.close();
+    await phone?.stop();
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The test's ear: the recognizer, expecting the business's words and the agent's greeting. */
+  async function transcribe(pcm: Int16Array): Promise<string> {
+    const s = ear.stream([...contextPhrases((await app.contexts.get(demoContext.name))!.document), demoContext.greeting]);
+    for (const f of frames(pcm)) s.accept(f, 8000);
+    return (await s.finish()).text;
+  }
+
+  async function events(callId: string) {
+    return app.business.calls.events(callId);
+  }
+
+  /** The agent's record of the latest call (its call id differs from the caller's). */
+  async function callRecord() {
+    return app.store.db.selectFrom('calls').selectAll().orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
+  }
+
+  it('books a cleaning by voice: greeting, request, address, confirmation; the SMS confirmation is queued', async () => {
+    const call = (await phone.dial('+15125550100')) as SipCall;
+    const caller = new TestCaller(call);
+    const ended = new Promise<string>((r) => call.on('ended', r));
+    const greeting = await caller.nextTurn();
+    // What the caller heard is the context's greeting (transcribed back by the recognizer).
+    expect(wordErrorRate(demoContext.greeting, await transcribe(greeting))).toBeLessThan(0.25);
+
+    const script = [
+      'I would like a standard cleaning next tuesday at ten in the morning.',
+      'Twelve main street.',
+      'Yes please.',
+      "That's all, goodbye.",
+    ];
+    for (const line of script) {
+      if (call.state === 'ended') break;
+      await caller.say(line);
+      if (line === script.at(-1)) break;
+      const reply = await caller.nextTurn();
+      // A control for the ear: a reply is not heard as the greeting.
+      if (line === script[0]) expect(wordErrorRate(demoContext.greeting, await transcribe(reply))).toBeGreaterThan(0.5);
+    }
+    await ended;
+    const rec = await callRecord();
+    const log = (await events(rec.id)).map((e) => `${e.kind} ${e.role}: ${e.text} ${JSON.stringify(e.data)}`).join("\n");
+    const appt = await app.store.db.selectFrom('appointments').innerJoin('customers', 'customers.id', 'appointments.customer_id')
+      .select(['appointments.id', 'appointments.starts_at', 'appointments.status', 'appointments.source'])
+      .where('customers.phone', '=', '+15125550142').executeTakeFirst();
+    expect(appt, `no appointment; the conversation was:\n${log}`).toBeDefined();
+    expect(appt!.status).toBe('booked');
+    // Tuesday at ten, in the business's time zone.
+    const local = new Date(appt!.starts_at).toLocaleString('en-US', { timeZone: demoContext.timezone, weekday: 'long', hour: 'numeric' });
+    expect(local).toBe('Tuesday 10 AM');
+    const confirmation = await app.store.db.selectFrom('outbox').select(['channel', 'recipient'])
+      .where('purpose', '=', 'booking_confirmation').where('recipient', '=', '+15125550142').executeTakeFirst();
+    expect(confirmation).toEqual({ channel: 'sms', recipient: '+15125550142' });
+    // The call record has the transcript, per-turn latency and a summary.
+    const evs = await events(rec.id);
+    expect(evs.filter((e) => e.kind === 'turn' && e.role === 'caller').length).toBeGreaterThanOrEqual(3);
+    const latency = evs.filter((e) => e.kind === 'latency').map((e) => e.data as { totalMs: number; sttMs: number });
+    expect(latency.length).toBeGreaterThanOrEqual(3);
+    for (const l of latency) expect(l.totalMs).toBeGreaterThan(0);
+    for (let i = 0; i < 40 && (await callRecord()).state !== 'ended'; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await callRecord()).summary).toMatch(/booked/);
+  }, 120_000);
+
+  it('stops talking when the caller talks over it, and answers the new question', async () => {
+    const call = (await phone.dial('+15125550100')) as SipCall;
+    const caller = new TestCaller(call);
+    await caller.nextTurn();
+    await caller.say('What services do you offer?');
+    await caller.agentStartsTalking();
+    // Let the long answer run a moment, then interrupt it.
+    await new Promise((r) => setTimeout(r, 700));
+    const interruption = await caller.synthesize('How much is a deep cleaning for three bedrooms?');
+    const startedAt = Date.now();
+    const saying = call.play(interruption).done;
+    // The agent falls silent while the caller is still talking.
+    const interruptionMs = (interruption.length / 8000) * 1000;
+    await saying;
+    const quietFrom = caller.timeline.filter((f) => f.at > startedAt && f.at < startedAt + interruptionMs);
+    const lastLoud = quietFrom.filter((f) => f.loud).at(-1)?.at ?? startedAt;
+    expect(lastLoud - startedAt).toBeLessThan(1_200);
+    expect(startedAt + interruptionMs - lastLoud).toBeGreaterThan(800);
+    caller.reset();
+    const answer = await caller.nextTurn();
+    expect(answer.length / 8000).toBeGreaterThan(1);
+    await call.hangup();
+    const evs = await events((await callRecord()).id);
+    expect(evs.some((e) => e.kind === 'state' && e.text === 'barge_in')).toBe(true);
+    const cut = evs.find((e) => e.kind === 'turn' && e.role === 'agent' && (e.data as { completed: boolean }).completed === false);
+    expect(cut, 'the interrupted reply is recorded as cut short').toBeDefined();
+    // The transcript keeps what the caller actually heard, not the whole reply.
+    const full = evs.filter((e) => e.kind === 'turn' && e.role === 'agent' && (e.data as { completed: boolean }).completed);
+    expect(full.every((e) => e.text !== cut!.text)).toBe(true);
+    // The new question was heard and answered: a price for a deep cleaning.
+    const asked = evs.findIndex((e) => e.kind === 'turn' && e.role === 'caller' && /deep/.test(e.text ?? ''));
+    expect(asked).toBeGreaterThan(0);
+    expect(evs.slice(asked).find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toMatch(/deep cleaning.*\$\d+/i);
+  }, 60_000);
+
+  it('hands the caller to the owner when they press 0 mid-conversation', async () => {
+    const call = (await phone.dial('+15125550100')) as SipCall;
+    const caller = new TestCaller(call);
+    const referred = new Promise<string>((r) => phone.once('refer', (_c, target) => r(target)));
+    await caller.nextTurn();
+    await call.sendDtmf('0');
+    expect(await referred).toBe(`sip:maria@127.0.0.1:${ownerPort}`);
+    await call.hangup();
+  }, 30_000);
+});
