@@ -18,6 +18,8 @@ const run = promisify(execFile);
 
 export const SPHINX_BASE = '/usr/share/pocketsphinx/model/en-us';
 export const SPHINX_DICT = `${SPHINX_BASE}/cmudict-en-us.dict`;
+/** Debian's general English trigram model: broad, slower, for free-form speech. */
+export const SPHINX_GENERAL_LM = `${SPHINX_BASE}/en-us.lm.bin`;
 export const ALLISON = '/usr/share/asterisk/sounds/en_US_f_Allison';
 export const TRANSCRIPTS = '/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz';
 const SPHINXTRAIN = '/usr/lib/sphinxtrain';

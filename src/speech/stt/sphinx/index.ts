@@ -8,7 +8,7 @@ import { upsample2x } from '../../audio.js';
 import { loadSphinx, type Decoder, type Sphinx } from './ffi.js';
 import { readDictionary, subset } from './dictionary.js';
 import { arpa } from './lm.js';
-import { normalizeWords, SPHINX_DICT } from './adapt.js';
+import { ADAPT_PACKAGES, normalizeWords, SPHINX_DICT } from './adapt.js';
 import { BASE_SENTENCES } from './sentences.js';
 
 /**
@@ -26,6 +26,11 @@ export interface SphinxOptions {
   workDir?: string;
   /** Extra pocketsphinx arguments (tuning: -lw, -beam, -wip). */
   decoderArgs?: readonly string[];
+  /**
+   * A fixed language model and its dictionary instead of one built from the hints: Debian's
+   * general English model, for free-form speech such as voicemail.
+   */
+  languageModel?: { lm: string; dictionary: string };
 }
 
 const STEP_SAMPLES = 1600; // 100 ms at 16 kHz
@@ -44,6 +49,9 @@ export class SphinxStt implements Stt {
   private closed = false;
 
   constructor(private readonly o: SphinxOptions) {
+    if (!existsSync(join(o.model, 'mdef')) || !existsSync(join(o.model, 'means'))) {
+      throw new Error(`speech model ${o.model} is missing or incomplete; frontdesk builds it on first start (needs: apt-get install ${ADAPT_PACKAGES})`);
+    }
     this.sphinx = loadSphinx();
     this.workDir = o.workDir ?? join(tmpdir(), 'frontdesk-sphinx');
     this.name = `pocketsphinx (${o.model.split('/').filter(Boolean).at(-1)})`;
@@ -83,6 +91,7 @@ export class SphinxStt implements Stt {
   }
 
   private key(hints: readonly string[]): string {
+    if (this.o.languageModel) return 'fixed';
     return createHash('sha256').update(hints.join('\n')).digest('hex').slice(0, 16);
   }
 
@@ -98,6 +107,7 @@ export class SphinxStt implements Stt {
   }
 
   private async buildLm(key: string, hints: readonly string[]): Promise<Pool> {
+    if (this.o.languageModel) return { free: [], lm: this.o.languageModel.lm, dict: this.o.languageModel.dictionary };
     const dir = join(this.workDir, key);
     const lm = join(dir, 'lm.arpa');
     const dictPath = join(dir, 'words.dict');
