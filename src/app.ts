@@ -221,7 +221,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && (routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours');
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger },
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe },
         { call, callId, context: routed.context, decision: routed.decision, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();
@@ -229,7 +229,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
       return;
     }
     const flow = new AnsweringFlow(
-      { business, tts: d.speech.tts, newVad: d.speech.newVad, dataDir: d.dataDir, logger },
+      { business, tts: d.speech.tts, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe },
       { call, callId, context: routed.context, decision: routed.decision, customerId: customer?.customer.id ?? null },
     );
     const disposition = await flow.run();

@@ -8,7 +8,7 @@ import { EspeakTts } from './tts/espeak.js';
 import { FliteTts } from './tts/flite.js';
 import { CachedTts } from './tts/cache.js';
 import { SphinxStt } from './stt/sphinx/index.js';
-import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE } from './stt/sphinx/adapt.js';
+import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE, SPHINX_DICT, SPHINX_GENERAL_LM } from './stt/sphinx/adapt.js';
 import { loadSphinx } from './stt/sphinx/ffi.js';
 
 export type * from './types.js';
@@ -19,6 +19,8 @@ export interface SpeechSet {
   /** Set once `prepare()` has resolved (the recognizer may need its model built first). */
   stt: Stt | undefined;
   newVad: () => Vad;
+  /** Free-form speech to text (voicemail), with general English; set by `prepare()`. */
+  transcribe: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   report: { slot: string; engine: string; why: string }[];
   /** Builds what is missing and can be built here (the telephone-adapted recognizer), then loads STT. */
   prepare(log?: (msg: string) => void): Promise<void>;
@@ -92,9 +94,11 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
         : { slot: 'stt', engine: 'pocketsphinx (wideband, unadapted)', why: `poor on phone audio; to adapt it: ${adaptationMissing()}` });
   report.push({ slot: 'llm', engine: 'guided-flow', why: 'calls and texts are answered by the guided-flow engine; no LLM model installed' });
 
+  let generalStt: SphinxStt | undefined;
   const set: SpeechSet = {
     tts: tts ? new CachedTts(tts) : undefined,
     stt: undefined,
+    transcribe: undefined,
     newVad: () => (silero ? new SileroVad({ model: silero }) : new EnergyVad()),
     report,
     async prepare(log = () => {}) {
@@ -102,8 +106,17 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       let model = adapted ?? join(SPHINX_BASE, 'en-us');
       if (canAdapt) model = await adaptTelephoneModel(adaptedDir, log);
       set.stt = new SphinxStt({ model, workDir: resolve(o.builtModelsDir, 'stt/lm') });
+      const general = new SphinxStt({ model, languageModel: { lm: SPHINX_GENERAL_LM, dictionary: SPHINX_DICT } });
+      generalStt = general;
+      set.transcribe = async (pcm, rate) => {
+        const s = general.stream();
+        const step = rate; // one second at a time
+        for (let i = 0; i < pcm.length; i += step) s.accept(pcm.subarray(i, i + step), rate);
+        return (await s.finish()).text;
+      };
     },
     close() {
+      generalStt?.close();
       set.stt?.close();
       set.tts?.close();
     },

@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/util/logger.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
 import type { SipCall } from '../../src/telephony/sip/call.js';
-import { EspeakTts } from '../../src/speech/tts/espeak.js';
+import { FliteTts } from '../../src/speech/tts/flite.js';
 import { parseCidrList } from '../../src/util/cidr.js';
 import { freePort } from '../helpers/ports.js';
 import { MODELS_DIR, concat, BUILT_MODELS_DIR } from '../helpers/audio.js';
@@ -54,6 +54,7 @@ describe('answering a call', () => {
       owner: { ...demoContext.owner, transferMode: 'blind', targets: [{ label: 'Desk', kind: 'sip', value: `sip:maria@127.0.0.1:${ownerPort}`, ringSeconds: 10 }] },
     }, 'test');
     await app.start();
+    await app.speechReady;
     caller = new SipEndpoint({
       bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 36100, rtpPortMax: 36199,
       trunk: { host: '127.0.0.1', port: sipPort, transport: 'UDP', register: false, callerId: '+15125550177' },
@@ -81,18 +82,25 @@ describe('answering a call', () => {
     const before = concat(heard);
     expect(before.length / 8000).toBeGreaterThan(2);
     const message: Int16Array[] = [];
-    for await (const c of new EspeakTts().synthesize('Hi, this is Ann. Please call me back about Friday.')) message.push(c.pcm);
+    for await (const c of new FliteTts().synthesize('Hi, this is Ann. Please call me back about Friday.')) message.push(c.pcm);
     await call.play(concat(message)).done;
     // Trailing silence ends the recording; the agent thanks the caller and hangs up.
     expect(await ended).toBe('remote_hangup');
 
     const db = app.store.db;
-    const vm = await db.selectFrom('owner_messages').selectAll().where('kind', '=', 'voicemail').executeTakeFirstOrThrow();
+    // The caller is let go first; the message is stored once it is transcribed.
+    const voicemail = () => db.selectFrom('owner_messages').selectAll().where('kind', '=', 'voicemail').executeTakeFirst();
+    for (let i = 0; i < 100 && !(await voicemail()); i++) await new Promise((r) => setTimeout(r, 50));
+    const vm = (await voicemail())!;
     expect(vm.caller_number).toBe('+15125550177');
     expect(vm.duration_ms).toBeGreaterThan(2500);
+    // Transcribed for the owner (general English, so the words are not the business's vocabulary).
+    expect(vm.body).toMatch(/call me back/);
     expect(existsSync(vm.recording_path!)).toBe(true);
-    const alert = await db.selectFrom('outbox').select(['recipient', 'purpose']).where('dedupe_key', 'like', `alert:voicemail:${vm.id}%`).executeTakeFirstOrThrow();
-    expect(alert).toEqual({ recipient: '+15125550199', purpose: 'owner_alert' });
+    const alert = await db.selectFrom('outbox').select(['recipient', 'purpose', 'payload']).where('dedupe_key', 'like', `alert:voicemail:${vm.id}%`).executeTakeFirstOrThrow();
+    expect(alert).toMatchObject({ recipient: '+15125550199', purpose: 'owner_alert' });
+    // The owner's alert carries the transcript, not just "a recording".
+    expect(JSON.stringify(alert.payload)).toMatch(/call me back/);
     // The call record is closed just after the hang-up.
     let rec = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
     for (let i = 0; i < 40 && rec.state !== 'ended'; i++) {

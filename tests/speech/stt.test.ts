@@ -28,9 +28,9 @@ async function transcribe(stt: SphinxStt, pcm: Int16Array, h: readonly string[] 
 /** What a phone line does to a voice: 8 kHz, μ-law there and back. */
 function telephone(pcm: Int16Array): Int16Array {
   const enc = new Uint8Array(pcm.length);
-  encodeG711('pcmu', pcm, 0, pcm.length, enc, 0);
+  encodeG711('PCMU', pcm, 0, pcm.length, enc, 0);
   const out = new Int16Array(pcm.length);
-  decodeG711('pcmu', enc, 0, enc.length, out);
+  decodeG711('PCMU', enc, 0, enc.length, out);
   return out;
 }
 

@@ -20,6 +20,8 @@ export interface AnsweringDeps {
   newVad: () => Vad;
   dataDir: string;
   logger?: Logger | undefined;
+  /** Speech to text for voicemail, when a recognizer is installed. */
+  transcribe?: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
 }
 
 export interface AnsweringInput {
@@ -127,7 +129,7 @@ export class AnsweringFlow {
     const vad = this.d.newVad();
     const rec = await recordMessage(call, vad, join(this.d.dataDir, 'voicemail', `${this.i.callId}.wav`));
     vad.close();
-    await this.log('state', `voicemail ended by ${rec.endedBy}`, rec);
+    await this.log('state', `voicemail ended by ${rec.endedBy}`, { path: rec.path, durationMs: rec.durationMs, heardSpeech: rec.heardSpeech, endedBy: rec.endedBy });
     if (!rec.heardSpeech) {
       if (call.state === 'answered') {
         await this.say('Goodbye.', false);
@@ -135,14 +137,22 @@ export class AnsweringFlow {
       }
       return 'no_message';
     }
-    await this.d.business.messages.take(this.i.context, {
-      kind: 'voicemail', body: '', callId: this.i.callId, customerId: this.i.customerId, callerNumber: call.from,
-      recordingPath: rec.path, durationMs: rec.durationMs,
-    });
+    // Thank the caller and let them go first; the transcript is for the owner.
     if (call.state === 'answered') {
       await this.say(`Thank you. ${this.ctx.owner.name} will get back to you soon. Goodbye.`, false);
       await call.hangup('voicemail_done');
     }
+    let body = '';
+    if (this.d.transcribe) {
+      body = await this.d.transcribe(rec.pcm, rec.sampleRate).catch((err: unknown) => {
+        this.d.logger?.warn({ err }, 'voicemail transcription failed; the recording is kept');
+        return '';
+      });
+    }
+    await this.d.business.messages.take(this.i.context, {
+      kind: 'voicemail', body, callId: this.i.callId, customerId: this.i.customerId, callerNumber: call.from,
+      recordingPath: rec.path, durationMs: rec.durationMs,
+    });
     return 'voicemail';
   }
 }

@@ -17,6 +17,9 @@ export interface Recording {
   durationMs: number;
   heardSpeech: boolean;
   endedBy: 'silence' | 'limit' | 'key' | 'hangup' | 'no_speech';
+  /** The recorded audio at `sampleRate`, for transcription. */
+  pcm: Int16Array;
+  sampleRate: number;
 }
 
 export async function recordMessage(call: Call, vad: Vad, path: string, o: Partial<typeof recorderDefaults> = {}): Promise<Recording> {
@@ -62,7 +65,7 @@ export async function recordMessage(call: Call, vad: Vad, path: string, o: Parti
   const pcm = buf.subarray(0, len);
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, writeWav(pcm, rate));
-  return { path, durationMs: Math.round((len / rate) * 1000), heardSpeech, endedBy: result };
+  return { path, durationMs: Math.round((len / rate) * 1000), heardSpeech, endedBy: result, pcm, sampleRate: rate };
 }
 
 /** The beep before the message: 440 Hz, 400 ms, with soft edges. */

@@ -32,6 +32,7 @@ export interface VoiceDeps {
   logger?: Logger | undefined;
   turn?: Partial<TurnOptions>;
   now?: () => number;
+  transcribe?: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
 }
 
 export interface VoiceInput {
@@ -218,7 +219,7 @@ export class VoiceSession {
     this.handingOff = true;
     const { call } = this.i;
     const flow = new AnsweringFlow(
-      { business: this.d.business, tts: this.d.tts, newVad: this.d.newVad, dataDir: this.d.dataDir, logger: this.d.logger },
+      { business: this.d.business, tts: this.d.tts, newVad: this.d.newVad, dataDir: this.d.dataDir, logger: this.d.logger, transcribe: this.d.transcribe },
       { call, callId: this.i.callId, context: this.i.context, decision: this.i.decision, customerId: this.i.customer?.id ?? null },
     );
     try {
