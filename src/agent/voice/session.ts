@@ -48,6 +48,11 @@ export const voiceDefaults = {
   tickMs: 50,
   /** Pause between answering and the greeting, so media has settled at both ends, ms. */
   greetingDelayMs: 400,
+  /**
+   * Wait after the VAD's end of speech before answering, ms. The Silero VAD already needs 300 ms
+   * of silence to decide, so the caller hears ~500 ms of pause before the agent starts thinking.
+   */
+  minEndpointingDelayMs: 200,
 } as const satisfies Record<string, number>;
 
 export class VoiceSession {
@@ -73,7 +78,7 @@ export class VoiceSession {
       reprompt: `Are you still there? ${ctx.persona.name} here, how can I help?`,
       goodbye: `Thanks for calling ${ctx.displayName}. Goodbye.`,
       transfer: `Sure, connecting you to ${ctx.owner.name}.`,
-    }, { transferDigit: ctx.owner.transferDigit, ...d.turn });
+    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
     this.engine = new GuidedEngine(tools, 'call', d.business.now);

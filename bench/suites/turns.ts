@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
+import { parseCidrList } from '../../src/util/cidr.js';
+import { freePort } from '../../tests/helpers/ports.js';
+import { BUILT_MODELS_DIR, MODELS_DIR } from '../../tests/helpers/audio.js';
+import { TestCaller } from '../../tests/helpers/caller.js';
+import { percentile, type Metrics, type Suite } from '../lib.js';
+
+/**
+ * Real conversations over the built-in SIP endpoint: a caller asks questions in real time and we
+ * time, from the caller's side, the end of each question (its last RTP packet) to the first
+ * packet of the agent's spoken answer. The agent's own per-turn records give the stage breakdown.
+ * BENCH_TURNS sets the number of turns (default 20).
+ */
+const TURNS = Number(process.env.BENCH_TURNS ?? 20);
+const QUESTIONS = [
+  'What are your hours?',
+  'How much is a deep cleaning for three bedrooms?',
+  'Do you have anything on friday afternoon?',
+  'How much is a standard cleaning?',
+  'Can I leave a message for Maria?',
+];
+
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+
+const suite: Suite = {
+  description: `${TURNS} spoken turns over SIP through the offline floor (Silero VAD, pocketsphinx, guided flow, flite)`,
+  models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'guided-flow engine', 'flite slt'],
+  async run(): Promise<Metrics> {
+    const dir = mkdtempSync(join(tmpdir(), 'fd-bench-turns-'));
+    const sipPort = await freePort();
+    const app = await createApp(loadConfig({
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1',
+      FRONTDESK_HTTP_PORT: String(await freePort()), FRONTDESK_SIP_BIND: '127.0.0.1', FRONTDESK_SIP_PORT: String(sipPort),
+      FRONTDESK_MODELS_DIR: MODELS_DIR, FRONTDESK_RTP_PORT_MIN: '38000', FRONTDESK_RTP_PORT_MAX: '38099',
+    }), silentLogger);
+    await app.contexts.save({
+      ...demoContext, greeting: 'Hi, Sparkle and Shine.',
+      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]])),
+      holidays: [],
+    }, 'bench');
+    await app.start();
+    await app.speechReady;
+    const phone = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 38100, rtpPortMax: 38199,
+      trunk: { host: '127.0.0.1', port: sipPort, transport: 'UDP', register: false, callerId: '+15125550123' },
+    });
+    await phone.start();
+    const latencies: number[] = [];
+    try {
+      let turns = 0;
+      while (turns < TURNS) {
+        const call = await phone.dial('+15125550100');
+        const caller = new TestCaller(call);
+        await caller.nextTurn();
+        for (const q of QUESTIONS) {
+          if (turns >= TURNS || call.state === 'ended') break;
+          const audio = await caller.synthesize(q);
+          caller.reset();
+          await call.play(audio).done;
+          const saidAt = Date.now();
+          await caller.nextTurn(900, 30_000);
+          const first = caller.timeline.find((f) => f.at >= saidAt && f.loud);
+          if (first) latencies.push(first.at - saidAt);
+          turns++;
+        }
+        await call.hangup();
+      }
+      const records = await app.store.db.selectFrom('call_events').select('data').where('kind', '=', 'latency').execute();
+      const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number });
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return {
+        turns: latencies.length,
+        turn_latency_p50_ms: percentile(sorted, 50),
+        turn_latency_p95_ms: percentile(sorted, 95),
+        stage_vad_hangover_ms: 300,
+        stage_stt_final_after_vad_p50_ms: median(stages.map((s) => s.sttMs)),
+        stage_endpoint_and_think_p50_ms: median(stages.map((s) => s.thinkMs)),
+        stage_tts_first_audio_p50_ms: median(stages.map((s) => s.ttsMs)),
+        stage_first_packet_p50_ms: median(stages.map((s) => s.sendMs)),
+        agent_side_total_p50_ms: median(stages.map((s) => s.totalMs)),
+        rss_mib: process.memoryUsage().rss / 2 ** 20,
+      };
+    } finally {
+      await phone.stop();
+      await app.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+export default suite;
