@@ -73,7 +73,8 @@ const suite: Suite = {
       const engine = stt();
       await engine.prepare(h);
       m[`stt_${name}_load_ms`] = performance.now() - t0;
-      const secs = audio.reduce((n, c) => n + c.length / 8000, 0);
+      let secs = 0;
+      for (const c of audio) secs += c.length / 8000;
       t0 = performance.now();
       for (const c of audio) {
         const s = engine.stream(h);

@@ -1,0 +1,219 @@
+// Hand-written: npm has GGUF readers (@huggingface/gguf) but no writer; this writes the few types we need.
+import { randomFillSync } from 'node:crypto';
+import { open } from 'node:fs/promises';
+
+/**
+ * Writes a format-identical llama-architecture GGUF with random Q8_0 weights and a small
+ * SentencePiece-style vocabulary with byte fallback and ChatML control tokens. Real loaders
+ * (llama.cpp through node-llama-cpp) load and run it exactly as a downloaded model, at the same
+ * compute cost per token for the same shape; only the words it produces are meaningless.
+ */
+
+export interface LlamaShape {
+  name: string;
+  vocab: number;
+  embd: number;
+  layers: number;
+  heads: number;
+  headsKv: number;
+  ff: number;
+  context: number;
+}
+
+/** Shapes: "tiny" for fast tests; "0.5b" is Qwen2-0.5B's geometry (896 × 24 layers, 14/2 heads, 4864 FFN) at a 32k vocabulary. */
+export const SHAPES = {
+  tiny: { name: 'frontdesk-random-tiny', vocab: 1024, embd: 64, layers: 2, heads: 4, headsKv: 2, ff: 128, context: 2048 },
+  '0.5b': { name: 'frontdesk-random-0.5b', vocab: 32000, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096 },
+} as const satisfies Record<string, LlamaShape>;
+
+const enum T { U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9 }
+const GGML_F32 = 0;
+const GGML_Q8_0 = 8;
+const ALIGN = 32;
+
+class Buf {
+  parts: Buffer[] = [];
+  size = 0;
+  push(b: Buffer) {
+    this.parts.push(b);
+    this.size += b.length;
+  }
+  u32(v: number) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    this.push(b);
+  }
+  i32(v: number) {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    this.push(b);
+  }
+  u64(v: number) {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    this.push(b);
+  }
+  f32(v: number) {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(v);
+    this.push(b);
+  }
+  str(s: string) {
+    const b = Buffer.from(s, 'utf8');
+    this.u64(b.length);
+    this.push(b);
+  }
+}
+
+type Meta = [string, 'u32' | 'f32' | 'str' | 'bool', number | string | boolean] | [string, 'strs', string[]] | [string, 'f32s' | 'i32s', number[]];
+
+function writeMeta(b: Buf, [key, kind, value]: Meta) {
+  b.str(key);
+  switch (kind) {
+    case 'u32': b.u32(T.U32); b.u32(value as number); break;
+    case 'f32': b.u32(T.F32); b.f32(value as number); break;
+    case 'bool': b.u32(T.BOOL); b.push(Buffer.from([value ? 1 : 0])); break;
+    case 'str': b.u32(T.STRING); b.str(value as string); break;
+    case 'strs': b.u32(T.ARRAY); b.u32(T.STRING); b.u64((value as string[]).length); for (const s of value as string[]) b.str(s); break;
+    case 'f32s': b.u32(T.ARRAY); b.u32(T.F32); b.u64((value as number[]).length); for (const v of value as number[]) b.f32(v); break;
+    case 'i32s': b.u32(T.ARRAY); b.u32(T.I32); b.u64((value as number[]).length); for (const v of value as number[]) b.i32(v); break;
+  }
+}
+
+const WORDS = 'the a to and of i you for is in it that we your can on at be have with this what how much when book cleaning clean deep standard move out price cost hours open close tuesday monday wednesday thursday friday saturday sunday morning afternoon yes no please thanks thank bye goodbye address street message owner time day next week today tomorrow am pm sure great would like need want help call back $ , . ? ! : 0 1 2 3 4 5 6 7 8 9'.split(' ');
+
+/** A SentencePiece-style vocabulary: control tokens, 256 byte tokens, common words, filler pieces. */
+export function vocabulary(size: number): { tokens: string[]; scores: number[]; types: number[] } {
+  const tokens = ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>'];
+  const types = [2, 3, 3, 3, 3];
+  for (let i = 0; i < 256; i++) {
+    tokens.push(`<0x${i.toString(16).toUpperCase().padStart(2, '0')}>`);
+    types.push(6);
+  }
+  const seen = new Set(tokens);
+  const add = (t: string) => {
+    if (tokens.length >= size || seen.has(t)) return;
+    seen.add(t);
+    tokens.push(t);
+    types.push(1);
+  };
+  for (const w of WORDS) add(`▁${w}`);
+  for (const c of 'abcdefghijklmnopqrstuvwxyz') add(c), add(`▁${c}`);
+  for (let i = 0; tokens.length < size; i++) add(`▁w${i.toString(36)}`);
+  const scores = tokens.map((_, i) => (types[i] === 1 ? -i : 0));
+  return { tokens, scores, types };
+}
+
+const CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+interface Tensor { name: string; dims: number[]; type: number }
+
+function tensors(s: LlamaShape): Tensor[] {
+  const kv = (s.embd / s.heads) * s.headsKv;
+  const out: Tensor[] = [{ name: 'token_embd.weight', dims: [s.embd, s.vocab], type: GGML_Q8_0 }];
+  for (let i = 0; i < s.layers; i++) {
+    out.push(
+      { name: `blk.${i}.attn_norm.weight`, dims: [s.embd], type: GGML_F32 },
+      { name: `blk.${i}.attn_q.weight`, dims: [s.embd, s.embd], type: GGML_Q8_0 },
+      { name: `blk.${i}.attn_k.weight`, dims: [s.embd, kv], type: GGML_Q8_0 },
+      { name: `blk.${i}.attn_v.weight`, dims: [s.embd, kv], type: GGML_Q8_0 },
+      { name: `blk.${i}.attn_output.weight`, dims: [s.embd, s.embd], type: GGML_Q8_0 },
+      { name: `blk.${i}.ffn_norm.weight`, dims: [s.embd], type: GGML_F32 },
+      { name: `blk.${i}.ffn_gate.weight`, dims: [s.embd, s.ff], type: GGML_Q8_0 },
+      { name: `blk.${i}.ffn_up.weight`, dims: [s.embd, s.ff], type: GGML_Q8_0 },
+      { name: `blk.${i}.ffn_down.weight`, dims: [s.ff, s.embd], type: GGML_Q8_0 },
+    );
+  }
+  out.push({ name: 'output_norm.weight', dims: [s.embd], type: GGML_F32 }, { name: 'output.weight', dims: [s.embd, s.vocab], type: GGML_Q8_0 });
+  return out;
+}
+
+function byteSize(t: Tensor): number {
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  return t.type === GGML_F32 ? n * 4 : (n / 32) * 34;
+}
+
+const pad = (n: number) => (ALIGN - (n % ALIGN)) % ALIGN;
+
+/** Writes the model to `path`; returns its size in bytes. Deterministic shape, random weights. */
+export async function writeRandomLlama(path: string, s: LlamaShape): Promise<number> {
+  const v = vocabulary(s.vocab);
+  const meta: Meta[] = [
+    ['general.architecture', 'str', 'llama'],
+    ['general.name', 'str', s.name],
+    ['general.file_type', 'u32', 7],
+    ['general.alignment', 'u32', ALIGN],
+    ['llama.context_length', 'u32', s.context],
+    ['llama.embedding_length', 'u32', s.embd],
+    ['llama.block_count', 'u32', s.layers],
+    ['llama.feed_forward_length', 'u32', s.ff],
+    ['llama.attention.head_count', 'u32', s.heads],
+    ['llama.attention.head_count_kv', 'u32', s.headsKv],
+    ['llama.rope.dimension_count', 'u32', s.embd / s.heads],
+    ['llama.rope.freq_base', 'f32', 10000],
+    ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-6],
+    ['llama.vocab_size', 'u32', s.vocab],
+    ['tokenizer.ggml.model', 'str', 'llama'],
+    ['tokenizer.ggml.tokens', 'strs', v.tokens],
+    ['tokenizer.ggml.scores', 'f32s', v.scores],
+    ['tokenizer.ggml.token_type', 'i32s', v.types],
+    ['tokenizer.ggml.unknown_token_id', 'u32', 0],
+    ['tokenizer.ggml.bos_token_id', 'u32', 1],
+    ['tokenizer.ggml.eos_token_id', 'u32', 4],
+    ['tokenizer.ggml.add_bos_token', 'bool', false],
+    ['tokenizer.chat_template', 'str', CHATML],
+  ];
+  const ts = tensors(s);
+  const head = new Buf();
+  head.push(Buffer.from('GGUF', 'latin1'));
+  head.u32(3);
+  head.u64(ts.length);
+  head.u64(meta.length);
+  for (const m of meta) writeMeta(head, m);
+  let offset = 0;
+  for (const t of ts) {
+    head.str(t.name);
+    head.u32(t.dims.length);
+    for (const d of t.dims) head.u64(d);
+    head.u32(t.type);
+    head.u64(offset);
+    offset += byteSize(t);
+    offset += pad(offset);
+  }
+  head.push(Buffer.alloc(pad(head.size)));
+
+  const f = await open(path, 'w');
+  try {
+    await f.write(Buffer.concat(head.parts));
+    let written = head.size;
+    for (const t of ts) {
+      const data = t.type === GGML_F32 ? ones(t) : q8(t);
+      await f.write(data);
+      written += data.length;
+      const p = pad(data.length);
+      if (p) {
+        await f.write(Buffer.alloc(p));
+        written += p;
+      }
+    }
+    return written;
+  } finally {
+    await f.close();
+  }
+}
+
+/** Norm weights of one: the activations keep a sane scale. */
+function ones(t: Tensor): Buffer {
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  return Buffer.from(new Float32Array(n).fill(1).buffer);
+}
+
+/** Q8_0 blocks: an f16 scale and 32 random int8 values; the scale keeps weights ~N(0, 0.02). */
+function q8(t: Tensor): Buffer {
+  const blocks = t.dims.reduce((a, b) => a * b, 1) / 32;
+  const out = Buffer.alloc(blocks * 34);
+  randomFillSync(out);
+  const scale = 0x0d00; // f16 2^-12 × 1.25 ≈ 0.0003: uniform int8 × 0.0003 has a std of ~0.02
+  for (let i = 0; i < blocks; i++) out.writeUInt16LE(scale, i * 34);
+  return out;
+}

@@ -1,0 +1,197 @@
+import { existsSync } from 'node:fs';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type { ChatMessage, Llm } from '../types.js';
+import { ModelMissingError } from '../vad/silero.js';
+
+/**
+ * A local LLM through node-llama-cpp (llama.cpp), CPU only. One loaded model serves several calls:
+ * each conversation gets a sequence of one shared context. A sequence keeps what it has evaluated,
+ * so a turn only evaluates what is new since the common prefix (the system prompt and earlier
+ * turns are not re-read), and a finished call's sequence goes back to a pool with its system
+ * prompt still evaluated for the next call of the same business.
+ *
+ * We drive sequences directly rather than through LlamaChatSession: its per-token bookkeeping
+ * cost more than the model itself on small models, and the prompt format (ChatML) is ours.
+ */
+
+export const llamaDefaults = {
+  /** Conversations served at once by one loaded model. */
+  sequences: 4,
+  /** Tokens per conversation (system prompt + history + reply). */
+  contextPerSequence: 2048,
+  threads: 2,
+  /** Reply cap when the caller gives none: a spoken turn is a sentence or two. */
+  maxTokens: 60,
+  temperature: 0.3,
+} as const;
+
+export interface LlamaOptions {
+  model: string;
+  sequences?: number;
+  contextPerSequence?: number;
+  threads?: number;
+}
+
+export interface ChatOptions {
+  signal?: AbortSignal;
+  maxTokens?: number;
+  /** A JSON schema the reply must follow: generation is grammar-constrained, so it always parses. */
+  schema?: object;
+  /** Which conversation this is (a call or an SMS thread): its sequence keeps the evaluated prefix. */
+  conversation?: string;
+}
+
+/** What the last turn cost, for the latency records and benchmarks. */
+export interface TurnStats {
+  promptTokens: number;
+  /** Prompt tokens actually evaluated (the rest were reused from the sequence's state). */
+  evaluatedTokens: number;
+  generatedTokens: number;
+  firstTokenMs: number;
+  totalMs: number;
+}
+
+export class StructuredOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StructuredOutputError';
+  }
+}
+
+export function chatml(messages: readonly ChatMessage[]): string {
+  return messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('') + '<|im_start|>assistant\n';
+}
+
+export class LlamaCppLlm implements Llm {
+  readonly name: string;
+  lastStats: TurnStats | undefined;
+  private llama!: Llama;
+  private model!: LlamaModel;
+  private context!: LlamaContext;
+  private readonly idle: LlamaContextSequence[] = [];
+  private readonly busy = new Map<string, LlamaContextSequence>();
+  private waiters: ((s: LlamaContextSequence) => void)[] = [];
+
+  private constructor(private readonly o: LlamaOptions) {
+    this.name = `llama.cpp (${o.model.split('/').at(-1)})`;
+  }
+
+  static async load(o: LlamaOptions): Promise<LlamaCppLlm> {
+    if (!existsSync(o.model)) throw new ModelMissingError(o.model);
+    const self = new LlamaCppLlm(o);
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    self.llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
+    self.model = await self.llama.loadModel({ modelPath: o.model });
+    const n = o.sequences ?? llamaDefaults.sequences;
+    self.context = await self.model.createContext({
+      sequences: n,
+      contextSize: n * (o.contextPerSequence ?? llamaDefaults.contextPerSequence),
+      threads: o.threads ?? llamaDefaults.threads,
+    });
+    for (let i = 0; i < n; i++) self.idle.push(self.context.getSequence());
+    return self;
+  }
+
+  /** A sequence for `conversation`: its own if it has one, else the idle one sharing the longest prefix. */
+  private async acquire(conversation: string, tokens: Token[]): Promise<LlamaContextSequence> {
+    const own = this.busy.get(conversation);
+    if (own) return own;
+    let seq: LlamaContextSequence;
+    if (this.idle.length) {
+      let best = 0;
+      for (let i = 1; i < this.idle.length; i++) if (common(this.idle[i]!.contextTokens, tokens) > common(this.idle[best]!.contextTokens, tokens)) best = i;
+      seq = this.idle.splice(best, 1)[0]!;
+    } else {
+      seq = await new Promise((r) => this.waiters.push(r));
+    }
+    this.busy.set(conversation, seq);
+    return seq;
+  }
+
+  /** The conversation is over: its sequence keeps only what the next one can reuse. */
+  async release(conversation: string, keepTokens?: number): Promise<void> {
+    const seq = this.busy.get(conversation);
+    if (!seq) return;
+    this.busy.delete(conversation);
+    const keep = keepTokens ?? 0;
+    if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+    const w = this.waiters.shift();
+    if (w) w(seq);
+    else this.idle.push(seq);
+  }
+
+  tokenize(text: string): Token[] {
+    return this.model.tokenize(text, true);
+  }
+
+  async *chat(messages: readonly ChatMessage[], opts: ChatOptions = {}): AsyncIterable<string> {
+    const t0 = performance.now();
+    const conversation = opts.conversation ?? `anon-${Math.random()}`;
+    const tokens = this.tokenize(chatml(messages));
+    const seq = await this.acquire(conversation, tokens);
+    try {
+      // Keep the shared prefix; drop what diverges (an earlier reply cut short, another caller's turn).
+      const keep = common(seq.contextTokens, tokens);
+      if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+      const fresh = tokens.slice(keep);
+      if (!fresh.length) {
+        // The whole prompt is cached; re-evaluate its last token to get logits for the first reply token.
+        await seq.eraseContextTokenRanges([{ start: keep - 1, end: keep }]);
+        fresh.push(tokens[keep - 1]!);
+      }
+      const stats: TurnStats = { promptTokens: tokens.length, evaluatedTokens: fresh.length, generatedTokens: 0, firstTokenMs: 0, totalMs: 0 };
+      this.lastStats = stats;
+      const grammar = opts.schema ? await this.llama.createGrammarForJsonSchema(opts.schema as never) : undefined;
+      const { LlamaGrammarEvaluationState } = await import('node-llama-cpp');
+      const grammarEvaluationState = grammar ? new LlamaGrammarEvaluationState({ model: this.model, grammar }) : undefined;
+      const max = opts.maxTokens ?? llamaDefaults.maxTokens;
+      const out: Token[] = [];
+      let text = '';
+      let finished = false;
+      for await (const tok of seq.evaluate(fresh, { temperature: llamaDefaults.temperature, ...(grammarEvaluationState ? { grammarEvaluationState } : {}) })) {
+        if (opts.signal?.aborted) break;
+        stats.generatedTokens++;
+        if (stats.generatedTokens === 1) stats.firstTokenMs = performance.now() - t0;
+        out.push(tok);
+        const next = this.model.detokenize(out);
+        // Hold back a partial multi-byte character until it completes.
+        if (!next.endsWith('\uFFFD') && next.length > text.length) {
+          const delta = next.slice(text.length);
+          text = next;
+          yield delta;
+        }
+        if (out.length >= max) break;
+      }
+      finished = !opts.signal?.aborted && out.length < max;
+      stats.totalMs = performance.now() - t0;
+      if (grammar && !finished) {
+        throw new StructuredOutputError(opts.signal?.aborted ? 'aborted' : `the reply did not complete its schema within ${max} tokens`);
+      }
+    } finally {
+      if (!opts.conversation) await this.release(conversation, 0);
+    }
+  }
+
+  /** A whole reply that follows `schema`, parsed. */
+  async structured<T>(messages: readonly ChatMessage[], schema: object, opts: Omit<ChatOptions, 'schema'> = {}): Promise<T> {
+    let text = '';
+    for await (const t of this.chat(messages, { ...opts, schema })) text += t;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new StructuredOutputError(`the reply is not JSON: ${text.slice(0, 200)}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.context?.dispose();
+    await this.model?.dispose();
+  }
+}
+
+function common(a: readonly Token[], b: readonly Token[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}

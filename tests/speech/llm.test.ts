@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
+import { LlamaCppLlm, StructuredOutputError } from '../../src/speech/llm/llama.js';
+import type { ChatMessage } from '../../src/speech/types.js';
+
+/**
+ * The neural LLM path on a generated model: a real GGUF (llama layout, Q8_0, ChatML tokens) with
+ * random weights, loaded and run by llama.cpp exactly as a downloaded model would be.
+ */
+describe('local LLM through node-llama-cpp (generated model)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fd-llm-'));
+  let llm: LlamaCppLlm;
+  const system: ChatMessage = { role: 'system', content: `You are Sam at Sparkle and Shine Cleaning. ${'Standard cleaning is $120. Deep cleaning is $220. '.repeat(8)}` };
+
+  beforeAll(async () => {
+    const path = join(dir, 'tiny.gguf');
+    await writeRandomLlama(path, SHAPES.tiny);
+    llm = await LlamaCppLlm.load({ model: path, sequences: 2, contextPerSequence: 1024 });
+  });
+  afterAll(async () => {
+    await llm?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('streams a reply token by token and stops at the cap', async () => {
+    const chunks: string[] = [];
+    for await (const t of llm.chat([system, { role: 'user', content: 'How much is a deep cleaning?' }], { maxTokens: 12 })) chunks.push(t);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(llm.lastStats!.generatedTokens).toBeLessThanOrEqual(12);
+    expect(llm.lastStats!.firstTokenMs).toBeGreaterThan(0);
+  });
+
+  it('stops within one token when the caller barges in (abort)', async () => {
+    const ac = new AbortController();
+    let n = 0;
+    for await (const _ of llm.chat([system, { role: 'user', content: 'Tell me everything.' }], { maxTokens: 200, signal: ac.signal })) {
+      if (++n === 3) ac.abort();
+    }
+    expect(n).toBe(3);
+    expect(llm.lastStats!.generatedTokens).toBeLessThanOrEqual(4);
+  });
+
+  it('reuses the evaluated system prompt and history on the next turn of a conversation', async () => {
+    const turn1: ChatMessage[] = [system, { role: 'user', content: 'Hi there.' }];
+    let reply = '';
+    for await (const t of llm.chat(turn1, { conversation: 'call-1', maxTokens: 8 })) reply += t;
+    const first = llm.lastStats!;
+    expect(first.evaluatedTokens).toBe(first.promptTokens);
+    for await (const _ of llm.chat([...turn1, { role: 'assistant', content: reply }, { role: 'user', content: 'And on friday?' }], { conversation: 'call-1', maxTokens: 8 })) { /* drain */ }
+    const second = llm.lastStats!;
+    expect(second.promptTokens).toBeGreaterThan(first.promptTokens);
+    // Only the new turn is read: far fewer tokens than the whole prompt.
+    expect(second.evaluatedTokens).toBeLessThan(second.promptTokens / 3);
+    await llm.release('call-1', first.promptTokens - 8);
+  });
+
+  it('the next call of the same business starts from the evaluated system prompt', async () => {
+    for await (const _ of llm.chat([system, { role: 'user', content: 'Hello?' }], { conversation: 'call-2', maxTokens: 4 })) { /* drain */ }
+    const s = llm.lastStats!;
+    expect(s.evaluatedTokens).toBeLessThan(s.promptTokens / 3);
+    await llm.release('call-2');
+  });
+
+  it('serves two conversations at once from one loaded model', async () => {
+    const run = async (id: string) => {
+      let text = '';
+      for await (const t of llm.chat([system, { role: 'user', content: `Caller ${id}` }], { conversation: id, maxTokens: 10 })) text += t;
+      await llm.release(id);
+      return text;
+    };
+    const [a, b] = await Promise.all([run('a'), run('b')]);
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+  });
+
+  it('returns schema-valid structured output, even from a model with random weights', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        intent: { enum: ['book', 'quote', 'cancel', 'message', 'transfer'] },
+        day: { enum: ['monday', 'tuesday', 'wednesday', 'thursday', 'friday'] },
+        bedrooms: { enum: [1, 2, 3, 4] },
+      },
+      required: ['intent', 'day', 'bedrooms'],
+    };
+    for (let i = 0; i < 3; i++) {
+      const out = await llm.structured<{ intent: string; day: string; bedrooms: number }>([system, { role: 'user', content: 'Book me a deep clean on friday, three bedrooms.' }], schema, { maxTokens: 80 });
+      expect(['book', 'quote', 'cancel', 'message', 'transfer']).toContain(out.intent);
+      expect(['monday', 'tuesday', 'wednesday', 'thursday', 'friday']).toContain(out.day);
+      expect([1, 2, 3, 4]).toContain(out.bedrooms);
+    }
+  });
+
+  it('says so when structured output cannot finish within the cap (the agent then falls back)', async () => {
+    const schema = { type: 'object', properties: { reply: { type: 'string' } }, required: ['reply'] };
+    await expect(llm.structured([system, { role: 'user', content: 'Hi' }], schema, { maxTokens: 3 })).rejects.toThrow(StructuredOutputError);
+  });
+
+  it('refuses a missing model file with the command that fetches it', async () => {
+    await expect(LlamaCppLlm.load({ model: join(dir, 'nope.gguf') })).rejects.toThrow(/nope\.gguf is missing; run `npm run models`/);
+  });
+});
