@@ -1,6 +1,7 @@
 // Hand-written: npm has GGUF readers (@huggingface/gguf) but no writer; this writes the few types we need.
 import { randomFillSync } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 /**
  * Writes a format-identical llama-architecture GGUF with random Q8_0 weights and a small
@@ -97,11 +98,25 @@ export function vocabulary(size: number): { tokens: string[]; scores: number[]; 
     tokens.push(t);
     types.push(1);
   };
+  for (const r of ['user', 'assistant', 'system']) add(r); // ChatML role names follow a control token, unspaced
   for (const w of WORDS) add(`▁${w}`);
   for (const c of 'abcdefghijklmnopqrstuvwxyz') add(c), add(`▁${c}`);
+  // Real models split English into about one token per word: fill the vocabulary with English
+  // words (shortest first, from the CMU dictionary when Debian has it) so prompts cost what they would.
+  for (const w of englishWords()) add(`▁${w}`);
   for (let i = 0; tokens.length < size; i++) add(`▁w${i.toString(36)}`);
   const scores = tokens.map((_, i) => (types[i] === 1 ? -i : 0));
   return { tokens, scores, types };
+}
+
+function englishWords(): string[] {
+  try {
+    const words = readFileSync('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict', 'utf8')
+      .split('\n').map((l) => l.slice(0, l.indexOf(' '))).filter((w) => /^[a-z]+$/.test(w));
+    return words.sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
+  } catch {
+    return [];
+  }
 }
 
 const CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";

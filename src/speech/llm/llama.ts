@@ -113,6 +113,7 @@ export class LlamaCppLlm implements Llm {
     const seq = this.busy.get(conversation);
     if (!seq) return;
     this.busy.delete(conversation);
+    this.generated.delete(conversation);
     const keep = keepTokens ?? 0;
     if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
     const w = this.waiters.shift();
@@ -124,10 +125,30 @@ export class LlamaCppLlm implements Llm {
     return this.model.tokenize(text, true);
   }
 
+  /** Each conversation's replies as generated (text → tokens): re-tokenizing text is not an identity. */
+  private readonly generated = new Map<string, Map<string, Token[]>>();
+
+  /**
+   * The ChatML prompt, tokenized message by message, so a conversation's earlier turns tokenize the
+   * same every time (and the model's own replies keep the tokens it produced): the prefix matches.
+   */
+  private promptTokens(messages: readonly ChatMessage[], conversation: string): Token[] {
+    const out: Token[] = [];
+    const mine = this.generated.get(conversation);
+    for (const m of messages) {
+      out.push(...this.tokenize(`<|im_start|>${m.role}\n`));
+      const own = m.role === 'assistant' ? mine?.get(m.content) : undefined;
+      out.push(...(own ?? this.tokenize(m.content)));
+      out.push(...this.tokenize('<|im_end|>\n'));
+    }
+    out.push(...this.tokenize('<|im_start|>assistant\n'));
+    return out;
+  }
+
   async *chat(messages: readonly ChatMessage[], opts: ChatOptions = {}): AsyncIterable<string> {
     const t0 = performance.now();
     const conversation = opts.conversation ?? `anon-${Math.random()}`;
-    const tokens = this.tokenize(chatml(messages));
+    const tokens = this.promptTokens(messages, conversation);
     const seq = await this.acquire(conversation, tokens);
     try {
       // Keep the shared prefix; drop what diverges (an earlier reply cut short, another caller's turn).
@@ -163,6 +184,11 @@ export class LlamaCppLlm implements Llm {
         if (out.length >= max) break;
       }
       finished = !opts.signal?.aborted && out.length < max;
+      if (opts.conversation) {
+        let mine = this.generated.get(conversation);
+        if (!mine) this.generated.set(conversation, (mine = new Map()));
+        mine.set(text, out);
+      }
       stats.totalMs = performance.now() - t0;
       if (grammar && !finished) {
         throw new StructuredOutputError(opts.signal?.aborted ? 'aborted' : `the reply did not complete its schema within ${max} tokens`);

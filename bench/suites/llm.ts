@@ -1,0 +1,73 @@
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
+import { LlamaCppLlm } from '../../src/speech/llm/llama.js';
+import type { ChatMessage } from '../../src/speech/types.js';
+import { generatedModelPath } from '../../scripts/generate-models.js';
+import { BUILT_MODELS_DIR } from '../../tests/helpers/audio.js';
+import { percentile, type Metrics, type Suite } from '../lib.js';
+
+/**
+ * The LLM on a generated model with Qwen2-0.5B's geometry (Q8_0, random weights: real compute,
+ * meaningless words): load time, prefill and generation speed, first-token latency of a turn
+ * whose system prompt and history are already evaluated, and memory. BENCH_LLM_MODEL points it
+ * at a real GGUF instead.
+ */
+const system = `You are Sam, the friendly receptionist of Sparkle and Shine Cleaning in Austin. Be brief: one or two short sentences.
+Services: standard cleaning from $120 (2 hours), deep cleaning from $220 (4 hours), move-out cleaning from $300.
+Extra bedrooms $25 each. Pet hair $20. Inside the fridge $30. Hours: Monday to Friday 8 to 6, Saturday 9 to 2.
+Cancel at least 24 hours ahead or pay a $50 fee. We bring our own supplies and use eco-friendly products.`;
+
+const suite: Suite = {
+  description: 'node-llama-cpp on a 0.5B-geometry Q8_0 GGUF (generated, random weights), 2 threads',
+  models: () => [process.env.BENCH_LLM_MODEL ?? `${SHAPES['0.5b'].name} (generated)`],
+  async run(): Promise<Metrics> {
+    let path = process.env.BENCH_LLM_MODEL;
+    if (!path) {
+      path = generatedModelPath(BUILT_MODELS_DIR, '0.5b');
+      if (!existsSync(path)) {
+        mkdirSync(join(BUILT_MODELS_DIR, 'llm'), { recursive: true });
+        await writeRandomLlama(path, SHAPES['0.5b']);
+      }
+    }
+    const rss0 = process.memoryUsage().rss;
+    let t0 = performance.now();
+    const llm = await LlamaCppLlm.load({ model: path, sequences: 2, contextPerSequence: 2048 });
+    const m: Metrics = { model_mib: statSync(path).size / 2 ** 20, load_ms: performance.now() - t0 };
+
+    // Cold prefill: the whole system prompt.
+    const history: ChatMessage[] = [{ role: 'system', content: system }];
+    const questions = ['Hi, how much is a deep cleaning?', 'Do you bring your own supplies?', 'What if I need to cancel?', 'Are you open on saturday?', 'Do you do move out cleanings?', 'Thanks, that is all.'];
+    const firsts: number[] = [];
+    let genTokens = 0;
+    let genMs = 0;
+    for (const [i, q] of questions.entries()) {
+      history.push({ role: 'user', content: q });
+      let reply = '';
+      t0 = performance.now();
+      let firstAt = 0;
+      for await (const t of llm.chat(history, { conversation: 'bench', maxTokens: 25 })) {
+        firstAt ||= performance.now();
+        reply += t;
+      }
+      const s = llm.lastStats!;
+      if (i === 0) {
+        m.prefill_tokens = s.evaluatedTokens;
+        m.prefill_tokens_per_s = s.evaluatedTokens / (s.firstTokenMs / 1000);
+        m.first_token_cold_ms = s.firstTokenMs;
+      } else firsts.push(s.firstTokenMs);
+      genTokens += s.generatedTokens - 1;
+      genMs += performance.now() - firstAt;
+      history.push({ role: 'assistant', content: reply });
+    }
+    firsts.sort((a, b) => a - b);
+    m.first_token_reused_prefix_p50_ms = percentile(firsts, 50);
+    m.first_token_reused_prefix_max_ms = firsts.at(-1)!;
+    m.generation_tokens_per_s = genTokens / (genMs / 1000);
+    m.reply_25_tokens_ms = m.first_token_reused_prefix_p50_ms + 24 / m.generation_tokens_per_s * 1000;
+    m.rss_added_mib = (process.memoryUsage().rss - rss0) / 2 ** 20;
+    await llm.close();
+    return m;
+  },
+};
+export default suite;
