@@ -70,12 +70,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   if (config.seedDemo) await seedDemoIfEmpty(contexts, logger);
   const metrics = createMetrics();
 
+  let speechRef: SpeechSet | undefined;
   const smsProviders = createSmsProviders(config);
   let smsJobs: JobRunner | undefined;
   const sms = smsProviders.length
     ? new SmsService(store.db, business, {
         providers: smsProviders, logger: logger.child({ mod: 'sms' }), publicUrl: config.http.publicUrl,
-        globalPerSecond: config.sms.ratePerSecond, onQueued: () => smsJobs?.notify(),
+        globalPerSecond: config.sms.ratePerSecond, onQueued: () => smsJobs?.notify(), llm: () => speechRef?.llm,
       })
     : undefined;
   if (sms) smsJobs = new JobRunner(store.db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), logger: logger.child({ mod: 'sms-jobs' }) });
@@ -113,7 +114,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });
-  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir });
+  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel });
+  speechRef = speech;
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;
   if (telephony instanceof FsTelephony) {
@@ -221,7 +223,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && (routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours');
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe },
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm },
         { call, callId, context: routed.context, decision: routed.decision, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();

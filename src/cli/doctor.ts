@@ -61,7 +61,12 @@ function checkModels(cfg: Config): Check[] {
   if (!existsSync(dir)) {
     return [{ name: 'models', status: 'warn', detail: `${dir} does not exist; run \`npm run models\` to fetch the neural set` }];
   }
-  const speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir });
+  let speech: ReturnType<typeof createSpeech>;
+  try {
+    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel });
+  } catch (e) {
+    return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
+  }
   return [
     { name: 'models', status: 'ok', detail: dir },
     ...speech.report.map((r): Check => ({

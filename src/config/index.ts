@@ -247,6 +247,11 @@ export const settings = {
     doc: 'Where models built on this machine from Debian packages are kept (the telephone-adapted speech recognizer, built once on first start). Default: models/ under FRONTDESK_DATA_DIR.',
     schema: z.string().min(1).optional(),
   },
+  FRONTDESK_LLM_MODEL: {
+    path: 'llmModel',
+    doc: 'A chat GGUF (ChatML) for open questions on calls and texts, run by node-llama-cpp on the CPU; unset: the guided-flow engine answers everything.',
+    schema: z.string().min(1).optional(),
+  },
   FRONTDESK_LOG_LEVEL: {
     path: 'logLevel',
     doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
@@ -367,6 +372,7 @@ export interface Config {
   dataDir: string;
   modelsDir: string;
   builtModelsDir: string;
+  llmModel: string | undefined;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string };

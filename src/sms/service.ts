@@ -7,7 +7,9 @@ import type { StoredContext } from '../business/context/service.js';
 import { enqueue, quietHoursEnd, type ChannelSender, type Delivery } from '../business/outbox.js';
 import { toE164 } from '../util/phone.js';
 import { AgentTools } from '../agent/tools.js';
-import { GuidedEngine, type GuidedState } from '../agent/guided/engine.js';
+import type { GuidedState } from '../agent/guided/engine.js';
+import { Brain, brainDefaults } from '../agent/brain.js';
+import type { LlamaCppLlm } from '../speech/llm/llama.js';
 import { IngestBatcher } from './ingest-batch.js';
 import { fitSegments, segments, type ProviderName, type SmsProvider, type WebhookEvent } from './types.js';
 
@@ -41,6 +43,8 @@ export interface SmsServiceOptions {
   perNumberGapMs?: number;
   /** Called after an inbound text is stored, so its job runs now rather than at the next poll. */
   onQueued?: () => void;
+  /** A local LLM for open questions (the last turns of the thread go with it); else the guided engine answers. */
+  llm?: () => LlamaCppLlm | undefined;
 }
 
 export type IngestResult = 'stored' | 'duplicate' | 'status' | 'ignored' | 'no_context';
@@ -129,7 +133,7 @@ export class SmsService {
     } else if (row.opted_out_at) {
       reply = undefined; // they asked not to be texted: no reply, but the text is kept for the owner
     } else if (context && context.document.sms.autoReply) {
-      const r = await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id);
+      const r = await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id, row.thread_id);
       reply = fitSegments(r.reply, this.o.maxSegments ?? smsDefaults.maxSegments);
       state = r.state;
     }
@@ -149,15 +153,30 @@ export class SmsService {
     });
   }
 
-  private async converse(context: StoredContext, customerId: string | null, state: GuidedState, text: string, messageId: string) {
+  private async converse(context: StoredContext, customerId: string | null, state: GuidedState, text: string, messageId: string, threadId: string) {
     const customer = customerId ? await this.business.customers.get(customerId) : undefined;
     const tools = new AgentTools({ business: this.business, context, customer, channel: 'sms' });
-    const engine = new GuidedEngine(tools, 'sms', this.business.now);
+    const llm = this.o.llm?.();
+    // The last turns of the thread, oldest first, without the text being answered.
+    const earlier = llm
+      ? (await this.db.selectFrom('sms_messages').select(['direction', 'body']).where('thread_id', '=', threadId).where('id', '!=', messageId)
+          .orderBy('created_at', 'desc').limit(brainDefaults.historyTurns * 2).execute()).reverse()
+      : [];
+    const brain = new Brain(tools, {
+      llm, conversation: `sms:${messageId}`, channel: 'sms', now: this.business.now,
+      history: earlier.map((m) => ({ role: m.direction === 'inbound' ? 'user' as const : 'assistant' as const, content: m.body })),
+    });
     try {
-      return await engine.respond(text, state);
+      const { turn, state: next } = await brain.respond(text, state);
+      let reply = '';
+      if (typeof turn.reply === 'string') reply = turn.reply;
+      else for await (const t of turn.reply) reply += t;
+      return { reply: reply.trim(), state: next };
     } catch (err) {
       this.o.logger?.error({ err, messageId }, 'SMS agent failed; sending a holding reply');
       return { reply: `Sorry, something went wrong on our side. ${context.document.owner.name} will get back to you soon.`, state };
+    } finally {
+      await brain.close().catch(() => {});
     }
   }
 

@@ -10,6 +10,8 @@ import { CachedTts } from './tts/cache.js';
 import { SphinxStt } from './stt/sphinx/index.js';
 import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE, SPHINX_DICT, SPHINX_GENERAL_LM } from './stt/sphinx/adapt.js';
 import { loadSphinx } from './stt/sphinx/ffi.js';
+import { LlamaCppLlm } from './llm/llama.js';
+import { ModelMissingError } from './vad/silero.js';
 
 export type * from './types.js';
 
@@ -19,6 +21,8 @@ export interface SpeechSet {
   /** Set once `prepare()` has resolved (the recognizer may need its model built first). */
   stt: Stt | undefined;
   newVad: () => Vad;
+  /** The local LLM when FRONTDESK_LLM_MODEL names one; set by `prepare()`. */
+  llm: LlamaCppLlm | undefined;
   /** Free-form speech to text (voicemail), with general English; set by `prepare()`. */
   transcribe: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   report: { slot: string; engine: string; why: string }[];
@@ -29,6 +33,8 @@ export interface SpeechSet {
 
 export interface SpeechOptions {
   modelsDir: string;
+  /** A GGUF chat model (FRONTDESK_LLM_MODEL). */
+  llmModel?: string | undefined;
   /** Where models built on this machine live (FRONTDESK_BUILT_MODELS_DIR). */
   builtModelsDir: string;
 }
@@ -92,16 +98,24 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       : canAdapt
         ? { slot: 'stt', engine: 'pocketsphinx (telephone-adapted)', why: `built on first start into ${adaptedDir} (about 20 s)` }
         : { slot: 'stt', engine: 'pocketsphinx (wideband, unadapted)', why: `poor on phone audio; to adapt it: ${adaptationMissing()}` });
-  report.push({ slot: 'llm', engine: 'guided-flow', why: 'calls and texts are answered by the guided-flow engine; no LLM model installed' });
+  if (o.llmModel && !existsSync(o.llmModel)) throw new ModelMissingError(o.llmModel);
+  report.push(o.llmModel
+    ? { slot: 'llm', engine: 'llama.cpp + guided-flow', why: `${o.llmModel} answers open questions; bookings, quotes, moves, messages and transfers go through the guided flow` }
+    : { slot: 'llm', engine: 'guided-flow', why: 'no FRONTDESK_LLM_MODEL: the guided-flow engine answers calls and texts' });
 
   let generalStt: SphinxStt | undefined;
   const set: SpeechSet = {
     tts: tts ? new CachedTts(tts) : undefined,
     stt: undefined,
+    llm: undefined,
     transcribe: undefined,
     newVad: () => (silero ? new SileroVad({ model: silero }) : new EnergyVad()),
     report,
     async prepare(log = () => {}) {
+      if (o.llmModel && !set.llm) {
+        set.llm = await LlamaCppLlm.load({ model: o.llmModel });
+        log(`LLM loaded: ${o.llmModel}`);
+      }
       if (set.stt || sphinxError || !existsSync(join(SPHINX_BASE, 'en-us'))) return;
       let model = adapted ?? join(SPHINX_BASE, 'en-us');
       if (canAdapt) model = await adaptTelephoneModel(adaptedDir, log);
@@ -116,6 +130,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       };
     },
     close() {
+      void set.llm?.close();
       generalStt?.close();
       set.stt?.close();
       set.tts?.close();

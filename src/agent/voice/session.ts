@@ -9,7 +9,9 @@ import { TurnMachine } from '../turns/machine.js';
 import type { TurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
-import { GuidedEngine, type GuidedState } from '../guided/engine.js';
+import type { GuidedState } from '../guided/engine.js';
+import { Brain } from '../brain.js';
+import type { LlamaCppLlm } from '../../speech/llm/llama.js';
 import { AnsweringFlow } from '../call/answering.js';
 import { Listener } from './listener.js';
 import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
@@ -33,6 +35,8 @@ export interface VoiceDeps {
   turn?: Partial<TurnOptions>;
   now?: () => number;
   transcribe?: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
+  /** A local LLM for open questions; without one the guided-flow engine answers everything. */
+  llm?: LlamaCppLlm | undefined;
 }
 
 export interface VoiceInput {
@@ -58,7 +62,9 @@ export const voiceDefaults = {
 export class VoiceSession {
   private readonly machine: TurnMachine;
   private readonly speaker: Speaker;
-  private readonly engine: GuidedEngine;
+  private readonly brain: Brain;
+  /** A streamed (LLM) reply waiting for the machine's 'play'. */
+  private stream: AsyncIterable<string> | undefined;
   private readonly now: () => number;
   private state: GuidedState = {};
   private playing: Utterance | undefined;
@@ -81,7 +87,7 @@ export class VoiceSession {
     }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.engine = new GuidedEngine(tools, 'call', d.business.now);
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now });
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
@@ -116,6 +122,8 @@ export class VoiceSession {
       clearInterval(tick);
       listener.close();
       vad.close();
+      this.brain.abort();
+      await this.brain.close().catch(() => {});
     }
   }
 
@@ -153,7 +161,9 @@ export class VoiceSession {
       case 'play': {
         this.playing?.cancel();
         const times: SpeakTimes = {};
-        const u = this.speaker.say(f.text, times);
+        const streamed = f.kind === 'reply' ? this.stream : undefined;
+        this.stream = undefined;
+        const u = this.speaker.say(streamed ?? f.text, times);
         this.playing = u;
         const isReply = f.kind === 'reply';
         void u.done.then((r) => {
@@ -162,7 +172,9 @@ export class VoiceSession {
             const t = this.timer.spoken(times);
             if (t) this.event('latency', { role: 'system', data: t });
           }
-          this.event('turn', { role: 'agent', text: r.completed ? f.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs) } });
+          // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
+          if (streamed && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
+          this.event('turn', { role: 'agent', text: r.completed ? r.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs), ...(streamed ? { by: 'llm' } : {}) } });
           this.dispatch({ type: 'playback_done', at: this.now(), completed: r.completed, heardMs: r.heardMs });
         });
         return;
@@ -173,6 +185,8 @@ export class VoiceSession {
         return;
       case 'abort_reply':
         this.thinking++;
+        this.brain.abort();
+        this.stream = undefined;
         return;
       case 'think':
         void this.think(f.text);
@@ -196,10 +210,15 @@ export class VoiceSession {
     this.event('turn', { role: 'caller', text: heard });
     let reply: string;
     let then: 'transfer' | 'end' | undefined;
+    let stream: AsyncIterable<string> | undefined;
     try {
-      const r = await this.engine.respond(text, this.state);
-      this.state = r.state;
-      reply = r.reply;
+      const { turn: r, state } = await this.brain.respond(text, this.state);
+      this.state = state;
+      if (typeof r.reply === 'string') reply = r.reply;
+      else {
+        stream = r.reply;
+        reply = '';
+      }
       then = r.action;
       if (r.booked) {
         this.booked.push(r.booked);
@@ -216,6 +235,7 @@ export class VoiceSession {
     }
     if (turn !== this.thinking) return; // the caller barged in; this reply is stale
     this.timer.replied(this.now());
+    this.stream = stream;
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
   }
 

@@ -10,7 +10,8 @@ import { forSpeech } from '../../speech/text.js';
  */
 
 export interface Utterance {
-  done: Promise<{ completed: boolean; heardMs: number; heardText: string }>;
+  /** `text` is everything that was to be said (a streamed reply's whole text once it is known). */
+  done: Promise<{ completed: boolean; heardMs: number; heardText: string; text: string }>;
   cancel(): void;
 }
 
@@ -25,51 +26,93 @@ export function sentences(text: string): string[] {
   return text.split(/(?<=[.!?])\s+(?=\S)/).map((s) => s.trim()).filter(Boolean);
 }
 
+export const speakerDefaults = {
+  /** A streamed reply's first piece goes to the voice at its first clause, or after this many words. */
+  firstPieceWords: 8,
+  /** Later pieces: at a sentence end, or after this many words. */
+  pieceWords: 16,
+} as const satisfies Record<string, number>;
+
+/** A streamed reply (LLM tokens) cut into speakable pieces: the first as early as it makes sense. */
+export async function* pieces(tokens: AsyncIterable<string>): AsyncGenerator<string> {
+  let buf = '';
+  let first = true;
+  const words = (s: string) => s.trim().split(/\s+/).filter(Boolean).length;
+  for await (const t of tokens) {
+    buf += t;
+    for (;;) {
+      const re = first ? /^(.*?[,;:.!?])\s+/s : /^(.*?[.!?])\s+/s;
+      const m = re.exec(buf);
+      const limit = first ? speakerDefaults.firstPieceWords : speakerDefaults.pieceWords;
+      if (m && words(m[1]!) >= 2) {
+        yield m[1]!.trim();
+        buf = buf.slice(m[0].length);
+      } else if (words(buf) > limit && /\s$/.test(buf)) {
+        yield buf.trim();
+        buf = '';
+      } else break;
+      first = false;
+    }
+  }
+  if (buf.trim()) yield buf.trim();
+}
+
+async function* each(items: string[]): AsyncGenerator<string> {
+  yield* items;
+}
+
 export class Speaker {
   constructor(private readonly call: Call, private readonly tts: Tts, private readonly now: () => number = Date.now) {}
 
-  say(text: string, times: SpeakTimes = {}): Utterance {
-    const parts = sentences(forSpeech(text));
+  /** Says a whole text, or a stream of text as it arrives; the next piece renders while one plays. */
+  say(text: string | AsyncIterable<string>, times: SpeakTimes = {}): Utterance {
+    const source = typeof text === 'string' ? each(sentences(forSpeech(text))) : pieces(text);
     const ac = new AbortController();
     const rate = this.call.sampleRate;
-    const spans: { text: string; samples: number }[] = parts.map((t) => ({ text: t, samples: 0 }));
+    const spans: { text: string; samples: number }[] = [];
     const tts = this.tts;
     const now = this.now;
-    // Render sentence i+1 while sentence i plays.
-    const render = (i: number): Promise<Int16Array[]> | undefined => {
-      if (i >= parts.length) return undefined;
-      return (async () => {
-        const out: Int16Array[] = [];
-        for await (const c of tts.synthesize(parts[i]!, { signal: ac.signal })) {
-          times.firstAudioAt ??= now();
-          out.push(c.sampleRate === rate ? c.pcm : resample(c.pcm, c.sampleRate, rate));
-        }
-        return out;
-      })();
+    const render = async (piece: string): Promise<Int16Array[]> => {
+      const out: Int16Array[] = [];
+      for await (const c of tts.synthesize(forSpeech(piece), { signal: ac.signal })) {
+        times.firstAudioAt ??= now();
+        out.push(c.sampleRate === rate ? c.pcm : resample(c.pcm, c.sampleRate, rate));
+      }
+      return out;
     };
-    const source = (async function* () {
-      let next = render(0);
-      for (let i = 0; next; i++) {
-        const chunks = await next;
-        next = render(i + 1);
-        next?.catch(() => {});
-        for (const c of chunks) {
+    const pull = async (): Promise<{ i: number; audio: Int16Array[] } | undefined> => {
+      if (ac.signal.aborted) return undefined;
+      const r = await source.next();
+      if (r.done) return undefined;
+      const i = spans.push({ text: r.value, samples: 0 }) - 1;
+      return { i, audio: await render(r.value) };
+    };
+    const audio = (async function* () {
+      let next = pull();
+      for (;;) {
+        const cur = await next;
+        if (!cur) return;
+        next = pull();
+        next.catch(() => {});
+        for (const c of cur.audio) {
           if (ac.signal.aborted) return;
           times.firstPacketAt ??= now();
-          spans[i]!.samples += c.length;
+          spans[cur.i]!.samples += c.length;
           yield c;
         }
       }
     })();
-    let handle: PlaybackHandle | undefined = this.call.play(source);
+    let handle: PlaybackHandle | undefined = this.call.play(audio);
     const done = handle.done.then((r) => {
       handle = undefined;
-      return { completed: r.completed, heardMs: r.playedMs, heardText: r.completed ? parts.join(' ') : heard(spans, (r.playedMs * rate) / 1000) };
+      const full = spans.map((s) => s.text).join(' ');
+      return { completed: r.completed, heardMs: r.playedMs, heardText: r.completed ? full : heard(spans, (r.playedMs * rate) / 1000), text: full };
     });
     return {
       done,
       cancel: () => {
         ac.abort();
+        void source.return(undefined);
         handle?.cancel();
       },
     };

@@ -128,6 +128,11 @@ export class LlamaCppLlm implements Llm {
   /** Each conversation's replies as generated (text → tokens): re-tokenizing text is not an identity. */
   private readonly generated = new Map<string, Map<string, Token[]>>();
 
+  /** How many tokens `messages` take at the start of a prompt (what a released sequence can keep). */
+  messageTokens(messages: readonly ChatMessage[]): number {
+    return this.promptTokens(messages, '').length - this.tokenize('<|im_start|>assistant\n').length;
+  }
+
   /**
    * The ChatML prompt, tokenized message by message, so a conversation's earlier turns tokenize the
    * same every time (and the model's own replies keep the tokens it produced): the prefix matches.

@@ -1,0 +1,136 @@
+import type { ChatMessage } from '../speech/types.js';
+import type { LlamaCppLlm } from '../speech/llm/llama.js';
+import type { AgentTools } from './tools.js';
+import { GuidedEngine, type GuidedResult, type GuidedState } from './guided/engine.js';
+import { understand, type Intent } from './guided/nlu.js';
+
+/**
+ * Who answers a turn. Small local models are unreliable at free-form tool calls, so anything that
+ * changes the calendar or hands the caller on (booking, quotes, moves, cancellations, messages,
+ * transfers, a pending confirmation) goes through the guided-flow engine and its validated tools;
+ * open questions ("do you bring your own supplies?") go to the LLM, grounded in the business's
+ * facts and the last turns. The LLM's reply streams; if it errors or its first token is late, the
+ * guided engine answers instead, so the caller never waits on silence.
+ */
+
+export const brainDefaults = {
+  /** Turns of history the LLM sees. */
+  historyTurns: 6,
+  /** Reply cap for a spoken turn. */
+  maxTokens: 60,
+  /** Give up on the LLM if its first token takes longer, ms. */
+  firstTokenTimeoutMs: 1_500,
+} as const satisfies Record<string, number>;
+
+const TRANSACTIONAL: Intent[] = ['book', 'quote', 'reschedule', 'cancel', 'my_appointments', 'human', 'message', 'goodbye', 'yes', 'no'];
+
+export interface BrainTurn extends Omit<GuidedResult, 'reply' | 'state'> {
+  /** Whole text (guided) or a stream of text (LLM). */
+  reply: string | AsyncIterable<string>;
+  by: 'guided' | 'llm';
+}
+
+export interface BrainOptions {
+  llm?: LlamaCppLlm | undefined;
+  conversation: string;
+  channel: 'call' | 'sms';
+  now: () => Date;
+  maxTokens?: number;
+  firstTokenTimeoutMs?: number;
+  /** Earlier turns of the conversation (an SMS thread's last texts). */
+  history?: ChatMessage[];
+}
+
+export class Brain {
+  private readonly guided: GuidedEngine;
+  private readonly history: ChatMessage[] = [];
+  private abortLlm: (() => void) | undefined;
+
+  constructor(private readonly tools: AgentTools, private readonly o: BrainOptions) {
+    this.guided = new GuidedEngine(tools, o.channel, o.now);
+    if (o.history) this.history.push(...o.history.slice(-brainDefaults.historyTurns * 2));
+  }
+
+  /** The grounding the LLM gets: persona, services and prices, hours, policies, FAQ. */
+  systemPrompt(): string {
+    const d = this.tools.context.document;
+    const info = this.tools.businessInfo();
+    const lines = [
+      `You are ${d.persona.name}, the receptionist of ${d.displayName}, on the ${this.o.channel === 'call' ? 'phone' : 'text messages'}. Style: ${d.persona.style}.`,
+      this.o.channel === 'call' ? 'Answer in one or two short spoken sentences. No lists, no symbols.' : 'Answer in one or two short sentences.',
+      `Services: ${info.services.map((s) => `${s.name} from ${s.from} (${s.description})`).join('; ')}.`,
+      `Hours: ${info.hours}.`,
+      ...(info.serviceArea ? [`Service area: ${info.serviceArea}.`] : []),
+      ...info.policies.map((p) => `Policy: ${p}`),
+      ...(info.cancellationPolicy ? [`Cancellations: ${info.cancellationPolicy}`] : []),
+      ...d.info.faq.map((f) => `Q: ${f.q} A: ${f.a}`),
+      `If you do not know, say ${d.owner.name} can answer and offer to take a message. Never invent prices or times.`,
+    ];
+    return lines.join('\n');
+  }
+
+  async respond(text: string, state: GuidedState): Promise<{ turn: BrainTurn; state: GuidedState }> {
+    const u = understand(this.tools.context.document, text, this.o.now());
+    const llm = this.o.llm;
+    const open = !state.pending && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
+    if (llm && open) {
+      const stream = await this.fromLlm(llm, text).catch(() => undefined);
+      if (stream) return { turn: { reply: stream, by: 'llm' }, state };
+    }
+    const r = await this.guided.respond(text, state);
+    this.remember(text, r.reply);
+    const { reply, state: next, ...rest } = r;
+    return { turn: { ...rest, reply, by: 'guided' }, state: next };
+  }
+
+  private remember(user: string, assistant: string): void {
+    this.history.push({ role: 'user', content: user }, { role: 'assistant', content: assistant });
+    const max = brainDefaults.historyTurns * 2;
+    if (this.history.length > max) this.history.splice(0, this.history.length - max);
+  }
+
+  /** Starts the LLM; resolves once its first token is in (or rejects: late, failed, empty). */
+  private async fromLlm(llm: LlamaCppLlm, text: string): Promise<AsyncIterable<string>> {
+    const messages: ChatMessage[] = [{ role: 'system', content: this.systemPrompt() }, ...this.history, { role: 'user', content: text }];
+    const ac = new AbortController();
+    this.abortLlm = () => ac.abort();
+    const it = llm.chat(messages, { conversation: this.o.conversation, maxTokens: this.o.maxTokens ?? brainDefaults.maxTokens, signal: ac.signal })[Symbol.asyncIterator]();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        ac.abort();
+        // Close the generation (it frees its sequence once its first token arrives).
+        void it.return?.(undefined);
+        reject(new Error('the LLM was too slow'));
+      }, this.o.firstTokenTimeoutMs ?? brainDefaults.firstTokenTimeoutMs);
+    });
+    try {
+      const first = await Promise.race([it.next(), late]);
+      if (first.done || !first.value.trim()) throw new Error('the LLM said nothing');
+      const self = this;
+      return (async function* () {
+        let all = first.value;
+        yield first.value;
+        for (let n = await it.next(); !n.done; n = await it.next()) {
+          all += n.value;
+          yield n.value;
+        }
+        self.remember(text, all);
+      })();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The caller barged in: stop generating. */
+  abort(): void {
+    this.abortLlm?.();
+    this.abortLlm = undefined;
+  }
+
+  /** The conversation is over; its sequence keeps the evaluated system prompt for the next one. */
+  async close(): Promise<void> {
+    const llm = this.o.llm;
+    if (llm) await llm.release(this.o.conversation, llm.messageTokens([{ role: 'system', content: this.systemPrompt() }]));
+  }
+}
