@@ -19,6 +19,8 @@ import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
 import { createSpeech, type SpeechSet } from './speech/index.js';
 import { VoiceSession } from './agent/voice/session.js';
+import { Brain } from './agent/brain.js';
+import { AgentTools } from './agent/tools.js';
 import { AnsweringFlow } from './agent/call/answering.js';
 import { createCallAlertSender } from './agent/call/alert-call.js';
 
@@ -125,7 +127,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       else sock.destroy();
     });
   }
-  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls }, call));
+  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, llmMaxTokens: config.llmMaxTokens }, call));
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
   const summaries = async () => {
@@ -152,7 +154,16 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     async start() {
       // Calls are answered while the recognizer loads; until then they get the keypad flow.
       app.speechReady = speech.prepare((msg) => logger.info(msg)).then(
-        () => logger.info({ stt: speech.stt?.name ?? 'none' }, 'speech recognition ready'),
+        async () => {
+          logger.info({ stt: speech.stt?.name ?? 'none' }, 'speech recognition ready');
+          // Each business's system prompt is evaluated once now, not by its first caller.
+          if (speech.llm) {
+            for (const stored of (await contexts.list()).slice(0, 2)) {
+              const prompt = new Brain(new AgentTools({ business, context: stored, customer: undefined, channel: 'call' }), { conversation: 'warm', channel: 'call', now: business.now }).systemPrompt();
+              await speech.llm.warm([{ role: 'system', content: prompt }]);
+            }
+          }
+        },
         (err: unknown) => logger.error({ err }, 'speech recognition unavailable; callers get the keypad and voicemail'),
       );
       app.url = await http.listen({ host: config.http.host, port: config.http.port });
@@ -185,6 +196,7 @@ interface CallDeps {
   dataDir: string;
   logger: Logger;
   liveCalls: Map<string, Call>;
+  llmMaxTokens: number;
 }
 
 /**
@@ -223,7 +235,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && (routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours');
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm },
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens },
         { call, callId, context: routed.context, decision: routed.decision, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();

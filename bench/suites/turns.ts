@@ -1,4 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { sql } from 'kysely';
+import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
+import { generatedModelPath } from '../../scripts/generate-models.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../../src/app.js';
@@ -19,6 +22,13 @@ import { percentile, type Metrics, type Suite } from '../lib.js';
  * BENCH_TURNS sets the number of turns (default 20).
  */
 const TURNS = Number(process.env.BENCH_TURNS ?? 20);
+const OPEN_QUESTIONS = [
+  'Do you bring your own supplies?',
+  'Are your cleaners insured?',
+  'Do you use eco friendly products?',
+  'Do you clean offices?',
+  'Do I need to be home?',
+];
 const QUESTIONS = [
   'What are your hours?',
   'How much is a deep cleaning for three bedrooms?',
@@ -30,15 +40,30 @@ const QUESTIONS = [
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
 const suite: Suite = {
-  description: `${TURNS} spoken turns over SIP through the offline floor (Silero VAD, pocketsphinx, guided flow, flite)`,
-  models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'guided-flow engine', 'flite slt'],
+  description: `${TURNS} spoken turns over SIP per engine set: the offline floor (Silero VAD, pocketsphinx, guided flow, flite), then the same with open questions answered by the LLM (node-llama-cpp, 0.5B-geometry generated GGUF, 25-token replies)`,
+  models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'guided-flow engine', 'flite slt', `${SHAPES['0.5b'].name} (generated, Q8_0)`],
   async run(): Promise<Metrics> {
+    const floor = await runSet(QUESTIONS, undefined);
+    const llmPath = generatedModelPath(BUILT_MODELS_DIR, '0.5b');
+    if (!existsSync(llmPath)) {
+      mkdirSync(join(BUILT_MODELS_DIR, 'llm'), { recursive: true });
+      await writeRandomLlama(llmPath, SHAPES['0.5b']);
+    }
+    const llm = await runSet(OPEN_QUESTIONS, llmPath);
+    return { ...floor, ...Object.fromEntries(Object.entries(llm).map(([k, v]) => [`llm_${k}`, v])) };
+  },
+};
+export default suite;
+
+async function runSet(questions: string[], llmModel: string | undefined): Promise<Metrics> {
+  {
     const dir = mkdtempSync(join(tmpdir(), 'fd-bench-turns-'));
     const sipPort = await freePort();
     const app = await createApp(loadConfig({
       FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1',
       FRONTDESK_HTTP_PORT: String(await freePort()), FRONTDESK_SIP_BIND: '127.0.0.1', FRONTDESK_SIP_PORT: String(sipPort),
       FRONTDESK_MODELS_DIR: MODELS_DIR, FRONTDESK_RTP_PORT_MIN: '38000', FRONTDESK_RTP_PORT_MAX: '38099',
+      ...(llmModel ? { FRONTDESK_LLM_MODEL: llmModel, FRONTDESK_LLM_MAX_TOKENS: '25' } : {}),
     }), silentLogger);
     await app.contexts.save({
       ...demoContext, greeting: 'Hi, Sparkle and Shine.',
@@ -59,7 +84,7 @@ const suite: Suite = {
         const call = await phone.dial('+15125550100');
         const caller = new TestCaller(call);
         await caller.nextTurn();
-        for (const q of QUESTIONS) {
+        for (const q of questions) {
           if (turns >= TURNS || call.state === 'ended') break;
           const audio = await caller.synthesize(q);
           caller.reset();
@@ -73,10 +98,12 @@ const suite: Suite = {
         await call.hangup();
       }
       const records = await app.store.db.selectFrom('call_events').select('data').where('kind', '=', 'latency').execute();
+      const byLlm = await app.store.db.selectFrom('call_events').select('id').where('kind', '=', 'turn').where('role', '=', 'agent').where(sql<boolean>`data::jsonb->>'by' = 'llm'`).execute();
       const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number });
       const sorted = [...latencies].sort((a, b) => a - b);
       return {
         turns: latencies.length,
+        turns_answered_by_llm: byLlm.length,
         turn_latency_p50_ms: percentile(sorted, 50),
         turn_latency_p95_ms: percentile(sorted, 95),
         stage_vad_hangover_ms: 300,
@@ -92,6 +119,5 @@ const suite: Suite = {
       await app.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-  },
-};
-export default suite;
+  }
+}

@@ -252,6 +252,11 @@ export const settings = {
     doc: 'A chat GGUF (ChatML) for open questions on calls and texts, run by node-llama-cpp on the CPU; unset: the guided-flow engine answers everything.',
     schema: z.string().min(1).optional(),
   },
+  FRONTDESK_LLM_MAX_TOKENS: {
+    path: 'llmMaxTokens',
+    doc: 'Longest LLM reply in tokens (a spoken turn is a sentence or two).',
+    schema: z.coerce.number().int().min(8).max(512).default(60),
+  },
   FRONTDESK_LOG_LEVEL: {
     path: 'logLevel',
     doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
@@ -373,6 +378,7 @@ export interface Config {
   modelsDir: string;
   builtModelsDir: string;
   llmModel: string | undefined;
+  llmMaxTokens: number;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string };

@@ -37,6 +37,7 @@ export interface VoiceDeps {
   transcribe?: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   /** A local LLM for open questions; without one the guided-flow engine answers everything. */
   llm?: LlamaCppLlm | undefined;
+  llmMaxTokens?: number;
 }
 
 export interface VoiceInput {
@@ -87,7 +88,7 @@ export class VoiceSession {
     }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}) });
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {

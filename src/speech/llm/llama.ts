@@ -121,6 +121,21 @@ export class LlamaCppLlm implements Llm {
     else this.idle.push(seq);
   }
 
+  /**
+   * Evaluates a prompt prefix (a business's system prompt) into an idle sequence ahead of time, so
+   * the first caller of the day does not pay for it. Warm one prefix per sequence at most.
+   */
+  async warm(messages: readonly ChatMessage[]): Promise<void> {
+    const conversation = `warm-${Math.random()}`;
+    const all = this.promptTokens(messages, conversation);
+    const tokens = all.slice(0, this.messageTokens(messages));
+    const seq = await this.acquire(conversation, tokens);
+    const keep = common(seq.contextTokens, tokens);
+    if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+    if (keep < tokens.length) await seq.evaluateWithoutGeneratingNewTokens(tokens.slice(keep));
+    await this.release(conversation, tokens.length);
+  }
+
   tokenize(text: string): Token[] {
     return this.model.tokenize(text, true);
   }

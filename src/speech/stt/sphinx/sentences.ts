@@ -30,6 +30,9 @@ const FIXED = [
   'the first one', 'the second one', 'the last one', 'the earlier one', 'the later one', 'either one', 'whatever is earliest',
   'my address is', 'main street', 'oak avenue', 'elm street', 'park road', 'first street', 'second street', 'lake drive', 'hill lane',
   'my name is', 'this is', 'i have a dog', 'i have pets', 'inside the fridge', 'the house is', 'it is a house', 'it is an apartment',
+  'do you bring your own supplies', 'are you insured', 'are your cleaners insured', 'do you use eco friendly products',
+  'do you clean offices', 'do i need to be home', 'can i be home during the cleaning', 'how many people come', 'do you do windows',
+  'how long does it take', 'what is included', 'do you have reviews', 'are you licensed', 'can you do it every week', 'do you do laundry',
   'sorry', 'what', 'say that again', 'can you repeat that', 'i did not catch that', 'hold on', 'one moment', 'um', 'uh', 'hm',
 ];
 
