@@ -40,7 +40,11 @@ describe('admin console', () => {
     callId = await app.business.calls.start({ direction: 'inbound', backend: 'sip', from: '+15125550177', to: '+15125550100', contextId: ctx.id });
     await app.business.calls.event(callId, 'turn', { role: 'caller', text: 'Hi, do you clean ovens?' });
     await app.business.calls.event(callId, 'turn', { role: 'agent', text: 'Yes, inside appliances are part of a deep cleaning.' });
-    await app.business.calls.ended(callId, 'completed');
+    await app.business.calls.event(callId, 'latency', { role: 'system', data: { sttMs: 60, thinkMs: 150, ttsMs: 140, sendMs: 10, totalMs: 360, fromSpeechEndMs: 660 } });
+    await app.business.calls.ended(callId, 'completed', { summary: '2 caller turns; completed' });
+    // Another caller who left a voicemail: the outcome filter tells them apart.
+    const vm = await app.business.calls.start({ direction: 'inbound', backend: 'sip', from: '+15125550188', to: '+15125550100', contextId: ctx.id });
+    await app.business.calls.ended(vm, 'voicemail');
     await app.start();
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -69,6 +73,8 @@ describe('admin console', () => {
     await page.click('#login');
     await page.waitForSelector('#stat-today');
     expect(await page.textContent('#who')).toBe('maria');
+    // The median reply time of the last day's turns, counted from when the caller stopped talking.
+    expect(await page.textContent('#stat-latency')).toContain('660 ms');
     await shot('dashboard');
   });
 
@@ -155,9 +161,21 @@ describe('admin console', () => {
     await page.goto(`${base}/#/calls`);
     await page.waitForSelector('#calls a');
     await shot('calls');
+    // Filter: only voicemails, then only this caller.
+    await page.selectOption('#filter-outcome', 'voicemail');
+    await page.waitForSelector('#calls tr:nth-child(2) td:has-text("+15125550188")');
+    expect(await page.locator('#calls tr').count()).toBe(2);
+    await page.selectOption('#filter-outcome', '');
+    await page.fill('#filter-caller', '0177');
+    await page.press('#filter-caller', 'Enter');
+    await page.waitForSelector('#calls tr:nth-child(2) td:has-text("+15125550177")');
+    expect(await page.locator('#calls tr').count()).toBe(2);
     await page.click('#calls a');
     await page.waitForSelector('#transcript:has-text("do you clean ovens")');
-    expect(await page.textContent('#transcript')).toContain('inside appliances are part of a deep cleaning');
+    const transcript = await page.textContent('#transcript');
+    expect(transcript).toContain('inside appliances are part of a deep cleaning');
+    // Each reply's latency, stage by stage.
+    expect(transcript).toContain('660 ms to answer — recognition 60, thinking 150, voice 140, network 10');
     await shot('call');
   });
 

@@ -18,6 +18,7 @@ import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases } from './phrases.js';
 import { TurnTimer } from './latency.js';
+import { sileroDefaults } from '../../speech/vad/silero.js';
 
 /**
  * A conversation on a live call: caller audio → VAD → streaming STT → the turn machine → the
@@ -47,6 +48,8 @@ export interface VoiceInput {
   decision: RouteDecision;
   customer: Customer | undefined;
 }
+
+const VAD_HANGOVER_MS = sileroDefaults.minSilenceS * 1000;
 
 export const voiceDefaults = {
   /** How often the machine's timers are checked, ms. */
@@ -171,7 +174,8 @@ export class VoiceSession {
           if (this.playing === u) this.playing = undefined;
           if (isReply) {
             const t = this.timer.spoken(times);
-            if (t) this.event('latency', { role: 'system', data: t });
+            // The VAD decided the caller had stopped only after its silence window: add it back.
+            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS } });
           }
           // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
           if (streamed && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;

@@ -28,7 +28,7 @@ export function sentences(text: string): string[] {
 
 export const speakerDefaults = {
   /** A streamed reply's first piece goes to the voice at its first clause, or after this many words. */
-  firstPieceWords: 8,
+  firstPieceWords: 5,
   /** Later pieces: at a sentence end, or after this many words. */
   pieceWords: 16,
 } as const satisfies Record<string, number>;
@@ -44,12 +44,14 @@ export async function* pieces(tokens: AsyncIterable<string>): AsyncGenerator<str
       const re = first ? /^(.*?[,;:.!?])\s+/s : /^(.*?[.!?])\s+/s;
       const m = re.exec(buf);
       const limit = first ? speakerDefaults.firstPieceWords : speakerDefaults.pieceWords;
-      if (m && words(m[1]!) >= 2) {
+      if (m && words(m[1]!) >= 1) {
         yield m[1]!.trim();
         buf = buf.slice(m[0].length);
-      } else if (words(buf) > limit && /\s$/.test(buf)) {
-        yield buf.trim();
-        buf = '';
+      } else if (words(buf) > limit) {
+        // Long enough without punctuation: speak what is complete, keep the word still arriving.
+        const cut = buf.trimEnd().lastIndexOf(' ');
+        yield buf.slice(0, cut).trim();
+        buf = buf.slice(cut + 1);
       } else break;
       first = false;
     }

@@ -107,16 +107,48 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
   });
 
   // ---- calls ------------------------------------------------------------------------------------
-  app.get<{ Querystring: { limit?: number; context?: string } }>('/api/calls', {
-    schema: { tags: ['calls'], querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500 }, context: { type: 'string' } } } },
+  app.get<{ Querystring: { limit?: number; context?: string; caller?: string; outcome?: string; since?: string } }>('/api/calls', {
+    schema: {
+      tags: ['calls'],
+      querystring: {
+        type: 'object',
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 500 },
+          context: { type: 'string' },
+          caller: { type: 'string', maxLength: 32, description: 'part of the caller number' },
+          outcome: { type: 'string', enum: ['booked', 'transferred', 'voicemail', 'missed', 'live'] },
+          since: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
   }, async (req) => {
     let q = d.db.selectFrom('calls').leftJoin('contexts', 'contexts.id', 'calls.context_id')
-      .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'contexts.name as context'])
+      .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'calls.summary', 'contexts.name as context'])
       .orderBy('calls.started_at', 'desc').limit(req.query.limit ?? 50);
     if (req.query.context) q = q.where('contexts.name', '=', req.query.context);
+    if (req.query.caller) q = q.where('calls.from_number', 'like', `%${req.query.caller.replace(/[%_\\]/g, '')}%`);
+    if (req.query.since) q = q.where('calls.started_at', '>=', new Date(req.query.since));
+    switch (req.query.outcome) {
+      case 'booked': q = q.where('calls.summary', 'like', '%booked%'); break;
+      case 'transferred': q = q.where('calls.disposition', '=', 'transferred'); break;
+      case 'voicemail': q = q.where('calls.disposition', '=', 'voicemail'); break;
+      case 'missed': q = q.where((eb) => eb.or([eb('calls.disposition', '=', 'no_agent'), eb('calls.disposition', 'like', 'abandoned%')])); break;
+      case 'live': q = q.where('calls.state', '!=', 'ended'); break;
+    }
     const rows = await q.execute();
     const live = new Set(d.live.list().map((l) => l.id));
     return rows.map((r) => ({ ...r, live: live.has(r.id) }));
+  });
+  /** How fast the agent answers: end of the caller's speech → first audio out, over recent turns. */
+  app.get<{ Querystring: { hours?: number } }>('/api/stats/turn-latency', {
+    schema: { tags: ['calls'], querystring: { type: 'object', properties: { hours: { type: 'integer', minimum: 1, maximum: 24 * 90 } } } },
+  }, async (req) => {
+    const since = new Date(Date.now() - (req.query.hours ?? 24) * 3600_000);
+    const rows = await d.db.selectFrom('call_events').select('data').where('kind', '=', 'latency').where('at', '>=', since).limit(20_000).execute();
+    const totals = rows.map((r) => { const l = r.data as { totalMs?: number; fromSpeechEndMs?: number } | null; return l?.fromSpeechEndMs ?? l?.totalMs; })
+      .filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+    const pct = (p: number) => (totals.length ? totals[Math.min(totals.length - 1, Math.ceil((p / 100) * totals.length) - 1)]! : null);
+    return { turns: totals.length, p50Ms: pct(50), p95Ms: pct(95), since: since.toISOString() };
   });
   app.get<{ Params: { id: string } }>('/api/calls/:id', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
     const call = await d.business.calls.get(req.params.id);

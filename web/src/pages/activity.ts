@@ -1,17 +1,35 @@
 import { api } from '../api.js';
 import { h, when } from '../dom.js';
 
-type CallRow = { id: string; direction: string; from_number: string; to_number: string; state: string; started_at: string; disposition: string | null; context: string | null; live: boolean };
+type CallRow = { id: string; direction: string; from_number: string; to_number: string; state: string; started_at: string; disposition: string | null; summary: string | null; context: string | null; live: boolean };
+type Latency = { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs?: number };
+
+/** One line of the transcript: who said what, tool results, and each reply's latency breakdown. */
+function transcriptLine(e: { kind: string; role: string | null; text: string | null; data: unknown; at: string }): HTMLElement {
+  const time = h('span.muted', {}, `${new Date(e.at).toLocaleTimeString()} `);
+  if (e.kind === 'latency' && e.data) {
+    const l = e.data as Latency;
+    return h('div.latency.muted', {}, time, `⏱ ${Math.round(l.fromSpeechEndMs ?? l.totalMs)} ms to answer — recognition ${Math.round(l.sttMs)}, thinking ${Math.round(l.thinkMs)}, voice ${Math.round(l.ttsMs)}, network ${Math.round(l.sendMs)}`);
+  }
+  if (e.kind === 'turn') {
+    const d = (e.data ?? {}) as { completed?: boolean; by?: string };
+    return h('div', { class: e.role === 'caller' ? 'turn-caller' : 'turn-agent' }, time, h('b', {}, e.role === 'caller' ? 'Caller: ' : 'Agent: '), e.text ?? '',
+      d.completed === false ? h('span.muted', {}, ' (interrupted)') : null, d.by === 'llm' ? h('span.muted', {}, ' · LLM') : null);
+  }
+  const detail = e.kind === 'tool_result' || e.kind === 'transfer' ? h('span.muted', {}, ` ${JSON.stringify(e.data)}`) : null;
+  return h('div.event.muted', {}, time, `${e.kind}: ${e.text ?? ''}`, detail);
+}
 
 export async function dashboardPage(app: HTMLElement): Promise<void> {
-  const [calls, vms, appts] = await Promise.all([
+  const [calls, vms, appts, latency] = await Promise.all([
     api<CallRow[]>('GET', '/calls?limit=200'),
     api<{ read_at: string | null }[]>('GET', '/voicemails'),
     api<{ start: string }[]>('GET', '/scheduling/appointments'),
+    api<{ turns: number; p50Ms: number | null }>('GET', '/stats/turn-latency?hours=24'),
   ]);
   const today = new Date().toDateString();
   const todays = calls.filter((c) => new Date(c.started_at).toDateString() === today);
-  const stat = (label: string, value: number, id: string) => h('div.card.stat', { id }, h('b', {}, String(value)), label);
+  const stat = (label: string, value: number | string, id: string) => h('div.card.stat', { id }, h('b', {}, String(value)), label);
   app.replaceChildren(
     h('h1', {}, 'Today'),
     h('div.grid', {},
@@ -20,16 +38,25 @@ export async function dashboardPage(app: HTMLElement): Promise<void> {
       stat('missed', todays.filter((c) => c.disposition === 'no_agent' || c.disposition?.startsWith('abandoned')).length, 'stat-missed'),
       stat('unread voicemails', vms.filter((v) => !v.read_at).length, 'stat-voicemails'),
       stat('visits today', appts.filter((a) => new Date(a.start).toDateString() === today).length, 'stat-visits'),
-      stat('upcoming visits', appts.length, 'stat-upcoming')),
+      stat('upcoming visits', appts.length, 'stat-upcoming'),
+      stat(`median reply time (${latency.turns} turns, 24 h)`, latency.p50Ms === null ? '—' : `${Math.round(latency.p50Ms)} ms`, 'stat-latency')),
   );
 }
 
-export async function callsPage(app: HTMLElement): Promise<void> {
-  const calls = await api<CallRow[]>('GET', '/calls?limit=100');
+export async function callsPage(app: HTMLElement, filter: { caller?: string; outcome?: string } = {}): Promise<void> {
+  const qs = new URLSearchParams({ limit: '100', ...(filter.caller ? { caller: filter.caller } : {}), ...(filter.outcome ? { outcome: filter.outcome } : {}) });
+  const calls = await api<CallRow[]>('GET', `/calls?${qs}`);
   const to = h('input#dial-to', { placeholder: '+15125550123' });
   const status = h('span#dial-status');
+  const caller = h('input#filter-caller', { placeholder: 'caller number', value: filter.caller ?? '' });
+  const outcome = h('select#filter-outcome', {},
+    ...['', 'booked', 'transferred', 'voicemail', 'missed', 'live'].map((o) => h('option', { value: o, ...(o === (filter.outcome ?? '') ? { selected: true } : {}) }, o || 'any outcome')));
+  const apply = () => void callsPage(app, { caller: caller.value.trim(), outcome: outcome.value });
+  caller.addEventListener('change', apply);
+  outcome.addEventListener('change', apply);
   app.replaceChildren(
     h('h1', {}, 'Calls'),
+    h('div.card.filters', {}, caller, ' ', outcome),
     h('div.card', {}, h('label', {}, 'Place a call'), to, h('p', {}, h('button#dial', { onclick: async () => {
       try {
         const r = await api<{ id: string }>('POST', '/calls/outbound', { to: to.value });
@@ -40,11 +67,12 @@ export async function callsPage(app: HTMLElement): Promise<void> {
       }
     } }, 'Call'), ' ', status)),
     h('table#calls', {},
-      h('tr', {}, h('th', {}, 'When'), h('th', {}, 'From'), h('th', {}, 'To'), h('th', {}, 'Outcome')),
+      h('tr', {}, h('th', {}, 'When'), h('th', {}, 'From'), h('th', {}, 'To'), h('th', {}, 'Outcome'), h('th', {}, 'Summary')),
       ...calls.map((c) => h('tr', {},
         h('td', {}, h('a', { href: `#/calls/${c.id}` }, when(c.started_at))),
         h('td', {}, c.from_number), h('td', {}, c.to_number),
-        h('td', {}, c.live ? h('b', {}, 'live') : c.disposition ?? c.state)))),
+        h('td', {}, c.live ? h('b', {}, 'live') : c.disposition ?? c.state),
+        h('td.muted', {}, c.summary ?? '')))),
   );
 }
 
@@ -60,10 +88,8 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
         h('button.secondary#transfer', { onclick: async () => { await api('POST', `/calls/${id}/transfer`); await callPage(app, id); } }, 'Transfer to owner')) : null),
     h('div.card#transcript', {},
       h('h2', {}, 'Transcript'),
-      ...call.events.map((e) => h('div', { class: e.role === 'caller' ? 'turn-caller' : 'turn-agent' },
-        h('span.muted', {}, `${new Date(e.at).toLocaleTimeString()} ${e.kind} `),
-        e.text ?? '',
-        e.kind === 'latency' && e.data ? h('span.muted', {}, ` ${JSON.stringify(e.data)}`) : null))),
+      call.summary ? h('p', {}, h('b', {}, 'Summary: '), call.summary) : null,
+      ...call.events.map(transcriptLine)),
   );
 }
 

@@ -92,7 +92,8 @@ export class SphinxStt implements Stt {
 
   private key(hints: readonly string[]): string {
     if (this.o.languageModel) return 'fixed';
-    return createHash('sha256').update(hints.join('\n')).digest('hex').slice(0, 16);
+    // The base sentences are part of the model: a new release's sentences make a new file.
+    return createHash('sha256').update(BASE_SENTENCES.join('\n')).update('\0').update(hints.join('\n')).digest('hex').slice(0, 16);
   }
 
   private pool(hints: readonly string[]): Promise<Pool> {
