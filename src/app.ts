@@ -19,6 +19,8 @@ import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
 import { createSpeech, type SpeechSet } from './speech/index.js';
 import { VoiceSession } from './agent/voice/session.js';
+import { placePurposeCall } from './agent/voice/outbound.js';
+import { toE164 } from './util/phone.js';
 import { Brain } from './agent/brain.js';
 import { AgentTools } from './agent/tools.js';
 import { AnsweringFlow } from './agent/call/answering.js';
@@ -88,8 +90,20 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const live: LiveCalls = {
     list: () => [...liveCalls.entries()].map(([id, call]) => ({ id, call })),
     get: (id) => liveCalls.get(id),
-    dial: async (to, contextName) => {
+    dial: async (to, contextName, purpose) => {
       if (!telephonyRef) throw new Error('no telephony backend is running');
+      if (purpose) {
+        const number = toE164(to);
+        if (!number) throw new Error(`${to} is not a phone number`);
+        const stored = contextName ? await contexts.get(contextName) : (await contexts.list()).find((c) => c.document.default);
+        if (!stored) throw new Error('no context to call for');
+        const { id, done } = await placePurposeCall(
+          { telephony: telephonyRef, business, speech: speechRef!, dataDir: config.dataDir, logger, llmMaxTokens: config.llmMaxTokens },
+          { to: number, context: stored, purpose: purpose.purpose, ...(purpose.appointmentId ? { appointmentId: purpose.appointmentId } : {}) },
+        );
+        void done;
+        return { id };
+      }
       const ctx = contextName ? await contexts.get(contextName) : undefined;
       const call = await telephonyRef.dial(to, ctx?.document.numbers[0] ? { from: ctx.document.numbers[0] } : {});
       const id = await business.calls.start({ direction: 'outbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to, contextId: ctx?.id ?? null, purpose: 'admin' });
@@ -236,7 +250,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     if (conversational) {
       const session = new VoiceSession(
         { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens },
-        { call, callId, context: routed.context, decision: routed.decision, customer: customer?.customer },
+        { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();
       await business.calls.ended(callId, disposition, { summary });

@@ -43,7 +43,9 @@ const suite: Suite = {
   description: `${TURNS} spoken turns over SIP per engine set: the offline floor (Silero VAD, pocketsphinx, guided flow, flite), then the same with open questions answered by the LLM (node-llama-cpp, 0.5B-geometry generated GGUF, 25-token replies)`,
   models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'guided-flow engine', 'flite slt', `${SHAPES['0.5b'].name} (generated, Q8_0)`],
   async run(): Promise<Metrics> {
-    const floor = await runSet(QUESTIONS, undefined);
+    const sets = (process.env.BENCH_TURNS_SETS ?? 'floor,llm').split(',');
+    const floor = sets.includes('floor') ? await runSet(QUESTIONS, undefined) : {};
+    if (!sets.includes('llm')) return floor;
     const llmPath = generatedModelPath(BUILT_MODELS_DIR, '0.5b');
     if (!existsSync(llmPath)) {
       mkdirSync(join(BUILT_MODELS_DIR, 'llm'), { recursive: true });
@@ -99,7 +101,8 @@ async function runSet(questions: string[], llmModel: string | undefined): Promis
       }
       const records = await app.store.db.selectFrom('call_events').select('data').where('kind', '=', 'latency').execute();
       const byLlm = await app.store.db.selectFrom('call_events').select('id').where('kind', '=', 'turn').where('role', '=', 'agent').where(sql<boolean>`data::jsonb->>'by' = 'llm'`).execute();
-      const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number });
+      const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs: number; by?: string });
+      const byLlmStages = stages.filter((s) => s.by === 'llm');
       const sorted = [...latencies].sort((a, b) => a - b);
       return {
         turns: latencies.length,
@@ -112,6 +115,12 @@ async function runSet(questions: string[], llmModel: string | undefined): Promis
         stage_tts_first_audio_p50_ms: median(stages.map((s) => s.ttsMs)),
         stage_first_packet_p50_ms: median(stages.map((s) => s.sendMs)),
         agent_side_total_p50_ms: median(stages.map((s) => s.totalMs)),
+        ...(byLlmStages.length ? {
+          answered_by_llm_from_speech_end_p50_ms: median(byLlmStages.map((s) => s.fromSpeechEndMs)),
+          answered_by_llm_from_speech_end_p95_ms: percentile(byLlmStages.map((s) => s.fromSpeechEndMs).sort((a, b) => a - b), 95),
+          answered_by_llm_think_p50_ms: median(byLlmStages.map((s) => s.thinkMs)),
+          answered_by_llm_tts_first_audio_p50_ms: median(byLlmStages.map((s) => s.ttsMs)),
+        } : {}),
         rss_mib: process.memoryUsage().rss / 2 ** 20,
       };
     } finally {

@@ -72,7 +72,10 @@ export class Brain {
   async respond(text: string, state: GuidedState): Promise<{ turn: BrainTurn; state: GuidedState }> {
     const u = understand(this.tools.context.document, text, this.o.now());
     const llm = this.o.llm;
-    const open = !state.pending && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
+    // A question asked for free text (an address, a message) takes any answer; otherwise a pending
+    // offer stays pending while the LLM answers a side question ("do you bring supplies?").
+    const wantsFreeText = state.pending?.kind === 'ask_address' || state.pending?.kind === 'take_message' || state.pending?.kind === 'confirm_visit';
+    const open = !wantsFreeText && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
     if (llm && open) {
       const stream = await this.fromLlm(llm, text).catch(() => undefined);
       if (stream) return { turn: { reply: stream, by: 'llm' }, state };

@@ -92,4 +92,25 @@ describe('guided-flow engine (typed utterances)', () => {
     await expect(tools.invoke('cancel', { appointment_id: someone.id })).rejects.toThrow(/no such appointment/);
     await expect(tools.invoke('transfer_to', { number: '+19005550000' })).rejects.toThrow(/unknown tool/);
   });
+
+  it('on a reminder call: "yes" confirms and ends, "no" moves the visit, "cancel it" cancels after asking', async () => {
+    const context = await biz.contexts.get('sparkle-cleaning');
+    const { customer } = (await biz.customers.findOrCreateByPhone('+15125550377'))!;
+    const tools = new AgentTools({ business: biz, context, customer, channel: 'call' });
+    const engine = new GuidedEngine(tools, 'call', () => NOW);
+    const visits = [];
+    for (const day of ['2026-12-01T15:00:00Z', '2026-12-02T15:00:00Z', '2026-12-03T15:00:00Z']) visits.push((await tools.book({ service: 'standard', start: day, address: '9 Elm St' })).appointment);
+    const yes = await engine.respond('yes', { pending: { kind: 'confirm_visit', id: visits[0]!.id } });
+    expect(yes).toMatchObject({ action: 'end', confirmed: visits[0]!.id });
+    const no = await engine.respond('no, that does not work', { pending: { kind: 'confirm_visit', id: visits[1]!.id } });
+    expect(no.reply).toMatch(/What day and time would work better/);
+    const moved = await engine.respond('thursday at 2 pm', no.state);
+    expect(moved.reply).toMatch(/Shall I|move/i);
+    const cancel = await engine.respond('please cancel it', { pending: { kind: 'confirm_visit', id: visits[2]!.id } });
+    expect(cancel.reply).toBe('Do you want me to cancel it?');
+    const done = await engine.respond('yes', cancel.state);
+    expect(done.reply).toMatch(/is cancelled/);
+    expect((await biz.scheduling.get(visits[2]!.id)).status).toBe('cancelled');
+    expect((await biz.scheduling.get(visits[0]!.id)).status).toBe('booked');
+  });
 });

@@ -15,6 +15,8 @@ import { contextPhrases } from '../../src/agent/voice/phrases.js';
 import { freePort } from '../helpers/ports.js';
 import { BUILT_MODELS_DIR, MODELS_DIR, frames } from '../helpers/audio.js';
 import { TestCaller } from '../helpers/caller.js';
+import { AgentTools } from '../../src/agent/tools.js';
+import { placePurposeCall } from '../../src/agent/voice/outbound.js';
 import { wordErrorRate } from '../helpers/wer.js';
 
 /**
@@ -28,13 +30,17 @@ describe('talking to the agent', () => {
   let ownerPort = 0;
   let ear: SphinxStt;
 
+  let phonePort = 0;
   beforeAll(async () => {
     const sipPort = await freePort();
     ownerPort = await freePort();
+    phonePort = await freePort();
     app = await createApp(loadConfig({
       FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_HTTP_HOST: '127.0.0.1',
       FRONTDESK_HTTP_PORT: String(await freePort()), FRONTDESK_SIP_BIND: '127.0.0.1', FRONTDESK_SIP_PORT: String(sipPort),
       FRONTDESK_MODELS_DIR: MODELS_DIR, FRONTDESK_RTP_PORT_MIN: '36200', FRONTDESK_RTP_PORT_MAX: '36299',
+      // Outbound calls go through "the trunk": here, the test's phone.
+      FRONTDESK_SIP_TRUNK: `127.0.0.1:${phonePort}`,
     }), silentLogger);
     // Open around the clock so the agent (not after-hours voicemail) answers whenever the test runs.
     await app.contexts.save({
@@ -47,7 +53,7 @@ describe('talking to the agent', () => {
     await app.speechReady;
     expect(app.speech.stt).toBeDefined();
     phone = new SipEndpoint({
-      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 36300, rtpPortMax: 36399,
+      bind: '127.0.0.1', port: phonePort, trusted: parseCidrList([]), rtpPortMin: 36300, rtpPortMax: 36399,
       trunk: { host: '127.0.0.1', port: sipPort, transport: 'UDP', register: false, callerId: '+15125550142' },
     });
     await phone.start();
@@ -166,4 +172,33 @@ describe('talking to the agent', () => {
     expect(await referred).toBe(`sip:maria@127.0.0.1:${ownerPort}`);
     await call.hangup();
   }, 30_000);
+
+  it('calls a customer to remind them of a visit, speaks first, and records that they confirmed', async () => {
+    const context = await app.contexts.get(demoContext.name);
+    const { customer } = (await app.business.customers.findOrCreateByPhone('+15125550142'))!;
+    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
+    const { slots } = await tools.availability({ service: 'standard', from: new Date(Date.now() + 9 * 86_400_000).toISOString() });
+    const visit = await tools.book({ service: 'standard', start: slots[0]!.start, address: '12 Oak Street' });
+    const answered = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
+      void c.answer().then(() => resolve(new TestCaller(c)));
+    }));
+    const { id, done } = await placePurposeCall(
+      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
+      { to: '+15125550142', context, purpose: 'reminder', appointmentId: visit.appointment.id },
+    );
+    const caller = await answered;
+    const opening = await caller.nextTurn();
+    expect(opening.length / 8000).toBeGreaterThan(3);
+    // What the customer heard names their visit.
+    expect(await transcribe(opening)).toMatch(/standard cleaning/);
+    await caller.say('Yes please.');
+    expect(await done).toBe('completed');
+    const rec = await app.business.calls.get(id);
+    expect(rec).toMatchObject({ direction: 'outbound', purpose: 'reminder', to_number: '+15125550142', disposition: 'completed' });
+    expect(rec!.summary).toMatch(/^reminder: .*visit confirmed/);
+    const evs = await events(id);
+    expect(evs.find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toMatch(/^Hi, this is Sam from Sparkle and Shine Cleaning, calling to remind you about your standard cleaning/);
+    // The visit is still booked.
+    expect((await app.business.scheduling.get(visit.appointment.id)).status).toBe('booked');
+  }, 60_000);
 });

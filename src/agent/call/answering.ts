@@ -28,7 +28,8 @@ export interface AnsweringInput {
   call: Call;
   callId: string;
   context: StoredContext;
-  decision: RouteDecision;
+  /** How routing said to answer; only `run()` needs it (hand-offs from a conversation do not). */
+  decision?: RouteDecision;
   customerId: string | null;
 }
 
@@ -65,7 +66,9 @@ export class AnsweringFlow {
   }
 
   async run(): Promise<string> {
-    const { call, decision } = this.i;
+    const { call } = this.i;
+    const decision = this.i.decision;
+    if (!decision) throw new Error('AnsweringFlow.run needs a routing decision');
     const digit = this.ctx.owner.transferDigit;
     call.on('dtmf', (d) => {
       void this.log('dtmf', d);

@@ -21,7 +21,9 @@ export type Pending =
   | { kind: 'confirm_cancel'; id: string }
   | { kind: 'ask_reschedule_time'; id: string }
   | { kind: 'confirm_reschedule'; id: string; start: string }
-  | { kind: 'take_message' };
+  | { kind: 'take_message' }
+  /** A reminder call asked "is that still good for you?" about this visit. */
+  | { kind: 'confirm_visit'; id: string };
 
 export interface GuidedState {
   service?: string;
@@ -39,6 +41,8 @@ export interface GuidedResult {
   /** What the call layer must do after saying the reply. */
   action?: 'transfer' | 'end';
   booked?: { id: string; start: string };
+  /** A reminder call's visit the customer confirmed. */
+  confirmed?: string;
 }
 
 const ORDINALS: Record<string, number> = { first: 0, '1st': 0, second: 1, '2nd': 1, third: 2, '3rd': 2, last: -1 };
@@ -135,7 +139,17 @@ export class GuidedEngine {
         if (this.has(u, 'no')) return { reply: 'Okay, I left it as it is. Anything else?', state: { ...s, pending: undefined } };
         break;
       }
+      case 'confirm_visit': {
+        if (this.has(u, 'cancel')) return { reply: 'Do you want me to cancel it?', state: { ...s, pending: { kind: 'confirm_cancel', id: p.id } } };
+        if (this.has(u, 'yes')) return { reply: `Great, the crew will see you then. Thanks, goodbye!`, state: { ...s, pending: undefined }, action: 'end', confirmed: p.id };
+        if (this.has(u, 'no') || this.has(u, 'reschedule')) {
+          if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
+          return { reply: 'No problem. What day and time would work better? Or I can cancel it.', state: { ...s, pending: { kind: 'ask_reschedule_time', id: p.id } } };
+        }
+        break;
+      }
       case 'ask_reschedule_time': {
+        if (this.has(u, 'cancel')) return { reply: 'Do you want me to cancel it?', state: { ...s, pending: { kind: 'confirm_cancel', id: p.id } } };
         if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
         if (u.when) {
           const appt = (await this.tools.myAppointments()).find((a) => a.id === p.id);

@@ -28,7 +28,7 @@ const INTENTS: [Intent, RegExp][] = [
   ['greeting', /^(hi|hello|hey|good (morning|afternoon|evening))\b/],
 ];
 
-const YES = /^(y|yes|yeah|yep|yup|sure|ok|okay|correct|right|please( do)?|do it|sounds good|perfect|confirm|that works|works for me|absolutely|definitely|go ahead)\b/;
+const YES = /^(y|yes|yeah|yep|yup|sure|ok|okay|correct|right|please do|please(?=\s*[.!]?$)|do it|sounds good|perfect|confirm|that works|works for me|absolutely|definitely|go ahead)\b/;
 const NO = /^(n|no|nope|nah|not really|don'?t|do not|wrong|incorrect|never ?mind)\b/;
 
 const NUMBER_WORDS: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, a: 1, an: 1, single: 1 };

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { Call } from '../../telephony/call.js';
 import type { Business } from '../../business/index.js';
 import type { StoredContext } from '../../business/context/service.js';
-import type { RouteDecision } from '../../business/routing.js';
 import type { Customer } from '../../store/schema.js';
 import type { Stt, Tts, Vad } from '../../speech/types.js';
 import { TurnMachine } from '../turns/machine.js';
@@ -45,7 +44,10 @@ export interface VoiceInput {
   call: Call;
   callId: string;
   context: StoredContext;
-  decision: RouteDecision;
+  /** What the agent says first: the context's greeting, or an outbound call's opening line. */
+  greeting: string;
+  /** Where the conversation starts (an outbound reminder waits for "is that still good?"). */
+  initialState?: GuidedState;
   customer: Customer | undefined;
 }
 
@@ -70,7 +72,8 @@ export class VoiceSession {
   /** A streamed (LLM) reply waiting for the machine's 'play'. */
   private stream: AsyncIterable<string> | undefined;
   private readonly now: () => number;
-  private state: GuidedState = {};
+  private state: GuidedState;
+  private confirmed: string | undefined;
   private playing: Utterance | undefined;
   private thinking = 0;
   private disposition = 'completed';
@@ -82,9 +85,10 @@ export class VoiceSession {
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
     this.now = d.now ?? Date.now;
+    this.state = i.initialState ?? {};
     const ctx = i.context.document;
     this.machine = new TurnMachine({
-      greeting: i.decision.greeting,
+      greeting: i.greeting,
       reprompt: `Are you still there? ${ctx.persona.name} here, how can I help?`,
       goodbye: `Thanks for calling ${ctx.displayName}. Goodbye.`,
       transfer: `Sure, connecting you to ${ctx.owner.name}.`,
@@ -114,7 +118,8 @@ export class VoiceSession {
       this.dispatch({ type: 'hangup', at: this.now() });
       this.finished(this.disposition);
     });
-    await call.answer();
+    // An outbound call is already answered when it reaches us.
+    if (call.direction === 'inbound') await call.answer();
     await this.d.business.calls.answered(this.i.callId);
     const tick = setInterval(() => this.dispatch({ type: 'tick', at: this.now() }), voiceDefaults.tickMs);
     try {
@@ -143,6 +148,7 @@ export class VoiceSession {
   private summary(): string {
     const parts = [`${this.turns} caller turn${this.turns === 1 ? '' : 's'}`];
     if (this.booked.length) parts.push(`booked ${this.booked.map((b) => b.start).join(', ')}`);
+    if (this.confirmed) parts.push('visit confirmed');
     parts.push(this.disposition);
     return parts.join('; ');
   }
@@ -175,7 +181,7 @@ export class VoiceSession {
           if (isReply) {
             const t = this.timer.spoken(times);
             // The VAD decided the caller had stopped only after its silence window: add it back.
-            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS } });
+            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS, by: streamed ? 'llm' : 'guided' } });
           }
           // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
           if (streamed && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
@@ -225,6 +231,10 @@ export class VoiceSession {
         reply = '';
       }
       then = r.action;
+      if (r.confirmed) {
+        this.confirmed = r.confirmed;
+        this.event('tool_result', { role: 'system', text: 'visit confirmed', data: { appointment: r.confirmed } });
+      }
       if (r.booked) {
         this.booked.push(r.booked);
         this.event('tool_result', { role: 'system', text: 'booked', data: r.booked });
@@ -250,7 +260,7 @@ export class VoiceSession {
     const { call } = this.i;
     const flow = new AnsweringFlow(
       { business: this.d.business, tts: this.d.tts, newVad: this.d.newVad, dataDir: this.d.dataDir, logger: this.d.logger, transcribe: this.d.transcribe },
-      { call, callId: this.i.callId, context: this.i.context, decision: this.i.decision, customerId: this.i.customer?.id ?? null },
+      { call, callId: this.i.callId, context: this.i.context, customerId: this.i.customer?.id ?? null },
     );
     try {
       if (await flow.findMe()) this.disposition = 'transferred';

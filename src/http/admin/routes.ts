@@ -18,7 +18,7 @@ import { AdminAuth, LoginError } from './auth.js';
 export interface LiveCalls {
   list(): { id: string; call: Call }[];
   get(id: string): Call | undefined;
-  dial?(to: string, contextName?: string): Promise<{ id: string }>;
+  dial?(to: string, contextName?: string, purpose?: { purpose: 'reminder' | 'callback'; appointmentId?: string }): Promise<{ id: string }>;
 }
 
 export interface AdminDeps {
@@ -172,12 +172,25 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     await audit(d.db, { actor: who(req), action: 'call.transfer', targetType: 'call', targetId: req.params.id, details: { to: target.value } });
     return call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds });
   });
-  app.post<{ Body: { to: string; context?: string } }>('/api/calls/outbound', {
-    schema: { tags: ['calls'], body: { type: 'object', required: ['to'], properties: { to: { type: 'string', maxLength: 32 }, context: { type: 'string' } } } },
+  app.post<{ Body: { to: string; context?: string; purpose?: 'reminder' | 'callback'; appointment?: string } }>('/api/calls/outbound', {
+    schema: {
+      tags: ['calls'],
+      description: 'Without a purpose the call is connected for live control; with one the agent speaks first (a visit reminder, or returning a call) and holds the conversation.',
+      body: {
+        type: 'object', required: ['to'],
+        properties: {
+          to: { type: 'string', maxLength: 32 }, context: { type: 'string' },
+          purpose: { type: 'string', enum: ['reminder', 'callback'] }, appointment: { type: 'string', format: 'uuid' },
+        },
+      },
+    },
   }, async (req, reply) => {
     if (!d.live.dial) return reply.code(409).send({ error: 'no_telephony', message: 'no telephony backend is running' });
+    if (req.body.purpose === 'reminder' && !req.body.appointment) {
+      return reply.code(400).send({ error: 'bad_request', message: 'a reminder call needs the appointment', fields: [{ path: 'appointment', message: 'required for a reminder' }] });
+    }
     try {
-      const r = await d.live.dial(req.body.to, req.body.context);
+      const r = await d.live.dial(req.body.to, req.body.context, req.body.purpose ? { purpose: req.body.purpose, ...(req.body.appointment ? { appointmentId: req.body.appointment } : {}) } : undefined);
       await audit(d.db, { actor: who(req), action: 'call.outbound', targetType: 'phone', targetId: req.body.to });
       return r;
     } catch (e) {
