@@ -115,22 +115,34 @@ describe('admin console', () => {
     await shot('context-invalid');
   });
 
-  it('changes services through the advanced settings, with field errors for mistakes', async () => {
+  it('edits services, the owner\'s find-me list and caller rules in forms, with field errors for mistakes', async () => {
     await page.goto(`${base}/#/contexts/sparkle-cleaning`);
     await page.reload();
-    await page.waitForSelector('#advanced', { state: 'attached' });
-    await page.click('details summary');
-    const json = JSON.parse(await page.inputValue('#advanced')) as { services: { price: { base: number } }[] };
-    json.services[0]!.price.base = -10;
-    await page.fill('#advanced', JSON.stringify(json));
+    await page.waitForSelector('#services input[data-field="price.base"]');
+    // A negative price is refused with the field named, and nothing is saved.
+    await page.locator('#services input[data-field="price.base"]').first().fill('-10');
     await page.click('#save-context');
     await page.waitForSelector('[data-path="services[0].price.base"]');
-    json.services[0]!.price.base = 135;
-    await page.fill('#advanced', JSON.stringify(json));
+    expect((await app.contexts.get('sparkle-cleaning')).version).toBe(3);
+    await page.locator('#services input[data-field="price.base"]').first().fill('135');
+    // A new last resort for find-me/follow-me, and a VIP caller.
+    await page.click('#owner-targets [data-add]');
+    const target = page.locator('#owner-targets tbody tr').last();
+    await target.locator('[data-field="label"]').fill('Front desk');
+    await target.locator('[data-field="kind"]').selectOption('extension');
+    await target.locator('[data-field="value"]').fill('102');
+    await page.click('#caller-rules [data-add]');
+    const rule = page.locator('#caller-rules tbody tr').last();
+    await rule.locator('[data-field="match"]').fill('+15125550142');
+    await rule.locator('[data-field="label"]').fill('Mrs. Alvarez');
     await page.click('#save-context');
     await page.waitForSelector('h1:has-text("v4")');
-    expect((await app.contexts.get('sparkle-cleaning')).document.services[0]!.price.base).toBe(135);
-    await shot('context-advanced');
+    const doc = (await app.contexts.get('sparkle-cleaning')).document;
+    expect(doc.services[0]!.price.base).toBe(135);
+    expect(doc.services[0]!.name).toBe('Standard cleaning');
+    expect(doc.owner.targets.at(-1)).toEqual({ label: 'Front desk', kind: 'extension', value: '102', ringSeconds: 20 });
+    expect(doc.callerRules.at(-1)).toEqual({ match: '+15125550142', action: 'vip', label: 'Mrs. Alvarez' });
+    await shot('context-forms');
   });
 
   it('shows the week of appointments on the business clock, moves one and cancels it', async () => {

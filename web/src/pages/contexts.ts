@@ -1,5 +1,6 @@
 import { api, ApiError } from '../api.js';
 import { h, when } from '../dom.js';
+import { listEditor } from '../list-editor.js';
 
 type Interval = { open: string; close: string };
 type Doc = Record<string, unknown> & {
@@ -34,9 +35,28 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
   const recording = doc.recording as { enabled: boolean; consentMessage: string };
   const recordOn = h('input#recording', { type: 'checkbox', ...(recording.enabled ? { checked: true } : {}) });
   const consent = h('input#consent', { value: recording.consentMessage });
-  // Everything else (services and pricing, scheduling, owner targets, caller rules, holidays, alerts).
+  const owner = doc.owner as { name: string; transferDigit: string; transferMode: string; targets: Record<string, unknown>[] };
+  const ownerName = h('input#owner-name', { value: owner.name });
+  const transferMode = h('select#transfer-mode', {}, ...['warm', 'blind'].map((m) => h('option', { value: m, ...(owner.transferMode === m ? { selected: true } : {}) }, m)));
+  const transferDigit = h('input#transfer-digit', { value: owner.transferDigit, style: 'width:3rem' });
+  const services = listEditor('services', [
+    { path: 'id', label: 'Id', width: '8rem' }, { path: 'name', label: 'Name' },
+    { path: 'durationMinutes', label: 'Minutes', type: 'number', width: '5rem' }, { path: 'price.base', label: 'Price', type: 'number', width: '6rem' },
+    { path: 'price.perUnit.amount', label: 'Per extra unit', type: 'number', width: '6rem' }, { path: 'description', label: 'Description' },
+  ], (doc.services as Record<string, unknown>[]) ?? [], () => ({ id: '', name: '', durationMinutes: 60, price: { base: 0 } }));
+  const targets = listEditor('owner-targets', [
+    { path: 'label', label: 'Label' }, { path: 'kind', label: 'Kind', type: 'select', options: ['extension', 'phone', 'sip'] },
+    { path: 'value', label: 'Extension, number or sip: URI' }, { path: 'ringSeconds', label: 'Ring (s)', type: 'number', width: '4rem' },
+  ], owner.targets, () => ({ label: '', kind: 'phone', value: '', ringSeconds: 20 }));
+  const callerRules = listEditor('caller-rules', [
+    { path: 'match', label: 'Number or prefix*' }, { path: 'action', label: 'Action', type: 'select', options: ['ring_through', 'vip', 'block'] }, { path: 'label', label: 'Label' },
+  ], (doc.callerRules as Record<string, unknown>[]) ?? [], () => ({ match: '', action: 'vip', label: '' }));
+  const holidays = listEditor('holidays', [{ path: 'date', label: 'Date', type: 'date' }, { path: 'name', label: 'Name' }],
+    (doc.holidays as Record<string, unknown>[]) ?? [], () => ({ date: '', name: '', hours: [] }));
+  const formFields = ['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording', 'services', 'owner', 'callerRules', 'holidays'];
+  // Everything else (pricing add-ons, scheduling rules, alerts, business info).
   const advanced = h('textarea#advanced', { rows: 18, spellcheck: 'false', style: 'font-family: monospace; font-size: .85rem' },
-    JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([k]) => !['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording'].includes(k))), null, 2));
+    JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([k]) => !formFields.includes(k))), null, 2));
   const rows = DAYS.map((d) => {
     const first = doc.hours[d]?.[0];
     const open = h('input', { type: 'time', name: `${d}-open`, value: first?.open ?? '' });
@@ -63,6 +83,10 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
         numbers: numbers.value.split(',').map((n) => n.trim()).filter(Boolean),
         persona: { ...persona, name: personaName.value },
         recording: { enabled: recordOn.checked, consentMessage: consent.value },
+        services: services.value(),
+        owner: { ...owner, name: ownerName.value, transferMode: transferMode.value, transferDigit: transferDigit.value, targets: targets.value() },
+        callerRules: callerRules.value(),
+        holidays: holidays.value(),
         message: 'edited in the console',
       });
       saved.textContent = `Saved as version ${res.version}`;
@@ -98,7 +122,13 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
       h('label', { for: 'numbers' }, 'Phone numbers (E.164, comma separated)'), numbers,
       h('label', { for: 'persona-name' }, 'Agent name'), personaName,
       h('label', {}, recordOn, ' Record calls (after the consent line)'), consent,
-      h('details', {}, h('summary', {}, 'Services, pricing, scheduling, owner targets, caller rules, holidays, alerts'), advanced),
+      h('h2', {}, 'Services and prices'), services.element,
+      h('h2', {}, 'The owner'),
+      h('div.inline', {}, h('label', {}, 'Name ', ownerName), h('label', {}, ' Transfer ', transferMode), h('label', {}, ' Key ', transferDigit)),
+      h('label', {}, 'Find-me/follow-me, tried in order'), targets.element,
+      h('h2', {}, 'Caller rules'), callerRules.element,
+      h('h2', {}, 'Holidays (closed)'), holidays.element,
+      h('details', {}, h('summary', {}, 'Pricing add-ons, scheduling rules, alerts, business info'), advanced),
       h('p', {}, h('button#save-context', { onclick: () => void save() }, 'Save'), ' ', saved),
       errors),
     h('div.card', {},
