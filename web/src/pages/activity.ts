@@ -9,7 +9,7 @@ function transcriptLine(e: { kind: string; role: string | null; text: string | n
   const time = h('span.muted', {}, `${new Date(e.at).toLocaleTimeString()} `);
   if (e.kind === 'latency' && e.data) {
     const l = e.data as Latency;
-    return h('div.latency.muted', {}, time, `⏱ ${Math.round(l.fromSpeechEndMs ?? l.totalMs)} ms to answer — recognition ${Math.round(l.sttMs)}, thinking ${Math.round(l.thinkMs)}, voice ${Math.round(l.ttsMs)}, network ${Math.round(l.sendMs)}`);
+    return h('div.latency.muted', {}, time, `${Math.round(l.fromSpeechEndMs ?? l.totalMs)} ms to answer — recognition ${Math.round(l.sttMs)}, thinking ${Math.round(l.thinkMs)}, voice ${Math.round(l.ttsMs)}, network ${Math.round(l.sendMs)}`);
   }
   if (e.kind === 'turn') {
     const d = (e.data ?? {}) as { completed?: boolean; by?: string };
