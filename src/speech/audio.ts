@@ -94,17 +94,18 @@ export function readWav(buf: Buffer): { pcm: Int16Array; sampleRate: number } {
   throw new Error('WAV without data');
 }
 
-export function writeWav(pcm: Int16Array, sampleRate: number): Buffer {
+/** A 16-bit PCM WAV; with two channels `pcm` is interleaved (left, right, left, …). */
+export function writeWav(pcm: Int16Array, sampleRate: number, channels: 1 | 2 = 1): Buffer {
   const b = Buffer.alloc(44 + pcm.length * 2);
   b.write('RIFF', 0, 'ascii');
   b.writeUInt32LE(36 + pcm.length * 2, 4);
   b.write('WAVEfmt ', 8, 'ascii');
   b.writeUInt32LE(16, 16);
   b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
+  b.writeUInt16LE(channels, 22);
   b.writeUInt32LE(sampleRate, 24);
-  b.writeUInt32LE(sampleRate * 2, 28);
-  b.writeUInt16LE(2, 32);
+  b.writeUInt32LE(sampleRate * 2 * channels, 28);
+  b.writeUInt16LE(2 * channels, 32);
   b.writeUInt16LE(16, 34);
   b.write('data', 36, 'ascii');
   b.writeUInt32LE(pcm.length * 2, 40);

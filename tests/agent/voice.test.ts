@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -200,5 +200,45 @@ describe('talking to the agent', () => {
     expect(evs.find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toMatch(/^Hi, this is Sam from Sparkle and Shine Cleaning, calling to remind you about your standard cleaning/);
     // The visit is still booked.
     expect((await app.business.scheduling.get(visit.appointment.id)).status).toBe('booked');
+  }, 60_000);
+
+  it('records the whole call after the consent line, caller and agent on their own channels', async () => {
+    const stored = await app.contexts.get(demoContext.name);
+    await app.contexts.save({ ...stored.document, recording: { enabled: true, consentMessage: 'This call is recorded.' } }, 'test');
+    try {
+      const call = (await phone.dial('+15125550100')) as SipCall;
+      const caller = new TestCaller(call);
+      await caller.nextTurn(); // consent line and greeting
+      await caller.say('What are your hours?');
+      await caller.nextTurn();
+      await call.hangup();
+      let rec = await callRecord();
+      for (let i = 0; i < 40 && !rec.recording_path; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        rec = await callRecord();
+      }
+      expect(rec.recording_path).toMatch(/recordings\/.+\.wav$/);
+      const wav = readFileSync(rec.recording_path!);
+      expect(wav.readUInt16LE(22)).toBe(2); // stereo
+      expect(wav.readUInt32LE(24)).toBe(8000);
+      const samples = new Int16Array(wav.buffer, wav.byteOffset + 44, (wav.length - 44) / 2);
+      const energy = (channel: 0 | 1) => {
+        let loud = 0;
+        for (let i = channel; i + 320 < samples.length; i += 320) {
+          let e = 0;
+          for (let k = i; k < i + 320; k += 2) e += Math.abs(samples[k]!);
+          if (e / 160 > 300) loud++;
+        }
+        return loud * 20; // ms of speech
+      };
+      // Both voices are there: the caller's question, the agent's greeting and answer.
+      expect(energy(0)).toBeGreaterThan(600);
+      expect(energy(1)).toBeGreaterThan(2000);
+      // The transcript starts at the greeting; the consent line was said before recording began.
+      const evs = await events(rec.id);
+      expect(evs.find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toBe('Thanks for calling Sparkle and Shine Cleaning, this is Sam. How can I help you today?');
+    } finally {
+      await app.contexts.save(stored.document, 'test');
+    }
   }, 60_000);
 });

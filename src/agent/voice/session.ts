@@ -17,6 +17,8 @@ import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases } from './phrases.js';
 import { TurnTimer } from './latency.js';
+import { CallRecorder } from './call-recorder.js';
+import { join } from 'node:path';
 import { sileroDefaults } from '../../speech/vad/silero.js';
 
 /**
@@ -82,6 +84,7 @@ export class VoiceSession {
   private readonly timer = new TurnTimer();
   private finished!: (d: string) => void;
   private handingOff = false;
+  private recorder: CallRecorder | undefined;
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
     this.now = d.now ?? Date.now;
@@ -108,7 +111,10 @@ export class VoiceSession {
     const hints = contextPhrases(this.i.context.document);
     const listener = new Listener(vad, this.d.stt, hints, call.sampleRate, (e) => this.dispatch(e), this.now);
     const done = new Promise<string>((r) => (this.finished = r));
-    call.on('audio', (f) => listener.accept(f.pcm));
+    call.on('audio', (f) => {
+      listener.accept(f.pcm);
+      this.recorder?.addCaller(f.pcm);
+    });
     call.on('dtmf', (digit) => {
       this.event('dtmf', { role: 'caller', text: digit });
       this.dispatch({ type: 'dtmf', at: this.now(), digit });
@@ -133,6 +139,13 @@ export class VoiceSession {
       vad.close();
       this.brain.abort();
       await this.brain.close().catch(() => {});
+      if (this.recorder) {
+        const rec = await this.recorder.save(join(this.d.dataDir, 'recordings', `${this.i.callId}.wav`)).catch((err: unknown) => {
+          this.d.logger?.warn({ err }, 'call recording not saved');
+          return undefined;
+        });
+        if (rec) await this.d.business.calls.recording(this.i.callId, rec.path).catch(() => {});
+      }
     }
   }
 
@@ -142,7 +155,11 @@ export class VoiceSession {
     if (call.startRecording) {
       const where = await call.startRecording(`frontdesk-${this.i.callId}`).catch(() => undefined);
       if (where) await this.d.business.calls.recording(this.i.callId, where);
+      return;
     }
+    // The backend does not record: we do, both sides, from here on.
+    this.recorder = new CallRecorder(call.sampleRate, this.now);
+    this.speaker.onAudio = (pcm) => this.recorder?.addAgent(pcm);
   }
 
   private summary(): string {

@@ -64,6 +64,9 @@ async function* each(items: string[]): AsyncGenerator<string> {
 }
 
 export class Speaker {
+  /** Sees every piece of agent audio as it goes to the wire (the call recorder). */
+  onAudio: ((pcm: Int16Array) => void) | undefined;
+
   constructor(private readonly call: Call, private readonly tts: Tts, private readonly now: () => number = Date.now) {}
 
   /** Says a whole text, or a stream of text as it arrives; the next piece renders while one plays. */
@@ -74,6 +77,7 @@ export class Speaker {
     const spans: { text: string; samples: number }[] = [];
     const tts = this.tts;
     const now = this.now;
+    const tap = () => this.onAudio;
     const render = async (piece: string): Promise<Int16Array[]> => {
       const out: Int16Array[] = [];
       for await (const c of tts.synthesize(forSpeech(piece), { signal: ac.signal })) {
@@ -100,6 +104,7 @@ export class Speaker {
           if (ac.signal.aborted) return;
           times.firstPacketAt ??= now();
           spans[cur.i]!.samples += c.length;
+          tap()?.(c);
           yield c;
         }
       }

@@ -155,6 +155,13 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     if (!call) return reply.code(404).send({ error: 'not_found', message: 'no such call' });
     return { ...call, events: await d.business.calls.events(req.params.id) };
   });
+  app.get<{ Params: { id: string } }>('/api/calls/:id/recording', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
+    const call = await d.business.calls.get(req.params.id);
+    const path = call?.recording_path;
+    // Recordings made by a PBX live on the PBX; the ones frontdesk made are WAV files it can serve.
+    if (!path || !path.endsWith('.wav') || !existsSync(path)) return reply.code(404).send({ error: 'not_found', message: 'no recording on this server' });
+    return reply.header('content-type', 'audio/wav').send(createReadStream(path));
+  });
   app.post<{ Params: { id: string } }>('/api/calls/:id/hangup', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
     const call = d.live.get(req.params.id);
     if (!call) return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });

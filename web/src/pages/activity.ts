@@ -83,6 +83,7 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
     h('h1', {}, `Call from ${call.from_number}`),
     h('div.card', {},
       h('p', {}, `${call.direction} · ${when(call.started_at)} · ${call.disposition ?? call.state}`),
+      call.recording_path?.endsWith('.wav') ? h('audio#call-recording', { controls: true, src: `/api/calls/${id}/recording`, preload: 'none' }) : null,
       live ? h('p', {},
         h('button#hangup', { onclick: async () => { await api('POST', `/calls/${id}/hangup`); await callPage(app, id); } }, 'Hang up'), ' ',
         h('button.secondary#transfer', { onclick: async () => { await api('POST', `/calls/${id}/transfer`); await callPage(app, id); } }, 'Transfer to owner')) : null),

@@ -4,7 +4,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { readWav, upsample2x } from '../../audio.js';
+import { readWav, upsample2x, writeWav } from '../../audio.js';
 import { readDictionary } from './dictionary.js';
 
 /**
@@ -98,7 +98,7 @@ export async function adaptTelephoneModel(outDir: string, log: (msg: string) => 
     // The same upsampler the live recognizer uses, so training and calls see the same spectrum.
     const wide = new Int16Array(pcm.length * 2);
     upsample2x(pcm, wide);
-    await writeFile(join(work, 'wav', `${id}.wav`), wav16k(wide));
+    await writeFile(join(work, 'wav', `${id}.wav`), writeWav(wide, 16000));
     ids.push(`wav/${id}`);
     lines.push(`<s> ${p.words.join(' ')} </s> (${id})`);
   }
@@ -137,23 +137,6 @@ export async function adaptTelephoneModel(outDir: string, log: (msg: string) => 
   await rm(work, { recursive: true, force: true });
   log(`telephone speech model ready in ${outDir}`);
   return outDir;
-}
-
-function wav16k(pcm: Int16Array): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + pcm.byteLength, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(16000, 24);
-  h.writeUInt32LE(32000, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(pcm.byteLength, 40);
-  return Buffer.concat([h, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
 }
 
 /**
