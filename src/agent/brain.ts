@@ -69,14 +69,30 @@ export class Brain {
     return lines.join('\n');
   }
 
-  async respond(text: string, state: GuidedState): Promise<{ turn: BrainTurn; state: GuidedState }> {
+  /** True when the LLM would answer `text` in this state (an open question). */
+  private routesToLlm(text: string, state: GuidedState): boolean {
+    if (!this.o.llm) return false;
     const u = understand(this.tools.context.document, text, this.o.now());
+    const wantsFreeText = state.pending?.kind === 'ask_address' || state.pending?.kind === 'take_message' || state.pending?.kind === 'confirm_visit';
+    return !wantsFreeText && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
+  }
+
+  /**
+   * The caller has stopped and the recognizer's partial is in: start evaluating the prompt the LLM
+   * will most likely get, so the turn only pays for what the final transcript changes.
+   */
+  prefill(partial: string, state: GuidedState): void {
+    const llm = this.o.llm;
+    if (!llm || !partial.trim() || !this.routesToLlm(partial, state)) return;
+    const messages: ChatMessage[] = [{ role: 'system', content: this.systemPrompt() }, ...this.history, { role: 'user', content: partial }];
+    void llm.prefill(messages, this.o.conversation).catch(() => {});
+  }
+
+  async respond(text: string, state: GuidedState): Promise<{ turn: BrainTurn; state: GuidedState }> {
     const llm = this.o.llm;
     // A question asked for free text (an address, a message) takes any answer; otherwise a pending
     // offer stays pending while the LLM answers a side question ("do you bring supplies?").
-    const wantsFreeText = state.pending?.kind === 'ask_address' || state.pending?.kind === 'take_message' || state.pending?.kind === 'confirm_visit';
-    const open = !wantsFreeText && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
-    if (llm && open) {
+    if (llm && this.routesToLlm(text, state)) {
       const stream = await this.fromLlm(llm, text).catch(() => undefined);
       if (stream) return { turn: { reply: stream, by: 'llm' }, state };
     }

@@ -64,6 +64,20 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     await llm.release('call-2');
   });
 
+  it('a prefill on the partial transcript leaves the turn only what the final changed', async () => {
+    const final: ChatMessage[] = [system, { role: 'user', content: 'Do you bring your own supplies?' }];
+    const turn = async (conversation: string) => {
+      for await (const _ of llm.chat(final, { conversation, maxTokens: 4 })) { /* drain */ }
+      await llm.release(conversation, llm.messageTokens([system]));
+      return llm.lastStats!.evaluatedTokens;
+    };
+    const cold = await turn('call-3');
+    await llm.prefill([system, { role: 'user', content: 'Do you bring your own' }], 'call-4');
+    const prefilled = await turn('call-4');
+    // Only "supplies?" and the reply header are left once the partial has been read.
+    expect(prefilled).toBeLessThan(cold - 10);
+  });
+
   it('serves two conversations at once from one loaded model', async () => {
     const run = async (id: string) => {
       let text = '';

@@ -165,11 +165,52 @@ export class LlamaCppLlm implements Llm {
     return out;
   }
 
+  /** One evaluation at a time per conversation (a prefill and the turn it prepares). */
+  private readonly locks = new Map<string, Promise<void>>();
+
+  private async lock(conversation: string): Promise<() => void> {
+    const prev = this.locks.get(conversation) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chained = prev.then(() => mine);
+    this.locks.set(conversation, chained);
+    await prev;
+    return () => {
+      release();
+      if (this.locks.get(conversation) === chained) this.locks.delete(conversation);
+    };
+  }
+
+  /**
+   * Evaluates a turn's prompt before its words are final (the caller has just stopped; the
+   * recognizer's partial is in): the turn itself then only evaluates what the final changed.
+   */
+  async prefill(messages: readonly ChatMessage[], conversation: string): Promise<void> {
+    const unlock = await this.lock(conversation);
+    try {
+      const tokens = this.promptTokens(messages, conversation);
+      const upTo = tokens.slice(0, this.messageTokens(messages));
+      const seq = await this.acquire(conversation, upTo);
+      const keep = common(seq.contextTokens, upTo);
+      if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
+      if (keep < upTo.length) await seq.evaluateWithoutGeneratingNewTokens(upTo.slice(keep));
+    } finally {
+      unlock();
+    }
+  }
+
   async *chat(messages: readonly ChatMessage[], opts: ChatOptions = {}): AsyncIterable<string> {
     const t0 = performance.now();
     const conversation = opts.conversation ?? `anon-${Math.random()}`;
+    const unlock = await this.lock(conversation);
     const tokens = this.promptTokens(messages, conversation);
-    const seq = await this.acquire(conversation, tokens);
+    let seq: LlamaContextSequence;
+    try {
+      seq = await this.acquire(conversation, tokens);
+    } catch (e) {
+      unlock();
+      throw e;
+    }
     try {
       // Keep the shared prefix; drop what diverges (an earlier reply cut short, another caller's turn).
       const keep = common(seq.contextTokens, tokens);
@@ -214,6 +255,7 @@ export class LlamaCppLlm implements Llm {
         throw new StructuredOutputError(opts.signal?.aborted ? 'aborted' : `the reply did not complete its schema within ${max} tokens`);
       }
     } finally {
+      unlock();
       if (!opts.conversation) await this.release(conversation, 0);
     }
   }
