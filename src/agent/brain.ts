@@ -77,17 +77,6 @@ export class Brain {
     return !wantsFreeText && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
   }
 
-  /**
-   * The caller has stopped and the recognizer's partial is in: start evaluating the prompt the LLM
-   * will most likely get, so the turn only pays for what the final transcript changes.
-   */
-  prefill(partial: string, state: GuidedState): void {
-    const llm = this.o.llm;
-    if (!llm || !partial.trim() || !this.routesToLlm(partial, state)) return;
-    const messages: ChatMessage[] = [{ role: 'system', content: this.systemPrompt() }, ...this.history, { role: 'user', content: partial }];
-    void llm.prefill(messages, this.o.conversation).catch(() => {});
-  }
-
   async respond(text: string, state: GuidedState): Promise<{ turn: BrainTurn; state: GuidedState }> {
     const llm = this.o.llm;
     // A question asked for free text (an address, a message) takes any answer; otherwise a pending

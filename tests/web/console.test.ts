@@ -115,7 +115,7 @@ describe('admin console', () => {
     await shot('context-invalid');
   });
 
-  it('edits services, the owner\'s find-me list and caller rules in forms, with field errors for mistakes', async () => {
+  it('edits services, scheduling, the owner\'s find-me list and caller rules in forms, with field errors for mistakes', async () => {
     await page.goto(`${base}/#/contexts/sparkle-cleaning`);
     await page.reload();
     await page.waitForSelector('#services input[data-field="price.base"]');
@@ -135,6 +135,8 @@ describe('admin console', () => {
     const rule = page.locator('#caller-rules tbody tr').last();
     await rule.locator('[data-field="match"]').fill('+15125550142');
     await rule.locator('[data-field="label"]').fill('Mrs. Alvarez');
+    await page.fill('#travel-buffer', '45');
+    await page.fill('#crews', 'crew-1, crew-2');
     await page.click('#save-context');
     await page.waitForSelector('h1:has-text("v4")');
     const doc = (await app.contexts.get('sparkle-cleaning')).document;
@@ -142,6 +144,7 @@ describe('admin console', () => {
     expect(doc.services[0]!.name).toBe('Standard cleaning');
     expect(doc.owner.targets.at(-1)).toEqual({ label: 'Front desk', kind: 'extension', value: '102', ringSeconds: 20 });
     expect(doc.callerRules.at(-1)).toEqual({ match: '+15125550142', action: 'vip', label: 'Mrs. Alvarez' });
+    expect(doc.scheduling).toMatchObject({ travelBufferMinutes: 45, crews: ['crew-1', 'crew-2'], slotMinutes: 30 });
     await shot('context-forms');
   });
 

@@ -171,11 +171,7 @@ export class VoiceSession {
   }
 
   private dispatch(e: TurnEvent | { type: 'stt_final'; at: number; text: string; sttMs: number }): void {
-    if (e.type === 'vad_end') {
-      this.timer.speechEnded(e.at);
-      // Overlap: while the final transcript and the endpointing pause run, the LLM reads the partial.
-      if (this.machine.m.partial) this.brain.prefill(spokenToText(this.machine.m.partial), this.state);
-    }
+    if (e.type === 'vad_end') this.timer.speechEnded(e.at);
     if (e.type === 'stt_final') this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
     let fx: Effect[];
     try {

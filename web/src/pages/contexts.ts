@@ -53,7 +53,19 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
   ], (doc.callerRules as Record<string, unknown>[]) ?? [], () => ({ match: '', action: 'vip', label: '' }));
   const holidays = listEditor('holidays', [{ path: 'date', label: 'Date', type: 'date' }, { path: 'name', label: 'Name' }],
     (doc.holidays as Record<string, unknown>[]) ?? [], () => ({ date: '', name: '', hours: [] }));
-  const formFields = ['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording', 'services', 'owner', 'callerRules', 'holidays'];
+  const sched = doc.scheduling as Record<string, unknown> & { crews: string[] };
+  const num = (id: string, key: string, label: string) => {
+    const el = h('input', { id, type: 'number', value: String(sched[key] ?? ''), style: 'width:5rem' });
+    return { key, el, label: h('label', {}, `${label} `, el) };
+  };
+  const schedFields = [
+    num('slot-minutes', 'slotMinutes', 'Start times every (min)'), num('travel-buffer', 'travelBufferMinutes', 'Travel buffer (min)'),
+    num('min-notice', 'minNoticeHours', 'Book at least (h) ahead'), num('horizon', 'horizonDays', 'Up to (days) ahead'),
+    num('cancel-notice', 'cancelNoticeHours', 'Free cancellation until (h) before'),
+  ];
+  const crews = h('input#crews', { value: sched.crews.join(', ') });
+  const cancelPolicy = h('input#cancel-policy', { value: String(sched.cancellationPolicy ?? '') });
+  const formFields = ['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording', 'services', 'owner', 'callerRules', 'holidays', 'scheduling'];
   // Everything else (pricing add-ons, scheduling rules, alerts, business info).
   const advanced = h('textarea#advanced', { rows: 18, spellcheck: 'false', style: 'font-family: monospace; font-size: .85rem' },
     JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([k]) => !formFields.includes(k))), null, 2));
@@ -86,6 +98,12 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
         services: services.value(),
         owner: { ...owner, name: ownerName.value, transferMode: transferMode.value, transferDigit: transferDigit.value, targets: targets.value() },
         callerRules: callerRules.value(),
+        scheduling: {
+          ...sched,
+          ...Object.fromEntries(schedFields.map((f) => [f.key, f.el.value === '' ? undefined : Number(f.el.value)])),
+          crews: crews.value.split(',').map((c) => c.trim()).filter(Boolean),
+          cancellationPolicy: cancelPolicy.value,
+        },
         holidays: holidays.value(),
         message: 'edited in the console',
       });
@@ -126,9 +144,13 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
       h('h2', {}, 'The owner'),
       h('div.inline', {}, h('label', {}, 'Name ', ownerName), h('label', {}, ' Transfer ', transferMode), h('label', {}, ' Key ', transferDigit)),
       h('label', {}, 'Find-me/follow-me, tried in order'), targets.element,
+      h('h2', {}, 'Scheduling'),
+      h('div.inline', {}, ...schedFields.map((f) => f.label)),
+      h('label', { for: 'crews' }, 'Crews (comma separated)'), crews,
+      h('label', { for: 'cancel-policy' }, 'Cancellation policy (read to callers who cancel late)'), cancelPolicy,
       h('h2', {}, 'Caller rules'), callerRules.element,
       h('h2', {}, 'Holidays (closed)'), holidays.element,
-      h('details', {}, h('summary', {}, 'Pricing add-ons, scheduling rules, alerts, business info'), advanced),
+      h('details', {}, h('summary', {}, 'Pricing add-ons, work hours, alerts, business info'), advanced),
       h('p', {}, h('button#save-context', { onclick: () => void save() }, 'Save'), ' ', saved),
       errors),
     h('div.card', {},
