@@ -13,6 +13,11 @@ import { silentLogger } from '../../src/util/logger.js';
 import { FakeTelnyx } from '../fakes/telnyx.js';
 import { FakeSignalWire } from '../fakes/signalwire.js';
 import { describeStores } from '../helpers/stores.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LlamaCppLlm } from '../../src/speech/llm/llama.js';
+import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
 
 const NOW = new Date('2026-11-20T18:00:00Z'); // Friday noon in Chicago
 const BIZ = '+15125550100';
@@ -26,6 +31,8 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
   let http: FastifyInstance;
   let outbox: OutboxWorker;
   let jobs: JobRunner;
+  /** Set only by the test that gives the texting agent a local LLM. */
+  let llm: LlamaCppLlm | undefined;
 
   beforeAll(async () => {
     await telnyx.start();
@@ -39,6 +46,7 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
       ],
       publicUrl: PUBLIC,
       perNumberGapMs: 0,
+      llm: () => llm,
     });
     http = await buildHttpServer({ store: store(), business: biz, sms, publicUrl: PUBLIC, metrics: createMetrics(), logger: silentLogger, version: 't' });
     outbox = new OutboxWorker(store().db, { senders: { sms: sms.sender } });
@@ -92,6 +100,37 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
       .where('sms_threads.customer_number', '=', me).orderBy('sms_messages.created_at').execute();
     expect(thread.filter((m) => m.direction === 'inbound')).toHaveLength(4);
     expect(thread.filter((m) => m.direction === 'outbound')).toHaveLength(4);
+  });
+
+  it('with a local LLM, open questions are answered by it with the last texts of the thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fd-sms-llm-'));
+    await writeRandomLlama(join(dir, 'tiny.gguf'), SHAPES.tiny);
+    llm = await LlamaCppLlm.load({ model: join(dir, 'tiny.gguf'), sequences: 2, contextPerSequence: 1024 });
+    try {
+      const me = '+15125550409';
+      await postTelnyx(telnyx.inbound(me, BIZ, 'Hi, do you clean offices?'));
+      await settle();
+      const first = llm.lastStats!.promptTokens;
+      await postTelnyx(telnyx.inbound(me, BIZ, 'And do you bring your own supplies?'));
+      await settle();
+      const second = llm.lastStats!.promptTokens;
+      const replies = repliesTo(me);
+      expect(replies).toHaveLength(2);
+      for (const r of replies) {
+        expect(r.length).toBeGreaterThan(0);
+        expect(r).not.toMatch(/didn't catch/);
+      }
+      // The second prompt carries the first question and its answer.
+      expect(second).toBeGreaterThan(first + 10);
+      // Anything that books still goes through the guided flow's tools.
+      await postTelnyx(telnyx.inbound(me, BIZ, 'How much is a deep cleaning?'));
+      await settle();
+      expect(repliesTo(me)[2]).toMatch(/deep cleaning.*\$\d+/i);
+    } finally {
+      await llm.close();
+      llm = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('applies Telnyx delivery status events to the sent message', async () => {
