@@ -70,7 +70,7 @@ export class Brain {
   }
 
   /** True when the LLM would answer `text` in this state (an open question). */
-  private routesToLlm(text: string, state: GuidedState): boolean {
+  routesToLlm(text: string, state: GuidedState): boolean {
     if (!this.o.llm) return false;
     const u = understand(this.tools.context.document, text, this.o.now());
     const wantsFreeText = state.pending?.kind === 'ask_address' || state.pending?.kind === 'take_message' || state.pending?.kind === 'confirm_visit';
@@ -118,12 +118,18 @@ export class Brain {
       const self = this;
       return (async function* () {
         let all = first.value;
-        yield first.value;
-        for (let n = await it.next(); !n.done; n = await it.next()) {
-          all += n.value;
-          yield n.value;
+        try {
+          yield first.value;
+          for (let n = await it.next(); !n.done; n = await it.next()) {
+            all += n.value;
+            yield n.value;
+          }
+          self.remember(text, all);
+        } finally {
+          // Closed early (barge-in, a discarded speculative answer): end the generation and free its sequence.
+          ac.abort();
+          await it.return?.(undefined);
         }
-        self.remember(text, all);
       })();
     } finally {
       clearTimeout(timer);

@@ -138,6 +138,8 @@ export class VoiceSession {
       listener.close();
       vad.close();
       this.brain.abort();
+      this.closeStream();
+      if (this.speculation) this.discard(this.speculation);
       await this.brain.close().catch(() => {});
       if (this.recorder) {
         const rec = await this.recorder.save(join(this.d.dataDir, 'recordings', `${this.i.callId}.wav`)).catch((err: unknown) => {
@@ -172,7 +174,15 @@ export class VoiceSession {
 
   private dispatch(e: TurnEvent | { type: 'stt_final'; at: number; text: string; sttMs: number }): void {
     if (e.type === 'vad_end') this.timer.speechEnded(e.at);
-    if (e.type === 'stt_final') this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
+    if (e.type === 'stt_final') {
+      this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
+      this.speculate(e.text);
+    }
+    if (e.type === 'vad_start' && this.speculation) {
+      // They are still talking: the words we started answering are not the turn.
+      this.discard(this.speculation);
+      this.speculation = undefined;
+    }
     let fx: Effect[];
     try {
       fx = this.machine.dispatch(e);
@@ -214,7 +224,9 @@ export class VoiceSession {
       case 'abort_reply':
         this.thinking++;
         this.brain.abort();
-        this.stream = undefined;
+        this.closeStream();
+        if (this.speculation) this.discard(this.speculation);
+        this.speculation = undefined;
         return;
       case 'think':
         void this.think(f.text);
@@ -231,6 +243,35 @@ export class VoiceSession {
     }
   }
 
+  /** An LLM answer started on the final transcript, before the endpointing pause is over. */
+  private speculation: { text: string; reply: ReturnType<Brain['respond']> } | undefined;
+
+  /**
+   * The final transcript is in but the machine still waits out its endpointing pause: an open
+   * question (no side effects: the LLM only talks) starts its answer now. Anything that books,
+   * moves or cancels waits for the turn to be taken.
+   */
+  private speculate(heard: string): void {
+    const text = spokenToText(heard);
+    if (!text.trim() || !this.brain.routesToLlm(text, this.state)) return;
+    const reply = this.brain.respond(text, this.state);
+    reply.catch(() => {});
+    this.speculation = { text: heard, reply };
+  }
+
+  /** A streamed reply that will not be played: end its generation so its sequence is free. */
+  private closeStream(): void {
+    const s = this.stream as AsyncGenerator<string> | undefined;
+    this.stream = undefined;
+    void s?.return(undefined);
+  }
+
+  private discard(s: { reply: ReturnType<Brain['respond']> }): void {
+    void s.reply.then((r) => {
+      if (typeof r.turn.reply !== 'string') void (r.turn.reply as AsyncGenerator<string>).return(undefined);
+    }, () => {});
+  }
+
   private async think(heard: string): Promise<void> {
     const turn = ++this.thinking;
     this.turns++;
@@ -240,7 +281,10 @@ export class VoiceSession {
     let then: 'transfer' | 'end' | undefined;
     let stream: AsyncIterable<string> | undefined;
     try {
-      const { turn: r, state } = await this.brain.respond(text, this.state);
+      const early = this.speculation?.text === heard ? this.speculation.reply : undefined;
+      if (this.speculation && !early) this.discard(this.speculation);
+      this.speculation = undefined;
+      const { turn: r, state } = await (early ?? this.brain.respond(text, this.state));
       this.state = state;
       if (typeof r.reply === 'string') reply = r.reply;
       else {
