@@ -136,6 +136,11 @@ describe('admin console', () => {
     await rule.locator('[data-field="match"]').fill('+15125550142');
     await rule.locator('[data-field="label"]').fill('Mrs. Alvarez');
     await page.fill('#travel-buffer', '45');
+    await page.click('#alerts [data-add]');
+    const alert = page.locator('#alerts tbody tr').last();
+    await alert.locator('[data-field="on"]').selectOption('missed_call');
+    await alert.locator('[data-field="via"]').selectOption('email');
+    await alert.locator('[data-field="to"]').fill('maria@example.com');
     await page.fill('#crews', 'crew-1, crew-2');
     await page.click('#save-context');
     await page.waitForSelector('h1:has-text("v4")');
@@ -145,6 +150,9 @@ describe('admin console', () => {
     expect(doc.owner.targets.at(-1)).toEqual({ label: 'Front desk', kind: 'extension', value: '102', ringSeconds: 20 });
     expect(doc.callerRules.at(-1)).toEqual({ match: '+15125550142', action: 'vip', label: 'Mrs. Alvarez' });
     expect(doc.scheduling).toMatchObject({ travelBufferMinutes: 45, crews: ['crew-1', 'crew-2'], slotMinutes: 30 });
+    expect(doc.alerts.at(-1)).toEqual({ on: 'missed_call', via: 'email', to: 'maria@example.com' });
+    // Untouched lists come back as they were: the add-ons keep their first-visit discount.
+    expect(doc.pricing.modifiers.find((m) => m.id === 'first-visit')).toMatchObject({ kind: 'percent', amount: -10, firstVisitOnly: true });
     await shot('context-forms');
   });
 

@@ -138,7 +138,7 @@ export class VoiceSession {
       listener.close();
       vad.close();
       this.brain.abort();
-      this.closeStream();
+      await this.closeStream();
       if (this.speculation) this.discard(this.speculation);
       await this.brain.close().catch(() => {});
       if (this.recorder) {
@@ -224,7 +224,7 @@ export class VoiceSession {
       case 'abort_reply':
         this.thinking++;
         this.brain.abort();
-        this.closeStream();
+        void this.closeStream();
         if (this.speculation) this.discard(this.speculation);
         this.speculation = undefined;
         return;
@@ -260,10 +260,10 @@ export class VoiceSession {
   }
 
   /** A streamed reply that will not be played: end its generation so its sequence is free. */
-  private closeStream(): void {
+  private async closeStream(): Promise<void> {
     const s = this.stream as AsyncGenerator<string> | undefined;
     this.stream = undefined;
-    void s?.return(undefined);
+    await s?.return(undefined).catch(() => {});
   }
 
   private discard(s: { reply: ReturnType<Brain['respond']> }): void {

@@ -65,7 +65,18 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
   ];
   const crews = h('input#crews', { value: sched.crews.join(', ') });
   const cancelPolicy = h('input#cancel-policy', { value: String(sched.cancellationPolicy ?? '') });
-  const formFields = ['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording', 'services', 'owner', 'callerRules', 'holidays', 'scheduling'];
+  const pricing = doc.pricing as { currency: string; taxPercent: number; modifiers: Record<string, unknown>[] };
+  const addOns = listEditor('add-ons', [
+    { path: 'id', label: 'Id', width: '8rem' }, { path: 'label', label: 'Label' }, { path: 'kind', label: 'Kind', type: 'select', options: ['fixed', 'percent'] },
+    { path: 'amount', label: 'Amount', type: 'number', width: '6rem' }, { path: 'durationPercent', label: 'Extra time %', type: 'number', width: '5rem' },
+  ], pricing.modifiers, () => ({ id: '', label: '', kind: 'fixed', amount: 0 }));
+  const tax = h('input#tax', { type: 'number', value: String(pricing.taxPercent), style: 'width:5rem' });
+  const alerts = listEditor('alerts', [
+    { path: 'on', label: 'When', type: 'select', options: ['booking_created', 'booking_changed', 'booking_cancelled', 'voicemail', 'message', 'owner_requested_after_hours', 'missed_call', 'daily_summary'] },
+    { path: 'via', label: 'Via', type: 'select', options: ['sms', 'call', 'email'] },
+    { path: 'to', label: 'To (number or e-mail)' }, { path: 'at', label: 'At (daily summary)', width: '6rem' },
+  ], (doc.alerts as Record<string, unknown>[]) ?? [], () => ({ on: 'voicemail', via: 'sms', to: '' }));
+  const formFields = ['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording', 'services', 'owner', 'callerRules', 'holidays', 'scheduling', 'pricing', 'alerts'];
   // Everything else (pricing add-ons, scheduling rules, alerts, business info).
   const advanced = h('textarea#advanced', { rows: 18, spellcheck: 'false', style: 'font-family: monospace; font-size: .85rem' },
     JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([k]) => !formFields.includes(k))), null, 2));
@@ -98,6 +109,8 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
         services: services.value(),
         owner: { ...owner, name: ownerName.value, transferMode: transferMode.value, transferDigit: transferDigit.value, targets: targets.value() },
         callerRules: callerRules.value(),
+        pricing: { ...pricing, taxPercent: tax.value === '' ? 0 : Number(tax.value), modifiers: addOns.value() },
+        alerts: alerts.value(),
         scheduling: {
           ...sched,
           ...Object.fromEntries(schedFields.map((f) => [f.key, f.el.value === '' ? undefined : Number(f.el.value)])),
@@ -144,13 +157,16 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
       h('h2', {}, 'The owner'),
       h('div.inline', {}, h('label', {}, 'Name ', ownerName), h('label', {}, ' Transfer ', transferMode), h('label', {}, ' Key ', transferDigit)),
       h('label', {}, 'Find-me/follow-me, tried in order'), targets.element,
+      h('label', {}, 'Add-ons and discounts'), addOns.element,
+      h('div.inline', {}, h('label', {}, 'Tax % ', tax)),
       h('h2', {}, 'Scheduling'),
       h('div.inline', {}, ...schedFields.map((f) => f.label)),
       h('label', { for: 'crews' }, 'Crews (comma separated)'), crews,
       h('label', { for: 'cancel-policy' }, 'Cancellation policy (read to callers who cancel late)'), cancelPolicy,
       h('h2', {}, 'Caller rules'), callerRules.element,
       h('h2', {}, 'Holidays (closed)'), holidays.element,
-      h('details', {}, h('summary', {}, 'Pricing add-ons, work hours, alerts, business info'), advanced),
+      h('h2', {}, 'Alerts to the owner'), alerts.element,
+      h('details', {}, h('summary', {}, 'Business info, FAQ, work hours, SMS settings (JSON)'), advanced),
       h('p', {}, h('button#save-context', { onclick: () => void save() }, 'Save'), ' ', saved),
       errors),
     h('div.card', {},
