@@ -136,6 +136,7 @@ describe('admin console', () => {
     await rule.locator('[data-field="match"]').fill('+15125550142');
     await rule.locator('[data-field="label"]').fill('Mrs. Alvarez');
     await page.fill('#travel-buffer', '45');
+    await page.fill('#after-hours-greeting', "We're closed, but I can still book you in.");
     await page.click('#alerts [data-add]');
     const alert = page.locator('#alerts tbody tr').last();
     await alert.locator('[data-field="on"]').selectOption('missed_call');
@@ -151,6 +152,7 @@ describe('admin console', () => {
     expect(doc.callerRules.at(-1)).toEqual({ match: '+15125550142', action: 'vip', label: 'Mrs. Alvarez' });
     expect(doc.scheduling).toMatchObject({ travelBufferMinutes: 45, crews: ['crew-1', 'crew-2'], slotMinutes: 30 });
     expect(doc.alerts.at(-1)).toEqual({ on: 'missed_call', via: 'email', to: 'maria@example.com' });
+    expect(doc.afterHours).toEqual({ action: 'agent', greeting: "We're closed, but I can still book you in." });
     // Untouched lists come back as they were: the add-ons keep their first-visit discount.
     expect(doc.pricing.modifiers.find((m) => m.id === 'first-visit')).toMatchObject({ kind: 'percent', amount: -10, firstVisitOnly: true });
     await shot('context-forms');

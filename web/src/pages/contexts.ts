@@ -32,6 +32,8 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
   const numbers = h('input#numbers', { value: ((doc.numbers as string[]) ?? []).join(', ') });
   const persona = doc.persona as { name: string; style: string };
   const personaName = h('input#persona-name', { value: persona.name });
+  const personaStyle = h('input#persona-style', { value: persona.style ?? '' });
+  const afterHoursGreeting = h('textarea#after-hours-greeting', { rows: 2 }, doc.afterHours.greeting ?? '');
   const recording = doc.recording as { enabled: boolean; consentMessage: string };
   const recordOn = h('input#recording', { type: 'checkbox', ...(recording.enabled ? { checked: true } : {}) });
   const consent = h('input#consent', { value: recording.consentMessage });
@@ -102,9 +104,9 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
     }
     try {
       const res = await api<{ version: number }>('PUT', `/contexts/${name}`, {
-        ...doc, ...rest, greeting: greeting.value, hours, afterHours: { ...doc.afterHours, action: afterHours.value },
+        ...doc, ...rest, greeting: greeting.value, hours, afterHours: { ...doc.afterHours, action: afterHours.value, greeting: afterHoursGreeting.value.trim() || undefined },
         numbers: numbers.value.split(',').map((n) => n.trim()).filter(Boolean),
-        persona: { ...persona, name: personaName.value },
+        persona: { ...persona, name: personaName.value, style: personaStyle.value },
         recording: { enabled: recordOn.checked, consentMessage: consent.value },
         services: services.value(),
         owner: { ...owner, name: ownerName.value, transferMode: transferMode.value, transferDigit: transferDigit.value, targets: targets.value() },
@@ -150,8 +152,10 @@ export async function contextPage(app: HTMLElement, name: string): Promise<void>
       h('label', {}, 'Opening hours'),
       h('div.hours', {}, ...rows.flatMap((r) => [h('span', {}, r.d), r.open, r.close, h('label', {}, r.closed, ' closed')])),
       h('label', { for: 'after-hours' }, 'After hours'), afterHours,
+      h('label', { for: 'after-hours-greeting' }, 'After-hours greeting (empty: the greeting above)'), afterHoursGreeting,
       h('label', { for: 'numbers' }, 'Phone numbers (E.164, comma separated)'), numbers,
       h('label', { for: 'persona-name' }, 'Agent name'), personaName,
+      h('label', { for: 'persona-style' }, 'How the agent talks'), personaStyle,
       h('label', {}, recordOn, ' Record calls (after the consent line)'), consent,
       h('h2', {}, 'Services and prices'), services.element,
       h('h2', {}, 'The owner'),
