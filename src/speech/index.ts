@@ -11,7 +11,6 @@ import { SphinxStt } from './stt/sphinx/index.js';
 import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE, SPHINX_DICT, SPHINX_GENERAL_LM } from './stt/sphinx/adapt.js';
 import { loadSphinx } from './stt/sphinx/ffi.js';
 import { LlamaCppLlm } from './llm/llama.js';
-import { ModelMissingError } from './vad/silero.js';
 
 export type * from './types.js';
 
@@ -98,7 +97,9 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       : canAdapt
         ? { slot: 'stt', engine: 'pocketsphinx (telephone-adapted)', why: `built on first start into ${adaptedDir} (about 20 s)` }
         : { slot: 'stt', engine: 'pocketsphinx (wideband, unadapted)', why: `poor on phone audio; to adapt it: ${adaptationMissing()}` });
-  if (o.llmModel && !existsSync(o.llmModel)) throw new ModelMissingError(o.llmModel);
+  if (o.llmModel && !existsSync(o.llmModel)) {
+    throw new Error(`FRONTDESK_LLM_MODEL names ${o.llmModel}, which does not exist: put a ChatML GGUF there (see models/README.md) or unset the variable`);
+  }
   report.push(o.llmModel
     ? { slot: 'llm', engine: 'llama.cpp + guided-flow', why: `${o.llmModel} answers open questions; bookings, quotes, moves, messages and transfers go through the guided flow` }
     : { slot: 'llm', engine: 'guided-flow', why: 'no FRONTDESK_LLM_MODEL: the guided-flow engine answers calls and texts' });

@@ -7,6 +7,7 @@ import { contextsToYaml } from '../../src/business/context/yaml.js';
 import { parseContext } from '../../src/business/context/schema.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { createServerDatabase } from '../helpers/stores.js';
+import { BUILT_MODELS_DIR, MODELS_DIR } from '../helpers/audio.js';
 
 async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
   let out = '';
@@ -94,3 +95,26 @@ for (const dialect of ['pglite', 'postgres'] as const) {
     });
   });
 }
+
+describe('frontdesk doctor', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fd-doctor-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const env: NodeJS.ProcessEnv = {
+    FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_LOG_LEVEL: 'silent', FRONTDESK_MODELS_DIR: MODELS_DIR,
+    FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR,
+  };
+
+  it('says which engine serves each speech slot', async () => {
+    const r = await cli(env, 'doctor');
+    expect(r.out).toMatch(/vad\s+silero/);
+    expect(r.out).toMatch(/tts\s+flite/);
+    expect(r.out).toMatch(/stt\s+pocketsphinx \(telephone-adapted\)/);
+    expect(r.out).toMatch(/llm\s+guided-flow/);
+  });
+
+  it('fails on a configured LLM file that is not there, naming the variable and the fix', async () => {
+    const r = await cli({ ...env, FRONTDESK_LLM_MODEL: join(dir, 'missing.gguf') }, 'doctor');
+    expect(r.code).not.toBe(0);
+    expect(r.out + r.err).toMatch(/FRONTDESK_LLM_MODEL names .*missing\.gguf, which does not exist/);
+  });
+});
