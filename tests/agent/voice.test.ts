@@ -171,6 +171,15 @@ describe('talking to the agent', () => {
     await call.sendDtmf('0');
     expect(await referred).toBe(`sip:maria@127.0.0.1:${ownerPort}`);
     await call.hangup();
+    let rec = await callRecord();
+    for (let i = 0; i < 40 && rec.state !== 'ended'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      rec = await callRecord();
+    }
+    // The hand-off decides the record: the owner's desk was tried, and the outcome is the transfer's
+    // (this test phone declines the REFER and hangs up), not a finished conversation.
+    expect((await events(rec.id)).some((e) => e.kind === 'transfer' && e.text === 'trying Desk')).toBe(true);
+    expect(rec.disposition).toMatch(/^(abandoned|transferred)/);
   }, 30_000);
 
   it('calls a customer to remind them of a visit, speaks first, and records that they confirmed', async () => {

@@ -120,8 +120,10 @@ export class VoiceSession {
       this.dispatch({ type: 'dtmf', at: this.now(), digit });
     });
     call.once('ended', (reason) => {
-      if (this.disposition === 'completed' && !this.handingOff) this.disposition = this.turns ? 'completed' : `abandoned (${reason})`;
       this.dispatch({ type: 'hangup', at: this.now() });
+      // A hand-off in progress (transfer, voicemail being stored) decides the outcome when it is done.
+      if (this.handingOff) return;
+      if (this.disposition === 'completed') this.disposition = this.turns ? 'completed' : `abandoned (${reason})`;
       this.finished(this.disposition);
     });
     // An outbound call is already answered when it reaches us.
@@ -331,6 +333,7 @@ export class VoiceSession {
       this.disposition = 'failed';
       await call.hangup('error').catch(() => {});
     }
-    if (call.state === 'ended') this.finished(this.disposition);
+    if (call.state !== 'ended') await new Promise((r) => call.once('ended', r));
+    this.finished(this.disposition);
   }
 }
