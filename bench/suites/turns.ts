@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { sql } from 'kysely';
+import { aroundTheClock } from '../../tests/helpers/contexts.js';
 import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
 import { generatedModelPath } from '../../scripts/generate-models.js';
 import { tmpdir } from 'node:os';
@@ -69,7 +70,7 @@ async function runSet(questions: string[], llmModel: string | undefined): Promis
     }), silentLogger);
     await app.contexts.save({
       ...demoContext, greeting: 'Hi, Sparkle and Shine.',
-      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]])),
+      hours: aroundTheClock,
       holidays: [],
     }, 'bench');
     await app.start();

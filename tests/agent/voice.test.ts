@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { aroundTheClock } from '../helpers/contexts.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
@@ -45,7 +46,7 @@ describe('talking to the agent', () => {
     // Open around the clock so the agent (not after-hours voicemail) answers whenever the test runs.
     await app.contexts.save({
       ...demoContext,
-      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]])),
+      hours: aroundTheClock,
       holidays: [],
       owner: { ...demoContext.owner, transferMode: 'blind', targets: [{ label: 'Desk', kind: 'sip', value: `sip:maria@127.0.0.1:${ownerPort}`, ringSeconds: 10 }] },
     }, 'test');

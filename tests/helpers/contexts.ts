@@ -5,3 +5,6 @@ import { demoContext } from '../../src/business/context/demo.js';
 export function demo(overrides: Partial<ContextInput> = {}): BusinessContext {
   return parseContext({ ...structuredClone(demoContext), ...overrides });
 }
+
+/** Opening hours of every day, all day: whatever time a test runs, the business is open. */
+export const aroundTheClock = Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]]));

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { aroundTheClock } from '../helpers/contexts.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
@@ -27,7 +28,7 @@ describe('frontdesk on Asterisk', () => {
     }), silentLogger);
     await app.contexts.save({
       ...demoContext, greeting: 'Hi there.', holidays: [],
-      hours: Object.fromEntries(Object.keys(demoContext.hours).map((d) => [d, [{ open: '00:00', close: '24:00' }]])),
+      hours: aroundTheClock,
       recording: { enabled: true, consentMessage: 'This call is recorded.' },
     }, 'test');
     await app.start();

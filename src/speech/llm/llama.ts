@@ -58,10 +58,6 @@ export class StructuredOutputError extends Error {
   }
 }
 
-export function chatml(messages: readonly ChatMessage[]): string {
-  return messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('') + '<|im_start|>assistant\n';
-}
-
 export class LlamaCppLlm implements Llm {
   readonly name: string;
   lastStats: TurnStats | undefined;
