@@ -3,6 +3,7 @@ import type { LlamaCppLlm } from '../speech/llm/llama.js';
 import type { AgentTools } from './tools.js';
 import { GuidedEngine, type GuidedResult, type GuidedState } from './guided/engine.js';
 import { understand, type Intent } from './guided/nlu.js';
+import { cleanText } from '../util/text.js';
 
 /**
  * Who answers a turn. Small local models are unreliable at free-form tool calls, so anything that
@@ -114,15 +115,18 @@ export class Brain {
     });
     try {
       const first = await Promise.race([it.next(), late]);
-      if (first.done || !first.value.trim()) throw new Error('the LLM said nothing');
+      // A model can emit control bytes: nothing the caller hears or the store keeps should carry them.
+      const head = first.done ? '' : cleanText(first.value);
+      if (!head.trim()) throw new Error('the LLM said nothing');
       const self = this;
       return (async function* () {
-        let all = first.value;
+        let all = head;
         try {
-          yield first.value;
+          yield head;
           for (let n = await it.next(); !n.done; n = await it.next()) {
-            all += n.value;
-            yield n.value;
+            const piece = cleanText(n.value);
+            all += piece;
+            if (piece) yield piece;
           }
           self.remember(text, all);
         } finally {

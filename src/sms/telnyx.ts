@@ -1,4 +1,5 @@
 import Telnyx from 'telnyx';
+import { cleanText } from '../util/text.js';
 import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { header, WebhookAuthError, WebhookFormatError, type SmsProvider, type WebhookEvent, type WebhookRequest, type OutboundSms, type DeliveryStatus } from './types.js';
 
@@ -84,7 +85,7 @@ export class TelnyxProvider implements SmsProvider {
       const from = p.from?.phone_number;
       const to = p.to?.[0]?.phone_number;
       if (!p.id || !from || !to || typeof p.text !== 'string') throw new WebhookFormatError('message.received without id, from, to or text');
-      return { kind: 'message', message: { provider: 'telnyx', providerMessageId: p.id, from, to, text: p.text } };
+      return { kind: 'message', message: { provider: 'telnyx', providerMessageId: p.id, from, to, text: cleanText(p.text) } };
     }
     if (type === 'message.sent' || type === 'message.finalized') {
       const raw = p.to?.[0]?.status ?? '';

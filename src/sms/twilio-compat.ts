@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { cleanText } from '../util/text.js';
 import { header, WebhookAuthError, WebhookFormatError, type SmsProvider, type WebhookEvent, type WebhookRequest, type OutboundSms, type DeliveryStatus, type ProviderName } from './types.js';
 
 /**
@@ -60,7 +61,7 @@ export class TwilioCompatProvider implements SmsProvider {
       const from = p.get('From');
       const to = p.get('To');
       if (!from || !to) throw new WebhookFormatError('missing From or To');
-      return { kind: 'message', message: { provider: this.name, providerMessageId: sid, from, to, text: body } };
+      return { kind: 'message', message: { provider: this.name, providerMessageId: sid, from, to, text: cleanText(body) } };
     }
     if (status) {
       const s = STATUS[status];

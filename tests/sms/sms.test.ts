@@ -133,6 +133,16 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
     }
   });
 
+  it('stores and answers a text with control characters in it (Postgres refuses NUL) instead of losing it', async () => {
+    const me = '+15125550410';
+    expect((await postTelnyx(telnyx.inbound(me, BIZ, 'How much\u0000 is a deep\u0007 cleaning?'))).statusCode).toBe(200);
+    await settle();
+    const stored = await store().db.selectFrom('sms_messages').innerJoin('sms_threads', 'sms_threads.id', 'sms_messages.thread_id')
+      .select('sms_messages.body').where('sms_threads.customer_number', '=', me).where('direction', '=', 'inbound').executeTakeFirstOrThrow();
+    expect(stored.body).toBe('How much is a deep cleaning?');
+    expect(repliesTo(me)[0]).toMatch(/deep cleaning.*\$\d+/i);
+  });
+
   it('applies Telnyx delivery status events to the sent message', async () => {
     const sent = telnyx.sent[0]!;
     const ev = telnyx.webhook('message.finalized', { id: sent.id, to: [{ phone_number: sent.to, status: 'delivered' }] });
