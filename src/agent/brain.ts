@@ -114,9 +114,15 @@ export class Brain {
       }, this.o.firstTokenTimeoutMs ?? brainDefaults.firstTokenTimeoutMs);
     });
     try {
-      const first = await Promise.race([it.next(), late]);
-      // A model can emit control bytes: nothing the caller hears or the store keeps should carry them.
-      const head = first.done ? '' : cleanText(first.value);
+      // A model can emit control bytes: nothing the caller hears or the store keeps should carry
+      // them. Wait (within the deadline) for the first piece with words: a leading space is not one.
+      let head = '';
+      for (;;) {
+        const n = await Promise.race([it.next(), late]);
+        if (n.done) break;
+        head += cleanText(n.value);
+        if (head.trim()) break;
+      }
       if (!head.trim()) throw new Error('the LLM said nothing');
       const self = this;
       return (async function* () {
