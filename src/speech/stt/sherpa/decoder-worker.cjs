@@ -1,0 +1,71 @@
+// Plain JS on purpose: a worker thread starts without the tsx loader. It owns one sherpa-onnx
+// OnlineRecognizer, whose decode() is synchronous, so the main thread's 20 ms media clock never
+// waits on it. Streams of all calls that are ready are decoded together in one batch.
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+
+let sherpa;
+let recognizer;
+try {
+  sherpa = require('sherpa-onnx-node');
+  recognizer = new sherpa.OnlineRecognizer(workerData.config);
+} catch (e) {
+  parentPort.postMessage({ type: 'error', message: String((e && e.message) || e) });
+  process.exit(0);
+}
+
+/** id -> { stream, text, samples, finishing } */
+const streams = new Map();
+let pumping = false;
+
+function pump() {
+  pumping = false;
+  for (;;) {
+    const ready = [];
+    for (const s of streams.values()) if (recognizer.isReady(s.stream)) ready.push(s);
+    if (ready.length === 0) break;
+    if (ready.length === 1) recognizer.decode(ready[0].stream);
+    else recognizer.decodeStreams(ready.map((s) => s.stream));
+  }
+  for (const [id, s] of streams) {
+    const text = recognizer.getResult(s.stream).text;
+    if (s.finishing) {
+      parentPort.postMessage({ type: 'final', id, text, samples: s.samples });
+      streams.delete(id);
+    } else if (text !== s.text) {
+      s.text = text;
+      parentPort.postMessage({ type: 'partial', id, text });
+    }
+  }
+}
+
+function schedule() {
+  if (!pumping) {
+    pumping = true;
+    setImmediate(pump);
+  }
+}
+
+parentPort.on('message', (m) => {
+  if (m.op === 'open') {
+    streams.set(m.id, { stream: recognizer.createStream(), text: '', samples: 0, finishing: false });
+  } else if (m.op === 'audio') {
+    const s = streams.get(m.id);
+    if (!s) return;
+    s.stream.acceptWaveform({ samples: m.samples, sampleRate: m.sampleRate });
+    s.samples += m.samples.length;
+    schedule();
+  } else if (m.op === 'finish') {
+    const s = streams.get(m.id);
+    if (!s) return parentPort.postMessage({ type: 'final', id: m.id, text: '', samples: 0 });
+    // Tail padding lets the last chunk (with its right context) be decoded.
+    s.stream.acceptWaveform({ samples: new Float32Array(m.tailSamples), sampleRate: m.sampleRate });
+    s.stream.inputFinished();
+    s.finishing = true;
+    schedule();
+  } else if (m.op === 'drop') {
+    streams.delete(m.id);
+  }
+});
+
+parentPort.postMessage({ type: 'ready' });
