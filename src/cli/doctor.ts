@@ -63,7 +63,7 @@ function checkModels(cfg: Config): Check[] {
   }
   let speech: ReturnType<typeof createSpeech>;
   try {
-    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel });
+    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel });
   } catch (e) {
     return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
   }

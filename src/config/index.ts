@@ -252,6 +252,16 @@ export const settings = {
     doc: 'A chat GGUF (ChatML) for open questions on calls and texts, run by node-llama-cpp on the CPU; unset: the guided-flow engine answers everything.',
     schema: z.string().min(1).optional(),
   },
+  FRONTDESK_STT_MODEL: {
+    path: 'sttModel',
+    doc: 'A folder holding a streaming transducer for sherpa-onnx (encoder*.onnx, decoder*.onnx, joiner*.onnx, tokens.txt). Default: the first such folder under FRONTDESK_MODELS_DIR/stt; none: the offline floor (pocketsphinx).',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_TTS_MODEL: {
+    path: 'ttsModel',
+    doc: 'A Piper voice (.onnx with tokens.txt beside it) for sherpa-onnx. Default: the first voice under FRONTDESK_MODELS_DIR/tts; none: the offline floor (flite).',
+    schema: z.string().min(1).optional(),
+  },
   FRONTDESK_LLM_MAX_TOKENS: {
     path: 'llmMaxTokens',
     doc: 'Longest LLM reply in tokens (a spoken turn is a sentence or two).',
@@ -378,6 +388,8 @@ export interface Config {
   modelsDir: string;
   builtModelsDir: string;
   llmModel: string | undefined;
+  sttModel: string | undefined;
+  ttsModel: string | undefined;
   llmMaxTokens: number;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;

@@ -11,6 +11,9 @@ import { SphinxStt } from './stt/sphinx/index.js';
 import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE, SPHINX_DICT, SPHINX_GENERAL_LM } from './stt/sphinx/adapt.js';
 import { loadSphinx } from './stt/sphinx/ffi.js';
 import { LlamaCppLlm } from './llm/llama.js';
+import { SherpaStt } from './stt/sherpa/index.js';
+import { PiperTts } from './tts/piper.js';
+import { chooseStt, chooseTts } from './neural.js';
 
 export type * from './types.js';
 
@@ -36,6 +39,10 @@ export interface SpeechOptions {
   llmModel?: string | undefined;
   /** Where models built on this machine live (FRONTDESK_BUILT_MODELS_DIR). */
   builtModelsDir: string;
+  /** A sherpa-onnx streaming transducer folder (FRONTDESK_STT_MODEL); default: found under modelsDir/stt. */
+  sttModel?: string | undefined;
+  /** A Piper voice (FRONTDESK_TTS_MODEL); default: found under modelsDir/tts. */
+  ttsModel?: string | undefined;
 }
 
 export const SILERO_PATHS = ['vad/silero-vad-v5.1.2/silero_vad.onnx', 'vad/silero-vad-v6.2/silero_vad.onnx', 'vad/silero_vad.onnx'];
@@ -77,11 +84,16 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     ? { slot: 'vad', engine: 'silero (sherpa-onnx)', why: silero }
     : { slot: 'vad', engine: 'energy', why: `no Silero model under ${o.modelsDir}/vad; run \`npm run models\`` });
 
+  const neuralStt = chooseStt(o.modelsDir, o.sttModel);
+  const neuralTts = chooseTts(o.modelsDir, o.ttsModel);
+  for (const e of [neuralStt.error, neuralTts.error]) if (e) throw new Error(e);
+
   const flite = fliteAvailable();
   const espeak = !flite && espeakAvailable();
   const tts = flite ? new FliteTts() : espeak ? new EspeakTts() : undefined;
-  report.push(flite
-    ? { slot: 'tts', engine: tts!.name, why: 'offline floor (no neural voice installed)' }
+  if (neuralTts.options) report.push({ slot: 'tts', engine: neuralTts.options.label!, why: `${neuralTts.options.model} (neural; ${tts?.name ?? 'no'} floor voice until it loads)` });
+  else report.push(flite
+    ? { slot: 'tts', engine: tts!.name, why: 'offline floor (no neural voice under models/tts)' }
     : espeak
       ? { slot: 'tts', engine: 'espeak-ng', why: 'offline floor; flite sounds better (apt-get install flite)' }
       : { slot: 'tts', engine: 'none', why: 'no voice installed (apt-get install flite)' });
@@ -90,7 +102,8 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
   const adaptedDir = telephoneModelDir(o.builtModelsDir);
   const adapted = adaptedModel(adaptedDir);
   const canAdapt = !adapted && !sphinxError && !adaptationMissing();
-  report.push(sphinxError || !existsSync(join(SPHINX_BASE, 'en-us'))
+  if (neuralStt.options) report.push({ slot: 'stt', engine: neuralStt.options.label!, why: `${neuralStt.options.encoder} (neural streaming transducer)` });
+  else report.push(sphinxError || !existsSync(join(SPHINX_BASE, 'en-us'))
     ? { slot: 'stt', engine: 'none', why: `${sphinxError ?? 'no acoustic model (apt-get install pocketsphinx-en-us)'}; callers use the keypad and voicemail` }
     : adapted
       ? { slot: 'stt', engine: 'pocketsphinx (telephone-adapted)', why: adapted }
@@ -116,6 +129,21 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       if (o.llmModel && !set.llm) {
         set.llm = await LlamaCppLlm.load({ model: o.llmModel });
         log(`LLM loaded: ${o.llmModel}`);
+      }
+      if (neuralTts.options && !(set.tts?.name ?? '').startsWith('piper')) {
+        set.tts = new CachedTts(await PiperTts.load(neuralTts.options));
+        log(`voice loaded: ${neuralTts.options.model}`);
+      }
+      if (neuralStt.options && !set.stt) {
+        const neural = await SherpaStt.load(neuralStt.options);
+        set.stt = neural;
+        set.transcribe = async (pcm, rate) => {
+          const s = neural.stream();
+          for (let i = 0; i < pcm.length; i += rate) s.accept(pcm.subarray(i, i + rate), rate);
+          return (await s.finish()).text;
+        };
+        log(`speech recognition loaded: ${neuralStt.options.encoder}`);
+        return;
       }
       if (set.stt || sphinxError || !existsSync(join(SPHINX_BASE, 'en-us'))) return;
       let model = adapted ?? join(SPHINX_BASE, 'en-us');

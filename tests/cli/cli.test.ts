@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { contextsToYaml } from '../../src/business/context/yaml.js';
 import { parseContext } from '../../src/business/context/schema.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { createServerDatabase } from '../helpers/stores.js';
-import { BUILT_MODELS_DIR, MODELS_DIR } from '../helpers/audio.js';
+import { BUILT_MODELS_DIR, GENERATED_MODELS_DIR, MODELS_DIR } from '../helpers/audio.js';
+import { generatedSpeechDirs } from '../../src/speech/onnx/index.js';
 
 async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
   let out = '';
@@ -110,6 +111,30 @@ describe('frontdesk doctor', () => {
     expect(r.out).toMatch(/tts\s+flite/);
     expect(r.out).toMatch(/stt\s+pocketsphinx \(telephone-adapted\)/);
     expect(r.out).toMatch(/llm\s+guided-flow/);
+  });
+
+  it('prefers the neural voice and recognizer when their models are installed, and names them', async () => {
+    const models = join(dir, 'models');
+    const gen = generatedSpeechDirs(GENERATED_MODELS_DIR);
+    // Laid out as `npm run models` installs them: one folder per model under stt/ and tts/.
+    mkdirSync(join(models, 'stt'), { recursive: true });
+    mkdirSync(join(models, 'tts'), { recursive: true });
+    symlinkSync(gen.stt, join(models, 'stt/sherpa-onnx-streaming-zipformer-test'));
+    symlinkSync(gen.tts, join(models, 'tts/vits-piper-en_US-test'));
+    const r = await cli({ ...env, FRONTDESK_MODELS_DIR: models }, 'doctor');
+    expect(r.out).toMatch(/stt\s+sherpa-onnx sherpa-onnx-streaming-zipformer-test/);
+    expect(r.out).toMatch(/tts\s+piper en_US-generated-medium/);
+    // Named explicitly, the generated (random-weight) set is used too; unnamed it never is.
+    const named = await cli({ ...env, FRONTDESK_STT_MODEL: gen.stt, FRONTDESK_TTS_MODEL: gen.tts }, 'doctor');
+    expect(named.out).toMatch(/stt\s+sherpa-onnx generated-zipformer2/);
+    const plain = await cli({ ...env, FRONTDESK_MODELS_DIR: GENERATED_MODELS_DIR }, 'doctor');
+    expect(plain.out).toMatch(/stt\s+pocketsphinx/);
+  });
+
+  it('fails on a named recognizer folder that holds no model, naming the variable and the fix', async () => {
+    const r = await cli({ ...env, FRONTDESK_STT_MODEL: dir }, 'doctor');
+    expect(r.code).not.toBe(0);
+    expect(r.out + r.err).toMatch(/FRONTDESK_STT_MODEL names .*, which does not hold encoder\*\.onnx.*npm run models/);
   });
 
   it('fails on a configured LLM file that is not there, naming the variable and the fix', async () => {

@@ -11,6 +11,9 @@ export const SILERO = resolve(MODELS_DIR, 'vad/silero-vad-v5.1.2/silero_vad.onnx
 /** Models built on this machine (the telephone-adapted recognizer), shared by every test run. */
 export const BUILT_MODELS_DIR = resolve(process.env.FRONTDESK_BUILT_MODELS_DIR ?? 'node_modules/.cache/frontdesk-models');
 
+/** Generated neural speech models (random weights), written by the global setup. */
+export const GENERATED_MODELS_DIR = resolve(BUILT_MODELS_DIR, 'generated');
+
 export function sound(name: string): Int16Array {
   const { pcm, sampleRate } = readWav(readFileSync(`${SOUNDS}/${name}.wav`));
   if (sampleRate !== 8000) throw new Error(`${name} is ${sampleRate} Hz`);

@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureGeneratedSpeech, transducerFiles } from '../../src/speech/onnx/index.js';
+import { generatedSpeechDirs, piperFiles, transducerFiles } from '../../src/speech/onnx/index.js';
 import { transducerTokens, ZIPFORMER2 } from '../../src/speech/onnx/zipformer2.js';
 import { SherpaStt } from '../../src/speech/stt/sherpa/index.js';
 import { PiperTts, SYSTEM_ESPEAK_DATA } from '../../src/speech/tts/piper.js';
 import { ModelMissingError } from '../../src/speech/vad/silero.js';
 import type { SttStream } from '../../src/speech/types.js';
-import { BUILT_MODELS_DIR, concat, frames, rms, silence, sound } from '../helpers/audio.js';
+import { GENERATED_MODELS_DIR, concat, frames, rms, silence, sound } from '../helpers/audio.js';
 
 /**
  * The neural STT and TTS path on generated models: a streaming zipformer2 transducer and a Piper
@@ -16,10 +16,8 @@ import { BUILT_MODELS_DIR, concat, frames, rms, silence, sound } from '../helper
  * noise, so these tests check what does not depend on the weights: loading, streaming partials,
  * per-utterance state, batching several calls, abort, sample rates, and clear errors.
  */
-let files: Awaited<ReturnType<typeof ensureGeneratedSpeech>>;
-beforeAll(async () => {
-  files = await ensureGeneratedSpeech(join(BUILT_MODELS_DIR, 'generated'));
-});
+const dirs = generatedSpeechDirs(GENERATED_MODELS_DIR);
+const files = { stt: transducerFiles(dirs.stt), tts: piperFiles(dirs.tts) };
 
 async function decode(stt: SherpaStt, audio: Int16Array, onPartial?: (s: SttStream) => void): Promise<{ text: string; endMs: number }> {
   const s = stt.stream();
