@@ -123,7 +123,7 @@ describe('frontdesk doctor', () => {
     symlinkSync(gen.tts, join(models, 'tts/vits-piper-en_US-test'));
     const r = await cli({ ...env, FRONTDESK_MODELS_DIR: models }, 'doctor');
     expect(r.out).toMatch(/stt\s+sherpa-onnx sherpa-onnx-streaming-zipformer-test/);
-    expect(r.out).toMatch(/tts\s+piper en_US-generated-medium/);
+    expect(r.out).toMatch(/tts\s+piper en_US-generated-low/);
     // Named explicitly, the generated (random-weight) set is used too; unnamed it never is.
     const named = await cli({ ...env, FRONTDESK_STT_MODEL: gen.stt, FRONTDESK_TTS_MODEL: gen.tts }, 'doctor');
     expect(named.out).toMatch(/stt\s+sherpa-onnx generated-zipformer2/);

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PIPER_MEDIUM, piperFiles, writeRandomPiper, type PiperFiles } from './piper.js';
+import { PIPER_LOW, PIPER_MEDIUM, piperFiles, writeRandomPiper, type PiperFiles } from './piper.js';
 import { transducerFiles, writeRandomZipformer2, ZIPFORMER2, type TransducerFiles } from './zipformer2.js';
 
-export { piperFiles, transducerFiles, PIPER_MEDIUM, ZIPFORMER2 };
+export { piperFiles, transducerFiles, PIPER_LOW, PIPER_MEDIUM, ZIPFORMER2 };
 
 /** Where the generated (random-weight) neural speech models live under a models folder. */
 export function generatedSpeechDirs(modelsDir: string): { stt: string; tts: string } {
-  return { stt: join(modelsDir, 'stt/generated-zipformer2'), tts: join(modelsDir, 'tts/generated-piper-medium') };
+  return { stt: join(modelsDir, 'stt/generated-zipformer2'), tts: join(modelsDir, 'tts/generated-piper-low') };
 }
 
 async function once(dir: string, shape: unknown, write: () => Promise<unknown>, file: string): Promise<void> {
@@ -29,6 +29,6 @@ export async function ensureGeneratedSpeech(modelsDir: string): Promise<{ stt: T
   const stt = transducerFiles(dirs.stt);
   const tts = piperFiles(dirs.tts);
   await once(dirs.stt, ZIPFORMER2, () => writeRandomZipformer2(dirs.stt), stt.encoder);
-  await once(dirs.tts, PIPER_MEDIUM, () => writeRandomPiper(dirs.tts), tts.model);
+  await once(dirs.tts, PIPER_LOW, () => writeRandomPiper(dirs.tts, PIPER_LOW), tts.model);
   return { stt, tts };
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { resample } from '../audio.js';
 import type { Tts, TtsChunk } from '../types.js';
 import { ModelMissingError } from '../vad/silero.js';
@@ -27,7 +28,8 @@ export interface PiperOptions {
 }
 
 export const piperDefaults = {
-  numThreads: 1,
+  /** Threads per synthesis: a reply's first clause is rendered while the LLM waits for the caller to hear it. */
+  numThreads: Math.min(2, availableParallelism()),
   speed: 1,
   outputRate: 8000,
   /** Audio per chunk handed to the call, ms. */
