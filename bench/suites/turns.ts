@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { sql } from 'kysely';
 import { aroundTheClock } from '../../tests/helpers/contexts.js';
-import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
-import { generatedModelPath } from '../../scripts/generate-models.js';
+import { SHAPES } from '../../src/speech/llm/gguf.js';
+import { ensureGeneratedLlm } from '../../scripts/generate-models.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureGeneratedSpeech } from '../../src/speech/onnx/index.js';
@@ -39,16 +39,22 @@ const QUESTIONS = [
   'Can I leave a message for Maria?',
 ];
 
+function trailingSilenceMs(pcm: Int16Array, rate = 8000): number {
+  const frame = rate / 50;
+  let end = pcm.length;
+  for (; end >= frame; end -= frame) {
+    let sum = 0;
+    for (let i = end - frame; i < end; i++) sum += pcm[i]! * pcm[i]!;
+    if (Math.sqrt(sum / frame) > 300) break;
+  }
+  return ((pcm.length - end) / rate) * 1000;
+}
+
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
-async function generatedLlm(): Promise<string> {
-  const llmPath = generatedModelPath(BUILT_MODELS_DIR, '0.5b');
-  if (!existsSync(llmPath)) {
-    mkdirSync(join(BUILT_MODELS_DIR, 'llm'), { recursive: true });
-    await writeRandomLlama(llmPath, SHAPES['0.5b']);
-  }
-  return llmPath;
-}
+/** A 0.5B model in 4 bits, as people run one (BENCH_LLM_SHAPE=0.5b for Q8_0). */
+const SHAPE = (process.env.BENCH_LLM_SHAPE ?? '0.5b-q4') as keyof typeof SHAPES;
+const generatedLlm = () => ensureGeneratedLlm(BUILT_MODELS_DIR, SHAPE);
 
 const prefixed = (prefix: string, m: Metrics): Metrics => Object.fromEntries(Object.entries(m).map(([k, v]) => [`${prefix}${k}`, v]));
 
@@ -61,8 +67,8 @@ const prefixed = (prefix: string, m: Metrics): Metrics => Object.fromEntries(Obj
  * - llm: the floor with open questions answered by the LLM (`llm_*`).
  */
 const suite: Suite = {
-  description: `${TURNS} spoken turns over SIP per engine set: neural (sherpa-onnx zipformer2 + ${SHAPES['0.5b'].name} + Piper medium, generated models, 25-token replies), then the offline floor (pocketsphinx, guided flow, flite)`,
-  models: () => ['silero-vad v5.1.2', 'zipformer2 streaming transducer (generated)', `${SHAPES['0.5b'].name} (generated, Q8_0)`, 'piper medium (generated)', 'pocketsphinx en-us (telephone-adapted)', 'guided-flow engine', 'flite slt'],
+  description: `${TURNS} spoken turns over SIP per engine set: neural (sherpa-onnx zipformer2 + ${SHAPES[SHAPE].name} + Piper low, generated models, 25-token replies), then the offline floor (pocketsphinx, guided flow, flite)`,
+  models: () => ['silero-vad v5.1.2', 'zipformer2 streaming transducer (generated)', `${SHAPES[SHAPE].name} (generated)`, 'piper low, 16 kHz (generated)', 'pocketsphinx en-us (telephone-adapted)', 'guided-flow engine', 'flite slt'],
   async run(): Promise<Metrics> {
     const sets = (process.env.BENCH_TURNS_SETS ?? 'neural,floor').split(',');
     let out: Metrics = {};
@@ -114,7 +120,8 @@ async function runSet(questions: string[], engines: Record<string, string>): Pro
           const audio = await caller.synthesize(q);
           caller.reset();
           await call.play(audio).done;
-          const saidAt = Date.now();
+          // End of speech is the last loud 20 ms of the question, not the end of its file.
+          const saidAt = Date.now() - trailingSilenceMs(audio);
           await caller.nextTurn(900, 30_000);
           const first = caller.timeline.find((f) => f.at >= saidAt && f.loud);
           if (first) latencies.push(first.at - saidAt);
@@ -124,7 +131,7 @@ async function runSet(questions: string[], engines: Record<string, string>): Pro
       }
       const records = await app.store.db.selectFrom('call_events').select('data').where('kind', '=', 'latency').execute();
       const byLlm = await app.store.db.selectFrom('call_events').select('id').where('kind', '=', 'turn').where('role', '=', 'agent').where(sql<boolean>`data::jsonb->>'by' = 'llm'`).execute();
-      const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs: number; by?: string });
+      const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs: number; by?: string; llm?: { evaluatedTokens: number; firstTokenMs: number } });
       const byLlmStages = stages.filter((s) => s.by === 'llm');
       const sorted = [...latencies].sort((a, b) => a - b);
       return {
@@ -143,6 +150,8 @@ async function runSet(questions: string[], engines: Record<string, string>): Pro
           answered_by_llm_from_speech_end_p95_ms: percentile(byLlmStages.map((s) => s.fromSpeechEndMs).sort((a, b) => a - b), 95),
           answered_by_llm_think_p50_ms: median(byLlmStages.map((s) => s.thinkMs)),
           answered_by_llm_tts_first_audio_p50_ms: median(byLlmStages.map((s) => s.ttsMs)),
+          llm_first_token_p50_ms: median(byLlmStages.map((s) => s.llm?.firstTokenMs ?? 0)),
+          llm_prompt_tokens_evaluated_p50: median(byLlmStages.map((s) => s.llm?.evaluatedTokens ?? 0)),
         } : {}),
         rss_mib: process.memoryUsage().rss / 2 ** 20,
       };

@@ -29,6 +29,16 @@ export interface BrainTurn extends Omit<GuidedResult, 'reply' | 'state'> {
   /** Whole text (guided) or a stream of text (LLM). */
   reply: string | AsyncIterable<string>;
   by: 'guided' | 'llm';
+  /** What the LLM's prompt cost this turn (LLM turns). */
+  llm?: LlmTurnStats;
+}
+
+export interface LlmTurnStats {
+  promptTokens: number;
+  /** Prompt tokens evaluated this turn; the rest were reused from the conversation's sequence. */
+  evaluatedTokens: number;
+  /** From asking the LLM to its first token, ms. */
+  firstTokenMs: number;
 }
 
 export interface BrainOptions {
@@ -83,8 +93,8 @@ export class Brain {
     // A question asked for free text (an address, a message) takes any answer; otherwise a pending
     // offer stays pending while the LLM answers a side question ("do you bring supplies?").
     if (llm && this.routesToLlm(text, state)) {
-      const stream = await this.fromLlm(llm, text).catch(() => undefined);
-      if (stream) return { turn: { reply: stream, by: 'llm' }, state };
+      const r = await this.fromLlm(llm, text).catch(() => undefined);
+      if (r) return { turn: { reply: r.stream, by: 'llm', ...(r.stats ? { llm: r.stats } : {}) }, state };
     }
     const r = await this.guided.respond(text, state);
     this.remember(text, r.reply);
@@ -96,14 +106,28 @@ export class Brain {
     this.history.push({ role: 'user', content: user }, { role: 'assistant', content: assistant });
     const max = brainDefaults.historyTurns * 2;
     if (this.history.length > max) this.history.splice(0, this.history.length - max);
+    // While the caller hears this reply, the LLM has nothing to do: evaluate the conversation so
+    // far now, so the next open question only costs its own words. (A text thread's brain lives
+    // for one message: nothing to prepare.)
+    if (this.o.llm && this.o.channel === 'call' && !this.closed) {
+      this.prefilling = this.o.llm.prefill([{ role: 'system', content: this.systemPrompt() }, ...this.history], this.o.conversation).catch(() => {});
+    }
   }
 
+  private prefilling: Promise<void> | undefined;
+  private closed = false;
+
   /** Starts the LLM; resolves once its first token is in (or rejects: late, failed, empty). */
-  private async fromLlm(llm: LlamaCppLlm, text: string): Promise<AsyncIterable<string>> {
+  private async fromLlm(llm: LlamaCppLlm, text: string): Promise<{ stream: AsyncIterable<string>; stats: LlmTurnStats | undefined }> {
     const messages: ChatMessage[] = [{ role: 'system', content: this.systemPrompt() }, ...this.history, { role: 'user', content: text }];
     const ac = new AbortController();
     this.abortLlm = () => ac.abort();
-    const it = llm.chat(messages, { conversation: this.o.conversation, maxTokens: this.o.maxTokens ?? brainDefaults.maxTokens, signal: ac.signal })[Symbol.asyncIterator]();
+    const started = performance.now();
+    let stats: LlmTurnStats | undefined;
+    const it = llm.chat(messages, {
+      conversation: this.o.conversation, maxTokens: this.o.maxTokens ?? brainDefaults.maxTokens, signal: ac.signal,
+      onFirstToken: (s) => (stats = { promptTokens: s.promptTokens, evaluatedTokens: s.evaluatedTokens, firstTokenMs: Math.round(performance.now() - started) }),
+    })[Symbol.asyncIterator]();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -125,7 +149,7 @@ export class Brain {
       }
       if (!head.trim()) throw new Error('the LLM said nothing');
       const self = this;
-      return (async function* () {
+      const stream = (async function* () {
         let all = head;
         try {
           yield head;
@@ -141,6 +165,7 @@ export class Brain {
           await it.return?.(undefined);
         }
       })();
+      return { stream, stats };
     } finally {
       clearTimeout(timer);
     }
@@ -155,6 +180,9 @@ export class Brain {
   /** The conversation is over; its sequence keeps the evaluated system prompt for the next one. */
   async close(): Promise<void> {
     const llm = this.o.llm;
+    this.closed = true;
+    // A prefill still queued would take a sequence back after the release.
+    await this.prefilling;
     if (llm) await llm.release(this.o.conversation, llm.messageTokens([{ role: 'system', content: this.systemPrompt() }]));
   }
 }

@@ -9,7 +9,7 @@ import type { TurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
-import { Brain } from '../brain.js';
+import { Brain, type LlmTurnStats } from '../brain.js';
 import type { LlamaCppLlm } from '../../speech/llm/llama.js';
 import { AnsweringFlow } from '../call/answering.js';
 import { Listener } from './listener.js';
@@ -73,6 +73,8 @@ export class VoiceSession {
   private readonly brain: Brain;
   /** A streamed (LLM) reply waiting for the machine's 'play'. */
   private stream: AsyncIterable<string> | undefined;
+  /** What the LLM's prompt cost for the reply about to play. */
+  private replyLlm: LlmTurnStats | undefined;
   private readonly now: () => number;
   private state: GuidedState;
   private confirmed: string | undefined;
@@ -210,7 +212,8 @@ export class VoiceSession {
           if (isReply) {
             const t = this.timer.spoken(times);
             // The VAD decided the caller had stopped only after its silence window: add it back.
-            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS, by: streamed ? 'llm' : 'guided' } });
+            const llm = streamed ? this.replyLlm : undefined;
+            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS, by: streamed ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
           }
           // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
           if (streamed && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
@@ -282,12 +285,14 @@ export class VoiceSession {
     let reply: string;
     let then: 'transfer' | 'end' | undefined;
     let stream: AsyncIterable<string> | undefined;
+    let llmStats: LlmTurnStats | undefined;
     try {
       const early = this.speculation?.text === heard ? this.speculation.reply : undefined;
       if (this.speculation && !early) this.discard(this.speculation);
       this.speculation = undefined;
       const { turn: r, state } = await (early ?? this.brain.respond(text, this.state));
       this.state = state;
+      llmStats = r.llm;
       if (typeof r.reply === 'string') reply = r.reply;
       else {
         stream = r.reply;
@@ -313,6 +318,7 @@ export class VoiceSession {
     }
     if (turn !== this.thinking) return; // the caller barged in; this reply is stale
     this.timer.replied(this.now());
+    this.replyLlm = llmStats;
     this.stream = stream;
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
   }

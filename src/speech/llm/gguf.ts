@@ -19,16 +19,24 @@ export interface LlamaShape {
   headsKv: number;
   ff: number;
   context: number;
+  /** Weight format: Q8_0 (default) or Q4_0, the 4-bit size most people run small models at. */
+  quant?: 'q8_0' | 'q4_0';
 }
 
-/** Shapes: "tiny" for fast tests; "0.5b" is Qwen2-0.5B's geometry (896 × 24 layers, 14/2 heads, 4864 FFN) at a 32k vocabulary. */
+/**
+ * Shapes: "tiny" for fast tests; "0.5b" is Qwen2.5-0.5B's geometry (896 × 24 layers, 14/2 heads,
+ * 4864 FFN, its 151,936-token vocabulary, whose output layer is a quarter of the cost of a token)
+ * in Q8_0, and "0.5b-q4" the same in 4 bits.
+ */
 export const SHAPES = {
   tiny: { name: 'frontdesk-random-tiny', vocab: 1024, embd: 64, layers: 2, heads: 4, headsKv: 2, ff: 128, context: 2048 },
-  '0.5b': { name: 'frontdesk-random-0.5b', vocab: 32000, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096 },
+  '0.5b': { name: 'frontdesk-random-0.5b', vocab: 151936, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096 },
+  '0.5b-q4': { name: 'frontdesk-random-0.5b-q4_0', vocab: 151936, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096, quant: 'q4_0' },
 } as const satisfies Record<string, LlamaShape>;
 
 const enum T { U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9 }
 const GGML_F32 = 0;
+const GGML_Q4_0 = 2;
 const GGML_Q8_0 = 8;
 const ALIGN = 32;
 
@@ -125,27 +133,28 @@ interface Tensor { name: string; dims: number[]; type: number }
 
 function tensors(s: LlamaShape): Tensor[] {
   const kv = (s.embd / s.heads) * s.headsKv;
-  const out: Tensor[] = [{ name: 'token_embd.weight', dims: [s.embd, s.vocab], type: GGML_Q8_0 }];
+  const Q = s.quant === 'q4_0' ? GGML_Q4_0 : GGML_Q8_0;
+  const out: Tensor[] = [{ name: 'token_embd.weight', dims: [s.embd, s.vocab], type: Q }];
   for (let i = 0; i < s.layers; i++) {
     out.push(
       { name: `blk.${i}.attn_norm.weight`, dims: [s.embd], type: GGML_F32 },
-      { name: `blk.${i}.attn_q.weight`, dims: [s.embd, s.embd], type: GGML_Q8_0 },
-      { name: `blk.${i}.attn_k.weight`, dims: [s.embd, kv], type: GGML_Q8_0 },
-      { name: `blk.${i}.attn_v.weight`, dims: [s.embd, kv], type: GGML_Q8_0 },
-      { name: `blk.${i}.attn_output.weight`, dims: [s.embd, s.embd], type: GGML_Q8_0 },
+      { name: `blk.${i}.attn_q.weight`, dims: [s.embd, s.embd], type: Q },
+      { name: `blk.${i}.attn_k.weight`, dims: [s.embd, kv], type: Q },
+      { name: `blk.${i}.attn_v.weight`, dims: [s.embd, kv], type: Q },
+      { name: `blk.${i}.attn_output.weight`, dims: [s.embd, s.embd], type: Q },
       { name: `blk.${i}.ffn_norm.weight`, dims: [s.embd], type: GGML_F32 },
-      { name: `blk.${i}.ffn_gate.weight`, dims: [s.embd, s.ff], type: GGML_Q8_0 },
-      { name: `blk.${i}.ffn_up.weight`, dims: [s.embd, s.ff], type: GGML_Q8_0 },
-      { name: `blk.${i}.ffn_down.weight`, dims: [s.ff, s.embd], type: GGML_Q8_0 },
+      { name: `blk.${i}.ffn_gate.weight`, dims: [s.embd, s.ff], type: Q },
+      { name: `blk.${i}.ffn_up.weight`, dims: [s.embd, s.ff], type: Q },
+      { name: `blk.${i}.ffn_down.weight`, dims: [s.ff, s.embd], type: Q },
     );
   }
-  out.push({ name: 'output_norm.weight', dims: [s.embd], type: GGML_F32 }, { name: 'output.weight', dims: [s.embd, s.vocab], type: GGML_Q8_0 });
+  out.push({ name: 'output_norm.weight', dims: [s.embd], type: GGML_F32 }, { name: 'output.weight', dims: [s.embd, s.vocab], type: Q });
   return out;
 }
 
 function byteSize(t: Tensor): number {
   const n = t.dims.reduce((a, b) => a * b, 1);
-  return t.type === GGML_F32 ? n * 4 : (n / 32) * 34;
+  return t.type === GGML_F32 ? n * 4 : (n / 32) * (t.type === GGML_Q4_0 ? 18 : 34);
 }
 
 const pad = (n: number) => (ALIGN - (n % ALIGN)) % ALIGN;
@@ -156,7 +165,7 @@ export async function writeRandomLlama(path: string, s: LlamaShape): Promise<num
   const meta: Meta[] = [
     ['general.architecture', 'str', 'llama'],
     ['general.name', 'str', s.name],
-    ['general.file_type', 'u32', 7],
+    ['general.file_type', 'u32', s.quant === 'q4_0' ? 2 : 7],
     ['general.alignment', 'u32', ALIGN],
     ['llama.context_length', 'u32', s.context],
     ['llama.embedding_length', 'u32', s.embd],
@@ -202,7 +211,7 @@ export async function writeRandomLlama(path: string, s: LlamaShape): Promise<num
     await f.write(Buffer.concat(head.parts));
     let written = head.size;
     for (const t of ts) {
-      const data = t.type === GGML_F32 ? ones(t) : q8(t);
+      const data = t.type === GGML_F32 ? ones(t) : t.type === GGML_Q4_0 ? q4(t) : q8(t);
       await f.write(data);
       written += data.length;
       const p = pad(data.length);
@@ -221,6 +230,16 @@ export async function writeRandomLlama(path: string, s: LlamaShape): Promise<num
 function ones(t: Tensor): Buffer {
   const n = t.dims.reduce((a, b) => a * b, 1);
   return Buffer.from(new Float32Array(n).fill(1).buffer);
+}
+
+/** Q4_0 blocks: an f16 scale and 32 random 4-bit values (minus 8); weights ~N(0, 0.02) again. */
+function q4(t: Tensor): Buffer {
+  const blocks = t.dims.reduce((a, b) => a * b, 1) / 32;
+  const out = Buffer.alloc(blocks * 18);
+  randomFillSync(out);
+  const scale = 0x1c66; // f16 ≈ 0.0043: uniform -8…7 × 0.0043 has a std of ~0.02
+  for (let i = 0; i < blocks; i++) out.writeUInt16LE(scale, i * 18);
+  return out;
 }
 
 /** Q8_0 blocks: an f16 scale and 32 random int8 values; the scale keeps weights ~N(0, 0.02). */

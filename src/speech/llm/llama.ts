@@ -39,6 +39,8 @@ export interface ChatOptions {
   schema?: object;
   /** Which conversation this is (a call or an SMS thread): its sequence keeps the evaluated prefix. */
   conversation?: string;
+  /** Called once the first reply token is in, with what the prompt cost (this turn's own numbers). */
+  onFirstToken?: (s: TurnStats) => void;
 }
 
 /** What the last turn cost, for the latency records and benchmarks. */
@@ -226,7 +228,10 @@ export class LlamaCppLlm implements Llm {
       for await (const tok of seq.evaluate(fresh, { temperature: llamaDefaults.temperature, ...(grammarEvaluationState ? { grammarEvaluationState } : {}) })) {
         if (opts.signal?.aborted) break;
         stats.generatedTokens++;
-        if (stats.generatedTokens === 1) stats.firstTokenMs = performance.now() - t0;
+        if (stats.generatedTokens === 1) {
+          stats.firstTokenMs = performance.now() - t0;
+          opts.onFirstToken?.({ ...stats });
+        }
         out.push(tok);
         const next = this.model.detokenize(out);
         // Hold back a partial multi-byte character until it completes.

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PIPER_LOW, PIPER_MEDIUM, piperFiles, writeRandomPiper, type PiperFiles } from './piper.js';
-import { transducerFiles, writeRandomZipformer2, ZIPFORMER2, type TransducerFiles } from './zipformer2.js';
+import { PIPER_LOW, PIPER_MEDIUM, PIPER_SYMBOLS, piperFiles, writeRandomPiper, type PiperFiles } from './piper.js';
+import { transducerFiles, transducerTokens, writeRandomZipformer2, ZIPFORMER2, type TransducerFiles } from './zipformer2.js';
 
 export { piperFiles, transducerFiles, PIPER_LOW, PIPER_MEDIUM, ZIPFORMER2 };
 
@@ -28,7 +28,8 @@ export async function ensureGeneratedSpeech(modelsDir: string): Promise<{ stt: T
   const dirs = generatedSpeechDirs(modelsDir);
   const stt = transducerFiles(dirs.stt);
   const tts = piperFiles(dirs.tts);
-  await once(dirs.stt, ZIPFORMER2, () => writeRandomZipformer2(dirs.stt), stt.encoder);
-  await once(dirs.tts, PIPER_LOW, () => writeRandomPiper(dirs.tts, PIPER_LOW), tts.model);
+  // The stamp covers everything written: the geometry and the token lists.
+  await once(dirs.stt, [ZIPFORMER2, transducerTokens(ZIPFORMER2.vocabSize)], () => writeRandomZipformer2(dirs.stt), stt.encoder);
+  await once(dirs.tts, [PIPER_LOW, PIPER_SYMBOLS], () => writeRandomPiper(dirs.tts, PIPER_LOW), tts.model);
   return { stt, tts };
 }
