@@ -1,8 +1,10 @@
-// npm run models:generate -- [tiny|0.5b|0.5b-q4] [--dest DIR]: writes a format-identical GGUF with random
-// weights (llama layout, Q8_0, ChatML tokens) for tests and benchmarks on machines that cannot
-// download real weights. Its words are noise; its loading path and compute cost are real.
+// npm run models:generate -- [tiny|0.5b|0.5b-q4|speech] [--dest DIR]: writes format-identical models
+// with random weights for tests and benchmarks on machines that cannot download real ones: a GGUF
+// (llama layout, Q8_0 or Q4_0, ChatML tokens), or the sherpa-onnx zipformer2 recognizer and Piper
+// voice. Their words are noise; their loading path and compute cost are real.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { ensureGeneratedSpeech } from '../src/speech/onnx/index.js';
 import { Command } from 'commander';
 import { SHAPES, writeRandomLlama } from '../src/speech/llm/gguf.js';
 
@@ -24,10 +26,15 @@ export async function ensureGeneratedLlm(dir: string, shape: keyof typeof SHAPES
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   await new Command('models:generate')
-    .argument('[shape]', `one of ${Object.keys(SHAPES).join(', ')}`, 'tiny')
+    .argument('[shape]', `an LLM shape (${Object.keys(SHAPES).join(', ')}), or "speech" for the zipformer2 recognizer and Piper voice`, 'tiny')
     .option('--dest <dir>', 'models folder', process.env.FRONTDESK_MODELS_DIR ?? './models')
     .action(async (shape: string, o: { dest: string }) => {
-      if (!(shape in SHAPES)) throw new Error(`unknown shape ${shape}; use ${Object.keys(SHAPES).join(' or ')}`);
+      if (shape === 'speech') {
+        const f = await ensureGeneratedSpeech(o.dest);
+        process.stdout.write(`wrote ${dirname(f.stt.encoder)} and ${f.tts.model} (random weights: for tests and benchmarks only; used only when FRONTDESK_STT_MODEL / FRONTDESK_TTS_MODEL name them)\n`);
+        return;
+      }
+      if (!(shape in SHAPES)) throw new Error(`unknown shape ${shape}; use ${Object.keys(SHAPES).join(', ')} or speech`);
       const path = generatedModelPath(o.dest, shape as keyof typeof SHAPES);
       mkdirSync(join(o.dest, 'llm'), { recursive: true });
       const bytes = await writeRandomLlama(path, SHAPES[shape as keyof typeof SHAPES]);

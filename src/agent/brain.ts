@@ -115,6 +115,22 @@ export class Brain {
   }
 
   private prefilling: Promise<void> | undefined;
+  private partialBusy = false;
+
+  /**
+   * The caller is still talking: evaluate what they have said so far, so that when they stop only
+   * the last words are new. (A greedy transducer's partial transcript only grows.) One at a time;
+   * a partial that arrives meanwhile is skipped, the next one covers it.
+   */
+  prefillPartial(partial: string): void {
+    const llm = this.o.llm;
+    if (!llm || this.closed || this.partialBusy || !partial.trim()) return;
+    this.partialBusy = true;
+    const messages: ChatMessage[] = [{ role: 'system', content: this.systemPrompt() }, ...this.history, { role: 'user', content: partial }];
+    this.prefilling = llm.prefill(messages, this.o.conversation, { open: true }).catch(() => {}).finally(() => {
+      this.partialBusy = false;
+    });
+  }
   private closed = false;
 
   /** Starts the LLM; resolves once its first token is in (or rejects: late, failed, empty). */

@@ -42,8 +42,9 @@ export class TurnTimer {
     return {
       sttMs: this.sttMs,
       thinkMs: replyAt - Math.max(finalAt, endAt),
-      ttsMs: t.firstAudioAt - replyAt,
-      sendMs: t.firstPacketAt - t.firstAudioAt,
+      // A reply rendered during the endpointing pause has its audio before the turn is taken.
+      ttsMs: Math.max(0, t.firstAudioAt - replyAt),
+      sendMs: t.firstPacketAt - Math.max(t.firstAudioAt, replyAt),
       totalMs: t.firstPacketAt - endAt,
     };
   }

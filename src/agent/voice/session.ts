@@ -13,7 +13,7 @@ import { Brain, type LlmTurnStats } from '../brain.js';
 import type { LlamaCppLlm } from '../../speech/llm/llama.js';
 import { AnsweringFlow } from '../call/answering.js';
 import { Listener } from './listener.js';
-import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
+import { Speaker, type PreparedUtterance, type SpeakTimes, type Utterance } from './speaker.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases } from './phrases.js';
 import { TurnTimer } from './latency.js';
@@ -67,6 +67,17 @@ export const voiceDefaults = {
   minEndpointingDelayMs: 200,
 } as const satisfies Record<string, number>;
 
+interface PreparedReply {
+  utterance: PreparedUtterance;
+  times: SpeakTimes;
+}
+
+interface Speculation {
+  text: string;
+  reply: ReturnType<Brain['respond']>;
+  prepared: Promise<PreparedReply | undefined>;
+}
+
 export class VoiceSession {
   private readonly machine: TurnMachine;
   private readonly speaker: Speaker;
@@ -75,6 +86,8 @@ export class VoiceSession {
   private stream: AsyncIterable<string> | undefined;
   /** What the LLM's prompt cost for the reply about to play. */
   private replyLlm: LlmTurnStats | undefined;
+  /** A streamed reply whose first piece was rendered during the endpointing pause. */
+  private preparedReply: PreparedReply | undefined;
   private readonly now: () => number;
   private state: GuidedState;
   private confirmed: string | undefined;
@@ -178,6 +191,7 @@ export class VoiceSession {
 
   private dispatch(e: TurnEvent | { type: 'stt_final'; at: number; text: string; sttMs: number }): void {
     if (e.type === 'vad_end') this.timer.speechEnded(e.at);
+    if (e.type === 'stt_partial' && this.d.llm) this.brain.prefillPartial(spokenToText(e.text));
     if (e.type === 'stt_final') {
       this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
       this.speculate(e.text);
@@ -201,10 +215,13 @@ export class VoiceSession {
     switch (f.type) {
       case 'play': {
         this.playing?.cancel();
-        const times: SpeakTimes = {};
         const streamed = f.kind === 'reply' ? this.stream : undefined;
+        const prepared = f.kind === 'reply' ? this.preparedReply : undefined;
         this.stream = undefined;
-        const u = this.speaker.say(streamed ?? f.text, times);
+        this.preparedReply = undefined;
+        const times: SpeakTimes = prepared?.times ?? {};
+        const u = prepared ? prepared.utterance.start() : this.speaker.say(streamed ?? f.text, times);
+        const byLlm = !!(streamed || prepared);
         this.playing = u;
         const isReply = f.kind === 'reply';
         void u.done.then((r) => {
@@ -212,12 +229,12 @@ export class VoiceSession {
           if (isReply) {
             const t = this.timer.spoken(times);
             // The VAD decided the caller had stopped only after its silence window: add it back.
-            const llm = streamed ? this.replyLlm : undefined;
-            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS, by: streamed ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+            const llm = byLlm ? this.replyLlm : undefined;
+            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
           }
           // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
-          if (streamed && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
-          this.event('turn', { role: 'agent', text: r.completed ? r.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs), ...(streamed ? { by: 'llm' } : {}) } });
+          if (byLlm && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
+          this.event('turn', { role: 'agent', text: r.completed ? r.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs), ...(byLlm ? { by: 'llm' } : {}) } });
           this.dispatch({ type: 'playback_done', at: this.now(), completed: r.completed, heardMs: r.heardMs });
         });
         return;
@@ -248,8 +265,11 @@ export class VoiceSession {
     }
   }
 
-  /** An LLM answer started on the final transcript, before the endpointing pause is over. */
-  private speculation: { text: string; reply: ReturnType<Brain['respond']> } | undefined;
+  /**
+   * An LLM answer started on the final transcript, before the endpointing pause is over, with its
+   * first piece already rendering.
+   */
+  private speculation: Speculation | undefined;
 
   /**
    * The final transcript is in but the machine still waits out its endpointing pause: an open
@@ -261,17 +281,28 @@ export class VoiceSession {
     if (!text.trim() || !this.brain.routesToLlm(text, this.state)) return;
     const reply = this.brain.respond(text, this.state);
     reply.catch(() => {});
-    this.speculation = { text: heard, reply };
+    const prepared = reply.then(
+      (r) => {
+        if (typeof r.turn.reply === 'string') return undefined;
+        const times: SpeakTimes = {};
+        return { utterance: this.speaker.prepare(r.turn.reply, times), times };
+      },
+      () => undefined,
+    );
+    this.speculation = { text: heard, reply, prepared };
   }
 
   /** A streamed reply that will not be played: end its generation so its sequence is free. */
   private async closeStream(): Promise<void> {
     const s = this.stream as AsyncGenerator<string> | undefined;
     this.stream = undefined;
+    this.preparedReply?.utterance.cancel();
+    this.preparedReply = undefined;
     await s?.return(undefined).catch(() => {});
   }
 
-  private discard(s: { reply: ReturnType<Brain['respond']> }): void {
+  private discard(s: Speculation): void {
+    void s.prepared.then((p) => p?.utterance.cancel());
     void s.reply.then((r) => {
       if (typeof r.turn.reply !== 'string') void (r.turn.reply as AsyncGenerator<string>).return(undefined);
     }, () => {});
@@ -286,16 +317,18 @@ export class VoiceSession {
     let then: 'transfer' | 'end' | undefined;
     let stream: AsyncIterable<string> | undefined;
     let llmStats: LlmTurnStats | undefined;
+    let prepared: PreparedReply | undefined;
     try {
-      const early = this.speculation?.text === heard ? this.speculation.reply : undefined;
-      if (this.speculation && !early) this.discard(this.speculation);
+      const spec = this.speculation?.text === heard ? this.speculation : undefined;
+      if (this.speculation && !spec) this.discard(this.speculation);
       this.speculation = undefined;
-      const { turn: r, state } = await (early ?? this.brain.respond(text, this.state));
+      const { turn: r, state } = await (spec?.reply ?? this.brain.respond(text, this.state));
       this.state = state;
       llmStats = r.llm;
       if (typeof r.reply === 'string') reply = r.reply;
       else {
-        stream = r.reply;
+        prepared = spec ? await spec.prepared : undefined;
+        if (!prepared) stream = r.reply;
         reply = '';
       }
       then = r.action;
@@ -316,10 +349,15 @@ export class VoiceSession {
         : `Sorry, I'm having trouble on my side. Please leave a message after the tone.`;
       then = 'transfer';
     }
-    if (turn !== this.thinking) return; // the caller barged in; this reply is stale
+    if (turn !== this.thinking) {
+      // The caller barged in; this reply is stale.
+      prepared?.utterance.cancel();
+      return;
+    }
     this.timer.replied(this.now());
     this.replyLlm = llmStats;
     this.stream = stream;
+    this.preparedReply = prepared;
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
   }
 

@@ -63,6 +63,11 @@ async function* each(items: string[]): AsyncGenerator<string> {
   yield* items;
 }
 
+export interface PreparedUtterance {
+  start(): Utterance;
+  cancel(): void;
+}
+
 export class Speaker {
   /** Sees every piece of agent audio as it goes to the wire (the call recorder). */
   onAudio: ((pcm: Int16Array) => void) | undefined;
@@ -71,6 +76,15 @@ export class Speaker {
 
   /** Says a whole text, or a stream of text as it arrives; the next piece renders while one plays. */
   say(text: string | AsyncIterable<string>, times: SpeakTimes = {}): Utterance {
+    return this.prepare(text, times).start();
+  }
+
+  /**
+   * Starts rendering the first piece now and plays it when `start` is called: a reply begun while
+   * the caller's turn is not yet taken (an LLM answer during the endpointing pause) is ready to go
+   * out the moment it is. `cancel` drops it unheard.
+   */
+  prepare(text: string | AsyncIterable<string>, times: SpeakTimes = {}): PreparedUtterance {
     const source = typeof text === 'string' ? each(sentences(forSpeech(text))) : pieces(text);
     const ac = new AbortController();
     const rate = this.call.sampleRate;
@@ -93,8 +107,10 @@ export class Speaker {
       const i = spans.push({ text: r.value, samples: 0 }) - 1;
       return { i, audio: await render(r.value) };
     };
+    const first = pull();
+    first.catch(() => {});
     const audio = (async function* () {
-      let next = pull();
+      let next = first;
       for (;;) {
         const cur = await next;
         if (!cur) return;
@@ -109,18 +125,26 @@ export class Speaker {
         }
       }
     })();
-    let handle: PlaybackHandle | undefined = this.call.play(audio);
-    const done = handle.done.then((r) => {
-      handle = undefined;
-      const full = spans.map((s) => s.text).join(' ');
-      return { completed: r.completed, heardMs: r.playedMs, heardText: r.completed ? full : heard(spans, (r.playedMs * rate) / 1000), text: full };
-    });
+    const drop = () => {
+      ac.abort();
+      void source.return(undefined);
+    };
     return {
-      done,
-      cancel: () => {
-        ac.abort();
-        void source.return(undefined);
-        handle?.cancel();
+      cancel: drop,
+      start: () => {
+        let handle: PlaybackHandle | undefined = this.call.play(audio);
+        const done = handle.done.then((r) => {
+          handle = undefined;
+          const full = spans.map((s) => s.text).join(' ');
+          return { completed: r.completed, heardMs: r.playedMs, heardText: r.completed ? full : heard(spans, (r.playedMs * rate) / 1000), text: full };
+        });
+        return {
+          done,
+          cancel: () => {
+            drop();
+            handle?.cancel();
+          },
+        };
       },
     };
   }

@@ -176,15 +176,20 @@ export class LlamaCppLlm implements Llm {
 
   /**
    * Evaluates a prompt ahead of its turn (a business's system prompt at start, or a turn's prompt
-   * from a partial transcript): the turn then only evaluates what changed. Measured on two cores,
-   * prefilling from the partial at the caller's end of speech did not pay: the final transcript
-   * arrives ~70 ms later and the two compete for the same cores.
+   * from a partial transcript, `open`): the turn then only evaluates what changed. Prefilling
+   * once at the caller's end of speech did not pay (the final transcript came ~70 ms later and
+   * the two competed for the cores); prefilling as a streaming recognizer's partials grow, while
+   * the caller talks, does.
    */
-  async prefill(messages: readonly ChatMessage[], conversation: string): Promise<void> {
+  async prefill(messages: readonly ChatMessage[], conversation: string, opts: { open?: boolean } = {}): Promise<void> {
     const unlock = await this.lock(conversation);
     try {
       const tokens = this.promptTokens(messages, conversation);
-      const upTo = tokens.slice(0, this.messageTokens(messages));
+      let end = tokens.length - this.tokenize('<|im_start|>assistant\n').length;
+      // An open last message (words still coming): leave out its end and its last token, which
+      // the next words may tokenize differently.
+      if (opts.open) end -= this.tokenize('<|im_end|>\n').length + 1;
+      const upTo = tokens.slice(0, end);
       const seq = await this.acquire(conversation, upTo);
       const keep = common(seq.contextTokens, upTo);
       if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
