@@ -13,11 +13,15 @@ import { contextPhrases } from '../../src/agent/voice/phrases.js';
 import { contextSchema } from '../../src/business/context/schema.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import type { Tts } from '../../src/speech/types.js';
+import { ensureGeneratedSpeech, PIPER_MEDIUM, piperFiles } from '../../src/speech/onnx/index.js';
+import { writeRandomPiper } from '../../src/speech/onnx/piper.js';
+import { SherpaStt } from '../../src/speech/stt/sherpa/index.js';
+import { PiperTts, SYSTEM_ESPEAK_DATA } from '../../src/speech/tts/piper.js';
 import { BUILT_MODELS_DIR, SILERO, concat, frames } from '../../tests/helpers/audio.js';
 import { percentile, type Metrics, type Suite } from '../lib.js';
 
 /**
- * Each offline-floor engine on its own: load time, real-time factor (compute seconds per second of
+ * Each speech engine on its own: load time, real-time factor (compute seconds per second of
  * audio; below 1 is faster than real time), the voices' time to first audio, and memory.
  */
 
@@ -40,8 +44,8 @@ async function ttsNumbers(tts: Tts, name: string, lines: string[]): Promise<Metr
 }
 
 const suite: Suite = {
-  description: 'offline-floor engines: Silero VAD, pocketsphinx (domain and general English), flite and espeak-ng voices',
-  models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'flite slt', 'espeak-ng en-us'],
+  description: 'speech engines: Silero VAD, pocketsphinx (domain and general English), flite and espeak-ng voices; the neural set on generated models: sherpa-onnx zipformer2, Piper low and medium',
+  models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'flite slt', 'espeak-ng en-us', 'zipformer2 streaming transducer (generated)', 'piper low / medium (generated)'],
   async run(): Promise<Metrics> {
     const dir = mkdtempSync(join(tmpdir(), 'fd-bench-speech-'));
     const { heldOut } = await prompts();
@@ -89,6 +93,33 @@ const suite: Suite = {
     const replies = ['Great. What is the address for the cleaning?', 'A deep cleaning for three bedrooms is $250, about 4 hours. Would you like to book it?', 'Thanks for calling. Goodbye.'];
     Object.assign(m, await ttsNumbers(flite, 'flite', replies));
     Object.assign(m, await ttsNumbers(new EspeakTts(), 'espeak', replies));
+
+    // The neural set on generated models (random weights, real compute): sherpa-onnx zipformer2
+    // streaming recognizer on its worker, and Piper voices at 16 kHz (low) and 22.05 kHz (medium).
+    const gen = await ensureGeneratedSpeech(join(BUILT_MODELS_DIR, 'generated'));
+    let rss = process.memoryUsage().rss;
+    t0 = performance.now();
+    const sherpa = await SherpaStt.load(gen.stt);
+    m.stt_zipformer2_load_ms = performance.now() - t0;
+    t0 = performance.now();
+    for (const c of clips) {
+      const st = sherpa.stream();
+      st.accept(c, 8000);
+      await st.finish();
+    }
+    m.stt_zipformer2_rtf = (performance.now() - t0) / 1000 / seconds;
+    m.stt_zipformer2_rss_added_mib = (process.memoryUsage().rss - rss) / 2 ** 20;
+    sherpa.close();
+    const medium = join(dir, 'piper-medium');
+    await writeRandomPiper(medium, PIPER_MEDIUM);
+    for (const [name, files] of [['piper_low', gen.tts], ['piper_medium', piperFiles(medium, PIPER_MEDIUM)]] as const) {
+      rss = process.memoryUsage().rss;
+      t0 = performance.now();
+      const voice = await PiperTts.load({ ...files, dataDir: SYSTEM_ESPEAK_DATA });
+      m[`tts_${name}_load_ms`] = performance.now() - t0;
+      Object.assign(m, await ttsNumbers(voice, name, replies));
+      m[`tts_${name}_rss_added_mib`] = (process.memoryUsage().rss - rss) / 2 ** 20;
+    }
     m.rss_mib = process.memoryUsage().rss / 2 ** 20;
     rmSync(dir, { recursive: true, force: true });
     return m;
