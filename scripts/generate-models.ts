@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ensureGeneratedSpeech } from '../src/speech/onnx/index.js';
 import { Command } from 'commander';
-import { SHAPES, writeRandomLlama } from '../src/speech/llm/gguf.js';
+import { createHash } from 'node:crypto';
+import { SHAPES, vocabulary, writeRandomLlama } from '../src/speech/llm/gguf.js';
 
 export function generatedModelPath(dir: string, shape: keyof typeof SHAPES): string {
   return join(dir, 'llm', `${SHAPES[shape].name}.gguf`);
@@ -16,7 +17,8 @@ export function generatedModelPath(dir: string, shape: keyof typeof SHAPES): str
 export async function ensureGeneratedLlm(dir: string, shape: keyof typeof SHAPES): Promise<string> {
   const path = generatedModelPath(dir, shape);
   const stamp = `${path}.shape`;
-  const want = JSON.stringify(SHAPES[shape]);
+  // The stamp covers the geometry and the vocabulary written with it.
+  const want = JSON.stringify([SHAPES[shape], createHash('sha256').update(vocabulary(SHAPES[shape].vocab).tokens.join('\n')).digest('hex')]);
   if (existsSync(path) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return path;
   mkdirSync(join(dir, 'llm'), { recursive: true });
   await writeRandomLlama(path, SHAPES[shape]);

@@ -111,8 +111,17 @@ export function vocabulary(size: number): { tokens: string[]; scores: number[]; 
   for (const c of 'abcdefghijklmnopqrstuvwxyz') add(c), add(`▁${c}`);
   // Real models split English into about one token per word: fill the vocabulary with English
   // words (shortest first, from the CMU dictionary when Debian has it) so prompts cost what they would.
-  for (const w of englishWords()) add(`▁${w}`);
-  for (let i = 0; tokens.length < size; i++) add(`▁w${i.toString(36)}`);
+  // Words up to 8 letters (longer ones split into pieces, as in a real BPE vocabulary), then made-up
+  // syllable pairs: a random model picks tokens about uniformly, and a reply of them should take
+  // as long to say as a real one.
+  for (const w of englishWords()) if (w.length <= 8) add(`▁${w}`);
+  const syllables = ['b', 'd', 'f', 'g', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'st', 'tr', 'pl'].flatMap((c) => ['a', 'e', 'i', 'o', 'u', 'ai', 'ou'].map((v) => c + v));
+  for (let i = 0; tokens.length < size; i++) {
+    const a = syllables[i % syllables.length]!;
+    const b = syllables[Math.floor(i / syllables.length) % syllables.length]!;
+    const c = i >= syllables.length ** 2 ? syllables[Math.floor(i / syllables.length ** 2) % syllables.length]! : '';
+    add(`▁${a}${b}${c}`);
+  }
   const scores = tokens.map((_, i) => (types[i] === 1 ? -i : 0));
   return { tokens, scores, types };
 }
