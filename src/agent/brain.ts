@@ -110,7 +110,7 @@ export class Brain {
     // far now, so the next open question only costs its own words. (A text thread's brain lives
     // for one message: nothing to prepare.)
     if (this.o.llm && this.o.channel === 'call' && !this.closed) {
-      this.prefilling = this.o.llm.prefill([{ role: 'system', content: this.systemPrompt() }, ...this.history], this.o.conversation).catch(() => {});
+      this.prefilling = this.o.llm.prefill([{ role: 'system', content: this.systemPrompt() }, ...this.history], this.o.conversation, { onlyIfFree: true }).catch(() => {});
     }
   }
 
@@ -127,7 +127,7 @@ export class Brain {
     if (!llm || this.closed || this.partialBusy || !partial.trim()) return;
     this.partialBusy = true;
     const messages: ChatMessage[] = [{ role: 'system', content: this.systemPrompt() }, ...this.history, { role: 'user', content: partial }];
-    this.prefilling = llm.prefill(messages, this.o.conversation, { open: true }).catch(() => {}).finally(() => {
+    this.prefilling = llm.prefill(messages, this.o.conversation, { open: true, onlyIfFree: true }).catch(() => {}).finally(() => {
       this.partialBusy = false;
     });
   }

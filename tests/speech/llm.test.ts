@@ -48,6 +48,28 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     expect(llm.lastStats!.generatedTokens - atAbort).toBeLessThanOrEqual(1);
   });
 
+  it('work ahead of a turn skips when other calls hold every sequence, and fills in what the turn then reuses', async () => {
+    const user = { role: 'user' as const, content: 'Do you clean offices on the weekend?' };
+    // Two calls hold both sequences.
+    await llm.prefill([system], 'busy-a');
+    await llm.prefill([system], 'busy-b');
+    try {
+      // A third call's look-ahead does not wait for them (a wait here would hang the test).
+      await llm.prefill([system, user], 'third', { open: true, onlyIfFree: true });
+      await llm.release('busy-a');
+      // With a sequence free, the look-ahead evaluates the words so far: the turn only adds its
+      // last token and the closing of the message.
+      await llm.prefill([system, user], 'third', { open: true, onlyIfFree: true });
+      for await (const _ of llm.chat([system, user], { conversation: 'third', maxTokens: 2 })) { /* drain */ }
+      const ending = llm.tokenize('<|im_end|>\n').length + llm.tokenize('<|im_start|>assistant\n').length;
+      expect(llm.lastStats!.evaluatedTokens).toBe(ending + 1);
+    } finally {
+      await llm.release('third');
+      await llm.release('busy-a');
+      await llm.release('busy-b');
+    }
+  });
+
   it('reuses the evaluated system prompt and history on the next turn of a conversation', async () => {
     const turn1: ChatMessage[] = [system, { role: 'user', content: 'Hi there.' }];
     let reply = '';

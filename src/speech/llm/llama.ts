@@ -181,9 +181,12 @@ export class LlamaCppLlm implements Llm {
    * the two competed for the cores); prefilling as a streaming recognizer's partials grow, while
    * the caller talks, does.
    */
-  async prefill(messages: readonly ChatMessage[], conversation: string, opts: { open?: boolean } = {}): Promise<void> {
+  async prefill(messages: readonly ChatMessage[], conversation: string, opts: { open?: boolean; onlyIfFree?: boolean } = {}): Promise<void> {
     const unlock = await this.lock(conversation);
     try {
+      // Work ahead of a turn never queues for a sequence other calls hold: it would only delay
+      // this call's own turn (and its hang-up) behind theirs.
+      if (opts.onlyIfFree && !this.busy.has(conversation) && this.idle.length === 0) return;
       const tokens = this.promptTokens(messages, conversation);
       let end = tokens.length - this.tokenize('<|im_start|>assistant\n').length;
       // An open last message (words still coming): leave out its end and its last token, which
