@@ -36,8 +36,10 @@ export const piperDefaults = {
   chunkMs: 200,
 } as const;
 
-/** Debian's espeak-ng data, used when the voice does not ship its own. */
-export const SYSTEM_ESPEAK_DATA = '/usr/lib/x86_64-linux-gnu/espeak-ng-data';
+/** The system's espeak-ng data (Debian's espeak-ng-data package, any architecture), used when the voice does not ship its own. */
+export const SYSTEM_ESPEAK_DATA =
+  ['/usr/lib/x86_64-linux-gnu/espeak-ng-data', '/usr/lib/aarch64-linux-gnu/espeak-ng-data', '/usr/share/espeak-ng-data', '/usr/lib/espeak-ng-data'].find((d) => existsSync(d)) ??
+  '/usr/lib/x86_64-linux-gnu/espeak-ng-data';
 
 interface SherpaTts {
   sampleRate: number;
