@@ -2,11 +2,11 @@
 // with random weights for tests and benchmarks on machines that cannot download real ones: a GGUF
 // (llama layout, Q8_0 or Q4_0, ChatML tokens), or the sherpa-onnx zipformer2 recognizer and Piper
 // voice. Their words are noise; their loading path and compute cost are real.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ensureGeneratedSpeech } from '../src/speech/onnx/index.js';
+import { writeOnce } from '../src/speech/write-once.js';
 import { Command } from 'commander';
-import { createHash } from 'node:crypto';
 import { SHAPES, vocabulary, writeRandomLlama } from '../src/speech/llm/gguf.js';
 
 export function generatedModelPath(dir: string, shape: keyof typeof SHAPES): string {
@@ -16,13 +16,11 @@ export function generatedModelPath(dir: string, shape: keyof typeof SHAPES): str
 /** The generated GGUF of `shape` under `dir`, written unless one of the same shape is there. */
 export async function ensureGeneratedLlm(dir: string, shape: keyof typeof SHAPES): Promise<string> {
   const path = generatedModelPath(dir, shape);
-  const stamp = `${path}.shape`;
-  // The stamp covers the geometry and the vocabulary written with it.
-  const want = JSON.stringify([SHAPES[shape], createHash('sha256').update(vocabulary(SHAPES[shape].vocab).tokens.join('\n')).digest('hex')]);
-  if (existsSync(path) && existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return path;
-  mkdirSync(join(dir, 'llm'), { recursive: true });
-  await writeRandomLlama(path, SHAPES[shape]);
-  writeFileSync(stamp, want);
+  const { vocab } = SHAPES[shape];
+  await writeOnce(path, `${path}.shape`, [SHAPES[shape], vocabulary(vocab).tokens], async () => {
+    mkdirSync(join(dir, 'llm'), { recursive: true });
+    await writeRandomLlama(path, SHAPES[shape]);
+  });
   return path;
 }
 

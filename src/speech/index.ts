@@ -118,6 +118,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     : { slot: 'llm', engine: 'guided-flow', why: 'no FRONTDESK_LLM_MODEL: the guided-flow engine answers calls and texts' });
 
   let generalStt: SphinxStt | undefined;
+  let neuralVoice = false;
   const set: SpeechSet = {
     tts: tts ? new CachedTts(tts) : undefined,
     stt: undefined,
@@ -130,18 +131,15 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
         set.llm = await LlamaCppLlm.load({ model: o.llmModel });
         log(`LLM loaded: ${o.llmModel}`);
       }
-      if (neuralTts.options && !(set.tts?.name ?? '').startsWith('piper')) {
+      if (neuralTts.options && !neuralVoice) {
+        neuralVoice = true;
         set.tts = new CachedTts(await PiperTts.load(neuralTts.options));
         log(`voice loaded: ${neuralTts.options.model}`);
       }
       if (neuralStt.options && !set.stt) {
         const neural = await SherpaStt.load(neuralStt.options);
         set.stt = neural;
-        set.transcribe = async (pcm, rate) => {
-          const s = neural.stream();
-          for (let i = 0; i < pcm.length; i += rate) s.accept(pcm.subarray(i, i + rate), rate);
-          return (await s.finish()).text;
-        };
+        set.transcribe = transcriber(neural);
         log(`speech recognition loaded: ${neuralStt.options.encoder}`);
         return;
       }
@@ -151,12 +149,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       set.stt = new SphinxStt({ model, workDir: resolve(o.builtModelsDir, 'stt/lm') });
       const general = new SphinxStt({ model, languageModel: { lm: SPHINX_GENERAL_LM, dictionary: SPHINX_DICT } });
       generalStt = general;
-      set.transcribe = async (pcm, rate) => {
-        const s = general.stream();
-        const step = rate; // one second at a time
-        for (let i = 0; i < pcm.length; i += step) s.accept(pcm.subarray(i, i + step), rate);
-        return (await s.finish()).text;
-      };
+      set.transcribe = transcriber(general);
     },
     close() {
       void set.llm?.close();
@@ -166,4 +159,13 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     },
   };
   return set;
+}
+
+/** Whole recordings (voicemail) through a streaming recognizer, one second at a time. */
+function transcriber(stt: Stt): (pcm: Int16Array, sampleRate: number) => Promise<string> {
+  return async (pcm, rate) => {
+    const s = stt.stream();
+    for (let i = 0; i < pcm.length; i += rate) s.accept(pcm.subarray(i, i + rate), rate);
+    return (await s.finish()).text;
+  };
 }

@@ -20,14 +20,18 @@ let pumping = false;
 
 function pump() {
   pumping = false;
+  // Only streams that decoded something (or are ending) can have a new result to read.
+  const touched = new Set();
   for (;;) {
     const ready = [];
     for (const s of streams.values()) if (recognizer.isReady(s.stream)) ready.push(s);
     if (ready.length === 0) break;
     if (ready.length === 1) recognizer.decode(ready[0].stream);
     else recognizer.decodeStreams(ready.map((s) => s.stream));
+    for (const s of ready) touched.add(s);
   }
   for (const [id, s] of streams) {
+    if (!s.finishing && !touched.has(s)) continue;
     const text = recognizer.getResult(s.stream).text;
     if (s.finishing) {
       parentPort.postMessage({ type: 'final', id, text, samples: s.samples });
