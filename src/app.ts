@@ -123,7 +123,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   if (sms) senders.sms = sms.sender;
   const email = config.smtp.url ? createEmailSender(config.smtp.url, config.smtp.from) : undefined;
   if (email) senders.email = email;
-  const outbox = new OutboxWorker(store.db, { senders, logger: logger.child({ mod: 'outbox' }) });
+  const outbox = new OutboxWorker(store.db, { senders, logger: logger.child({ mod: 'outbox' }), now: business.now });
   const telephony = createTelephony(config, logger, {
     onOutbound: (e) => {
       void audit(store.db, { actor: 'telephony', action: e.allowed ? 'call.outbound' : 'call.outbound_refused', targetType: 'phone', targetId: e.to, details: e })

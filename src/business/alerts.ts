@@ -93,6 +93,7 @@ export class Alerts {
         recipient: rule.to,
         payload: rule.via === 'email' ? { subject: `${ctx.displayName}: ${text.split(':')[0]}`, text } : { text, from: ctx.numbers[0] ?? null },
         dedupeKey: `alert:${key}:${rule.via}:${rule.to}`,
+        now: this.now(),
       });
     }
     if ('appointment' in e) await this.customerNotices(tx, stored, e);
@@ -122,7 +123,7 @@ export class Alerts {
     if (!confirmedInThread) {
       await enqueue(tx, {
         contextId: stored.id, channel: 'sms', purpose, recipient: phone,
-        payload: { text: notice, from }, dedupeKey: `${purpose}:${eventKey(e)}`,
+        payload: { text: notice, from }, dedupeKey: `${purpose}:${eventKey(e)}`, now: this.now(),
       });
     }
     if (e.type === 'booking_cancelled' || ctx.sms.reminderHoursBefore <= 0) return;
@@ -152,6 +153,7 @@ export class Alerts {
           contextId: stored.id, channel: rule.via, purpose: 'daily_summary', recipient: rule.to,
           payload: rule.via === 'email' ? { subject: `${ctx.displayName}: today's summary`, text } : { text, from: ctx.numbers[0] ?? null },
           dedupeKey: `daily_summary:${stored.id}:${local.toISODate()}:${rule.via}:${rule.to}`,
+          now: this.now(),
         });
         if (isNew) queued++;
       }

@@ -23,6 +23,8 @@ export interface OutboxRequest {
   dedupeKey: string;
   /** Not before this time (e.g. a reminder 24 h before the visit). */
   notBefore?: Date;
+  /** The caller's clock, for an item due at once: the worker compares against the same clock. */
+  now?: Date;
 }
 
 export type Executor = Db | Kysely<Database> | Transaction<Database>;
@@ -38,7 +40,7 @@ export async function enqueue(db: Executor, r: OutboxRequest): Promise<boolean> 
       recipient: r.recipient,
       payload: JSON.stringify(r.payload),
       dedupe_key: r.dedupeKey,
-      next_attempt_at: r.notBefore ?? new Date(),
+      next_attempt_at: r.notBefore ?? r.now ?? new Date(),
     })
     .onConflict((oc) => oc.column('dedupe_key').doNothing())
     .executeTakeFirst();

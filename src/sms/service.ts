@@ -148,6 +148,7 @@ export class SmsService {
           contextId: context?.id ?? null, channel: 'sms', purpose: 'sms_reply', recipient: row.customer_number,
           payload: { text: reply, from: row.business_number, provider: row.provider, compliance },
           dedupeKey: `sms.reply:${row.id}`,
+          now: this.business.now(),
         });
       }
     });

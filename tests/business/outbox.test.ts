@@ -118,7 +118,7 @@ describeStores('notification outbox', ({ store }) => {
       expect(await biz.alerts.dailySummaries(store().db, stored)).toBe(1);
       expect(await biz.alerts.dailySummaries(store().db, stored)).toBe(0);
       const email = createEmailSender(`smtp://127.0.0.1:${port}`, 'frontdesk@example.com');
-      await new OutboxWorker(store().db, { senders: { email } }).runOnce();
+      await new OutboxWorker(store().db, { senders: { email }, now: () => clock }).runOnce();
       email.close();
       expect(received).toHaveLength(1);
       expect(received[0]!.to).toBe('maria@example.com');

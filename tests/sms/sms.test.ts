@@ -46,10 +46,13 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
       ],
       publicUrl: PUBLIC,
       perNumberGapMs: 0,
+      // The provider's throughput cap is real time; these tests send in bursts and are not about it.
+      globalPerSecond: 1_000,
       llm: () => llm,
     });
     http = await buildHttpServer({ store: store(), business: biz, sms, publicUrl: PUBLIC, metrics: createMetrics(), logger: silentLogger, version: 't' });
-    outbox = new OutboxWorker(store().db, { senders: { sms: sms.sender } });
+    // One clock: the worker decides what is due by the same clock the conversation booked on.
+    outbox = new OutboxWorker(store().db, { senders: { sms: sms.sender }, now: () => NOW });
     jobs = new JobRunner(store().db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j) });
   });
   afterAll(async () => {
@@ -195,7 +198,7 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
     expect(repliesTo(me)).toEqual(["You're unsubscribed from Sparkle & Shine Cleaning texts and won't get any more. Reply START to resubscribe."]);
     await postTelnyx(telnyx.inbound(me, BIZ, 'how much is a deep clean?'));
     const ctx = await biz.contexts.get('sparkle-cleaning');
-    await enqueue(store().db, { contextId: ctx.id, channel: 'sms', purpose: 'reminder', recipient: me, payload: { text: 'Reminder: your cleaning is tomorrow', from: BIZ, proactive: true }, dedupeKey: 'reminder:test-stop' });
+    await enqueue(store().db, { contextId: ctx.id, channel: 'sms', purpose: 'reminder', recipient: me, payload: { text: 'Reminder: your cleaning is tomorrow', from: BIZ, proactive: true }, dedupeKey: 'reminder:test-stop', now: NOW });
     await settle();
     expect(repliesTo(me)).toHaveLength(1);
     const reminder = await store().db.selectFrom('outbox').select(['status', 'last_error']).where('dedupe_key', '=', 'reminder:test-stop').executeTakeFirstOrThrow();
