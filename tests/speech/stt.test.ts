@@ -119,6 +119,28 @@ describe('offline speech recognition (pocketsphinx adapted to telephone audio)',
     expect(await transcribe(stt, await say('Yes please.'))).toBe('yes please');
   });
 
+  it('hears the same audio the same way whoever called before (no channel carried between callers)', async () => {
+    // One pooled decoder for every call: what one caller's line did to the cepstral mean must not
+    // change how the next caller is heard.
+    const own = new SphinxStt({ model: MODEL, workDir: join(dir, 'own') });
+    try {
+      const question = await say('Can you come next Tuesday at ten a.m.?');
+      const hear = async (pcm: Int16Array) => {
+        const s = own.stream(hints);
+        for (const f of frames(pcm)) s.accept(f, 8000);
+        const h = await s.finish();
+        return `${h.text} @${h.startMs}-${h.endMs}`;
+      };
+      const first = await hear(question);
+      // A caller on a quiet, muffled line: a very different channel.
+      const quiet = (await say('I would like a quote for a deep cleaning please', 'kal')).map((v) => Math.round(v * 0.04));
+      for (let i = 0; i < 3; i++) await hear(Int16Array.from(quiet));
+      expect(await hear(question)).toBe(first);
+    } finally {
+      own.close();
+    }
+  });
+
   it('refuses a missing model with a message that says how to get it', () => {
     expect(() => new SphinxStt({ model: join(dir, 'nope') })).toThrow(/missing.*first start.*apt-get install/);
   });
