@@ -36,8 +36,32 @@ const FIXED = [
   'sorry', 'what', 'say that again', 'can you repeat that', 'i did not catch that', 'hold on', 'one moment', 'um', 'uh', 'hm',
 ];
 
+/** Callers read phone numbers digit by digit, with "oh" or "zero" and a pause word between groups. */
+const DIGITS = ['zero', 'oh', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+const EVERYDAY = [
+  "it's a house", "it's an apartment", "it's two bedrooms", "it's a two bedroom apartment", "it's for my mother",
+  'just a standard cleaning', 'just the kitchen', 'just once', 'just checking', 'we have two bedrooms and two bathrooms',
+  'we have a dog and a cat', 'we just moved in', 'we are moving out', 'and the bathrooms too', 'and the windows',
+  'and', 'also', 'we', 'it is', "it's", 'just', 'actually', 'i mean', 'i said', 'no i said thursday', 'not tuesday thursday',
+];
+
+function* phoneNumbers(): Generator<string> {
+  // A deterministic spread of digit groups (no randomness: the model file is keyed by its sentences).
+  for (let i = 0; i < 40; i++) {
+    const d = (k: number) => DIGITS[(i * 7 + k * 3) % DIGITS.length]!;
+    const group = (n: number, at: number) => Array.from({ length: n }, (_, k) => d(at + k)).join(' ');
+    const number = `${group(3, 0)} ${group(3, 3)} ${group(4, 6)}`;
+    yield `${['my number is', 'you can reach me at', 'call me back at', "it's", 'the number is', ''][i % 6]} ${number}`.trim();
+    yield `${group(3, 1)} ${group(4, 5)}`;
+  }
+  // Every digit after every digit, so no pair ("one two") loses to a homophone ("want to").
+  for (const a of DIGITS) for (const b of DIGITS) yield `${a} ${b} ${DIGITS[(DIGITS.indexOf(a) + DIGITS.indexOf(b)) % DIGITS.length]}`;
+}
+
 function* generate(): Generator<string> {
   yield* FIXED;
+  yield* EVERYDAY;
+  yield* phoneNumbers();
   for (const w of WHEN) {
     yield w;
     yield `can you come ${w}`;
