@@ -71,6 +71,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   logger.info({ dialect: store.dialect, location: store.location }, 'store ready');
   const business = createBusiness(store.db);
   const contexts = business.contexts;
+  // One process owns the calls: any a previous process left ringing or answered died with it.
+  const interrupted = await business.calls.closeInterrupted();
+  if (interrupted) logger.warn({ calls: interrupted }, 'closed calls a previous process left open as interrupted');
   if (config.seedDemo) await seedDemoIfEmpty(contexts, logger);
   const metrics = createMetrics();
 

@@ -46,6 +46,20 @@ export class CallLog {
       .execute();
   }
 
+  /**
+   * Start-up: calls a previous process left `ringing` or `answered` cannot still be up (their
+   * media died with it), so they end as `interrupted`. Returns how many were closed.
+   */
+  async closeInterrupted(): Promise<number> {
+    const rows = await this.db
+      .updateTable('calls')
+      .set({ state: 'ended', ended_at: new Date(), disposition: 'interrupted' })
+      .where('state', 'in', ['ringing', 'answered'])
+      .returning('id')
+      .execute();
+    return rows.length;
+  }
+
   async recording(id: string, path: string): Promise<void> {
     await this.db.updateTable('calls').set({ recording_path: path }).where('id', '=', id).execute();
   }

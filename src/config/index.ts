@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseCidrList } from '../util/cidr.js';
@@ -14,6 +15,11 @@ const port = z.coerce.number().int().min(1).max(65535);
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+export const callDefaults = {
+  /** Default simultaneous-call cap per CPU core (FRONTDESK_MAX_CALLS unset). */
+  callsPerCore: 4,
+} as const satisfies Record<string, number>;
 
 export const settings = {
   DATABASE_URL: {
@@ -141,6 +147,11 @@ export const settings = {
     path: 'rtp.mediaTimeoutS',
     doc: 'Hang up a call after this many seconds without RTP from the far end (0 disables).',
     schema: z.coerce.number().int().min(0).max(3600).default(30),
+  },
+  FRONTDESK_MAX_CALLS: {
+    path: 'calls.max',
+    doc: 'Simultaneous calls before new ones get 503 + Retry-After (the carrier tries again or fails over). Default: 4 per CPU core.',
+    schema: z.coerce.number().int().min(1).max(10_000).optional(),
   },
   FRONTDESK_ARI_URL: {
     path: 'asterisk.url',
@@ -384,6 +395,8 @@ export interface Config {
     extensionEndpoint: string;
   };
   rtp: { portMin: number; portMax: number; mediaTimeoutS: number };
+  /** Admission control; `max` is filled in from the machine when unset. */
+  calls: { max: number };
   dataDir: string;
   modelsDir: string;
   builtModelsDir: string;
@@ -459,6 +472,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const cfg = out as unknown as Config;
   cfg.builtModelsDir ??= join(cfg.dataDir ?? './data', 'models');
+  // Each call runs VAD, a recognizer and TTS on this machine: size the cap to its cores.
+  cfg.calls = { max: cfg.calls?.max ?? availableParallelism() * callDefaults.callsPerCore };
   const pairs: [string, unknown, string, unknown][] = [
     ['FRONTDESK_TELNYX_API_KEY', cfg.sms?.telnyx?.apiKey, 'FRONTDESK_TELNYX_PUBLIC_KEY', cfg.sms?.telnyx?.publicKey],
     ['FRONTDESK_SIGNALWIRE_SPACE_URL', cfg.sms?.signalwire?.spaceUrl, 'FRONTDESK_SIGNALWIRE_SIGNING_KEY', cfg.sms?.signalwire?.signingKey],

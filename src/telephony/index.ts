@@ -43,6 +43,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },
         rtpPortMin: cfg.rtp.portMin,
         rtpPortMax: cfg.rtp.portMax,
+        maxCalls: cfg.calls.max,
         mediaTimeoutMs: cfg.rtp.mediaTimeoutS * 1000,
         logger: logger.child({ mod: 'sip' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),

@@ -19,6 +19,7 @@ export interface MediaPort {
   sendDtmf?(digits: string): Promise<void>;
   on(event: 'audio', listener: (f: AudioFrame) => void): unknown;
   on(event: 'timeout', listener: () => void): unknown;
+  on(event: 'fault', listener: (err: unknown) => void): unknown;
   close(): void;
 }
 
@@ -67,7 +68,9 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   async attachMedia(): Promise<void> {
     this.media = await this.t.mediaLeg(this.channel);
     this.media.port.on('audio', (f: AudioFrame) => this.emit('audio', f));
-    this.media.port.on('timeout', () => void this.hangup('media_timeout'));
+    this.media.port.on('timeout', () => void this.hangup('media_timeout').catch(() => {}));
+    // A fault in this call's media path (a throwing listener) ends this call only.
+    this.media.port.on('fault', () => void this.hangup('failed').catch(() => {}));
   }
 
   async reject(status = 486): Promise<void> {

@@ -7,6 +7,8 @@
 export interface ClockListener {
   /** Called each tick with the monotonic time in ms. */
   onTick(nowMs: number): void;
+  /** onTick threw: the listener has been removed from the clock; it should end its own call. */
+  onFault?(err: unknown): void;
 }
 
 export class MediaClock {
@@ -48,7 +50,19 @@ export class MediaClock {
 
   private readonly tick = (): void => {
     const now = performance.now();
-    for (const l of this.listeners) l.onTick(now);
+    for (const l of this.listeners) {
+      // One session's fault ends that session, never the clock every other call is paced by.
+      try {
+        l.onTick(now);
+      } catch (err) {
+        this.listeners.delete(l);
+        try {
+          l.onFault?.(err);
+        } catch {
+          // nothing more can be done for that listener
+        }
+      }
+    }
     if (this.listeners.size > 0) this.schedule();
     else this.timer = undefined;
   };

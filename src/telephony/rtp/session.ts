@@ -51,6 +51,8 @@ export interface RtpStats {
   duplicates: number;
   malformed: number;
   foreign: number;
+  /** Packets send() refused (closed socket, unusable destination). */
+  sendErrors: number;
   /** Send-time error against the deadline, in 1 ms buckets (0..49, last bucket is ≥49). */
   pacingErrorHistogram: Uint32Array;
 }
@@ -156,9 +158,9 @@ interface Slot {
   data: Buffer;
 }
 
-export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [string]; timeout: []; latched: [string, number] }> {
+export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [string]; timeout: []; latched: [string, number]; fault: [unknown] }> {
   readonly stats: RtpStats = {
-    packetsIn: 0, packetsOut: 0, lost: 0, late: 0, duplicates: 0, malformed: 0, foreign: 0,
+    packetsIn: 0, packetsOut: 0, lost: 0, late: 0, duplicates: 0, malformed: 0, foreign: 0, sendErrors: 0,
     pacingErrorHistogram: new Uint32Array(50),
   };
   private codec: RtpCodec;
@@ -267,6 +269,24 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
 
   private readonly onPacket = (buf: Buffer, rinfo: RemoteInfo): void => {
     if (this.closed) return;
+    // The audio listeners (VAD, recognizer) run inside this handler: a throw there must end this
+    // call only, not escape into the socket and the process.
+    try {
+      this.receive(buf, rinfo);
+    } catch (err) {
+      this.onFault(err);
+    }
+  };
+
+  /** A fault in this session's own path (receive, tick, listeners): report it once and stop. */
+  onFault(err: unknown): void {
+    if (this.closed) return;
+    this.clock.remove(this);
+    this.emit('fault', err);
+    this.close();
+  }
+
+  private receive(buf: Buffer, rinfo: RemoteInfo): void {
     const h = this.hdr;
     if (!parseRtp(buf, h)) {
       this.stats.malformed++;
@@ -316,7 +336,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     while (i > 0 && seqDiff(this.expectedSeq, this.slots[i - 1]!.seq) > d) i--;
     this.slots.splice(i, 0, slot);
     this.drain();
-  };
+  }
 
   private drain(): void {
     while (this.slots.length) {
@@ -382,6 +402,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       && now - this.lastRecvAt > this.mediaTimeoutMs) {
       this.timedOut = true;
       this.emit('timeout');
+      // A 'timeout' listener usually hangs up, which closes this session and its socket.
+      if (this.closed) return;
     }
     // Cancelled items leave at once: barge-in is heard within this tick.
     while (this.queue.length && this.queue[0]!.cancelled) this.queue.shift()!.finish(false);
@@ -483,9 +505,16 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   }
 
   private transmit(buf: Buffer): void {
+    if (this.closed) return;
     this.seq = (this.seq + 1) & 0xffff;
-    this.stats.packetsOut++;
-    this.socket.send(buf, this.remote!.port, this.remote!.address);
+    try {
+      this.socket.send(buf, this.remote!.port, this.remote!.address);
+      this.stats.packetsOut++;
+    } catch {
+      // send() throws synchronously on a closed socket or a bad destination: one call's media
+      // fault must never reach the clock that paces every other call.
+      this.stats.sendErrors++;
+    }
   }
 
   close(): void {

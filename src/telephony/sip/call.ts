@@ -52,7 +52,11 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     super();
     rtp.on('audio', (f) => this.emit('audio', f));
     rtp.on('dtmf', (d) => this.emit('dtmf', d));
-    rtp.on('timeout', () => void this.hangup('media_timeout'));
+    rtp.on('timeout', () => void this.hangup('media_timeout').catch(() => {}));
+    rtp.on('fault', (err) => {
+      ep.logFault(this, err);
+      void this.hangup('failed').catch(() => {});
+    });
   }
 
   async answer(): Promise<void> {

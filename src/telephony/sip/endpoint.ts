@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Call, DialOptions, Telephony } from '../call.js';
@@ -50,6 +51,10 @@ export interface SipEndpointOptions {
   dialPolicy?: DialPolicy;
   rtpPortMin: number;
   rtpPortMax: number;
+  /** Simultaneous calls (in and out) before new INVITEs get 503 + Retry-After; default: no cap. */
+  maxCalls?: number | undefined;
+  /** Retry-After on a 503, in seconds. */
+  retryAfterS?: number;
   mediaTimeoutMs?: number;
   clock?: MediaClock;
   logger?: Logger | undefined;
@@ -92,6 +97,10 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       onRequest: (req, tx, remote) => this.onRequest(req, tx, remote),
       onStrayResponse: (res, remote) => this.onStrayResponse(res, remote),
       onMalformed: (buf, remote, reason) => this.onMalformed(buf, remote, reason),
+      onHandlerError: (err, msg, remote) => this.log?.error(
+        { err, callId: msg.headers.get('call-id'), from: `${remote.address}:${remote.port}` },
+        'SIP message handling failed; answered 500 where possible',
+      ),
     });
   }
 
@@ -150,6 +159,11 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return res;
   }
 
+  /** A fault in one call's media or handlers: logged with the call id; the call ends as `failed`. */
+  logFault(call: SipCall, err: unknown): void {
+    this.log?.error({ err, callId: call.dialog.callId, call: call.id }, 'call failed; ending it');
+  }
+
   forget(call: SipCall): void {
     this.calls.delete(call.dialog.callId);
     this.ports.release(call.rtp.localPort);
@@ -200,7 +214,13 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
           call.resend2xx();
           return;
         }
-        void this.onInvite(req, tx, remote);
+        this.onInvite(req, tx, remote).catch((err: unknown) => {
+          // Whatever went wrong setting up this call ends this call only.
+          this.log?.error({ err, callId: req.headers.get('call-id') }, 'INVITE handling failed');
+          const call = this.findCall(req);
+          if (call) call.end('failed');
+          if (tx.state === 'proceeding') tx.respond(makeResponse(req, 500, undefined, newTag()));
+        });
         return;
       case 'BYE':
       case 'INFO':
@@ -242,8 +262,32 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return false;
   }
 
+  /** 503 with Retry-After: the carrier tries another route or again shortly; the caller is not dropped mid-call. */
+  private busy(req: SipRequest, tx: ServerTransaction, reason: string): void {
+    const res = makeResponse(req, 503, reason, newTag());
+    res.headers.add('retry-after', String(this.o.retryAfterS ?? 30));
+    tx.respond(res);
+  }
+
   private async onInvite(req: SipRequest, tx: ServerTransaction, remote: Remote): Promise<void> {
     if (!this.admit(req, tx, remote)) return;
+    if (this.o.maxCalls !== undefined && this.calls.size >= this.o.maxCalls) {
+      this.busy(req, tx, 'Too Many Calls');
+      this.log?.warn({ active: this.calls.size, max: this.o.maxCalls, callId: req.headers.get('call-id') }, 'call refused: at the simultaneous-call cap');
+      return;
+    }
+    // The Contact is where every in-dialog request goes: one we cannot use is refused up front.
+    const contact = req.headers.getAll('contact')[0];
+    let remoteTarget: string | undefined;
+    if (contact !== undefined) {
+      try {
+        remoteTarget = parseNameAddr(contact).uri;
+        parseUri(remoteTarget);
+      } catch (e) {
+        tx.respond(makeResponse(req, 400, `Bad Contact (${(e as Error).message})`.slice(0, 100), newTag()));
+        return;
+      }
+    }
     tx.respond(makeResponse(req, 100));
     let media;
     try {
@@ -260,19 +304,30 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       tx.respond(res);
       return;
     }
+    const family = this.o.bind.includes(':') ? 6 : 4;
+    if (isIP(media.address) !== family && media.address !== '0.0.0.0') {
+      const res = makeResponse(req, 488, undefined, newTag());
+      res.headers.add('warning', `304 frontdesk "media address must be IPv${family}"`);
+      tx.respond(res);
+      return;
+    }
+    const callId = req.headers.get('call-id')!;
     let rtpSocket;
     try {
       rtpSocket = await this.ports.bind(this.o.bind);
     } catch {
-      tx.respond(makeResponse(req, 503, 'No media ports', newTag()));
-      this.log?.error('RTP port range exhausted');
+      this.busy(req, tx, 'No media ports');
+      this.log?.error({ callId }, 'RTP port range exhausted; call refused with 503');
+      return;
+    }
+    if (tx.state !== 'proceeding' || this.stopped) {
+      // CANCELled (or shutting down) while we bound the port.
+      rtpSocket.socket.close();
+      this.ports.release(rtpSocket.port);
       return;
     }
     const from = parseNameAddr(req.headers.get('from')!);
     const to = parseNameAddr(req.headers.get('to')!);
-    const contact = req.headers.getAll('contact')[0];
-    const remoteTarget = contact ? parseNameAddr(contact).uri : from.uri;
-    const callId = req.headers.get('call-id')!;
     const rtp = new RtpSession({
       socket: rtpSocket.socket, codec: media.codec, remote: { address: media.address, port: media.port },
       ...(this.o.clock ? { clock: this.o.clock } : {}),
@@ -286,7 +341,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       toE164(dialledUser) ?? dialledUser,
       {
         callId, localTag: newTag(), remoteTag: from.params.tag === true ? undefined : from.params.tag,
-        localUri: to.uri, remoteUri: from.uri, remoteTarget,
+        localUri: to.uri, remoteUri: from.uri, remoteTarget: remoteTarget ?? from.uri,
         routeSet: req.headers.getAll('record-route'),
         localCseq: Math.floor(Math.random() * 10_000), remote,
       },
@@ -444,7 +499,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       this, randomUUID().replace(/-/g, ''), 'outbound', fromNumber, number,
       {
         callId, localTag, remoteTag: toHdr.params.tag === true ? undefined : toHdr.params.tag, localUri, remoteUri,
-        remoteTarget: contact ? parseNameAddr(contact).uri : remoteUri,
+        remoteTarget: (contact && usableTarget(contact)) || remoteUri,
         routeSet: res.headers.getAll('record-route').reverse(), localCseq: cseq, remote,
       },
       rtp, undefined,
@@ -503,6 +558,17 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     // Refresh well before expiry; retry a failure after a short wait.
     const next = ok ? Math.max(10, granted * 0.8) : 30;
     this.registerTimer = setTimeout(() => void this.register(), next * 1000);
+  }
+}
+
+/** A Contact's URI when we can send requests to it; a far end's bad Contact falls back to its AOR. */
+function usableTarget(contact: string): string | undefined {
+  try {
+    const uri = parseNameAddr(contact).uri;
+    parseUri(uri);
+    return uri;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import * as sdpTransform from 'sdp-transform';
 import type { G711 } from '../rtp/g711.js';
 import type { MediaDirection, RtpCodec } from '../rtp/session.js';
@@ -23,10 +24,15 @@ export function negotiate(sdp: string, prefer: readonly G711[] = ['PCMU', 'PCMA'
   } catch {
     throw new SdpError('unparseable SDP');
   }
-  const audio = parsed.media?.find((m) => m.type === 'audio' && m.port > 0);
+  // Port 0 is a declined stream (RFC 3264 §6); anything else must be a real UDP port, or the first
+  // packet we send would throw inside the media clock.
+  const audio = parsed.media?.find((m) => m.type === 'audio' && m.port !== 0);
   if (!audio) throw new SdpError('no audio stream');
+  if (!Number.isInteger(audio.port) || audio.port < 1 || audio.port > 65535) throw new SdpError(`bad audio port ${String(audio.port).slice(0, 12)}`);
   const address = audio.connection?.ip ?? parsed.connection?.ip;
   if (!address) throw new SdpError('no connection address');
+  // An IP literal only: a host name would mean a DNS lookup per packet, garbage a send error per packet.
+  if (!isIP(address)) throw new SdpError(`connection address is not an IP address: ${String(address).slice(0, 40)}`);
   const pts = String(audio.payloads ?? '').split(/\s+/).filter(Boolean).map(Number);
   const names = new Map<number, string>();
   for (const r of audio.rtp ?? []) names.set(r.payload, `${r.codec.toUpperCase()}/${r.rate}`);

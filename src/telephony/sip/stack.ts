@@ -142,16 +142,25 @@ export class SipTransport extends EventEmitter<{ message: [SipMessage, Remote]; 
   send(msg: SipMessage, remote: Remote): void {
     const data = serialize(msg);
     if (remote.transport === 'UDP') {
-      this.udp?.send(data, remote.port, remote.address);
+      try {
+        this.udp?.send(data, remote.port, remote.address);
+      } catch {
+        // Closed socket (a retransmission timer after stop) or an unusable address: a lost
+        // datagram, which SIP's own retransmissions and timeouts already cover.
+      }
       return;
     }
-    let sock = this.conns.get(this.key(remote));
-    if (!sock || sock.destroyed) {
-      sock = createConnection({ host: remote.address, port: remote.port });
-      this.adopt(sock);
-      this.conns.set(this.key(remote), sock);
+    try {
+      let sock = this.conns.get(this.key(remote));
+      if (!sock || sock.destroyed) {
+        sock = createConnection({ host: remote.address, port: remote.port });
+        this.adopt(sock);
+        this.conns.set(this.key(remote), sock);
+      }
+      sock.write(data);
+    } catch {
+      // createConnection throws on an unusable port; connection failures arrive as 'error' (handled in adopt)
     }
-    sock.write(data);
   }
 
   async close(): Promise<void> {
@@ -322,6 +331,8 @@ export interface StackHandlers {
   /** A response no transaction claims: a retransmitted 2xx to an INVITE (re-ACK it). */
   onStrayResponse?(res: SipResponse, remote: Remote): void;
   onMalformed?(buf: Buffer, remote: Remote, reason: string): void;
+  /** A handler threw: the message got a 500 where one could be sent; the process goes on. */
+  onHandlerError?(err: unknown, msg: SipMessage, remote: Remote): void;
 }
 
 export class SipStack {
@@ -330,7 +341,16 @@ export class SipStack {
   private readonly clients = new Map<string, ClientTransaction>();
 
   constructor(private readonly handlers: StackHandlers) {
-    this.transport.on('message', (m, r) => (m.kind === 'request' ? this.onRequest(m, r) : this.onResponse(m, r)));
+    this.transport.on('message', (m, r) => {
+      // Fault isolation: whatever one message does to a handler, it gets its error answer and
+      // the socket (and with it every other call) keeps going.
+      try {
+        if (m.kind === 'request') this.onRequest(m, r);
+        else this.onResponse(m, r);
+      } catch (err) {
+        this.handlerFailed(err, m, r);
+      }
+    });
     this.transport.on('malformed', (buf, remote, reason) => this.onMalformed(buf, remote, reason));
   }
 
@@ -380,7 +400,23 @@ export class SipStack {
   }
 
   private onMalformed(buf: Buffer, remote: Remote, reason: string): void {
-    this.handlers.onMalformed?.(buf, remote, reason);
+    try {
+      this.handlers.onMalformed?.(buf, remote, reason);
+    } catch {
+      // a malformed message that cannot even be answered is dropped
+    }
+  }
+
+  private handlerFailed(err: unknown, m: SipMessage, remote: Remote): void {
+    if (m.kind === 'request' && m.method !== 'ACK') {
+      const tx = this.servers.get(this.serverKey(m));
+      if (tx && tx.state === 'proceeding') tx.respond(makeResponse(m, 500, 'Server Internal Error', newTag()));
+    }
+    try {
+      this.handlers.onHandlerError?.(err, m, remote);
+    } catch {
+      // logging must not turn one fault into two
+    }
   }
 
   forgetServer(key: string): void {
