@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Db } from '../../store/db.js';
 import { audit } from '../../store/audit.js';
 import { hashPassword, verifyPassword } from './users.js';
@@ -119,4 +119,18 @@ export class AdminAuth {
       httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: this.opts.sessionHours * 3600,
     });
   }
+}
+
+/**
+ * The check every non-public /api route carries (attached per route by http/guard.ts): who is
+ * calling, the CSRF token for cookie writes, and viewers only reading.
+ */
+export function adminCheck(auth: AdminAuth): onRequestHookHandler {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = await auth.authenticate(req);
+    if (!p) return reply.code(401).send({ error: 'unauthorized', message: 'log in or send an API token' });
+    if (!auth.csrfOk(req, p)) return reply.code(403).send({ error: 'forbidden', message: 'missing or wrong X-CSRF-Token' });
+    if (p.role === 'viewer' && req.method !== 'GET' && req.method !== 'HEAD') return reply.code(403).send({ error: 'forbidden', message: 'viewers cannot change anything' });
+    req.admin = p;
+  };
 }

@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import cookie from '@fastify/cookie';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createReadStream, existsSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import type { Business } from '../../business/index.js';
@@ -11,7 +10,7 @@ import { QuoteError } from '../../business/quotes.js';
 import { SlotUnavailableError, AppointmentNotFoundError } from '../../business/scheduling/service.js';
 import { toE164 } from '../../util/phone.js';
 import type { Call } from '../../telephony/call.js';
-import { AdminAuth, LoginError } from './auth.js';
+import { type AdminAuth, LoginError } from './auth.js';
 
 /** The admin REST API under /api: what the console uses and scripts may call with a token. */
 
@@ -26,28 +25,20 @@ export interface AdminDeps {
   business: Business;
   live: LiveCalls;
   secureCookies: boolean;
+  /** The one authenticator; http/guard.ts runs its check on every non-public /api route. */
+  auth: AdminAuth;
 }
 
 const idParam = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } as const;
 const nameParam = { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['name'] } as const;
 
 export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<void> {
-  const auth = new AdminAuth(d.db);
-  await app.register(cookie);
-
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!req.url.startsWith('/api/') || req.url.startsWith('/api/auth/login') || req.url.startsWith('/api/docs')) return;
-    const p = await auth.authenticate(req);
-    if (!p) return reply.code(401).send({ error: 'unauthorized', message: 'log in or send an API token' });
-    if (!auth.csrfOk(req, p)) return reply.code(403).send({ error: 'forbidden', message: 'missing or wrong X-CSRF-Token' });
-    if (p.role === 'viewer' && req.method !== 'GET') return reply.code(403).send({ error: 'forbidden', message: 'viewers cannot change anything' });
-    req.admin = p;
-  });
-
+  const auth = d.auth;
   const who = (req: FastifyRequest) => req.admin!.username;
 
   // ---- auth -------------------------------------------------------------------------------------
   app.post<{ Body: { username: string; password: string } }>('/api/auth/login', {
+    config: { public: true }, // how one gets a session
     schema: { tags: ['auth'], body: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 200 } } } },
   }, async (req, reply) => {
     try {
