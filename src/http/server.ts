@@ -16,6 +16,7 @@ import type { SmsService } from '../sms/service.js';
 import cookie from '@fastify/cookie';
 import { AdminAuth, adminCheck } from './admin/auth.js';
 import { installGuards, type RouteEntry } from './guard.js';
+import type { LoginLimitOptions } from './admin/login-limits.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,6 +33,8 @@ export interface HttpDeps {
   /** Calls in progress, for live control from the console. */
   live?: LiveCalls;
   metrics: Metrics;
+  /** Login limits (defaults in http/admin/login-limits.ts). */
+  loginLimits?: LoginLimitOptions;
   logger: Logger;
   version: string;
 }
@@ -121,6 +124,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     await adminRoutes(app, {
       db: deps.store.db, business: deps.business, live: deps.live ?? { list: () => [], get: () => undefined },
       secureCookies: (deps.publicUrl ?? '').startsWith('https:'), auth,
+      ...(deps.loginLimits ? { loginLimits: deps.loginLimits } : {}),
     });
   }
   // The admin console, when built (npm start builds it; tests build it once).

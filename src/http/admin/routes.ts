@@ -11,6 +11,7 @@ import { SlotUnavailableError, AppointmentNotFoundError } from '../../business/s
 import { toE164 } from '../../util/phone.js';
 import type { Call } from '../../telephony/call.js';
 import { type AdminAuth, LoginError } from './auth.js';
+import { loginLimiter, type LoginLimitOptions } from './login-limits.js';
 
 /** The admin REST API under /api: what the console uses and scripts may call with a token. */
 
@@ -27,6 +28,7 @@ export interface AdminDeps {
   secureCookies: boolean;
   /** The one authenticator; http/guard.ts runs its check on every non-public /api route. */
   auth: AdminAuth;
+  loginLimits?: LoginLimitOptions;
 }
 
 const idParam = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } as const;
@@ -34,6 +36,7 @@ const nameParam = { type: 'object', properties: { name: { type: 'string', patter
 
 export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<void> {
   const auth = d.auth;
+  const limits = await loginLimiter(app, d.db, d.loginLimits);
   const who = (req: FastifyRequest) => req.admin!.username;
 
   // ---- auth -------------------------------------------------------------------------------------
@@ -41,13 +44,21 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     config: { public: true }, // how one gets a session
     schema: { tags: ['auth'], body: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 200 } } } },
   }, async (req, reply) => {
+    const gate = await limits.admit(req, req.body.username);
+    if (!gate.ok) {
+      req.log.warn({ ip: req.ip, username: req.body.username }, 'login refused: too many attempts');
+      return reply.code(429).header('retry-after', String(gate.retryAfterS))
+        .send({ error: 'rate_limited', message: `too many login attempts from this address; try again in ${gate.retryAfterS} s` });
+    }
     try {
-      const s = await auth.login(req.body.username, req.body.password);
+      const s = await auth.login(req.body.username, req.body.password, req.ip);
+      await limits.succeeded(req, req.body.username);
       auth.setCookie(reply, s.token, d.secureCookies);
       return { username: s.principal.username, role: s.principal.role, csrfToken: s.csrf };
     } catch (e) {
-      if (e instanceof LoginError) return reply.code(e.status).send({ error: e.status === 429 ? 'locked' : 'unauthorized', message: e.message });
-      throw e;
+      if (!(e instanceof LoginError)) throw e;
+      await limits.failed(req.body.username);
+      return reply.code(e.status).send({ error: 'unauthorized', message: e.message });
     }
   });
   app.post('/api/auth/logout', { schema: { tags: ['auth'] } }, async (req, reply) => {
