@@ -18,7 +18,7 @@ import { loginLimiter, type LoginLimitOptions } from './login-limits.js';
 export interface LiveCalls {
   list(): { id: string; call: Call }[];
   get(id: string): Call | undefined;
-  dial?(to: string, contextName?: string, purpose?: { purpose: 'reminder' | 'callback'; appointmentId?: string }): Promise<{ id: string }>;
+  dial?(to: string, contextName?: string, purpose?: { purpose: 'reminder' | 'callback'; appointmentId?: string }, requestedBy?: string): Promise<{ id: string }>;
 }
 
 export interface AdminDeps {
@@ -179,7 +179,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     const target = ctx?.document.owner.targets[0];
     if (!target) return reply.code(409).send({ error: 'no_target', message: 'the context has no owner target' });
     await audit(d.db, { actor: who(req), action: 'call.transfer', targetType: 'call', targetId: req.params.id, details: { to: target.value } });
-    return call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds });
+    return call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds, requestedBy: who(req) });
   });
   app.post<{ Body: { to: string; context?: string; purpose?: 'reminder' | 'callback'; appointment?: string } }>('/api/calls/outbound', {
     schema: {
@@ -199,7 +199,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
       return reply.code(400).send({ error: 'bad_request', message: 'a reminder call needs the appointment', fields: [{ path: 'appointment', message: 'required for a reminder' }] });
     }
     try {
-      const r = await d.live.dial(req.body.to, req.body.context, req.body.purpose ? { purpose: req.body.purpose, ...(req.body.appointment ? { appointmentId: req.body.appointment } : {}) } : undefined);
+      const r = await d.live.dial(req.body.to, req.body.context, req.body.purpose ? { purpose: req.body.purpose, ...(req.body.appointment ? { appointmentId: req.body.appointment } : {}) } : undefined, who(req));
       await audit(d.db, { actor: who(req), action: 'call.outbound', targetType: 'phone', targetId: req.body.to });
       return r;
     } catch (e) {
