@@ -41,7 +41,7 @@ export interface DialVerdict {
 
 // Emergency and N11/service numbers: the agent never dials them, whatever the settings (a
 // receptionist must not put a caller through to 911 by mistake or on request).
-const EMERGENCY = new Set(['911', '112', '999', '000', '110', '119', '100', '101', '102', '108', '15', '17', '18', '933', '988']);
+const EMERGENCY = new Set(['911', '112', '999', '000', '110', '119', '933', '988', '15', '17', '18']);
 const N11 = /^[2-9]11$/;
 
 const policyCache = new WeakMap<DialPolicy, { ext: RegExp; nets: Cidr[] }>();
