@@ -12,7 +12,7 @@ import { buildHttpServer } from './http/server.js';
 import type { LiveCalls } from './http/admin/routes.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { version } from './version.js';
-import { createTelephony, type Call, type Telephony } from './telephony/index.js';
+import { createTelephony, dialPolicyFromConfig, type Call, type Telephony } from './telephony/index.js';
 import { FsTelephony } from './telephony/freeswitch/index.js';
 import { audit } from './store/audit.js';
 import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
@@ -69,7 +69,7 @@ export async function seedDemoIfEmpty(contexts: ContextService, logger: Logger):
 export async function createApp(config: Config, logger: Logger): Promise<App> {
   const store = await openMigratedStore(config, logger);
   logger.info({ dialect: store.dialect, location: store.location }, 'store ready');
-  const business = createBusiness(store.db);
+  const business = createBusiness(store.db, undefined, { dialPolicy: dialPolicyFromConfig(config) });
   const contexts = business.contexts;
   // One process owns the calls: any a previous process left ringing or answered died with it.
   const interrupted = await business.calls.closeInterrupted();
@@ -93,7 +93,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const live: LiveCalls = {
     list: () => [...liveCalls.entries()].map(([id, call]) => ({ id, call })),
     get: (id) => liveCalls.get(id),
-    dial: async (to, contextName, purpose) => {
+    dial: async (to, contextName, purpose, requestedBy) => {
       if (!telephonyRef) throw new Error('no telephony backend is running');
       if (purpose) {
         const number = toE164(to);
@@ -102,13 +102,13 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         if (!stored) throw new Error('no context to call for');
         const { id, done } = await placePurposeCall(
           { telephony: telephonyRef, business, speech: speechRef!, dataDir: config.dataDir, logger, llmMaxTokens: config.llmMaxTokens },
-          { to: number, context: stored, purpose: purpose.purpose, ...(purpose.appointmentId ? { appointmentId: purpose.appointmentId } : {}) },
+          { to: number, context: stored, purpose: purpose.purpose, ...(purpose.appointmentId ? { appointmentId: purpose.appointmentId } : {}), ...(requestedBy ? { requestedBy } : {}) },
         );
         void done;
         return { id };
       }
       const ctx = contextName ? await contexts.get(contextName) : undefined;
-      const call = await telephonyRef.dial(to, ctx?.document.numbers[0] ? { from: ctx.document.numbers[0] } : {});
+      const call = await telephonyRef.dial(to, { ...(ctx?.document.numbers[0] ? { from: ctx.document.numbers[0] } : {}), ...(requestedBy ? { requestedBy } : {}) });
       const id = await business.calls.start({ direction: 'outbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to, contextId: ctx?.id ?? null, purpose: 'admin' });
       await business.calls.answered(id);
       liveCalls.set(id, call);
@@ -124,12 +124,12 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   // Notification channels this process can send on; calls join when the voice agent lands.
   const senders: Partial<Record<Channel, ChannelSender>> = {};
   if (sms) senders.sms = sms.sender;
-  const email = config.smtp.url ? createEmailSender(config.smtp.url, config.smtp.from) : undefined;
+  const email = config.smtp.url ? createEmailSender(config.smtp.url, config.smtp.from, { allowPlain: config.smtp.allowPlain }) : undefined;
   if (email) senders.email = email;
   const outbox = new OutboxWorker(store.db, { senders, logger: logger.child({ mod: 'outbox' }), now: business.now });
   const telephony = createTelephony(config, logger, {
     onOutbound: (e) => {
-      void audit(store.db, { actor: 'telephony', action: e.allowed ? 'call.outbound' : 'call.outbound_refused', targetType: 'phone', targetId: e.to, details: e })
+      void audit(store.db, { actor: e.requestedBy, action: e.allowed ? 'call.outbound' : 'call.outbound_refused', targetType: 'phone', targetId: e.to, details: e })
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });

@@ -7,6 +7,7 @@ import { MessageService } from './messages.js';
 import { Alerts } from './alerts.js';
 import { route, type RouteDecision } from './routing.js';
 import { CallLog } from './calls.js';
+import type { DialPolicy } from './dial-policy.js';
 
 /** Every business service over one store, sharing one clock (injected in tests). */
 export interface Business {
@@ -21,8 +22,8 @@ export interface Business {
   route(dialled: string, callerId: string | undefined, at?: Date): Promise<{ context: StoredContext; decision: RouteDecision } | undefined>;
 }
 
-export function createBusiness(db: Db, now: () => Date = () => new Date()): Business {
-  const contexts = new ContextService(db);
+export function createBusiness(db: Db, now: () => Date = () => new Date(), opts: { dialPolicy?: DialPolicy } = {}): Business {
+  const contexts = new ContextService(db, opts.dialPolicy);
   const customers = new CustomerService(db);
   const alerts = new Alerts(now);
   return {

@@ -7,7 +7,9 @@ import { createApp, openMigratedStore } from '../app.js';
 import { ContextService } from '../business/context/service.js';
 import { ContextValidationError } from '../business/context/schema.js';
 import { contextsFromYaml, contextsToYaml } from '../business/context/yaml.js';
+import { audit } from '../store/audit.js';
 import { createAdminUser, UserError } from '../http/admin/users.js';
+import { unlockAddress, unlockLogins } from '../http/admin/login-limits.js';
 import { runDoctor } from './doctor.js';
 import { version } from '../version.js';
 
@@ -178,6 +180,23 @@ export function buildCli(io: CliIo = defaultIo): Command {
       await withStore(async (_svc, _cfg, store) => {
         const u = await createAdminUser(store.db, username, password!, { role: opts.role as 'admin' | 'viewer' });
         io.out(`created ${opts.role} user ${u.username}\n`);
+      });
+    });
+
+  admin
+    .command('unlock')
+    .description('clear the login limits for a username (from every address), or for one address')
+    .argument('[username]')
+    .option('--address <ip>', 'clear the per-address limit of this IP instead')
+    .action(async (username: string | undefined, opts: { address?: string }) => {
+      if (!username && !opts.address) {
+        io.err('admin unlock: give a username or --address <ip>\n');
+        throw new CliExit(2);
+      }
+      await withStore(async (_svc, _cfg, store) => {
+        const n = (username ? await unlockLogins(store.db, username) : 0) + (opts.address ? await unlockAddress(store.db, opts.address) : 0);
+        await audit(store.db, { actor: 'cli', action: 'admin.unlock', targetType: 'admin_user', targetId: username ?? opts.address ?? '', details: { cleared: n } });
+        io.out(`cleared ${n} login limit${n === 1 ? '' : 's'}\n`);
       });
     });
 

@@ -94,10 +94,11 @@ export const settings = {
       .default('')
       .transform((v, ctx) => {
         const out: Record<string, string> = {};
-        for (const item of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+        for (const [n, item] of v.split(',').map((x) => x.trim()).filter(Boolean).entries()) {
           const i = item.indexOf(':');
           if (i <= 0 || i === item.length - 1) {
-            ctx.addIssue({ code: 'custom', message: `"${item}" is not user:password` });
+            // Never the item itself: it may be a password missing its user.
+            ctx.addIssue({ code: 'custom', message: `entry ${n + 1} is not user:password` });
             return z.NEVER;
           }
           out[item.slice(0, i)] = item.slice(i + 1);
@@ -140,8 +141,25 @@ export const settings = {
   },
   FRONTDESK_DIAL_PREMIUM: {
     path: 'dial.premium',
-    doc: 'Allow outbound calls to premium-rate numbers (+1 900, +1 976).',
+    doc: 'Allow outbound calls and transfers to premium-rate and shared-cost numbers (+1 900, +44 9…).',
     schema: bool.default(false),
+  },
+  FRONTDESK_DIAL_COUNTRY: {
+    path: 'dial.country',
+    doc: 'The trunk\'s home country (ISO 3166 code): local numbers are read in it, numbers elsewhere (other NANP countries too) are international.',
+    schema: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter country code like US').default('US'),
+  },
+  FRONTDESK_DIAL_EXTENSIONS: {
+    path: 'dial.extensions',
+    doc: 'Regular expression a desk-phone extension must match; emergency and N11 numbers are refused even if they match.',
+    schema: z.string().default('^[1-9][0-9]{2,3}$').refine((v) => {
+      try {
+        new RegExp(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a regular expression'),
   },
   FRONTDESK_MEDIA_TIMEOUT_S: {
     path: 'rtp.mediaTimeoutS',
@@ -346,6 +364,11 @@ export const settings = {
       .regex(/^smtps?:\/\/.+/, 'must be an smtp:// or smtps:// URL')
       .optional(),
   },
+  FRONTDESK_SMTP_ALLOW_PLAIN: {
+    path: 'smtp.allowPlain',
+    doc: 'Send through an smtp:// server that does not offer STARTTLS (credentials and mail in clear). Off: such a server is refused.',
+    schema: bool.default(false),
+  },
   FRONTDESK_SMTP_FROM: {
     path: 'smtp.from',
     doc: 'From address of e-mailed owner alerts.',
@@ -373,7 +396,7 @@ export interface Config {
     register: boolean | undefined;
     callerId: string | undefined;
   };
-  dial: { international: boolean; premium: boolean };
+  dial: { international: boolean; premium: boolean; country: string; extensions: string };
   freeswitch: {
     drachtio: string;
     drachtioSecret: string | undefined;
@@ -406,7 +429,7 @@ export interface Config {
   llmMaxTokens: number;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
-  smtp: { url: string | undefined; from: string };
+  smtp: { url: string | undefined; from: string; allowPlain: boolean };
   sms: {
     telnyx?: { apiKey?: string; publicKey?: string; apiUrl?: string };
     signalwire?: { spaceUrl?: string; projectId?: string; apiToken?: string; signingKey?: string };
@@ -441,6 +464,9 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   cur[keys[keys.length - 1]!] = value;
 }
 
+// Settings whose value is (or may contain) a secret: a config error names them, never shows them.
+const SECRET = /PASSWORD|SECRET|TOKEN|_KEY$|AUTH|SMTP_URL|DATABASE_URL|SIP_USERS|_SID$/;
+
 function describe(value: unknown): string {
   const s = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value);
   return s && s.length > 60 ? `${s.slice(0, 57)}...` : String(s);
@@ -468,7 +494,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const where = fromEnv !== undefined && fromEnv !== '' ? name : `${name} (${s.path} in ${fileName})`;
     const parsed = s.schema.safeParse(raw);
     if (parsed.success) setPath(out, s.path, parsed.data);
-    else problems.push(`${where}: ${parsed.error.issues.map((i) => i.message).join('; ')} (got ${describe(raw)})`);
+    else problems.push(`${where}: ${parsed.error.issues.map((i) => i.message).join('; ')}${SECRET.test(name) ? '' : ` (got ${describe(raw)})`}`);
   }
   const cfg = out as unknown as Config;
   cfg.builtModelsDir ??= join(cfg.dataDir ?? './data', 'models');

@@ -13,6 +13,17 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { adminRoutes, type LiveCalls } from './admin/routes.js';
 import type { SmsService } from '../sms/service.js';
+import cookie from '@fastify/cookie';
+import { AdminAuth, adminCheck } from './admin/auth.js';
+import { installGuards, type RouteEntry } from './guard.js';
+import type { LoginLimitOptions } from './admin/login-limits.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route as registered, with whether it skips admin authentication. */
+    routeTable: RouteEntry[];
+  }
+}
 
 export interface HttpDeps {
   store: Store;
@@ -22,6 +33,8 @@ export interface HttpDeps {
   /** Calls in progress, for live control from the console. */
   live?: LiveCalls;
   metrics: Metrics;
+  /** Login limits (defaults in http/admin/login-limits.ts). */
+  loginLimits?: LoginLimitOptions;
   logger: Logger;
   version: string;
 }
@@ -41,6 +54,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     forceCloseConnections: 'idle',
   });
   const started = Date.now();
+  // Before any route: the guards attach themselves to each route as it is registered.
+  await app.register(cookie);
+  const auth = new AdminAuth(deps.store.db);
+  app.decorate('routeTable', installGuards(app, adminCheck(auth)));
 
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpRequests.inc({
@@ -101,12 +118,13 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
       components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'fd_session' } } },
     },
   });
-  app.get('/api/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/docs/openapi.json', { schema: { hide: true }, config: { public: true } /* the API's shape, no data */ }, async () => app.swagger());
   if (deps.business) {
     await calendarRoutes(app, deps.business);
     await adminRoutes(app, {
       db: deps.store.db, business: deps.business, live: deps.live ?? { list: () => [], get: () => undefined },
-      secureCookies: (deps.publicUrl ?? '').startsWith('https:'),
+      secureCookies: (deps.publicUrl ?? '').startsWith('https:'), auth,
+      ...(deps.loginLimits ? { loginLimits: deps.loginLimits } : {}),
     });
   }
   // The admin console, when built (npm start builds it; tests build it once).

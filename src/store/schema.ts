@@ -225,6 +225,12 @@ export interface AdminSessionsTable {
   last_seen_at: Timestamp;
 }
 
+export interface LoginLimitsTable {
+  key: string;
+  hits: number;
+  window_start: Timestamp;
+}
+
 export interface Database {
   contexts: ContextsTable;
   context_versions: ContextVersionsTable;
@@ -242,6 +248,7 @@ export interface Database {
   admin_users: AdminUsersTable;
   api_tokens: ApiTokensTable;
   admin_sessions: AdminSessionsTable;
+  login_limits: LoginLimitsTable;
 }
 
 export type Customer = Selectable<CustomersTable>;

@@ -42,6 +42,8 @@ export interface TransferTarget {
   /** For warm transfers: what the owner hears before being connected. */
   whisper?: AudioSource;
   ringSeconds?: number;
+  /** Who asked for the transfer (audit log): an admin username, 'agent', … Default 'agent'. */
+  requestedBy?: string;
 }
 
 export interface TransferResult {
@@ -90,6 +92,10 @@ export interface DialOptions {
   from?: string;
   /** Give up if not answered within this many seconds. */
   timeoutSeconds?: number;
+  /** Who asked for the call (audit log): an admin username, 'alerts', 'agent', … Default 'agent'. */
+  requestedBy?: string;
+  /** A transfer's owner leg rather than a call of its own (audit log). */
+  leg?: 'outbound' | 'warm';
 }
 
 /** A running backend: emits 'call' for inbound calls and places outbound ones. */

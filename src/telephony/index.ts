@@ -8,9 +8,20 @@ import { ForkServer } from './freeswitch/fork-server.js';
 import { DrachtioLibSeam } from './freeswitch/drachtio.js';
 
 export type { Call, Telephony } from './call.js';
+import type { OutboundHook } from './dial-guard.js';
+import { resolvePolicy, type DialPolicy } from '../business/dial-policy.js';
 
 export interface TelephonyHooks {
-  onOutbound?: (e: { to: string; allowed: boolean; reason: string; callId?: string }) => void;
+  /** Every outbound attempt on any backend, allowed or refused, with who asked (audit log). */
+  onOutbound?: OutboundHook;
+}
+
+/** The one dial policy from the settings, for every backend and for saving contexts. */
+export function dialPolicyFromConfig(cfg: Config): DialPolicy {
+  return resolvePolicy({
+    country: cfg.dial.country as DialPolicy['country'], allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium,
+    extensionPattern: cfg.dial.extensions, trustedNetworks: cfg.sip.trusted,
+  });
 }
 
 export function trunkFromConfig(cfg: Config): TrunkConfig | undefined {
@@ -40,7 +51,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         trusted: cfg.sip.trusted,
         users: cfg.sip.users,
         trunk: trunkFromConfig(cfg),
-        dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },
+        dialPolicy: dialPolicyFromConfig(cfg),
         rtpPortMin: cfg.rtp.portMin,
         rtpPortMax: cfg.rtp.portMax,
         maxCalls: cfg.calls.max,
@@ -60,7 +71,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         rtpPortMax: cfg.rtp.portMax,
         trunkEndpoint: cfg.asterisk.trunkEndpoint,
         extensionEndpoint: cfg.asterisk.extensionEndpoint,
-        dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },
+        dialPolicy: dialPolicyFromConfig(cfg),
         mediaTimeoutMs: cfg.rtp.mediaTimeoutS * 1000,
         logger: logger.child({ mod: 'ari' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
@@ -79,7 +90,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         streaming: cfg.freeswitch.streaming,
         trunkUri: cfg.freeswitch.trunkUri,
         extensionUri: cfg.freeswitch.extensionUri,
-        dialPolicy: { allowInternational: cfg.dial.international, allowPremium: cfg.dial.premium },
+        dialPolicy: dialPolicyFromConfig(cfg),
         logger: logger.child({ mod: 'freeswitch' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
       });

@@ -117,7 +117,7 @@ describeStores('notification outbox', ({ store }) => {
       clock = new Date('2030-02-05T00:30:00Z'); // 18:30 local
       expect(await biz.alerts.dailySummaries(store().db, stored)).toBe(1);
       expect(await biz.alerts.dailySummaries(store().db, stored)).toBe(0);
-      const email = createEmailSender(`smtp://127.0.0.1:${port}`, 'frontdesk@example.com');
+      const email = createEmailSender(`smtp://127.0.0.1:${port}`, 'frontdesk@example.com', { allowPlain: true });
       await new OutboxWorker(store().db, { senders: { email }, now: () => clock }).runOnce();
       email.close();
       expect(received).toHaveLength(1);

@@ -5,13 +5,14 @@ import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
 import type { SipCall } from '../../src/telephony/sip/call.js';
 import { parseCidrList } from '../../src/util/cidr.js';
 import { freePort } from '../helpers/ports.js';
+import type { OutboundAttempt } from '../../src/telephony/dial-guard.js';
 import { runSipp, startSippUas } from '../helpers/sipp.js';
 
 /** The built-in SIP endpoint against SIPp, a real SIP peer, over loopback. */
 describe('built-in SIP endpoint with SIPp', () => {
   let ep: SipEndpoint;
   let target = '';
-  const outbound: { to: string; allowed: boolean; reason: string }[] = [];
+  const outbound: OutboundAttempt[] = [];
   let onCall: (call: SipCall) => void = () => {};
 
   beforeAll(async () => {
@@ -128,9 +129,9 @@ describe('built-in SIP endpoint with SIPp', () => {
       const run = await uas.done;
       expect(run.code, run.output).toBe(0);
       expect(outbound).toEqual([
-        { to: '+19005551234', allowed: false, reason: 'premium-rate numbers are not allowed' },
-        { to: '+442079460958', allowed: false, reason: 'international calls are not allowed' },
-        expect.objectContaining({ to: '+15125550123', allowed: true }),
+        expect.objectContaining({ to: '+19005551234', allowed: false, kind: 'premium', leg: 'outbound', requestedBy: 'agent' }),
+        expect.objectContaining({ to: '+442079460958', allowed: false, kind: 'international' }),
+        expect.objectContaining({ to: '+15125550123', allowed: true, kind: 'domestic' }),
       ]);
     } finally {
       await caller.stop();

@@ -12,7 +12,7 @@ export function createCallAlertSender(telephony: Telephony, tts: Tts, business: 
   return async (item) => {
     const text = (item.payload as { text?: string }).text ?? 'You have a new notification from frontdesk.';
     const ctx = item.context_id ? await business.contexts.getById(item.context_id) : undefined;
-    const call = await telephony.dial(item.recipient, { timeoutSeconds: 30, ...(ctx?.document.numbers[0] ? { from: ctx.document.numbers[0] } : {}) });
+    const call = await telephony.dial(item.recipient, { timeoutSeconds: 30, requestedBy: 'alerts', ...(ctx?.document.numbers[0] ? { from: ctx.document.numbers[0] } : {}) });
     const id = await business.calls.start({ direction: 'outbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to, contextId: item.context_id, purpose: 'owner_alert' });
     await business.calls.answered(id);
     await call.play(speech(tts, `This is frontdesk${ctx ? ` for ${ctx.document.displayName}` : ''}. ${text}`, call.sampleRate)).done;

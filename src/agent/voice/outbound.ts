@@ -21,6 +21,8 @@ export interface PurposeCall {
   purpose: CallPurpose;
   /** For a reminder: the visit to remind them of (it must be theirs). */
   appointmentId?: string;
+  /** Who asked (audit log): an admin username; default 'agent'. */
+  requestedBy?: string;
 }
 
 export interface OutboundDeps {
@@ -62,7 +64,7 @@ export async function placePurposeCall(d: OutboundDeps, p: PurposeCall): Promise
   const done = (async () => {
     let call;
     try {
-      call = await d.telephony.dial(p.to, { timeoutSeconds: 30, ...(doc.numbers[0] ? { from: doc.numbers[0] } : {}) });
+      call = await d.telephony.dial(p.to, { timeoutSeconds: 30, requestedBy: p.requestedBy ?? 'agent', ...(doc.numbers[0] ? { from: doc.numbers[0] } : {}) });
     } catch (err) {
       await business.calls.ended(id, 'no_answer', { summary: `${p.purpose}: ${(err as Error).message}`, result: { purpose: p.purpose, reached: false } });
       return 'no_answer';

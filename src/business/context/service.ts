@@ -3,6 +3,7 @@ import type { Transaction } from 'kysely';
 import type { Db } from '../../store/db.js';
 import type { Database } from '../../store/schema.js';
 import { audit } from '../../store/audit.js';
+import { contextDialIssues, resolvePolicy, type DialPolicy } from '../dial-policy.js';
 import {
   ContextValidationError,
   formatPath,
@@ -75,7 +76,8 @@ export class ContextService {
   // Saves in this process clear it at once; another process's edit shows within NUMBER_CACHE_MS.
   private readonly numberCache = new Map<string, { at: number; ctx: StoredContext | undefined }>();
 
-  constructor(private readonly db: Db) {}
+  /** `dialPolicy`: owner targets and call alerts are checked against it on save (default: the defaults). */
+  constructor(private readonly db: Db, private readonly dialPolicy: DialPolicy = resolvePolicy()) {}
 
   async list(): Promise<StoredContext[]> {
     const rows = await this.db.selectFrom('contexts').selectAll().orderBy('name').execute();
@@ -123,6 +125,9 @@ export class ContextService {
   /** Creates the context, or saves a new version of it. Validates first; nothing is saved on error. */
   async save(input: unknown, author: string, message?: string): Promise<StoredContext> {
     const doc = parseContext(input);
+    // A target saved is a target frontdesk will dial: say now, not when a caller asks for the owner.
+    const dialIssues = contextDialIssues(doc, this.dialPolicy);
+    if (dialIssues.length) throw new ContextValidationError(dialIssues.map((i) => ({ path: formatPath(i.path), message: i.message })));
     this.numberCache.clear();
     const saved = await this.db.transaction().execute(async (tx) => {
       const current = await tx
@@ -240,3 +245,4 @@ export class ContextService {
     });
   }
 }
+

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Db } from '../../store/db.js';
 import { audit } from '../../store/audit.js';
 import { hashPassword, verifyPassword } from './users.js';
@@ -7,15 +7,11 @@ import { hashPassword, verifyPassword } from './users.js';
 /**
  * Admin authentication: password login → an opaque session cookie (httpOnly, SameSite=Strict,
  * Secure over https) with a CSRF token that cookie-authenticated writes must echo in
- * X-CSRF-Token; API tokens (Bearer, hashed at rest) for scripts; lockout after repeated failures.
+ * X-CSRF-Token; API tokens (Bearer, hashed at rest) for scripts. Login limits: login-limits.ts.
  */
 
 export const authDefaults = {
   sessionHours: 12,
-  maxFailedLogins: 5,
-  lockoutMinutes: 15,
-  /** Added to every failed login, so guessing is slow even before the lockout. */
-  failureDelayMs: 500,
   cookie: 'fd_session',
 } as const;
 
@@ -48,21 +44,16 @@ let dummyHash: Promise<string> | undefined;
 export class AdminAuth {
   constructor(private readonly db: Db, private readonly opts = authDefaults) {}
 
-  async login(username: string, password: string): Promise<{ token: string; csrf: string; principal: AdminPrincipal }> {
+  /**
+   * Checks a password. Known and unknown usernames take the same path (an argon2 verify, one audit
+   * row) and get the same answer; the limits and the delay are login-limits.ts's.
+   */
+  async login(username: string, password: string, from?: string): Promise<{ token: string; csrf: string; principal: AdminPrincipal }> {
     const user = await this.db.selectFrom('admin_users').selectAll().where('username', '=', username).executeTakeFirst();
-    if (user?.locked_until && user.locked_until.getTime() > Date.now()) {
-      throw new LoginError('too many failed attempts; try again later', 429);
-    }
     dummyHash ??= hashPassword('not the password');
-    const ok = user ? await verifyPassword(user.password_hash, password) : (await verifyPassword(await dummyHash, password), false);
+    const ok = await verifyPassword(user ? user.password_hash : await dummyHash, password) && !!user;
     if (!ok || !user) {
-      if (user) {
-        const failed = user.failed_attempts + 1;
-        const locked = failed >= this.opts.maxFailedLogins ? new Date(Date.now() + this.opts.lockoutMinutes * 60_000) : null;
-        await this.db.updateTable('admin_users').set({ failed_attempts: locked ? 0 : failed, locked_until: locked }).where('id', '=', user.id).execute();
-        await audit(this.db, { actor: username, action: locked ? 'admin.locked_out' : 'admin.login_failed', targetType: 'admin_user', targetId: username });
-      }
-      await new Promise((r) => setTimeout(r, this.opts.failureDelayMs));
+      await audit(this.db, { actor: username, action: 'admin.login_failed', targetType: 'admin_user', targetId: username, details: { from } });
       throw new LoginError('wrong username or password', 401);
     }
     const token = randomBytes(32).toString('base64url');
@@ -71,8 +62,8 @@ export class AdminAuth {
       id: sha256(token), user_id: user.id, csrf_token: csrf,
       expires_at: new Date(Date.now() + this.opts.sessionHours * 3_600_000), last_seen_at: new Date(),
     }).execute();
-    await this.db.updateTable('admin_users').set({ failed_attempts: 0, locked_until: null, last_login_at: new Date() }).where('id', '=', user.id).execute();
-    await audit(this.db, { actor: username, action: 'admin.login', targetType: 'admin_user', targetId: username });
+    await this.db.updateTable('admin_users').set({ last_login_at: new Date() }).where('id', '=', user.id).execute();
+    await audit(this.db, { actor: username, action: 'admin.login', targetType: 'admin_user', targetId: username, details: { from } });
     return { token, csrf, principal: { userId: user.id, username: user.username, role: user.role, via: 'session', csrf } };
   }
 
@@ -119,4 +110,18 @@ export class AdminAuth {
       httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: this.opts.sessionHours * 3600,
     });
   }
+}
+
+/**
+ * The check every non-public /api route carries (attached per route by http/guard.ts): who is
+ * calling, the CSRF token for cookie writes, and viewers only reading.
+ */
+export function adminCheck(auth: AdminAuth): onRequestHookHandler {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = await auth.authenticate(req);
+    if (!p) return reply.code(401).send({ error: 'unauthorized', message: 'log in or send an API token' });
+    if (!auth.csrfOk(req, p)) return reply.code(403).send({ error: 'forbidden', message: 'missing or wrong X-CSRF-Token' });
+    if (p.role === 'viewer' && req.method !== 'GET' && req.method !== 'HEAD') return reply.code(403).send({ error: 'forbidden', message: 'viewers cannot change anything' });
+    req.admin = p;
+  };
 }

@@ -1,5 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import cookie from '@fastify/cookie';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createReadStream, existsSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import type { Business } from '../../business/index.js';
@@ -11,14 +10,15 @@ import { QuoteError } from '../../business/quotes.js';
 import { SlotUnavailableError, AppointmentNotFoundError } from '../../business/scheduling/service.js';
 import { toE164 } from '../../util/phone.js';
 import type { Call } from '../../telephony/call.js';
-import { AdminAuth, LoginError } from './auth.js';
+import { type AdminAuth, LoginError } from './auth.js';
+import { loginLimiter, type LoginLimitOptions } from './login-limits.js';
 
 /** The admin REST API under /api: what the console uses and scripts may call with a token. */
 
 export interface LiveCalls {
   list(): { id: string; call: Call }[];
   get(id: string): Call | undefined;
-  dial?(to: string, contextName?: string, purpose?: { purpose: 'reminder' | 'callback'; appointmentId?: string }): Promise<{ id: string }>;
+  dial?(to: string, contextName?: string, purpose?: { purpose: 'reminder' | 'callback'; appointmentId?: string }, requestedBy?: string): Promise<{ id: string }>;
 }
 
 export interface AdminDeps {
@@ -26,37 +26,39 @@ export interface AdminDeps {
   business: Business;
   live: LiveCalls;
   secureCookies: boolean;
+  /** The one authenticator; http/guard.ts runs its check on every non-public /api route. */
+  auth: AdminAuth;
+  loginLimits?: LoginLimitOptions;
 }
 
 const idParam = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } as const;
 const nameParam = { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['name'] } as const;
 
 export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<void> {
-  const auth = new AdminAuth(d.db);
-  await app.register(cookie);
-
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!req.url.startsWith('/api/') || req.url.startsWith('/api/auth/login') || req.url.startsWith('/api/docs')) return;
-    const p = await auth.authenticate(req);
-    if (!p) return reply.code(401).send({ error: 'unauthorized', message: 'log in or send an API token' });
-    if (!auth.csrfOk(req, p)) return reply.code(403).send({ error: 'forbidden', message: 'missing or wrong X-CSRF-Token' });
-    if (p.role === 'viewer' && req.method !== 'GET') return reply.code(403).send({ error: 'forbidden', message: 'viewers cannot change anything' });
-    req.admin = p;
-  });
-
+  const auth = d.auth;
+  const limits = await loginLimiter(app, d.db, d.loginLimits);
   const who = (req: FastifyRequest) => req.admin!.username;
 
   // ---- auth -------------------------------------------------------------------------------------
   app.post<{ Body: { username: string; password: string } }>('/api/auth/login', {
+    config: { public: true }, // how one gets a session
     schema: { tags: ['auth'], body: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 200 } } } },
   }, async (req, reply) => {
+    const gate = await limits.admit(req, req.body.username);
+    if (!gate.ok) {
+      req.log.warn({ ip: req.ip, username: req.body.username }, 'login refused: too many attempts');
+      return reply.code(429).header('retry-after', String(gate.retryAfterS))
+        .send({ error: 'rate_limited', message: `too many login attempts from this address; try again in ${gate.retryAfterS} s` });
+    }
     try {
-      const s = await auth.login(req.body.username, req.body.password);
+      const s = await auth.login(req.body.username, req.body.password, req.ip);
+      await limits.succeeded(req, req.body.username);
       auth.setCookie(reply, s.token, d.secureCookies);
       return { username: s.principal.username, role: s.principal.role, csrfToken: s.csrf };
     } catch (e) {
-      if (e instanceof LoginError) return reply.code(e.status).send({ error: e.status === 429 ? 'locked' : 'unauthorized', message: e.message });
-      throw e;
+      if (!(e instanceof LoginError)) throw e;
+      await limits.failed(req.body.username);
+      return reply.code(e.status).send({ error: 'unauthorized', message: e.message });
     }
   });
   app.post('/api/auth/logout', { schema: { tags: ['auth'] } }, async (req, reply) => {
@@ -177,7 +179,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     const target = ctx?.document.owner.targets[0];
     if (!target) return reply.code(409).send({ error: 'no_target', message: 'the context has no owner target' });
     await audit(d.db, { actor: who(req), action: 'call.transfer', targetType: 'call', targetId: req.params.id, details: { to: target.value } });
-    return call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds });
+    return call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds, requestedBy: who(req) });
   });
   app.post<{ Body: { to: string; context?: string; purpose?: 'reminder' | 'callback'; appointment?: string } }>('/api/calls/outbound', {
     schema: {
@@ -197,7 +199,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
       return reply.code(400).send({ error: 'bad_request', message: 'a reminder call needs the appointment', fields: [{ path: 'appointment', message: 'required for a reminder' }] });
     }
     try {
-      const r = await d.live.dial(req.body.to, req.body.context, req.body.purpose ? { purpose: req.body.purpose, ...(req.body.appointment ? { appointmentId: req.body.appointment } : {}) } : undefined);
+      const r = await d.live.dial(req.body.to, req.body.context, req.body.purpose ? { purpose: req.body.purpose, ...(req.body.appointment ? { appointmentId: req.body.appointment } : {}) } : undefined, who(req));
       await audit(d.db, { actor: who(req), action: 'call.outbound', targetType: 'phone', targetId: req.body.to });
       return r;
     } catch (e) {

@@ -6,7 +6,8 @@ import { RtpSession } from '../rtp/session.js';
 import { PortAllocator } from '../rtp/ports.js';
 import type { MediaClock } from '../rtp/clock.js';
 import { toE164 } from '../../util/phone.js';
-import { checkDialPolicy, type DialPolicy } from '../sip/policy.js';
+import type { DialPolicy } from '../../business/dial-policy.js';
+import { DialGuard, type OutboundHook, type OutboundAttempt } from '../dial-guard.js';
 import { AriCall, type AriMedia } from './call.js';
 import { WsMedia } from './ws-media.js';
 
@@ -35,11 +36,12 @@ export interface AriOptions {
   trunkEndpoint: string;
   /** Desk phones and extensions: {ext} is replaced, e.g. PJSIP/{ext}. */
   extensionEndpoint: string;
-  dialPolicy?: DialPolicy;
+  dialPolicy?: Partial<DialPolicy>;
   mediaTimeoutMs?: number;
   clock?: MediaClock;
   logger?: Logger | undefined;
-  onOutbound?: (e: { to: string; allowed: boolean; reason: string; callId?: string }) => void;
+  /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
+  onOutbound?: OutboundHook;
 }
 
 export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }> implements Telephony {
@@ -50,9 +52,11 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
   private readonly mediaChannels = new Set<string>();
   private readonly ports: PortAllocator;
   private readonly log: Logger | undefined;
+  private readonly guard: DialGuard;
 
   constructor(private readonly o: AriOptions) {
     super();
+    this.guard = new DialGuard(o.dialPolicy, o.onOutbound);
     this.ports = new PortAllocator(o.rtpPortMin, o.rtpPortMax);
     this.log = o.logger;
   }
@@ -127,12 +131,15 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
     this.calls.delete(call.channel.id);
   }
 
-  endpointFor(uri: string): string {
-    if (/^(PJSIP|SIP|IAX2|Local)\//i.test(uri)) return uri;
-    if (/^sips?:/i.test(uri)) return `PJSIP/${uri.replace(/^sips?:/i, '').split('@')[0]}`;
-    const e164 = toE164(uri);
-    if (e164 && !/^[0-9*#]{1,6}$/.test(uri)) return this.o.trunkEndpoint.replace('{number}', e164);
-    return this.o.extensionEndpoint.replace('{ext}', uri);
+  /**
+   * The dial string for a target, after the dial policy: the one place originate (calls, warm and
+   * find-me legs) and redirect (blind transfers) get an endpoint. Raw dial strings are refused.
+   */
+  endpointFor(target: string, leg: OutboundAttempt['leg'], requestedBy?: string): string {
+    const v = this.guard.check(target, leg, requestedBy);
+    if (v.kind === 'sip') return `PJSIP/${v.target.replace(/^sips?:/i, '').split('@')[0]}`;
+    if (v.kind === 'extension') return this.o.extensionEndpoint.replace('{ext}', v.target);
+    return this.o.trunkEndpoint.replace('{number}', v.target);
   }
 
   /** An externalMedia channel bridged with `ch`. */
@@ -219,9 +226,9 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
   async warmTransfer(call: AriCall, target: TransferTarget): Promise<TransferResult> {
     let owner: Channel;
     try {
-      owner = await this.originate(this.endpointFor(target.uri), 'warm', toE164(call.from), target.ringSeconds ?? 20);
+      owner = await this.originate(this.endpointFor(target.uri, 'warm', target.requestedBy), 'warm', toE164(call.from), target.ringSeconds ?? 20);
     } catch (e) {
-      return { ok: false, status: 480, reason: `${target.uri}: ${(e as Error).message}` };
+      return { ok: false, status: (e as { status?: number }).status ?? 480, reason: `${target.uri}: ${(e as Error).message}` };
     }
     const leg = await this.mediaLeg(owner);
     try {
@@ -243,11 +250,9 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
   }
 
   async dial(to: string, opts: DialOptions = {}): Promise<Call> {
-    const verdict = checkDialPolicy(to, this.o.dialPolicy);
-    this.o.onOutbound?.({ to: verdict.number, allowed: verdict.allowed, reason: verdict.reason });
-    if (!verdict.allowed) throw Object.assign(new Error(`call to ${to} refused: ${verdict.reason}`), { status: 403 });
-    const ch = await this.originate(this.endpointFor(verdict.number), 'outbound', opts.from, opts.timeoutSeconds ?? 60);
-    const call = new AriCall(this, this.client!, ch, ch.id, 'outbound', opts.from ?? '', verdict.number, 'answered');
+    const endpoint = this.endpointFor(to, opts.leg ?? 'outbound', opts.requestedBy);
+    const ch = await this.originate(endpoint, 'outbound', opts.from, opts.timeoutSeconds ?? 60);
+    const call = new AriCall(this, this.client!, ch, ch.id, 'outbound', opts.from ?? '', toE164(to) ?? to, 'answered');
     this.calls.set(ch.id, call);
     await call.attachMedia();
     queueMicrotask(() => call.emit('answered'));

@@ -112,10 +112,16 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   async transfer(target: TransferTarget): Promise<TransferResult> {
     if (this.state !== 'answered') return { ok: false, status: 481, reason: 'call not answered' };
     if (target.mode === 'warm') return this.t.warmTransfer(this, target);
+    let endpoint: string;
+    try {
+      endpoint = this.t.endpointFor(target.uri, 'transfer', target.requestedBy);
+    } catch (e) {
+      return { ok: false, status: (e as { status?: number }).status ?? 403, reason: (e as Error).message };
+    }
     this.transferring = true;
     try {
       // Asterisk moves the channel out of Stasis to the endpoint (for PJSIP trunks: a REFER or a new leg).
-      await this.client.channels.redirect({ channelId: this.channel.id, endpoint: this.t.endpointFor(target.uri) });
+      await this.client.channels.redirect({ channelId: this.channel.id, endpoint });
       this.end('transferred');
       return { ok: true, status: 200, reason: 'redirected' };
     } catch (e) {

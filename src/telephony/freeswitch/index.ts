@@ -5,7 +5,8 @@ import type {
   AudioSource, Call, CallEventMap, CallState, DialOptions, PlaybackHandle, Telephony, TransferResult, TransferTarget,
 } from '../call.js';
 import { toE164 } from '../../util/phone.js';
-import { checkDialPolicy, type DialPolicy } from '../sip/policy.js';
+import type { DialPolicy } from '../../business/dial-policy.js';
+import { DialGuard, type OutboundHook, type OutboundAttempt } from '../dial-guard.js';
 import type { DrachtioSeam, FsEndpoint, IncomingInvite, SipDialog } from './seam.js';
 import type { ForkMedia, ForkServer } from './fork-server.js';
 
@@ -24,9 +25,10 @@ export interface FsOptions {
   trunkUri: string;
   /** SIP URI template for extensions: {ext}. */
   extensionUri: string;
-  dialPolicy?: DialPolicy;
+  dialPolicy?: Partial<DialPolicy>;
   logger?: Logger | undefined;
-  onOutbound?: (e: { to: string; allowed: boolean; reason: string }) => void;
+  /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
+  onOutbound?: OutboundHook;
   /** Reconnect backoff after drachtio or ESL is lost. */
   reconnectMs?: number;
   /**
@@ -115,7 +117,13 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
   async transfer(target: TransferTarget): Promise<TransferResult> {
     if (this.state !== 'answered' || !this.dialog) return { ok: false, status: 481, reason: 'call not answered' };
     if (target.mode === 'warm') return this.t.warmTransfer(this, target);
-    const res = await this.dialog.request({ method: 'REFER', headers: { 'Refer-To': `<${this.t.uriFor(target.uri)}>`, 'Referred-By': `<sip:${this.to}@frontdesk>` } });
+    let referTo: string;
+    try {
+      referTo = this.t.uriFor(target.uri, 'transfer', target.requestedBy);
+    } catch (e) {
+      return { ok: false, status: (e as { status?: number }).status ?? 403, reason: (e as Error).message };
+    }
+    const res = await this.dialog.request({ method: 'REFER', headers: { 'Refer-To': `<${referTo}>`, 'Referred-By': `<sip:${this.to}@frontdesk>` } });
     if (res.status >= 300) return { ok: false, status: res.status, reason: res.reason ?? 'REFER refused' };
     // Follow the transferee's NOTIFY sipfrag to the final answer.
     return new Promise<TransferResult>((resolve) => {
@@ -150,9 +158,11 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   private readonly calls = new Set<FsCall>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly guard: DialGuard;
 
   constructor(private readonly o: FsOptions) {
     super();
+    this.guard = new DialGuard(o.dialPolicy, o.onOutbound);
   }
 
   /** The fork WebSocket server, to mount on the HTTP server's upgrade for /audio-fork. */
@@ -202,11 +212,12 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
     this.calls.delete(call);
   }
 
-  uriFor(target: string): string {
-    if (/^sips?:/i.test(target)) return target;
-    const e164 = toE164(target);
-    if (e164 && !/^[0-9*#]{1,6}$/.test(target)) return this.o.trunkUri.replace('{number}', e164);
-    return this.o.extensionUri.replace('{ext}', target);
+  /** The SIP URI for a target, after the dial policy: the one place legs and REFERs get one. */
+  uriFor(target: string, leg: OutboundAttempt['leg'], requestedBy?: string): string {
+    const v = this.guard.check(target, leg, requestedBy);
+    if (v.kind === 'sip') return v.target;
+    if (v.kind === 'extension') return this.o.extensionUri.replace('{ext}', v.target);
+    return this.o.trunkUri.replace('{number}', v.target);
   }
 
   async fork(endpoint: FsEndpoint, callId: string): Promise<ForkMedia> {
@@ -231,7 +242,7 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   async warmTransfer(call: FsCall, target: TransferTarget): Promise<TransferResult> {
     let leg: { endpoint: FsEndpoint; dialog: SipDialog };
     try {
-      leg = await this.o.seam.call(this.uriFor(target.uri), { callerId: call.from, timeoutSeconds: target.ringSeconds ?? 20 });
+      leg = await this.o.seam.call(this.uriFor(target.uri, 'warm', target.requestedBy), { callerId: call.from, timeoutSeconds: target.ringSeconds ?? 20 });
     } catch (e) {
       return { ok: false, status: (e as { status?: number }).status ?? 480, reason: (e as Error).message };
     }
@@ -250,11 +261,9 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   }
 
   async dial(to: string, opts: DialOptions = {}): Promise<Call> {
-    const verdict = checkDialPolicy(to, this.o.dialPolicy);
-    this.o.onOutbound?.({ to: verdict.number, allowed: verdict.allowed, reason: verdict.reason });
-    if (!verdict.allowed) throw Object.assign(new Error(`call to ${to} refused: ${verdict.reason}`), { status: 403 });
-    const leg = await this.o.seam.call(this.uriFor(verdict.number), { timeoutSeconds: opts.timeoutSeconds ?? 60, ...(opts.from ? { callerId: opts.from } : {}) });
-    const call = new FsCall(this, 'outbound', opts.from ?? '', verdict.number, undefined);
+    const uri = this.uriFor(to, opts.leg ?? 'outbound', opts.requestedBy);
+    const leg = await this.o.seam.call(uri, { timeoutSeconds: opts.timeoutSeconds ?? 60, ...(opts.from ? { callerId: opts.from } : {}) });
+    const call = new FsCall(this, 'outbound', opts.from ?? '', toE164(to) ?? to, undefined);
     this.calls.add(call);
     await call.attach(leg.endpoint, leg.dialog);
     queueMicrotask(() => call.emit('answered'));

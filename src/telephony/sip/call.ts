@@ -168,13 +168,19 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   async transfer(target: TransferTarget): Promise<TransferResult> {
     if (this.state !== 'answered') return { ok: false, status: 481, reason: 'call not answered' };
     if (target.mode === 'warm') return this.warmTransfer(target);
-    return this.refer(this.ep.targetUri(target.uri), target.ringSeconds);
+    let uri: string;
+    try {
+      uri = this.ep.targetUri(target.uri, target.requestedBy);
+    } catch (e) {
+      return { ok: false, status: (e as { status?: number }).status ?? 403, reason: (e as Error).message };
+    }
+    return this.refer(uri, target.ringSeconds);
   }
 
   private async warmTransfer(target: TransferTarget): Promise<TransferResult> {
     let leg: SipCall;
     try {
-      leg = (await this.ep.dial(target.uri, { timeoutSeconds: target.ringSeconds ?? 20 })) as SipCall;
+      leg = (await this.ep.dial(target.uri, { timeoutSeconds: target.ringSeconds ?? 20, leg: 'warm', ...(target.requestedBy ? { requestedBy: target.requestedBy } : {}) })) as SipCall;
     } catch (e) {
       const status = (e as { status?: number }).status ?? 480;
       return { ok: false, status, reason: `${target.uri} did not answer (${(e as Error).message})` };

@@ -17,7 +17,8 @@ import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTran
 import { buildSdp, mirrorDirection, negotiate, SdpError } from './sdp.js';
 import { authorize, DigestVerifier } from './digest.js';
 import { SipCall } from './call.js';
-import { checkDialPolicy, type DialPolicy } from './policy.js';
+import type { DialPolicy } from '../../business/dial-policy.js';
+import { DialGuard, type OutboundHook } from '../dial-guard.js';
 
 /**
  * The built-in SIP endpoint: a user agent for a trunk (Telnyx, SignalWire), desk phones and
@@ -48,7 +49,7 @@ export interface SipEndpointOptions {
   /** Desk phones allowed from anywhere with a password (digest). */
   users?: Record<string, string>;
   trunk?: TrunkConfig | undefined;
-  dialPolicy?: DialPolicy;
+  dialPolicy?: Partial<DialPolicy>;
   rtpPortMin: number;
   rtpPortMax: number;
   /** Simultaneous calls (in and out) before new INVITEs get 503 + Retry-After; default: no cap. */
@@ -59,7 +60,7 @@ export interface SipEndpointOptions {
   clock?: MediaClock;
   logger?: Logger | undefined;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
-  onOutbound?: (e: { to: string; allowed: boolean; reason: string; callId?: string }) => void;
+  onOutbound?: OutboundHook;
 }
 
 export class DialError extends Error {
@@ -84,6 +85,8 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   private readonly ports: PortAllocator;
   private readonly verifier = new DigestVerifier('frontdesk');
   private readonly log: Logger | undefined;
+  /** The dial policy at the one place INVITE and REFER targets are made. */
+  private readonly guard: DialGuard;
   private advertise = '';
   private registerTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -92,6 +95,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   constructor(private readonly o: SipEndpointOptions) {
     super();
     this.log = o.logger;
+    this.guard = new DialGuard({ ...o.dialPolicy, trustedNetworks: o.trusted }, o.onOutbound);
     this.ports = new PortAllocator(o.rtpPortMin, o.rtpPortMax);
     this.stack = new SipStack({
       onRequest: (req, tx, remote) => this.onRequest(req, tx, remote),
@@ -144,11 +148,12 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     });
   }
 
-  /** A transfer target as a SIP URI: extensions and numbers go to the trunk (or back to the caller's side). */
-  targetUri(target: string): string {
-    if (/^sips?:/i.test(target)) return target;
+  /** A blind-transfer (REFER) target as a SIP URI, after the dial policy: numbers and extensions go to the trunk. */
+  targetUri(target: string, requestedBy?: string): string {
+    const v = this.guard.check(target, 'transfer', requestedBy);
+    if (v.kind === 'sip') return v.target;
     const host = this.o.trunk ? `${this.o.trunk.host}:${this.o.trunk.port}` : `${this.advertise}:${this.port}`;
-    return `sip:${target}@${host}`;
+    return `sip:${v.target}@${host}`;
   }
 
   optionsResponse(req: SipRequest): SipResponse {
@@ -398,41 +403,23 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
    * Where a call to `to` goes: E.164 numbers through the trunk under the dial policy; sip: URIs
    * directly, but only to hosts inside the trusted networks (desk phones on the LAN).
    */
-  private resolveDestination(to: string): { remote: Remote; remoteUri: string; label: string; fromHost: string } {
+  private resolveDestination(to: string, leg: 'outbound' | 'warm', requestedBy?: string): { remote: Remote; remoteUri: string; label: string; fromHost: string } {
     const trunk = this.o.trunk;
-    if (/^sips?:/i.test(to)) {
-      const u = parseUri(to);
-      if (!cidrContains(this.o.trusted, u.host)) {
-        this.o.onOutbound?.({ to, allowed: false, reason: 'SIP URI outside the trusted networks' });
-        throw new DialError(`call to ${to} refused: SIP URI outside the trusted networks`, 403);
-      }
+    const v = this.guard.check(to, leg, requestedBy);
+    if (v.kind === 'sip') {
+      const u = parseUri(v.target);
       const transport = String(u.params.transport ?? 'udp').toUpperCase() === 'TCP' ? 'TCP' : 'UDP';
-      return { remote: { address: u.host, port: u.port ?? 5060, transport }, remoteUri: to, label: to, fromHost: this.advertise };
+      return { remote: { address: u.host, port: u.port ?? 5060, transport }, remoteUri: v.target, label: v.target, fromHost: this.advertise };
     }
-    if (/^[0-9*#]{1,6}$/.test(to) && trunk) {
-      // An extension behind the trunk's PBX or a hosted desk phone.
-      return { remote: this.trunkRemote(), remoteUri: `sip:${to}@${trunk.host}:${trunk.port}`, label: to, fromHost: trunk.host };
-    }
-    const verdict = checkDialPolicy(to, this.o.dialPolicy);
-    if (!trunk || !verdict.allowed) {
-      const reason = !trunk ? 'no SIP trunk configured' : verdict.reason;
-      this.o.onOutbound?.({ to: verdict.number, allowed: false, reason });
-      throw new DialError(`call to ${to} refused: ${reason}`, 403);
-    }
-    return {
-      remote: this.trunkRemote(),
-      remoteUri: `sip:${verdict.number}@${trunk.host}:${trunk.port}`,
-      label: verdict.number,
-      fromHost: trunk.host,
-    };
+    if (!trunk) throw new DialError(`call to ${to} refused: no SIP trunk configured`, 403);
+    return { remote: this.trunkRemote(), remoteUri: `sip:${v.target}@${trunk.host}:${trunk.port}`, label: v.target, fromHost: trunk.host };
   }
 
   async dial(to: string, opts: DialOptions = {}): Promise<Call> {
     const trunk = this.o.trunk;
-    const dest = this.resolveDestination(to);
+    const dest = this.resolveDestination(to, opts.leg ?? 'outbound', opts.requestedBy);
     const number = dest.label;
     const callId = `${randomBytes(10).toString('hex')}@frontdesk`;
-    this.o.onOutbound?.({ to: number, allowed: true, reason: 'allowed by the dial policy', callId });
     const { socket, port } = await this.ports.bind(this.o.bind);
     const remote = dest.remote;
     const fromNumber = opts.from ?? trunk?.callerId ?? 'frontdesk';
