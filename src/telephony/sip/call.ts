@@ -6,6 +6,7 @@ import type { MediaDirection, RtpSession } from '../rtp/session.js';
 import { Headers, parseCSeq, type SipRequest, type SipResponse } from './message.js';
 import { makeResponse, newBranch, timers, type Remote, type ServerTransaction } from './stack.js';
 import type { SipEndpoint } from './endpoint.js';
+import { AudioIn } from '../audio-in.js';
 
 /**
  * A call on the built-in SIP endpoint: one dialog (RFC 3261 §12) and one RTP session.
@@ -37,6 +38,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   sdpVersion = 1;
   /** Our side of the media direction, mirroring the far end's last offer. */
   localDirection: MediaDirection = 'sendrecv';
+  /** Audio in on wall-clock time (see call.ts): silence fills in while the far end sends nothing. */
+  readonly audioIn: AudioIn;
 
   constructor(
     private readonly ep: SipEndpoint,
@@ -50,7 +53,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     public inviteTx: ServerTransaction | undefined,
   ) {
     super();
-    rtp.on('audio', (f) => this.emit('audio', f));
+    this.audioIn = new AudioIn((f) => this.emit('audio', f), this.sampleRate, ep.clock);
+    rtp.on('audio', (f) => this.audioIn.push(f));
     rtp.on('dtmf', (d) => this.emit('dtmf', d));
     rtp.on('timeout', () => void this.hangup('media_timeout'));
   }
@@ -67,6 +71,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.inviteTx = undefined;
     this.state = 'answered';
     this.rtp.start();
+    this.audioIn.start();
     this.retransmit2xx();
     this.emit('answered');
   }
@@ -282,6 +287,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.state = 'ended';
     this.endReason = reason;
     clearTimeout(this.ok2xxTimer);
+    this.audioIn.stop();
     if (this.pendingRefer) {
       clearTimeout(this.pendingRefer.timer);
       // The far end hanging up after our REFER is the usual sign the transfer took.

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Call, DialOptions, Telephony } from '../call.js';
 import { RtpSession } from '../rtp/session.js';
 import { PortAllocator } from '../rtp/ports.js';
-import type { MediaClock } from '../rtp/clock.js';
+import { mediaClock, type MediaClock } from '../rtp/clock.js';
 import { cidrContains, type Cidr } from '../../util/cidr.js';
 import { toE164 } from '../../util/phone.js';
 import {
@@ -51,6 +51,8 @@ export interface SipEndpointOptions {
   rtpPortMin: number;
   rtpPortMax: number;
   mediaTimeoutMs?: number;
+  /** Send silence packets while nothing plays (default true). false behaves like a phone with DTX. */
+  sendSilence?: boolean;
   clock?: MediaClock;
   logger?: Logger | undefined;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
@@ -97,6 +99,11 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
 
   get port(): number {
     return this.stack.transport.port;
+  }
+
+  /** The playout clock every call of this endpoint runs on. */
+  get clock(): MediaClock {
+    return this.o.clock ?? mediaClock;
   }
 
   async start(): Promise<void> {
@@ -277,8 +284,10 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       socket: rtpSocket.socket, codec: media.codec, remote: { address: media.address, port: media.port },
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
+      ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
     });
-    rtp.setDirection(media.direction);
+    // The session's direction is ours: the mirror of the offer (their sendonly = we only receive).
+    rtp.setDirection(mirrorDirection(media.direction));
     const dialledUser = safeUser(req.uri) ?? safeUser(to.uri) ?? '';
     const call = new SipCall(
       this, randomUUID().replace(/-/g, ''), 'inbound',
@@ -307,8 +316,9 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
         const media = negotiate(req.body.toString('utf8'));
         call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
         call.rtp.setCodec(media.codec);
-        call.rtp.setDirection(media.direction);
         call.localDirection = mirrorDirection(media.direction);
+        // Hold (their sendonly/inactive): we stop sending; their recvonly: we stop expecting media.
+        call.rtp.setDirection(call.localDirection);
         const onHold = media.direction === 'sendonly' || media.direction === 'inactive';
         call.emit('hold', onHold);
       } catch (e) {
@@ -439,6 +449,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       socket, codec: media.codec, remote: { address: media.address, port: media.port },
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
+      ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
     });
     const call = new SipCall(
       this, randomUUID().replace(/-/g, ''), 'outbound', fromNumber, number,
@@ -455,6 +466,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     this.stack.sendRaw(ack, remote);
     call.state = 'answered';
     rtp.start();
+    call.audioIn.start();
     queueMicrotask(() => call.emit('answered'));
     return call;
   }
