@@ -3,7 +3,7 @@ import type {
   AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
 import type { MediaDirection, RtpSession } from '../rtp/session.js';
-import { Headers, parseCSeq, type SipRequest, type SipResponse } from './message.js';
+import { Headers, parseCSeq, parseNameAddr, type SipRequest, type SipResponse } from './message.js';
 import { makeResponse, newBranch, timers, type Remote, type ServerTransaction } from './stack.js';
 import type { SipEndpoint } from './endpoint.js';
 import { AudioIn } from '../audio-in.js';
@@ -93,6 +93,17 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
       this.ok2xxTimer = setTimeout(again, interval);
     };
     this.ok2xxTimer = setTimeout(again, interval);
+  }
+
+  /** An in-dialog request from the far end: Call-ID (already looked up) and both tags match. */
+  matches(req: SipRequest): boolean {
+    const to = tagOf(req.headers.get('to'));
+    return to === this.dialog.localTag && this.matchesCaller(req);
+  }
+
+  /** The From tag is the far end's tag for this dialog. */
+  matchesCaller(req: SipRequest): boolean {
+    return tagOf(req.headers.get('from')) === this.dialog.remoteTag;
   }
 
   onAck(): void {
@@ -297,5 +308,15 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.rtp.close();
     this.ep.forget(this);
     this.emit('ended', reason);
+  }
+}
+
+function tagOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  try {
+    const t = parseNameAddr(header).params.tag;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -12,7 +12,8 @@ import {
   Headers, parseAuth, parseNameAddr, parseUri, parseCSeq, SipParseError,
   type SipRequest, type SipResponse,
 } from './message.js';
-import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction } from './stack.js';
+import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction, type TcpLimits } from './stack.js';
+import { SourceGuard, type SipGuardOptions } from './guard.js';
 import { buildSdp, mirrorDirection, negotiate, SdpError } from './sdp.js';
 import { authorize, DigestVerifier } from './digest.js';
 import { SipCall } from './call.js';
@@ -55,6 +56,10 @@ export interface SipEndpointOptions {
   sendSilence?: boolean;
   clock?: MediaClock;
   logger?: Logger | undefined;
+  /** fail2ban-style blocking of sources that keep failing authentication. */
+  guard?: SipGuardOptions;
+  /** Idle timeout and connection caps for SIP over TCP. */
+  tcp?: TcpLimits;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
   onOutbound?: (e: { to: string; allowed: boolean; reason: string; callId?: string }) => void;
 }
@@ -80,6 +85,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   private readonly calls = new Map<string, SipCall>();
   private readonly ports: PortAllocator;
   private readonly verifier = new DigestVerifier('frontdesk');
+  private readonly guard: SourceGuard;
   private readonly log: Logger | undefined;
   private advertise = '';
   private registerTimer: NodeJS.Timeout | undefined;
@@ -90,11 +96,16 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     super();
     this.log = o.logger;
     this.ports = new PortAllocator(o.rtpPortMin, o.rtpPortMax);
+    this.guard = new SourceGuard(o.guard);
     this.stack = new SipStack({
       onRequest: (req, tx, remote) => this.onRequest(req, tx, remote),
       onStrayResponse: (res, remote) => this.onStrayResponse(res, remote),
       onMalformed: (buf, remote, reason) => this.onMalformed(buf, remote, reason),
-    });
+    }, o.tcp);
+    // A TCP connection a live call signals over stays open however quiet it is.
+    this.stack.transport.inUse = (r) => [...this.calls.values()].some((c) => c.dialog.remote.transport === 'TCP'
+      && c.dialog.remote.address === r.address && c.dialog.remote.port === r.port);
+    this.stack.transport.on('refused', (r, why) => this.log?.warn({ from: r.address }, `SIP over TCP refused: ${why}`));
   }
 
   get port(): number {
@@ -165,6 +176,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   // ---- inbound ----------------------------------------------------------------------------------
 
   private onMalformed(buf: Buffer, remote: Remote, reason: string): void {
+    if (this.guard.blocked(remote.address) && !cidrContains(this.o.trusted, remote.address)) return;
     this.log?.warn({ from: `${remote.address}:${remote.port}`, reason }, 'malformed SIP dropped');
     // Answer 400 when enough of a request survives to address a response; otherwise drop it.
     const text = buf.toString('latin1', 0, Math.min(buf.length, 8192));
@@ -185,15 +197,21 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   }
 
   private onRequest(req: SipRequest, tx: ServerTransaction | undefined, remote: Remote): void {
+    if (this.guard.blocked(remote.address) && !cidrContains(this.o.trusted, remote.address)) {
+      // A blocked source gets no answer at all.
+      tx?.terminate();
+      return;
+    }
+    const call = this.findCall(req);
     if (!tx) {
-      // ACK for a 2xx.
-      this.findCall(req)?.onAck();
+      // ACK for a 2xx: only the dialog's own.
+      if (call?.matches(req)) call.onAck();
       return;
     }
     const toTag = parseNameAddr(req.headers.get('to')!).params.tag;
-    const call = this.findCall(req);
     if (toTag) {
-      if (call) call.onRequest(req, tx);
+      // In-dialog: Call-ID and both tags must match (RFC 3261 §12.2.2), else it is someone else's call.
+      if (call?.matches(req)) call.onRequest(req, tx);
       else tx.respond(makeResponse(req, 481));
       return;
     }
@@ -204,7 +222,9 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       case 'INVITE':
         if (call) {
           // A retransmitted INVITE whose transaction already ended (we answered): resend the 2xx.
-          call.resend2xx();
+          // The same Call-ID from another caller (another From tag) is refused as a merged request.
+          if (call.matchesCaller(req)) call.resend2xx();
+          else tx.respond(makeResponse(req, 482), { retransmit: false });
           return;
         }
         void this.onInvite(req, tx, remote);
@@ -227,26 +247,51 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   private admit(req: SipRequest, tx: ServerTransaction, remote: Remote): boolean {
     if (cidrContains(this.o.trusted, remote.address)) return true;
     const users = this.o.users ?? {};
+    // Final answers to untrusted sources go out once: a scanner that never ACKs gets no echo.
+    const once = { retransmit: false };
     if (Object.keys(users).length) {
       const auth = req.headers.get('authorization');
+      let stale = false;
       if (auth) {
+        let user = '';
         try {
           const a = parseAuth(auth);
-          const pw = users[a.params.username ?? ''];
-          if (pw !== undefined && this.verifier.verify(a.params, req.method, pw)) return true;
+          user = a.params.username ?? '';
+          const pw = users[user];
+          if (pw !== undefined && this.verifier.verify(a.params, req.method, pw, remote.address, req.uri)) {
+            this.guard.succeed(remote.address);
+            return true;
+          }
+          stale = pw !== undefined && this.verifier.isStale(a.params, remote.address);
         } catch {
-          // fall through to a new challenge
+          // unparseable credentials count as a failure
+        }
+        if (!stale && this.failed(remote, `digest authentication failed for user "${user.slice(0, 64)}"`)) {
+          tx.terminate();
+          return false;
         }
       }
       const res = makeResponse(req, 401, undefined, newTag());
-      res.headers.add('www-authenticate', this.verifier.challenge());
-      tx.respond(res);
+      res.headers.add('www-authenticate', this.verifier.challenge(remote.address, stale));
+      tx.respond(res, once);
       this.log?.info({ from: remote.address }, 'INVITE challenged');
       return false;
     }
-    tx.respond(makeResponse(req, 403, undefined, newTag()));
+    if (this.failed(remote, 'INVITE from an untrusted source')) {
+      tx.terminate();
+      return false;
+    }
+    tx.respond(makeResponse(req, 403, undefined, newTag()), once);
     this.log?.warn({ from: `${remote.address}:${remote.port}`, to: req.uri }, 'INVITE from an untrusted source rejected');
     return false;
+  }
+
+  /** Counts a failed attempt; true when the source is now blocked (and is told nothing). */
+  private failed(remote: Remote, why: string): boolean {
+    this.log?.warn({ from: `${remote.address}:${remote.port}` }, why);
+    if (!this.guard.fail(remote.address)) return false;
+    this.log?.warn({ from: remote.address }, 'SIP source blocked after repeated authentication failures');
+    return true;
   }
 
   private async onInvite(req: SipRequest, tx: ServerTransaction, remote: Remote): Promise<void> {
@@ -285,6 +330,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
       ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
+      signallingAddress: remote.address,
     });
     // The session's direction is ours: the mirror of the offer (their sendonly = we only receive).
     rtp.setDirection(mirrorDirection(media.direction));
@@ -450,6 +496,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
       ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
+      signallingAddress: remote.address,
     });
     const call = new SipCall(
       this, randomUUID().replace(/-/g, ''), 'outbound', fromNumber, number,
