@@ -390,6 +390,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       && now - this.lastRecvAt > this.mediaTimeoutMs) {
       this.timedOut = true;
       this.emit('timeout');
+      // The listener usually hangs up, which closes the socket: nothing more to send this tick.
+      if (this.closed) return;
     }
     // Cancelled items leave at once: barge-in is heard within this tick.
     while (this.queue.length && this.queue[0]!.cancelled) this.queue.shift()!.finish(false);
