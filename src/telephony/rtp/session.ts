@@ -288,7 +288,9 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       // Media only from where the SDP said. Behind NAT (symmetric RTP) we latch once, to the first
       // packet from the SDP's address or the signalling source, and never again mid-call: a third
       // party spraying the port range neither hears the call nor takes it over.
-      const mayLatch = !this.latched && (!this.remote || rinfo.address === this.remote.address || rinfo.address === this.signallingAddress);
+      const mayLatch = !this.latched && (this.remote
+        ? rinfo.address === this.remote.address || rinfo.address === this.signallingAddress
+        : !this.signallingAddress || rinfo.address === this.signallingAddress);
       if (!mayLatch) {
         this.stats.foreign++;
         return;

@@ -14,7 +14,11 @@ import {
 } from './message.js';
 import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction, type TcpLimits } from './stack.js';
 import { SourceGuard, type SipGuardOptions } from './guard.js';
-import { buildSdp, mirrorDirection, negotiate, SdpError } from './sdp.js';
+import { buildSdp, mirrorDirection, negotiate } from './sdp.js';
+import type { RtpCodec } from '../rtp/session.js';
+
+/** The codec an RTP session starts with before the far end's SDP has chosen one (delayed offer). */
+const OFFER_CODEC: RtpCodec = { codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101, ptimeMs: 20 };
 import { authorize, DigestVerifier } from './digest.js';
 import { SipCall } from './call.js';
 import { checkDialPolicy, type DialPolicy } from './policy.js';
@@ -141,15 +145,21 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return `SIP/2.0/${transport} ${this.advertise}:${this.port};branch=${branch};rport`;
   }
 
-  addContact(h: Headers): void {
-    h.add('contact', `<sip:frontdesk@${this.advertise}:${this.port}>`);
+  /** Our Contact; over TCP it says so, or the far end would send its in-dialog requests over UDP. */
+  addContact(h: Headers, transport: Remote['transport'] = 'UDP'): void {
+    h.add('contact', `<sip:frontdesk@${this.advertise}:${this.port}${transport === 'TCP' ? ';transport=tcp' : ''}>`);
   }
 
+  /** Extensions we implement: a request that Requires anything else gets 420 (RFC 3261 §8.2.2.3). */
+  readonly supported = ['timer'] as const;
+
+  /** Our SDP: the answer to the far end's offer, or our offer when their INVITE had none (delayed offer). */
   localSdp(call: SipCall): string {
     return buildSdp({
       address: this.advertise, port: call.rtp.localPort, sessionId: Number.parseInt(call.id.slice(0, 8), 16), version: call.sdpVersion,
-      codec: call.rtp.codecInUse,
+      ...(call.awaitingAnswer ? {} : { codec: call.rtp.codecInUse }),
       direction: call.localDirection,
+      ...(call.offeredStreams && !call.awaitingAnswer ? { streams: call.offeredStreams } : {}),
     });
   }
 
@@ -164,7 +174,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const res = makeResponse(req, 200, 'OK', newTag());
     res.headers.add('allow', this.allow);
     res.headers.add('accept', 'application/sdp');
-    res.headers.add('supported', 'replaces');
+    res.headers.add('supported', this.supported.join(', '));
     return res;
   }
 
@@ -205,10 +215,12 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const call = this.findCall(req);
     if (!tx) {
       // ACK for a 2xx: only the dialog's own.
-      if (call?.matches(req)) call.onAck();
+      if (call?.matches(req)) call.onAck(req);
       return;
     }
     const toTag = parseNameAddr(req.headers.get('to')!).params.tag;
+    // A new INVITE is admitted first: strangers learn nothing about what we support.
+    if ((toTag || req.method !== 'INVITE') && this.refuseUnsupported(req, tx)) return;
     if (toTag) {
       // In-dialog: Call-ID and both tags must match (RFC 3261 §12.2.2), else it is someone else's call.
       if (call?.matches(req)) call.onRequest(req, tx);
@@ -294,18 +306,30 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return true;
   }
 
+  /** 420 Bad Extension with Unsupported: when the request Requires what we do not implement. */
+  private refuseUnsupported(req: SipRequest, tx: ServerTransaction): boolean {
+    const unsupported = req.headers.getAll('require').flatMap((v) => v.split(','))
+      .map((x) => x.trim().toLowerCase()).filter((x) => x && !(this.supported as readonly string[]).includes(x));
+    if (!unsupported.length) return false;
+    const res = makeResponse(req, 420, undefined, newTag());
+    res.headers.add('unsupported', unsupported.join(', ').slice(0, 200));
+    tx.respond(res);
+    return true;
+  }
+
   private async onInvite(req: SipRequest, tx: ServerTransaction, remote: Remote): Promise<void> {
     if (!this.admit(req, tx, remote)) return;
+    if (this.refuseUnsupported(req, tx)) return;
     tx.respond(makeResponse(req, 100));
-    let media;
+    let media: ReturnType<typeof negotiate> | undefined;
     try {
-      if (!req.body.length) throw new SdpError('no SDP offer');
       const type = (req.headers.get('content-type') ?? '').toLowerCase();
-      if (!type.startsWith('application/sdp')) {
+      if (!req.body.length) media = undefined; // delayed offer: we offer in the 200, the answer comes in the ACK
+      else if (!type.startsWith('application/sdp')) {
         tx.respond(makeResponse(req, 415, undefined, newTag()));
         return;
       }
-      media = negotiate(req.body.toString('utf8'));
+      else media = negotiate(req.body.toString('utf8'));
     } catch (e) {
       const res = makeResponse(req, 488, undefined, newTag());
       res.headers.add('warning', `304 frontdesk "${(e as Error).message}"`);
@@ -326,14 +350,14 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const remoteTarget = contact ? parseNameAddr(contact).uri : from.uri;
     const callId = req.headers.get('call-id')!;
     const rtp = new RtpSession({
-      socket: rtpSocket.socket, codec: media.codec, remote: { address: media.address, port: media.port },
+      socket: rtpSocket.socket, codec: media?.codec ?? OFFER_CODEC, remote: media ? { address: media.address, port: media.port } : undefined,
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
       ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
       signallingAddress: remote.address,
     });
     // The session's direction is ours: the mirror of the offer (their sendonly = we only receive).
-    rtp.setDirection(mirrorDirection(media.direction));
+    rtp.setDirection(mirrorDirection(media?.direction ?? 'sendrecv'));
     const dialledUser = safeUser(req.uri) ?? safeUser(to.uri) ?? '';
     const call = new SipCall(
       this, randomUUID().replace(/-/g, ''), 'inbound',
@@ -347,7 +371,9 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       },
       rtp, tx,
     );
-    call.localDirection = mirrorDirection(media.direction);
+    call.localDirection = mirrorDirection(media?.direction ?? 'sendrecv');
+    if (media) call.offeredStreams = { list: media.streams, used: media.used };
+    else call.awaitingAnswer = true;
     this.calls.set(callId, call);
     tx.on('cancel', () => call.onCancel());
     tx.respond(makeResponse(req, 180, undefined, call.dialog.localTag));
@@ -359,25 +385,36 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   onReinvite(call: SipCall, req: SipRequest, tx: ServerTransaction): void {
     if (req.body.length) {
       try {
-        const media = negotiate(req.body.toString('utf8'));
-        call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
-        call.rtp.setCodec(media.codec);
-        call.localDirection = mirrorDirection(media.direction);
-        // Hold (their sendonly/inactive): we stop sending; their recvonly: we stop expecting media.
-        call.rtp.setDirection(call.localDirection);
-        const onHold = media.direction === 'sendonly' || media.direction === 'inactive';
-        call.emit('hold', onHold);
+        this.applyRemoteSdp(call, req.body.toString('utf8'));
       } catch (e) {
         tx.respond(makeResponse(req, 488, (e as Error).message.slice(0, 60)));
         return;
       }
+    } else if (req.method === 'INVITE') {
+      // A re-INVITE without SDP: we offer in the 200, the answer comes in the ACK.
+      call.awaitingAnswer = true;
     }
     call.sdpVersion++;
     const res = makeResponse(req, 200, 'OK', call.dialog.localTag);
-    this.addContact(res.headers);
+    this.addContact(res.headers, call.dialog.remote.transport);
     res.headers.add('content-type', 'application/sdp');
     res.body = Buffer.from(this.localSdp(call));
     tx.respond(res);
+    // A re-INVITE's 2xx is the dialog's to resend until the ACK, like the first one's.
+    if (req.method === 'INVITE') call.sent2xx(res);
+  }
+
+  /** The far end's SDP (a re-INVITE's offer, or the answer in an ACK): address, codec, direction, hold. */
+  applyRemoteSdp(call: SipCall, sdp: string, inAck = false): void {
+    const media = negotiate(sdp);
+    call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
+    call.rtp.setCodec(media.codec);
+    call.localDirection = mirrorDirection(media.direction);
+    // Hold (their sendonly/inactive): we stop sending; their recvonly: we stop expecting media.
+    call.rtp.setDirection(call.localDirection);
+    if (!call.awaitingAnswer) call.offeredStreams = { list: media.streams, used: media.used };
+    const onHold = media.direction === 'sendonly' || media.direction === 'inactive';
+    if (onHold || !inAck) call.emit('hold', onHold);
   }
 
   private onStrayResponse(res: SipResponse, remote: Remote): void {
@@ -450,7 +487,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       headers.add('to', `<${remoteUri}>`);
       headers.add('call-id', callId);
       headers.add('cseq', `${cseq++} INVITE`);
-      this.addContact(headers);
+      this.addContact(headers, remote.transport);
       headers.add('allow', this.allow);
       if (authHeader) headers.add(authHeader[0], authHeader[1]);
       headers.add('content-type', 'application/sdp');
@@ -534,7 +571,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       headers.add('to', `<${aor}>`);
       headers.add('call-id', callId);
       headers.add('cseq', `${cseq++} REGISTER`);
-      this.addContact(headers);
+      this.addContact(headers, t.transport);
       headers.add('expires', String(expires));
       if (auth) headers.add(auth[0], auth[1]);
       return { kind: 'request', method: 'REGISTER', uri: `sip:${t.host}`, headers, body: Buffer.alloc(0) };
