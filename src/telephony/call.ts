@@ -4,7 +4,11 @@ import type { EventEmitter } from 'node:events';
  * The one interface every telephony backend (built-in SIP, Asterisk, FreeSWITCH) gives the agent.
  *
  * Audio in: 'audio' events carry 16-bit PCM frames with their sample rate. The frame's buffer is
- * reused for the next frame (no allocation per packet): copy it if you keep it.
+ * reused for the next frame (no allocation per packet): copy it if you keep it. From answer to
+ * end, audio in keeps wall-clock time: at least one frame per 20 ms, silence synthesised when the
+ * far end sent nothing (DTX, silence suppression, hold, a PBX between talkspurts), so the VAD and
+ * endpointing see the caller's pause. Every backend passes its frames through `AudioIn`
+ * (telephony/audio-in.ts) for this; real audio may lag wall clock by up to 60 ms of jitter first.
  *
  * Audio out: play() queues PCM and returns a handle; cancel() takes effect at the next frame
  * boundary (within one frame: 20 ms by default), which is what barge-in needs.

@@ -129,6 +129,34 @@ describe('talking to the agent', () => {
     expect((await callRecord()).summary).toMatch(/booked/);
   }, 120_000);
 
+  it('answers a caller whose phone sends only the words and no RTP after them (DTX)', async () => {
+    // A desk phone with silence suppression: packets only while the caller speaks.
+    const dtx = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 36400, rtpPortMax: 36499, sendSilence: false,
+      trunk: { host: '127.0.0.1', port: app.config.sip.port, transport: 'UDP', register: false, callerId: '+15125550143' },
+    });
+    await dtx.start();
+    try {
+      const call = (await dtx.dial('+15125550100')) as SipCall;
+      const caller = new TestCaller(call);
+      await caller.nextTurn();
+      const sentBefore = call.rtp.stats.packetsOut;
+      await caller.say('What services do you offer?');
+      const sentForWords = call.rtp.stats.packetsOut - sentBefore;
+      const answer = await caller.nextTurn();
+      expect(answer.length / 8000).toBeGreaterThan(1);
+      // The phone sent the words and nothing else: the pause was the agent's own doing.
+      expect(call.rtp.stats.packetsOut - sentBefore).toBe(sentForWords);
+      const evs = await events((await callRecord()).id);
+      const turns = evs.filter((e) => e.kind === 'turn').map((e) => `${e.role}: ${e.text}`);
+      // The caller's turn ended on the pause, and the agent answered it (a list of services).
+      expect(turns.slice(1)).toEqual([expect.stringMatching(/^caller: /), expect.stringMatching(/^agent: .*cleaning/i)]);
+      await call.hangup();
+    } finally {
+      await dtx.stop();
+    }
+  }, 60_000);
+
   it('stops talking when the caller talks over it, and answers the new question', async () => {
     const call = (await phone.dial('+15125550100')) as SipCall;
     const caller = new TestCaller(call);

@@ -50,3 +50,31 @@ export function rms(pcm: Int16Array): number {
 export function tone(ms: number, hz = 440, amp = 8000): Int16Array {
   return new Int16Array((8000 * ms) / 1000).map((_, i) => Math.round(amp * Math.sin((2 * Math.PI * hz * i) / 8000)));
 }
+
+/**
+ * Resolves once the call has delivered `quietMs` of quiet audio after the caller's words (a loud
+ * frame): what a VAD needs to see to end the turn. Never resolves if audio in stops with the words.
+ */
+export function pauseAfterWords(call: { on(e: 'audio', l: (f: { pcm: Int16Array; sampleRate: number }) => void): unknown; off(e: 'audio', l: (f: { pcm: Int16Array; sampleRate: number }) => void): unknown }, quietMs = 600): Promise<{ loudFrames: number; quietFrames: number }> {
+  return new Promise((resolve) => {
+    let loud = 0;
+    let quietSamples = 0;
+    let quietFrames = 0;
+    const onAudio = (f: { pcm: Int16Array; sampleRate: number }) => {
+      if (rms(f.pcm) > 500) {
+        loud++;
+        quietSamples = 0;
+        quietFrames = 0;
+        return;
+      }
+      if (!loud) return;
+      quietSamples += f.pcm.length;
+      quietFrames++;
+      if ((quietSamples * 1000) / f.sampleRate >= quietMs) {
+        call.off('audio', onAudio);
+        resolve({ loudFrames: loud, quietFrames });
+      }
+    };
+    call.on('audio', onAudio);
+  });
+}

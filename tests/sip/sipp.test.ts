@@ -154,6 +154,30 @@ describe('built-in SIP endpoint with SIPp', () => {
     expect(call.state).toBe('ended');
   });
 
+  it('stops sending while the caller holds us (sendonly, inactive), keeps sending to a recvonly caller, and resumes', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-hold-media.xml', target });
+    const call = await callP;
+    // Packets we sent by the time of each re-INVITE: on hold, inactive, listening only, resumed, hung up.
+    const marks: number[] = [];
+    call.on('hold', () => marks.push(call.rtp.stats.packetsOut));
+    const ended = new Promise<void>((r) => call.on('ended', () => (marks.push(call.rtp.stats.packetsOut), r())));
+    await call.answer();
+    // The agent keeps talking the whole time: only the hold may silence it.
+    const speech = new Int16Array(8000 * 8).map((_, i) => Math.round(4000 * Math.sin((2 * Math.PI * 440 * i) / 8000)));
+    call.play(speech);
+    await ended;
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    expect(marks).toHaveLength(5);
+    const [held, inactive, listening, resumed, hungUp] = marks as [number, number, number, number, number];
+    expect(held).toBeGreaterThan(20); // 600 ms of talk before the hold
+    expect(inactive - held).toBe(0); // 800 ms on hold: nothing sent
+    expect(listening - inactive).toBe(0); // 600 ms inactive: nothing sent
+    expect(resumed - listening).toBeGreaterThan(30); // 800 ms recvonly: they listen, we talk
+    expect(hungUp - resumed).toBeGreaterThan(20); // 600 ms after resuming
+  });
+
   it('transfers a caller blind with REFER and follows the NOTIFY sipfrag to the final answer', async () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-transferee.xml', target });

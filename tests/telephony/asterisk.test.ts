@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
 import type { AriCall } from '../../src/telephony/asterisk/call.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
-import { tone, rms } from '../helpers/audio.js';
+import { tone, rms, pauseAfterWords } from '../helpers/audio.js';
 
 const loudFrames = (pcm: Int16Array) => {
   let n = 0;
@@ -51,6 +51,22 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     await call.hangup();
     expect(pbx.hungUp).toContain(chan);
     expect(ari.activeCalls()).toBe(0);
+  });
+
+  it('keeps audio in on wall-clock time when the caller stops sending: the pause after the words is heard', async () => {
+    const p = incoming();
+    const chan = pbx.inboundCall('+15125550179', '+15125550100');
+    const call = await p;
+    await call.answer();
+    // Asterisk between talkspurts: the words, then no media at all.
+    const paused = pauseAfterWords(call, 600);
+    await pbx.sendCallerAudio(chan, tone(400, 300));
+    const { loudFrames, quietFrames } = await paused;
+    expect(loudFrames).toBeGreaterThanOrEqual(18);
+    // 600 ms of pause arrives as 20 ms frames of silence, synthesised.
+    expect(quietFrames).toBe(30);
+    expect(call.audioIn.synthesised).toBeGreaterThanOrEqual(30);
+    await call.hangup();
   });
 
   it('stops talking within a frame on barge-in, and hears DTMF', async () => {

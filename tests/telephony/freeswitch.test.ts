@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsTelephony, type FsCall } from '../../src/telephony/freeswitch/index.js';
 import { ForkServer } from '../../src/telephony/freeswitch/fork-server.js';
 import { FakeDrachtio } from '../fakes/drachtio.js';
-import { tone, concat, rms } from '../helpers/audio.js';
+import { tone, concat, rms, pauseAfterWords } from '../helpers/audio.js';
 
 const loudFrames = (parts: Int16Array[]) => parts.filter((p) => rms(p) > 1000).length;
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,6 +73,20 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(leg.dialog.requests[0]).toMatchObject({ method: 'REFER', headers: { 'Refer-To': '<sip:101@pbx.local>' } });
     expect(call.endReason).toBe('transferred');
     expect(leg.dialog.destroyed).toBe(true);
+  });
+
+  it('keeps audio in on wall-clock time when the fork sends nothing: the pause after the words is heard', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550179', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const paused = pauseAfterWords(call, 600);
+    await leg.endpoint.fork!.speak(tone(400, 300));
+    const { loudFrames, quietFrames } = await paused;
+    expect(loudFrames).toBeGreaterThanOrEqual(18);
+    expect(quietFrames).toBe(30);
+    expect(call.audioIn.synthesised).toBeGreaterThanOrEqual(30);
+    await call.hangup();
   });
 
   it('reports a failed transfer from the sipfrag, and ends the call when the caller hangs up', async () => {

@@ -5,6 +5,7 @@ import type {
 } from '../call.js';
 import type { AudioFrame } from '../call.js';
 import type { AriTelephony } from './ari.js';
+import { AudioIn } from '../audio-in.js';
 
 /**
  * A call in our Stasis application: the caller's channel and an externalMedia channel in one
@@ -41,6 +42,8 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   media: AriMedia | undefined;
   /** A redirect is under way: the channel leaving Stasis is the transfer, not a hang-up. */
   transferring = false;
+  /** Audio in on wall-clock time (see call.ts): silence fills in between Asterisk's talkspurts. */
+  readonly audioIn = new AudioIn((f) => this.emit('audio', f), this.sampleRate);
 
   constructor(
     private readonly t: AriTelephony,
@@ -67,7 +70,8 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   /** externalMedia leg + mixing bridge; the caller's audio arrives as RTP we pace and parse. */
   async attachMedia(): Promise<void> {
     this.media = await this.t.mediaLeg(this.channel);
-    this.media.port.on('audio', (f: AudioFrame) => this.emit('audio', f));
+    this.media.port.on('audio', (f: AudioFrame) => this.audioIn.push(f));
+    if (this.state !== 'ended') this.audioIn.start();
     this.media.port.on('timeout', () => void this.hangup('media_timeout').catch(() => {}));
     // A fault in this call's media path (a throwing listener) ends this call only.
     this.media.port.on('fault', () => void this.hangup('failed').catch(() => {}));
@@ -135,6 +139,7 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endReason = reason;
+    this.audioIn.stop();
     const m = this.media;
     if (m) {
       m.port.close();

@@ -9,6 +9,7 @@ import type { DialPolicy } from '../../business/dial-policy.js';
 import { DialGuard, type OutboundHook, type OutboundAttempt } from '../dial-guard.js';
 import type { DrachtioSeam, FsEndpoint, IncomingInvite, SipDialog } from './seam.js';
 import type { ForkMedia, ForkServer } from './fork-server.js';
+import { AudioIn } from '../audio-in.js';
 
 /**
  * FreeSWITCH the jambonz way: drachtio-server terminates SIP, drachtio-fsmrf gives each call a
@@ -48,6 +49,8 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
   dialog: SipDialog | undefined;
   media: ForkMedia | undefined;
   private pendingRefer: ((r: TransferResult) => void) | undefined;
+  /** Audio in on wall-clock time (see call.ts): silence fills in when the fork sends nothing. */
+  readonly audioIn = new AudioIn((f) => this.emit('audio', f), this.sampleRate);
 
   constructor(
     private readonly t: FsTelephony,
@@ -85,7 +88,8 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
       done({ ok: status < 300, status, reason: m[2]!.trim() });
     });
     this.media = await this.t.fork(endpoint, this.id);
-    this.media.on('audio', (f) => this.emit('audio', f));
+    this.media.on('audio', (f) => this.audioIn.push(f));
+    if (this.state !== 'ended') this.audioIn.start();
   }
 
   async reject(status = 486): Promise<void> {
@@ -143,6 +147,7 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endReason = reason;
+    this.audioIn.stop();
     this.pendingRefer?.({ ok: false, status: 487, reason });
     this.pendingRefer = undefined;
     this.media?.close();

@@ -1,21 +1,30 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { randomInt } from 'node:crypto';
 
-/** Hands out even UDP ports from the configured RTP range (RTCP convention keeps odd ones free). */
+/**
+ * Hands out even UDP ports from the configured RTP range (RTCP convention keeps odd ones free),
+ * drawn at random: the next call's port cannot be guessed from the last one's.
+ */
 export class PortAllocator {
-  private next: number;
+  private readonly first: number;
+  private readonly span: number;
   private readonly inUse = new Set<number>();
 
   constructor(private readonly min: number, private readonly max: number) {
-    this.next = min % 2 === 0 ? min : min + 1;
+    this.first = min % 2 === 0 ? min : min + 1;
+    this.span = Math.max(1, Math.floor((max - this.first) / 2) + 1);
   }
 
   /** Binds a UDP socket on a free even port of the range. */
   async bind(address: string): Promise<{ socket: Socket; port: number }> {
-    const span = Math.floor((this.max - this.min) / 2) + 1;
+    const span = this.span;
+    // A random start and a random stride coprime with the span visit every port once, in no order.
+    const start = randomInt(span);
+    let stride = 1 + randomInt(Math.max(1, span - 1));
+    while (gcd(stride, span) !== 1) stride++;
     for (let tries = 0; tries < span; tries++) {
-      const port = this.next;
-      this.next += 2;
-      if (this.next > this.max) this.next = this.min % 2 === 0 ? this.min : this.min + 1;
+      const port = this.first + ((start + tries * stride) % span) * 2;
+      if (port > this.max) continue;
       if (this.inUse.has(port)) continue;
       const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
       const ok = await new Promise<boolean>((resolve) => {
@@ -39,4 +48,9 @@ export class PortAllocator {
   get used(): number {
     return this.inUse.size;
   }
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }

@@ -32,6 +32,11 @@ export interface RtpSessionOptions {
   mediaTimeoutMs?: number;
   /** Send silence when nothing plays (keeps NAT bindings and far-end timers alive). */
   sendSilence?: boolean;
+  /**
+   * Where the call's signalling came from. A caller behind NAT puts a private address in its SDP;
+   * its media then arrives from this address, and the session latches to it once.
+   */
+  signallingAddress?: string | undefined;
 }
 
 export const rtpDefaults = {
@@ -39,8 +44,6 @@ export const rtpDefaults = {
   sendSilence: true,
   /** Packets held while waiting for a missing one before declaring it lost. */
   reorderDepth: 3,
-  /** A new source may take over the stream after the latched one has been silent this long. */
-  relatchAfterMs: 2_000,
 } as const;
 
 export interface RtpStats {
@@ -165,7 +168,9 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   };
   private codec: RtpCodec;
   private remote: { address: string; port: number } | undefined;
+  /** Media source fixed: packets from anywhere else are dropped until a re-INVITE gives a new address. */
   private latched = false;
+  private readonly signallingAddress: string | undefined;
   private lastRecvAt = 0;
   private startedAt = 0;
   private direction: MediaDirection = 'sendrecv';
@@ -209,6 +214,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     this.localPort = opts.socket.address().port;
     this.codec = opts.codec;
     this.remote = opts.remote;
+    this.signallingAddress = opts.signallingAddress;
     this.clock = opts.clock ?? mediaClock;
     this.mediaTimeoutMs = opts.mediaTimeoutMs ?? rtpDefaults.mediaTimeoutMs;
     this.sendSilence = opts.sendSilence ?? rtpDefaults.sendSilence;
@@ -299,9 +305,13 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     const now = performance.now();
     const fromRemote = this.remote && rinfo.address === this.remote.address && rinfo.port === this.remote.port;
     if (!fromRemote) {
-      // Symmetric RTP: the far end may sit behind NAT, so answer where its packets come from —
-      // but only take over from an active source after it has gone quiet.
-      if (this.latched && now - this.lastRecvAt < rtpDefaults.relatchAfterMs) {
+      // Media only from where the SDP said. Behind NAT (symmetric RTP) we latch once, to the first
+      // packet from the SDP's address or the signalling source, and never again mid-call: a third
+      // party spraying the port range neither hears the call nor takes it over.
+      const mayLatch = !this.latched && (this.remote
+        ? rinfo.address === this.remote.address || rinfo.address === this.signallingAddress
+        : !this.signallingAddress || rinfo.address === this.signallingAddress);
+      if (!mayLatch) {
         this.stats.foreign++;
         return;
       }

@@ -3,9 +3,11 @@ import type {
   AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
 import type { MediaDirection, RtpSession } from '../rtp/session.js';
-import { Headers, parseCSeq, type SipRequest, type SipResponse } from './message.js';
+import { Headers, parseCSeq, parseNameAddr, type SipRequest, type SipResponse } from './message.js';
 import { makeResponse, newBranch, timers, type Remote, type ServerTransaction } from './stack.js';
 import type { SipEndpoint } from './endpoint.js';
+import { AudioIn } from '../audio-in.js';
+import type { OfferedStream } from './sdp.js';
 
 /**
  * A call on the built-in SIP endpoint: one dialog (RFC 3261 §12) and one RTP session.
@@ -37,6 +39,12 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   sdpVersion = 1;
   /** Our side of the media direction, mirroring the far end's last offer. */
   localDirection: MediaDirection = 'sendrecv';
+  /** We sent an offer in a 2xx (their INVITE had no SDP): the answer is due in the ACK. */
+  awaitingAnswer = false;
+  /** The m= lines of the far end's last offer, mirrored in our answer (unused ones with port 0). */
+  offeredStreams: { list: readonly OfferedStream[]; used: number } | undefined;
+  /** Audio in on wall-clock time (see call.ts): silence fills in while the far end sends nothing. */
+  readonly audioIn: AudioIn;
 
   constructor(
     private readonly ep: SipEndpoint,
@@ -50,7 +58,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     public inviteTx: ServerTransaction | undefined,
   ) {
     super();
-    rtp.on('audio', (f) => this.emit('audio', f));
+    this.audioIn = new AudioIn((f) => this.emit('audio', f), this.sampleRate, ep.clock);
+    rtp.on('audio', (f) => this.audioIn.push(f));
     rtp.on('dtmf', (d) => this.emit('dtmf', d));
     rtp.on('timeout', () => void this.hangup('media_timeout').catch(() => {}));
     rtp.on('fault', (err) => {
@@ -62,17 +71,24 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   async answer(): Promise<void> {
     if (this.state !== 'ringing' || !this.inviteTx) return;
     const res = makeResponse(this.inviteTx.request, 200, 'OK', this.dialog.localTag);
-    this.ep.addContact(res.headers);
+    this.ep.addContact(res.headers, this.dialog.remote.transport);
     res.headers.add('allow', this.ep.allow);
     res.headers.add('content-type', 'application/sdp');
     res.body = Buffer.from(this.ep.localSdp(this));
-    this.ok2xx = res;
     this.inviteTx.respond(res);
     this.inviteTx = undefined;
     this.state = 'answered';
     this.rtp.start();
-    this.retransmit2xx();
+    this.audioIn.start();
+    this.sent2xx(res);
     this.emit('answered');
+  }
+
+  /** A 2xx to an INVITE (the first or a re-INVITE) went out: resend it until its ACK. */
+  sent2xx(res: SipResponse): void {
+    clearTimeout(this.ok2xxTimer);
+    this.ok2xx = res;
+    this.retransmit2xx();
   }
 
   /** RFC 3261 §13.3.1.4: resend the 2xx until the ACK arrives; no ACK in 64×T1 → hang up. */
@@ -94,9 +110,32 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.ok2xxTimer = setTimeout(again, interval);
   }
 
-  onAck(): void {
+  /** An in-dialog request from the far end: Call-ID (already looked up) and both tags match. */
+  matches(req: SipRequest): boolean {
+    const to = tagOf(req.headers.get('to'));
+    return to === this.dialog.localTag && this.matchesCaller(req);
+  }
+
+  /** The From tag is the far end's tag for this dialog. */
+  matchesCaller(req: SipRequest): boolean {
+    return tagOf(req.headers.get('from')) === this.dialog.remoteTag;
+  }
+
+  onAck(ack: SipRequest): void {
+    const cseq = this.ok2xx ? parseCSeq(this.ok2xx.headers.get('cseq')!).seq : undefined;
+    if (cseq !== undefined && parseCSeq(ack.headers.get('cseq')!).seq !== cseq) return;
+    const wasPending = !!this.ok2xx;
     this.ok2xx = undefined;
     clearTimeout(this.ok2xxTimer);
+    if (!wasPending || !this.awaitingAnswer) return;
+    // Delayed offer: the ACK carries the answer to the offer in our 2xx.
+    this.awaitingAnswer = false;
+    try {
+      if (!ack.body.length) throw new Error('no SDP answer in the ACK');
+      this.ep.applyRemoteSdp(this, ack.body.toString('utf8'), true);
+    } catch {
+      void this.hangup('no_sdp_answer');
+    }
   }
 
   /** Re-sends our 2xx when the INVITE is retransmitted after the transaction ended. */
@@ -141,7 +180,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     headers.add('call-id', d.callId);
     headers.add('cseq', `${++d.localCseq} ${method}`);
     for (const r of d.routeSet) headers.add('route', r);
-    this.ep.addContact(headers);
+    this.ep.addContact(headers, d.remote.transport);
     extra?.(headers);
     if (body) headers.add('content-type', body.type);
     return { kind: 'request', method, uri: d.remoteTarget, headers, body: body ? Buffer.from(body.data) : Buffer.alloc(0) };
@@ -227,6 +266,14 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
         this.onNotify(req, tx);
         return;
       case 'INVITE':
+        // A re-INVITE retransmitted after we answered it: the same 2xx again, not a second answer.
+        if (this.ok2xx && parseCSeq(this.ok2xx.headers.get('cseq')!).seq === parseCSeq(req.headers.get('cseq')!).seq) {
+          tx.terminate();
+          this.resend2xx();
+          return;
+        }
+        this.ep.onReinvite(this, req, tx);
+        return;
       case 'UPDATE':
         // Hold/unhold, a new media address, or a session-timer refresh (RFC 4028 uses either).
         this.ep.onReinvite(this, req, tx);
@@ -292,6 +339,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.state = 'ended';
     this.endReason = reason;
     clearTimeout(this.ok2xxTimer);
+    this.audioIn.stop();
     if (this.pendingRefer) {
       clearTimeout(this.pendingRefer.timer);
       // The far end hanging up after our REFER is the usual sign the transfer took.
@@ -301,5 +349,15 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.rtp.close();
     this.ep.forget(this);
     this.emit('ended', reason);
+  }
+}
+
+function tagOf(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  try {
+    const t = parseNameAddr(header).params.tag;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -6,15 +6,20 @@ import type { Logger } from 'pino';
 import type { Call, DialOptions, Telephony } from '../call.js';
 import { RtpSession } from '../rtp/session.js';
 import { PortAllocator } from '../rtp/ports.js';
-import type { MediaClock } from '../rtp/clock.js';
+import { mediaClock, type MediaClock } from '../rtp/clock.js';
 import { cidrContains, type Cidr } from '../../util/cidr.js';
 import { toE164 } from '../../util/phone.js';
 import {
   Headers, parseAuth, parseNameAddr, parseUri, parseCSeq, SipParseError,
   type SipRequest, type SipResponse,
 } from './message.js';
-import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction } from './stack.js';
-import { buildSdp, mirrorDirection, negotiate, SdpError } from './sdp.js';
+import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction, type TcpLimits } from './stack.js';
+import { SourceGuard, type SipGuardOptions } from './guard.js';
+import { buildSdp, mirrorDirection, negotiate } from './sdp.js';
+import type { RtpCodec } from '../rtp/session.js';
+
+/** The codec an RTP session starts with before the far end's SDP has chosen one (delayed offer). */
+const OFFER_CODEC: RtpCodec = { codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101, ptimeMs: 20 };
 import { authorize, DigestVerifier } from './digest.js';
 import { SipCall } from './call.js';
 import type { DialPolicy } from '../../business/dial-policy.js';
@@ -57,8 +62,14 @@ export interface SipEndpointOptions {
   /** Retry-After on a 503, in seconds. */
   retryAfterS?: number;
   mediaTimeoutMs?: number;
+  /** Send silence packets while nothing plays (default true). false behaves like a phone with DTX. */
+  sendSilence?: boolean;
   clock?: MediaClock;
   logger?: Logger | undefined;
+  /** fail2ban-style blocking of sources that keep failing authentication. */
+  guard?: SipGuardOptions;
+  /** Idle timeout and connection caps for SIP over TCP. */
+  tcp?: TcpLimits;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
   onOutbound?: OutboundHook;
 }
@@ -84,6 +95,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   private readonly calls = new Map<string, SipCall>();
   private readonly ports: PortAllocator;
   private readonly verifier = new DigestVerifier('frontdesk');
+  private readonly sources: SourceGuard;
   private readonly log: Logger | undefined;
   /** The dial policy at the one place INVITE and REFER targets are made. */
   private readonly guard: DialGuard;
@@ -97,6 +109,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     this.log = o.logger;
     this.guard = new DialGuard({ ...o.dialPolicy, trustedNetworks: o.trusted }, o.onOutbound);
     this.ports = new PortAllocator(o.rtpPortMin, o.rtpPortMax);
+    this.sources = new SourceGuard(o.guard);
     this.stack = new SipStack({
       onRequest: (req, tx, remote) => this.onRequest(req, tx, remote),
       onStrayResponse: (res, remote) => this.onStrayResponse(res, remote),
@@ -105,11 +118,20 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
         { err, callId: msg.headers.get('call-id'), from: `${remote.address}:${remote.port}` },
         'SIP message handling failed; answered 500 where possible',
       ),
-    });
+    }, o.tcp);
+    // A TCP connection a live call signals over stays open however quiet it is.
+    this.stack.transport.inUse = (r) => [...this.calls.values()].some((c) => c.dialog.remote.transport === 'TCP'
+      && c.dialog.remote.address === r.address && c.dialog.remote.port === r.port);
+    this.stack.transport.on('refused', (r, why) => this.log?.warn({ from: r.address }, `SIP over TCP refused: ${why}`));
   }
 
   get port(): number {
     return this.stack.transport.port;
+  }
+
+  /** The playout clock every call of this endpoint runs on. */
+  get clock(): MediaClock {
+    return this.o.clock ?? mediaClock;
   }
 
   async start(): Promise<void> {
@@ -136,15 +158,21 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return `SIP/2.0/${transport} ${this.advertise}:${this.port};branch=${branch};rport`;
   }
 
-  addContact(h: Headers): void {
-    h.add('contact', `<sip:frontdesk@${this.advertise}:${this.port}>`);
+  /** Our Contact; over TCP it says so, or the far end would send its in-dialog requests over UDP. */
+  addContact(h: Headers, transport: Remote['transport'] = 'UDP'): void {
+    h.add('contact', `<sip:frontdesk@${this.advertise}:${this.port}${transport === 'TCP' ? ';transport=tcp' : ''}>`);
   }
 
+  /** Extensions we implement: a request that Requires anything else gets 420 (RFC 3261 §8.2.2.3). */
+  readonly supported = ['timer'] as const;
+
+  /** Our SDP: the answer to the far end's offer, or our offer when their INVITE had none (delayed offer). */
   localSdp(call: SipCall): string {
     return buildSdp({
       address: this.advertise, port: call.rtp.localPort, sessionId: Number.parseInt(call.id.slice(0, 8), 16), version: call.sdpVersion,
-      codec: call.rtp.codecInUse,
+      ...(call.awaitingAnswer ? {} : { codec: call.rtp.codecInUse }),
       direction: call.localDirection,
+      ...(call.offeredStreams && !call.awaitingAnswer ? { streams: call.offeredStreams } : {}),
     });
   }
 
@@ -160,7 +188,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const res = makeResponse(req, 200, 'OK', newTag());
     res.headers.add('allow', this.allow);
     res.headers.add('accept', 'application/sdp');
-    res.headers.add('supported', 'replaces');
+    res.headers.add('supported', this.supported.join(', '));
     return res;
   }
 
@@ -177,6 +205,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   // ---- inbound ----------------------------------------------------------------------------------
 
   private onMalformed(buf: Buffer, remote: Remote, reason: string): void {
+    if (this.sources.blocked(remote.address) && !cidrContains(this.o.trusted, remote.address)) return;
     this.log?.warn({ from: `${remote.address}:${remote.port}`, reason }, 'malformed SIP dropped');
     // Answer 400 when enough of a request survives to address a response; otherwise drop it.
     const text = buf.toString('latin1', 0, Math.min(buf.length, 8192));
@@ -197,15 +226,23 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   }
 
   private onRequest(req: SipRequest, tx: ServerTransaction | undefined, remote: Remote): void {
+    if (this.sources.blocked(remote.address) && !cidrContains(this.o.trusted, remote.address)) {
+      // A blocked source gets no answer at all.
+      tx?.terminate();
+      return;
+    }
+    const call = this.findCall(req);
     if (!tx) {
-      // ACK for a 2xx.
-      this.findCall(req)?.onAck();
+      // ACK for a 2xx: only the dialog's own.
+      if (call?.matches(req)) call.onAck(req);
       return;
     }
     const toTag = parseNameAddr(req.headers.get('to')!).params.tag;
-    const call = this.findCall(req);
+    // A new INVITE is admitted first: strangers learn nothing about what we support.
+    if ((toTag || req.method !== 'INVITE') && this.refuseUnsupported(req, tx)) return;
     if (toTag) {
-      if (call) call.onRequest(req, tx);
+      // In-dialog: Call-ID and both tags must match (RFC 3261 §12.2.2), else it is someone else's call.
+      if (call?.matches(req)) call.onRequest(req, tx);
       else tx.respond(makeResponse(req, 481));
       return;
     }
@@ -216,7 +253,9 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       case 'INVITE':
         if (call) {
           // A retransmitted INVITE whose transaction already ended (we answered): resend the 2xx.
-          call.resend2xx();
+          // The same Call-ID from another caller (another From tag) is refused as a merged request.
+          if (call.matchesCaller(req)) call.resend2xx();
+          else tx.respond(makeResponse(req, 482), { retransmit: false });
           return;
         }
         this.onInvite(req, tx, remote).catch((err: unknown) => {
@@ -245,24 +284,41 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   private admit(req: SipRequest, tx: ServerTransaction, remote: Remote): boolean {
     if (cidrContains(this.o.trusted, remote.address)) return true;
     const users = this.o.users ?? {};
+    // Final answers to untrusted sources go out once: a scanner that never ACKs gets no echo.
+    const once = { retransmit: false };
     if (Object.keys(users).length) {
       const auth = req.headers.get('authorization');
+      let stale = false;
       if (auth) {
+        let user = '';
         try {
           const a = parseAuth(auth);
-          const pw = users[a.params.username ?? ''];
-          if (pw !== undefined && this.verifier.verify(a.params, req.method, pw)) return true;
+          user = a.params.username ?? '';
+          const pw = users[user];
+          if (pw !== undefined && this.verifier.verify(a.params, req.method, pw, remote.address, req.uri)) {
+            this.sources.succeed(remote.address);
+            return true;
+          }
+          stale = pw !== undefined && this.verifier.isStale(a.params, remote.address);
         } catch {
-          // fall through to a new challenge
+          // unparseable credentials count as a failure
+        }
+        if (!stale && this.failed(remote, `digest authentication failed for user "${user.slice(0, 64)}"`)) {
+          tx.terminate();
+          return false;
         }
       }
       const res = makeResponse(req, 401, undefined, newTag());
-      res.headers.add('www-authenticate', this.verifier.challenge());
-      tx.respond(res);
+      res.headers.add('www-authenticate', this.verifier.challenge(remote.address, stale));
+      tx.respond(res, once);
       this.log?.info({ from: remote.address }, 'INVITE challenged');
       return false;
     }
-    tx.respond(makeResponse(req, 403, undefined, newTag()));
+    if (this.failed(remote, 'INVITE from an untrusted source')) {
+      tx.terminate();
+      return false;
+    }
+    tx.respond(makeResponse(req, 403, undefined, newTag()), once);
     this.log?.warn({ from: `${remote.address}:${remote.port}`, to: req.uri }, 'INVITE from an untrusted source rejected');
     return false;
   }
@@ -272,6 +328,25 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const res = makeResponse(req, 503, reason, newTag());
     res.headers.add('retry-after', String(this.o.retryAfterS ?? 30));
     tx.respond(res);
+  }
+
+  /** Counts a failed attempt; true when the source is now blocked (and is told nothing). */
+  private failed(remote: Remote, why: string): boolean {
+    this.log?.warn({ from: `${remote.address}:${remote.port}` }, why);
+    if (!this.sources.fail(remote.address)) return false;
+    this.log?.warn({ from: remote.address }, 'SIP source blocked after repeated authentication failures');
+    return true;
+  }
+
+  /** 420 Bad Extension with Unsupported: when the request Requires what we do not implement. */
+  private refuseUnsupported(req: SipRequest, tx: ServerTransaction): boolean {
+    const unsupported = req.headers.getAll('require').flatMap((v) => v.split(','))
+      .map((x) => x.trim().toLowerCase()).filter((x) => x && !(this.supported as readonly string[]).includes(x));
+    if (!unsupported.length) return false;
+    const res = makeResponse(req, 420, undefined, newTag());
+    res.headers.add('unsupported', unsupported.join(', ').slice(0, 200));
+    tx.respond(res);
+    return true;
   }
 
   private async onInvite(req: SipRequest, tx: ServerTransaction, remote: Remote): Promise<void> {
@@ -293,16 +368,17 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
         return;
       }
     }
+    if (this.refuseUnsupported(req, tx)) return;
     tx.respond(makeResponse(req, 100));
-    let media;
+    let media: ReturnType<typeof negotiate> | undefined;
     try {
-      if (!req.body.length) throw new SdpError('no SDP offer');
       const type = (req.headers.get('content-type') ?? '').toLowerCase();
-      if (!type.startsWith('application/sdp')) {
+      if (!req.body.length) media = undefined; // delayed offer: we offer in the 200, the answer comes in the ACK
+      else if (!type.startsWith('application/sdp')) {
         tx.respond(makeResponse(req, 415, undefined, newTag()));
         return;
       }
-      media = negotiate(req.body.toString('utf8'));
+      else media = negotiate(req.body.toString('utf8'));
     } catch (e) {
       const res = makeResponse(req, 488, undefined, newTag());
       res.headers.add('warning', `304 frontdesk "${(e as Error).message}"`);
@@ -334,11 +410,14 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const from = parseNameAddr(req.headers.get('from')!);
     const to = parseNameAddr(req.headers.get('to')!);
     const rtp = new RtpSession({
-      socket: rtpSocket.socket, codec: media.codec, remote: { address: media.address, port: media.port },
+      socket: rtpSocket.socket, codec: media?.codec ?? OFFER_CODEC, remote: media ? { address: media.address, port: media.port } : undefined,
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
+      ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
+      signallingAddress: remote.address,
     });
-    rtp.setDirection(media.direction);
+    // The session's direction is ours: the mirror of the offer (their sendonly = we only receive).
+    rtp.setDirection(mirrorDirection(media?.direction ?? 'sendrecv'));
     const dialledUser = safeUser(req.uri) ?? safeUser(to.uri) ?? '';
     const call = new SipCall(
       this, randomUUID().replace(/-/g, ''), 'inbound',
@@ -352,7 +431,9 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       },
       rtp, tx,
     );
-    call.localDirection = mirrorDirection(media.direction);
+    call.localDirection = mirrorDirection(media?.direction ?? 'sendrecv');
+    if (media) call.offeredStreams = { list: media.streams, used: media.used };
+    else call.awaitingAnswer = true;
     this.calls.set(callId, call);
     tx.on('cancel', () => call.onCancel());
     tx.respond(makeResponse(req, 180, undefined, call.dialog.localTag));
@@ -364,24 +445,36 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   onReinvite(call: SipCall, req: SipRequest, tx: ServerTransaction): void {
     if (req.body.length) {
       try {
-        const media = negotiate(req.body.toString('utf8'));
-        call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
-        call.rtp.setCodec(media.codec);
-        call.rtp.setDirection(media.direction);
-        call.localDirection = mirrorDirection(media.direction);
-        const onHold = media.direction === 'sendonly' || media.direction === 'inactive';
-        call.emit('hold', onHold);
+        this.applyRemoteSdp(call, req.body.toString('utf8'));
       } catch (e) {
         tx.respond(makeResponse(req, 488, (e as Error).message.slice(0, 60)));
         return;
       }
+    } else if (req.method === 'INVITE') {
+      // A re-INVITE without SDP: we offer in the 200, the answer comes in the ACK.
+      call.awaitingAnswer = true;
     }
     call.sdpVersion++;
     const res = makeResponse(req, 200, 'OK', call.dialog.localTag);
-    this.addContact(res.headers);
+    this.addContact(res.headers, call.dialog.remote.transport);
     res.headers.add('content-type', 'application/sdp');
     res.body = Buffer.from(this.localSdp(call));
     tx.respond(res);
+    // A re-INVITE's 2xx is the dialog's to resend until the ACK, like the first one's.
+    if (req.method === 'INVITE') call.sent2xx(res);
+  }
+
+  /** The far end's SDP (a re-INVITE's offer, or the answer in an ACK): address, codec, direction, hold. */
+  applyRemoteSdp(call: SipCall, sdp: string, inAck = false): void {
+    const media = negotiate(sdp);
+    call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
+    call.rtp.setCodec(media.codec);
+    call.localDirection = mirrorDirection(media.direction);
+    // Hold (their sendonly/inactive): we stop sending; their recvonly: we stop expecting media.
+    call.rtp.setDirection(call.localDirection);
+    if (!call.awaitingAnswer) call.offeredStreams = { list: media.streams, used: media.used };
+    const onHold = media.direction === 'sendonly' || media.direction === 'inactive';
+    if (onHold || !inAck) call.emit('hold', onHold);
   }
 
   private onStrayResponse(res: SipResponse, remote: Remote): void {
@@ -436,7 +529,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       headers.add('to', `<${remoteUri}>`);
       headers.add('call-id', callId);
       headers.add('cseq', `${cseq++} INVITE`);
-      this.addContact(headers);
+      this.addContact(headers, remote.transport);
       headers.add('allow', this.allow);
       if (authHeader) headers.add(authHeader[0], authHeader[1]);
       headers.add('content-type', 'application/sdp');
@@ -481,6 +574,8 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       socket, codec: media.codec, remote: { address: media.address, port: media.port },
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
+      ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
+      signallingAddress: remote.address,
     });
     const call = new SipCall(
       this, randomUUID().replace(/-/g, ''), 'outbound', fromNumber, number,
@@ -497,6 +592,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     this.stack.sendRaw(ack, remote);
     call.state = 'answered';
     rtp.start();
+    call.audioIn.start();
     queueMicrotask(() => call.emit('answered'));
     return call;
   }
@@ -517,7 +613,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       headers.add('to', `<${aor}>`);
       headers.add('call-id', callId);
       headers.add('cseq', `${cseq++} REGISTER`);
-      this.addContact(headers);
+      this.addContact(headers, t.transport);
       headers.add('expires', String(expires));
       if (auth) headers.add(auth[0], auth[1]);
       return { kind: 'request', method: 'REGISTER', uri: `sip:${t.host}`, headers, body: Buffer.alloc(0) };

@@ -10,6 +10,15 @@ export interface RemoteMedia {
   port: number;
   direction: MediaDirection;
   codec: RtpCodec;
+  /** Every m= line of the offer, so the answer can have as many (RFC 3264 §6), and which one we use. */
+  streams: OfferedStream[];
+  used: number;
+}
+
+export interface OfferedStream {
+  type: string;
+  protocol: string;
+  payloads: string;
 }
 
 export class SdpError extends Error {}
@@ -24,9 +33,9 @@ export function negotiate(sdp: string, prefer: readonly G711[] = ['PCMU', 'PCMA'
   } catch {
     throw new SdpError('unparseable SDP');
   }
-  // Port 0 is a declined stream (RFC 3264 §6); anything else must be a real UDP port, or the first
-  // packet we send would throw inside the media clock.
-  const audio = parsed.media?.find((m) => m.type === 'audio' && m.port !== 0);
+  const media = parsed.media ?? [];
+  const used = media.findIndex((m) => m.type === 'audio' && m.port > 0 && /^RTP\/AVP$/i.test(m.protocol));
+  const audio = media[used];
   if (!audio) throw new SdpError('no audio stream');
   if (!Number.isInteger(audio.port) || audio.port < 1 || audio.port > 65535) throw new SdpError(`bad audio port ${String(audio.port).slice(0, 12)}`);
   const address = audio.connection?.ip ?? parsed.connection?.ip;
@@ -58,6 +67,8 @@ export function negotiate(sdp: string, prefer: readonly G711[] = ['PCMU', 'PCMA'
     port: audio.port,
     direction,
     codec: { codec, payloadType: pt, dtmfPayloadType: dtmf, ptimeMs: [10, 20, 30, 40, 60].includes(ptime) ? ptime : 20 },
+    streams: media.map((m) => ({ type: m.type, protocol: m.protocol, payloads: String(m.payloads ?? '0') })),
+    used,
   };
 }
 
@@ -72,6 +83,8 @@ export function buildSdp(opts: {
   codec?: RtpCodec;
   direction?: MediaDirection;
   offerCodecs?: readonly G711[];
+  /** Answering an offer of several m= lines: ours goes at `used`, the others are refused with port 0. */
+  streams?: { list: readonly OfferedStream[]; used: number };
 }): string {
   const codecs: { pt: number; name: string }[] = [];
   if (opts.codec) codecs.push({ pt: opts.codec.payloadType, name: opts.codec.codec });
@@ -100,6 +113,12 @@ export function buildSdp(opts: {
       },
     ],
   };
+  if (opts.streams && opts.streams.list.length > 1) {
+    const ours = desc.media[0]!;
+    desc.media = opts.streams.list.map((m, i) => (i === opts.streams!.used ? ours : {
+      type: m.type, port: 0, protocol: m.protocol, payloads: m.payloads.split(/\s+/)[0] ?? '0',
+    } as (typeof desc.media)[number]));
+  }
   return sdpTransform.write(desc);
 }
 

@@ -54,12 +54,33 @@ export function makeResponse(req: SipRequest, status: number, reason?: string, t
 
 // ---- transport ---------------------------------------------------------------------------------
 
-export class SipTransport extends EventEmitter<{ message: [SipMessage, Remote]; malformed: [Buffer, Remote, string] }> {
+export const tcpDefaults = {
+  /** An inbound connection with no traffic for this long is closed, unless a call still uses it, ms. */
+  idleMs: 5 * 60_000,
+  /** Inbound connections at once from one address. */
+  maxPerSource: 20,
+  /** Inbound connections at once in all. */
+  maxTotal: 1_000,
+} as const satisfies Record<string, number>;
+
+export type TcpLimits = { -readonly [K in keyof typeof tcpDefaults]?: number };
+
+export class SipTransport extends EventEmitter<{ message: [SipMessage, Remote]; malformed: [Buffer, Remote, string]; refused: [Remote, string] }> {
   private udp: UdpSocket | undefined;
   private tcp: Server | undefined;
   private readonly conns = new Map<string, TcpSocket>();
+  private readonly inbound = new Map<string, number>();
+  private inboundTotal = 0;
+  private readonly limits: { -readonly [K in keyof typeof tcpDefaults]: number };
+  /** Asked before closing an idle connection: a call's signalling may sit quiet for an hour. */
+  inUse: (remote: Remote) => boolean = () => false;
   port = 0;
   address = '';
+
+  constructor(limits: TcpLimits = {}) {
+    super();
+    this.limits = { ...tcpDefaults, ...limits };
+  }
 
   async listen(address: string, port: number): Promise<void> {
     const udp = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
@@ -73,7 +94,7 @@ export class SipTransport extends EventEmitter<{ message: [SipMessage, Remote]; 
     this.udp = udp;
     this.port = udp.address().port;
     this.address = address;
-    const tcp = createServer((sock) => this.adopt(sock));
+    const tcp = createServer((sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
       tcp.listen(this.port, address, () => resolve());
@@ -83,6 +104,30 @@ export class SipTransport extends EventEmitter<{ message: [SipMessage, Remote]; 
 
   private key(r: { address: string; port: number }): string {
     return `${r.address}:${r.port}`;
+  }
+
+  /** An inbound TCP connection: within the per-source and total caps, closed when idle. */
+  private accept(sock: TcpSocket): void {
+    const address = sock.remoteAddress ?? '';
+    const remote: Remote = { address, port: sock.remotePort ?? 0, transport: 'TCP' };
+    const mine = this.inbound.get(address) ?? 0;
+    if (mine >= this.limits.maxPerSource || this.inboundTotal >= this.limits.maxTotal) {
+      sock.destroy();
+      this.emit('refused', remote, mine >= this.limits.maxPerSource ? 'too many connections from this address' : 'too many connections');
+      return;
+    }
+    this.inbound.set(address, mine + 1);
+    this.inboundTotal++;
+    sock.once('close', () => {
+      this.inboundTotal--;
+      const n = (this.inbound.get(address) ?? 1) - 1;
+      if (n > 0) this.inbound.set(address, n);
+      else this.inbound.delete(address);
+    });
+    sock.setTimeout(this.limits.idleMs, () => {
+      if (!this.inUse(remote)) sock.destroy();
+    });
+    this.adopt(sock);
   }
 
   private adopt(sock: TcpSocket): void {
@@ -200,7 +245,11 @@ export class ServerTransaction extends EventEmitter<{ cancel: []; ack: [SipReque
     return this.request.method === 'INVITE';
   }
 
-  respond(res: SipResponse): void {
+  /**
+   * Sends a response. `retransmit: false` sends a final response once (to an untrusted source that
+   * may never ACK: no amplification); a retransmitted request still gets it again, one for one.
+   */
+  respond(res: SipResponse, opts: { retransmit?: boolean } = {}): void {
     if (this.state === 'terminated' || this.state === 'completed' || this.state === 'confirmed') return;
     this.lastResponse = res;
     this.stack.transport.send(res, this.remote);
@@ -211,7 +260,7 @@ export class ServerTransaction extends EventEmitter<{ cancel: []; ack: [SipReque
       return;
     }
     this.state = 'completed';
-    if (this.isInvite && this.remote.transport === 'UDP') {
+    if (this.isInvite && this.remote.transport === 'UDP' && opts.retransmit !== false) {
       let interval: number = timers.T1;
       const again = () => {
         if (this.state !== 'completed') return;
@@ -336,11 +385,12 @@ export interface StackHandlers {
 }
 
 export class SipStack {
-  readonly transport = new SipTransport();
+  readonly transport: SipTransport;
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
 
-  constructor(private readonly handlers: StackHandlers) {
+  constructor(private readonly handlers: StackHandlers, tcp: TcpLimits = {}) {
+    this.transport = new SipTransport(tcp);
     this.transport.on('message', (m, r) => {
       // Fault isolation: whatever one message does to a handler, it gets its error answer and
       // the socket (and with it every other call) keeps going.
