@@ -1,18 +1,21 @@
 # The frontdesk controller. Models are mounted at /models (see docker-compose.yml), never baked in.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# package.json's override points onnxruntime-web here (see scripts/no-onnxruntime-web).
+COPY scripts/no-onnxruntime-web ./scripts/no-onnxruntime-web
 RUN npm ci --no-audit --no-fund
 COPY web ./web
 RUN npx vite build --config web/vite.config.ts
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # The offline floor: flite/espeak-ng voices, pocketsphinx, and what adapts it to phone audio on first start.
 RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng flite tini \
       pocketsphinx pocketsphinx-en-us sphinxtrain sphinxbase-utils asterisk-core-sounds-en asterisk-core-sounds-en-wav \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY scripts/no-onnxruntime-web ./scripts/no-onnxruntime-web
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src

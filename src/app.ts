@@ -25,6 +25,7 @@ import { Brain } from './agent/brain.js';
 import { AgentTools } from './agent/tools.js';
 import { AnsweringFlow } from './agent/call/answering.js';
 import { createCallAlertSender } from './agent/call/alert-call.js';
+import { startCliEndpoint, type CliEndpoint } from './http/cli-endpoint.js';
 
 /** The running process: store, HTTP and (as they land) telephony, SMS and agent workers. */
 export interface App {
@@ -147,6 +148,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, llmMaxTokens: config.llmMaxTokens }, call));
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
+  let cliEndpoint: CliEndpoint | undefined;
   const summaries = async () => {
     try {
       await business.alerts.dailySummaries(store.db, await contexts.list());
@@ -184,6 +186,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         (err: unknown) => logger.error({ err }, 'speech recognition unavailable; callers get the keypad and voicemail'),
       );
       app.url = await http.listen({ host: config.http.host, port: config.http.port });
+      // This process owns the embedded database now; CLI commands reach it through this endpoint.
+      if (!config.databaseUrl) cliEndpoint = await startCliEndpoint(store, config.dataDir, logger.child({ mod: 'cli' }));
       await telephony?.start();
       outbox.start();
       smsJobs?.start();
@@ -192,6 +196,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     },
     async stop() {
       clearInterval(summaryTimer);
+      await cliEndpoint?.close();
       await telephony?.stop();
       await http.close();
       await outbox.stop();

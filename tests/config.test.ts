@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, settings } from '../src/config/index.js';
+import { envExample } from '../scripts/env-example.js';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -36,5 +37,17 @@ describe('configuration', () => {
   it('documents every variable in .env.example', () => {
     const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
     for (const name of Object.keys(settings)) expect(example).toMatch(new RegExp(`^#? ?${name}=`, 'm'));
+  });
+
+  it('.env.example is what the script generates, and each default it shows, uncommented, changes nothing', () => {
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    expect(example).toBe(envExample());
+    const defaults = loadConfig({});
+    for (const [, name, value] of example.matchAll(/^# ([A-Z_]+)=(.*)$/gm)) {
+      expect(value, name).not.toMatch(/\[object |undefined|null/);
+      expect(loadConfig({ [name!]: value }), `${name}=${value}`).toEqual(defaults);
+    }
+    // The object-valued one is written the way a user writes it, and that form parses.
+    expect(loadConfig({ FRONTDESK_SIP_USERS: '101:secret-one,102:secret-two' }).sip.users).toEqual({ 101: 'secret-one', 102: 'secret-two' });
   });
 });

@@ -4,6 +4,8 @@ import { createSocket } from 'node:dgram';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { openStore } from '../store/db.js';
+import { StoreLockedError } from '../store/lock.js';
+import { readCliEndpoint, runOpRemote } from '../http/cli-endpoint.js';
 import { silentLogger } from '../util/logger.js';
 import { createSpeech } from '../speech/index.js';
 
@@ -41,6 +43,14 @@ async function checkDatabase(cfg: Config): Promise<Check> {
       await store.close();
     }
   } catch (e) {
+    if (e instanceof StoreLockedError) {
+      // The running server owns it: a `migrate` through its endpoint says whether it answers.
+      const ep = readCliEndpoint(cfg.dataDir);
+      const answer = ep && ep.pid === e.pid ? await runOpRemote(ep, { op: 'migrate' }, 5_000).catch(() => undefined) : undefined;
+      return answer
+        ? { name: 'database', status: 'ok', detail: `pglite at ${e.dir}, served by the running frontdesk (process ${e.pid})` }
+        : { name: 'database', status: 'fail', detail: e.message };
+    }
     return { name: 'database', status: 'fail', detail: (e as Error).message };
   }
 }
@@ -58,17 +68,19 @@ function checkDataDir(cfg: Config): Check {
 
 function checkModels(cfg: Config): Check[] {
   const dir = resolve(cfg.modelsDir);
-  if (!existsSync(dir)) {
-    return [{ name: 'models', status: 'warn', detail: `${dir} does not exist; run \`npm run models\` to fetch the neural set` }];
-  }
+  // The offline floor (and the bundled Silero VAD) needs no models folder: say so, then report each slot.
+  const folder: Check = existsSync(dir)
+    ? { name: 'models', status: 'ok', detail: dir }
+    : { name: 'models', status: 'ok', detail: `${dir} does not exist: the offline floor serves; \`npm run models\` fetches the neural set` };
   let speech: ReturnType<typeof createSpeech>;
   try {
     speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel });
   } catch (e) {
     return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
   }
+  speech.close();
   return [
-    { name: 'models', status: 'ok', detail: dir },
+    folder,
     ...speech.report.map((r): Check => ({
       name: r.slot,
       status: r.engine === 'none' || r.engine === 'energy' ? 'warn' : 'ok',

@@ -1,15 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogger, silentLogger, type Logger } from '../util/logger.js';
 import { createApp, openMigratedStore } from '../app.js';
-import { ContextService } from '../business/context/service.js';
 import { ContextValidationError } from '../business/context/schema.js';
-import { contextsFromYaml, contextsToYaml } from '../business/context/yaml.js';
-import { audit } from '../store/audit.js';
-import { createAdminUser, UserError } from '../http/admin/users.js';
-import { unlockAddress, unlockLogins } from '../http/admin/login-limits.js';
+import { ContextNotFoundError } from '../business/context/service.js';
+import { UserError } from '../http/admin/users.js';
+import { pgliteLockFile } from '../store/db.js';
+import { lockHolder, StoreLockedError } from '../store/lock.js';
+import { readCliEndpoint, RemoteInputError, runOpRemote } from '../http/cli-endpoint.js';
+import { runOp, type CliOp } from './ops.js';
 import { runDoctor } from './doctor.js';
 import { version } from '../version.js';
 
@@ -19,6 +21,8 @@ export interface CliIo {
   err: (s: string) => void;
   env: NodeJS.ProcessEnv;
   stdin?: () => Promise<string>;
+  /** Asks for a hidden answer on a terminal; absent: standard input's TTY decides. */
+  prompt?: (question: string) => Promise<string>;
 }
 
 const defaultIo: CliIo = {
@@ -39,6 +43,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The first line without its line ending; the rest of the input is ignored. */
+export function firstLine(text: string): string {
+  const i = text.search(/\r?\n/);
+  return i < 0 ? text : text.slice(0, i);
+}
+
 async function promptHidden(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   // Hide what is typed: readline echoes through _writeToOutput.
@@ -46,7 +56,7 @@ async function promptHidden(question: string): Promise<string> {
     if (s.includes(question)) process.stderr.write(s);
   };
   try {
-    return (await rl.question(question)).trim();
+    return await rl.question(question);
   } finally {
     rl.close();
     process.stderr.write('\n');
@@ -55,13 +65,25 @@ async function promptHidden(question: string): Promise<string> {
 
 export function buildCli(io: CliIo = defaultIo): Command {
   const loadCfg = (): Config => loadConfig(io.env);
-  const quietLogger = (cfg: Config): Logger => (cfg.logLevel === 'silent' ? silentLogger : createLogger('warn'));
 
-  async function withStore<T>(fn: (svc: ContextService, cfg: Config, db: Awaited<ReturnType<typeof openMigratedStore>>) => Promise<T>): Promise<T> {
+  /**
+   * Runs a database operation: in this process, or, while a running server owns the embedded
+   * database, inside that server (two processes must never open one PGlite folder).
+   */
+  async function run(op: CliOp, logger?: Logger): Promise<void> {
     const cfg = loadCfg();
-    const store = await openMigratedStore(cfg, quietLogger(cfg));
+    if (!cfg.databaseUrl) {
+      const pid = lockHolder(pgliteLockFile(cfg.dataDir));
+      if (pid !== undefined) {
+        const ep = readCliEndpoint(cfg.dataDir);
+        if (!ep || ep.pid !== pid) throw new StoreLockedError(resolve(cfg.dataDir), pid);
+        io.out(await runOpRemote(ep, op));
+        return;
+      }
+    }
+    const store = await openMigratedStore(cfg, logger ?? (cfg.logLevel === 'silent' ? silentLogger : createLogger('warn')));
     try {
-      return await fn(new ContextService(store.db), cfg, store);
+      io.out(await runOp(store, op));
     } finally {
       await store.close();
     }
@@ -99,26 +121,17 @@ export function buildCli(io: CliIo = defaultIo): Command {
 
   program
     .command('migrate')
-    .description('apply database migrations and exit')
+    .description('apply database migrations and exit (a running server has already applied them)')
     .action(async () => {
       const cfg = loadCfg();
-      const store = await openMigratedStore(cfg, createLogger(cfg.logLevel));
-      io.out(`database is at the latest schema (${store.dialect}: ${store.location})\n`);
-      await store.close();
+      await run({ op: 'migrate' }, createLogger(cfg.logLevel));
     });
 
   const context = program.command('context').description('business contexts (dialplan contexts)');
   context
     .command('list')
     .description('list contexts with their numbers and version')
-    .action(async () => {
-      await withStore(async (svc) => {
-        for (const c of await svc.list()) {
-          const d = c.document;
-          io.out(`${c.name}\tv${c.version}\t${d.default ? 'default\t' : ''}${d.numbers.join(',') || '-'}\t${d.displayName}\n`);
-        }
-      });
-    });
+    .action(async () => run({ op: 'context.list' }));
   context
     .command('export')
     .description('print contexts as YAML')
@@ -129,10 +142,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         io.err('context export: give a context NAME or --all\n');
         throw new CliExit(2);
       }
-      await withStore(async (svc) => {
-        const list = opts.all ? await svc.list() : [await svc.get(name!)];
-        io.out(contextsToYaml(list.map((c) => c.document)));
-      });
+      await run({ op: 'context.export', all: !!opts.all, ...(name ? { name } : {}) });
     });
   context
     .command('import')
@@ -150,15 +160,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         }
         text = readFileSync(file, 'utf8');
       }
-      const docs = contextsFromYaml(text);
-      await withStore(async (svc) => {
-        for (const d of docs) {
-          const before = await svc.find(d.name);
-          const saved = await svc.save(d, opts.author, opts.message ?? `imported from ${file}`);
-          const what = !before ? 'created' : before.version === saved.version ? 'unchanged' : 'updated';
-          io.out(`${saved.name}: ${what} (version ${saved.version})\n`);
-        }
-      });
+      await run({ op: 'context.import', yaml: text, source: file, author: opts.author, ...(opts.message ? { message: opts.message } : {}) });
     });
 
   const admin = program.command('admin').description('admin console users');
@@ -166,7 +168,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
     .command('create-user')
     .description('create an admin console user')
     .argument('<username>')
-    .option('--password <password>', 'password (else FRONTDESK_ADMIN_PASSWORD, standard input, or a prompt)')
+    .option('--password <password>', 'password (else FRONTDESK_ADMIN_PASSWORD, the first line of standard input, or a prompt)')
     .option('--role <role>', 'admin or viewer', 'admin')
     .action(async (username: string, opts: { password?: string; role: string }) => {
       if (opts.role !== 'admin' && opts.role !== 'viewer') {
@@ -175,12 +177,20 @@ export function buildCli(io: CliIo = defaultIo): Command {
       }
       let password = opts.password ?? io.env.FRONTDESK_ADMIN_PASSWORD;
       if (!password) {
-        password = process.stdin.isTTY ? await promptHidden('Password: ') : (await (io.stdin ?? readStdin)()).trim();
+        const prompt = io.prompt ?? (process.stdin.isTTY ? promptHidden : undefined);
+        if (prompt) {
+          // Typed blind, so asked twice: a typo would otherwise lock the owner out.
+          password = await prompt('Password: ');
+          if ((await prompt('Password again: ')) !== password) {
+            io.err('admin create-user: the passwords differ; nothing was created\n');
+            throw new CliExit(2);
+          }
+        } else {
+          // From a pipe: the first line (`printf 'pw\npw\n' |` answers a prompt that asks twice).
+          password = firstLine(await (io.stdin ?? readStdin)());
+        }
       }
-      await withStore(async (_svc, _cfg, store) => {
-        const u = await createAdminUser(store.db, username, password!, { role: opts.role as 'admin' | 'viewer' });
-        io.out(`created ${opts.role} user ${u.username}\n`);
-      });
+      await run({ op: 'admin.create-user', username, password, role: opts.role });
     });
 
   admin
@@ -193,11 +203,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
         io.err('admin unlock: give a username or --address <ip>\n');
         throw new CliExit(2);
       }
-      await withStore(async (_svc, _cfg, store) => {
-        const n = (username ? await unlockLogins(store.db, username) : 0) + (opts.address ? await unlockAddress(store.db, opts.address) : 0);
-        await audit(store.db, { actor: 'cli', action: 'admin.unlock', targetType: 'admin_user', targetId: username ?? opts.address ?? '', details: { cleared: n } });
-        io.out(`cleared ${n} login limit${n === 1 ? '' : 's'}\n`);
-      });
+      await run({ op: 'admin.unlock', ...(username ? { username } : {}), ...(opts.address ? { address: opts.address } : {}) });
     });
 
   program
@@ -220,7 +226,10 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
   } catch (e) {
     if (e instanceof CliExit) return e.code;
     if (e instanceof CommanderError) return e.exitCode;
-    if (e instanceof ConfigError || e instanceof ContextValidationError || e instanceof UserError) {
+    if (
+      e instanceof ConfigError || e instanceof ContextValidationError || e instanceof UserError || e instanceof RemoteInputError ||
+      e instanceof ContextNotFoundError || e instanceof StoreLockedError
+    ) {
       io.err(`${e.message}\n`);
       return 2;
     }

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Stt, Tts, Vad } from './types.js';
 import { SileroVad } from './vad/silero.js';
 import { EnergyVad } from './vad/energy.js';
+import { chooseSilero } from './vad/model.js';
 import { EspeakTts } from './tts/espeak.js';
 import { FliteTts } from './tts/flite.js';
 import { CachedTts } from './tts/cache.js';
@@ -45,11 +46,7 @@ export interface SpeechOptions {
   ttsModel?: string | undefined;
 }
 
-export const SILERO_PATHS = ['vad/silero-vad-v5.1.2/silero_vad.onnx', 'vad/silero-vad-v6.2/silero_vad.onnx', 'vad/silero_vad.onnx'];
-
-export function findSilero(modelsDir: string): string | undefined {
-  return SILERO_PATHS.map((p) => resolve(modelsDir, p)).find((p) => existsSync(p));
-}
+export { chooseSilero, SILERO_PATHS } from './vad/model.js';
 
 function runs(bin: string, arg: string): boolean {
   return spawnSync(bin, [arg], { stdio: 'ignore' }).status === 0;
@@ -79,10 +76,8 @@ function sphinxLoads(): string | undefined {
 
 export function createSpeech(o: SpeechOptions): SpeechSet {
   const report: SpeechSet['report'] = [];
-  const silero = findSilero(o.modelsDir);
-  report.push(silero
-    ? { slot: 'vad', engine: 'silero (sherpa-onnx)', why: silero }
-    : { slot: 'vad', engine: 'energy', why: `no Silero model under ${o.modelsDir}/vad; run \`npm run models\`` });
+  const { model: silero, why: sileroWhy } = chooseSilero(o.modelsDir);
+  report.push({ slot: 'vad', engine: silero ? 'silero (sherpa-onnx)' : 'energy', why: sileroWhy });
 
   const neuralStt = chooseStt(o.modelsDir, o.sttModel);
   const neuralTts = chooseTts(o.modelsDir, o.ttsModel);

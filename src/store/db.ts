@@ -7,6 +7,7 @@ import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from './schema.js';
+import { acquireLock } from './lock.js';
 
 export type Db = Kysely<Database>;
 
@@ -72,22 +73,36 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   }
   let location = 'memory';
   let dataDir: string | undefined;
+  let release = () => {};
   if (opts.dataDir) {
     dataDir = resolve(join(opts.dataDir, 'pgdata'));
     mkdirSync(dataDir, { recursive: true });
     location = dataDir;
+    // Two processes writing one PGlite folder corrupt it (rows lost, broken indexes): one owner at a time.
+    release = acquireLock(pgliteLockFile(opts.dataDir), resolve(opts.dataDir));
   }
-  const pglite = await PGlite.create({
-    ...(dataDir ? { dataDir } : {}),
-    extensions: { btree_gist },
-    // Same shape as node-postgres, so both dialects return bigint ids as strings.
-    parsers: { [INT8_OID]: (v: string) => v },
-  });
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create({
+      ...(dataDir ? { dataDir } : {}),
+      extensions: { btree_gist },
+      // Same shape as node-postgres, so both dialects return bigint ids as strings.
+      parsers: { [INT8_OID]: (v: string) => v },
+    });
+  } catch (e) {
+    release();
+    throw e;
+  }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
-  return makeStore(db, 'pglite', location);
+  return makeStore(db, 'pglite', location, release);
 }
 
-function makeStore(db: Db, dialect: Store['dialect'], location: string): Store {
+/** The lock file that says which process owns the embedded database under a data folder. */
+export function pgliteLockFile(dataDir: string): string {
+  return join(resolve(dataDir), 'pgdata.lock');
+}
+
+function makeStore(db: Db, dialect: Store['dialect'], location: string, release = () => {}): Store {
   let closed = false;
   return {
     db,
@@ -105,7 +120,11 @@ function makeStore(db: Db, dialect: Store['dialect'], location: string): Store {
     async close() {
       if (closed) return;
       closed = true;
-      await db.destroy();
+      try {
+        await db.destroy();
+      } finally {
+        release();
+      }
     },
   };
 }

@@ -75,6 +75,25 @@ export function adaptedModel(dir: string): string | undefined {
  * Adapts the model into `outDir` (about half a minute on two cores). Idempotent: a complete model
  * is left alone; a half-built one is rebuilt.
  */
+/**
+ * Each step's share of the adaptation's time (measured shape: Baum-Welch dominates). After each step
+ * the log says how far along it is and, from the time taken so far, how long the rest should take:
+ * on a busy machine the whole can take minutes, and a silent start looks hung.
+ */
+const ADAPT_STEPS = { audio: 0.15, features: 0.15, statistics: 0.55, adaptation: 0.05 } as const;
+
+export function adaptationProgress(log: (msg: string) => void, now: () => number = () => performance.now()): (step: keyof typeof ADAPT_STEPS) => void {
+  const start = now();
+  const names = Object.keys(ADAPT_STEPS) as (keyof typeof ADAPT_STEPS)[];
+  let done = 0;
+  return (step) => {
+    done += ADAPT_STEPS[step];
+    const elapsedS = (now() - start) / 1000;
+    const leftS = Math.max(1, Math.round((elapsedS / done) * (1 - done)));
+    log(`adapting the recognizer: step ${names.indexOf(step) + 1}/${names.length + 1} (${step}) done, ${Math.round(done * 100)}%, about ${leftS} s left`);
+  };
+}
+
 export async function adaptTelephoneModel(outDir: string, log: (msg: string) => void = () => {}): Promise<string> {
   if (adaptedModel(outDir)) return outDir;
   const missing = adaptationMissing();
@@ -88,7 +107,8 @@ export async function adaptTelephoneModel(outDir: string, log: (msg: string) => 
   for (const f of await readdir(`${SPHINX_BASE}/en-us`)) await copyFile(`${SPHINX_BASE}/en-us/${f}`, join(base, f));
 
   const { train } = await prompts();
-  log(`adapting pocketsphinx to telephone audio on ${train.length} recorded prompts`);
+  log(`adapting pocketsphinx to telephone audio on ${train.length} recorded prompts (once; about 20 s on an idle machine)`);
+  const progress = adaptationProgress(log);
   const ids: string[] = [];
   const lines: string[] = [];
   for (const p of train) {
@@ -104,15 +124,18 @@ export async function adaptTelephoneModel(outDir: string, log: (msg: string) => 
   }
   await writeFile(join(work, 'adapt.fileids'), ids.join('\n') + '\n');
   await writeFile(join(work, 'adapt.transcription'), lines.join('\n') + '\n');
+  progress('audio');
 
   const opts = { cwd: work, maxBuffer: 64 << 20 };
   await run('sphinx_fe', ['-argfile', 'base/feat.params', '-samprate', '16000', '-c', 'adapt.fileids', '-di', '.', '-do', '.', '-ei', 'wav', '-eo', 'mfc', '-mswav', 'yes'], opts);
+  progress('features');
   await run('pocketsphinx_mdef_convert', ['-text', 'base/mdef', 'base/mdef.txt'], opts);
   await writeFile(join(base, 'mixture_weights'), sendumpToMixw(await readFile(join(base, 'sendump'))));
   await run(`${SPHINXTRAIN}/bw`, [
     '-hmmdir', 'base', '-moddeffn', 'base/mdef.txt', '-ts2cbfn', '.ptm.', '-feat', '1s_c_d_dd', '-svspec', '0-12/13-25/26-38',
     '-cmn', 'batch', '-agc', 'none', '-dictfn', SPHINX_DICT, '-ctlfn', 'adapt.fileids', '-lsnfn', 'adapt.transcription', '-accumdir', '.',
   ], opts);
+  progress('statistics');
   const model = join(work, 'model');
   await mkdir(model);
   for (const f of ['mdef', 'noisedict', 'README']) await copyFile(join(base, f), join(model, f));
@@ -121,6 +144,7 @@ export async function adaptTelephoneModel(outDir: string, log: (msg: string) => 
     '-mixwfn', 'base/mixture_weights', '-tmatfn', 'base/transition_matrices', '-accumdir', '.',
     '-mapmeanfn', 'model/means', '-mapvarfn', 'model/variances', '-mapmixwfn', 'model/mixture_weights', '-maptmatfn', 'model/transition_matrices',
   ], opts);
+  progress('adaptation');
   // Live cepstral mean normalisation starts from the telephone channel's mean, not the wideband one.
   const cmninit = await meanCepstrum(join(work, 'wav'));
   const params = (await readFile(join(base, 'feat.params'), 'utf8'))
