@@ -173,7 +173,7 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
         message: 'edited in the console',
       });
       // The page is drawn again from what the server kept; the confirmation survives it.
-      await contextPage(app, name, `Saved as version ${res.version}.`);
+      await contextPage(app, name, res.version === version ? 'No changes to save.' : `Saved as version ${res.version}.`);
       document.getElementById('context-saved')?.focus();
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
