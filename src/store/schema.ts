@@ -90,6 +90,8 @@ export interface SmsThreadsTable {
   provider: string | null;
   state: NullableJson;
   opted_out_at: NullableTimestamp;
+  /** When the owner last read the thread in the console (0002). */
+  owner_read_at: NullableTimestamp;
   last_message_at: Timestamp;
   created_at: Generated<Date>;
 }

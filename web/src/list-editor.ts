@@ -1,29 +1,35 @@
 import { h } from './dom.js';
 
 /**
- * An editable table for a list of objects in a context (services, owner targets, caller rules,
- * holidays): one input per field, rows added and removed in place. Fields are dotted paths into
- * each object; what the editor does not show is kept as it was.
+ * An editable list of objects in a context (services, owner targets, caller rules, holidays): one
+ * labelled input per field, rows added and removed in place. Fields are dotted paths into each
+ * object; what the editor does not show is kept as it was. Tables on a desktop, stacked cards on a
+ * phone (each cell carries its label).
  */
 
 export interface Field {
   path: string;
   label: string;
-  type?: 'text' | 'number' | 'date' | 'select';
-  options?: readonly string[];
+  type?: 'text' | 'number' | 'date' | 'select' | 'tel';
+  /** Values, or [value, what the owner reads] pairs. */
+  options?: readonly (string | readonly [string, string])[];
   width?: string;
+  placeholder?: string;
 }
 
 export interface ListEditor {
   element: HTMLElement;
+  /** The rows as objects; `fix` may rewrite a row (normalize numbers) or throw a {path,message} for a field. */
   value(): Record<string, unknown>[];
+  /** The input for row `index`'s field `path` (or the row's first input), for an error beside it. */
+  locate(index: number, path: string): { el: HTMLElement; label: string } | undefined;
 }
 
-function get(o: Record<string, unknown>, path: string): unknown {
+export function get(o: Record<string, unknown>, path: string): unknown {
   return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
 }
 
-function set(o: Record<string, unknown>, path: string, value: unknown): void {
+export function set(o: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split('.');
   let cur = o;
   for (const k of keys.slice(0, -1)) {
@@ -34,32 +40,43 @@ function set(o: Record<string, unknown>, path: string, value: unknown): void {
   else cur[keys.at(-1)!] = value;
 }
 
-export function listEditor(id: string, fields: readonly Field[], items: readonly Record<string, unknown>[], blank: () => Record<string, unknown>): ListEditor {
+export function listEditor(
+  id: string, title: string, fields: readonly Field[], items: readonly Record<string, unknown>[], blank: () => Record<string, unknown>,
+  finish: (row: Record<string, unknown>) => Record<string, unknown> = (r) => r,
+): ListEditor {
   const body = h('tbody');
   const rows: { base: Record<string, unknown>; inputs: (HTMLInputElement | HTMLSelectElement)[]; tr: HTMLElement }[] = [];
-  const addRow = (item: Record<string, unknown>) => {
+  const addRow = (item: Record<string, unknown>, focus = false) => {
     const base = structuredClone(item);
     const inputs = fields.map((f) => {
       const v = get(item, f.path);
-      const el = f.type === 'select'
-        ? h('select', { 'data-field': f.path }, ...(f.options ?? []).map((o) => h('option', { value: o, ...(o === v ? { selected: true } : {}) }, o)))
-        : h('input', { 'data-field': f.path, type: f.type ?? 'text', value: v === undefined || v === null ? '' : String(v), ...(f.width ? { style: `width:${f.width}` } : {}) });
-      return el;
+      const common = { 'data-field': f.path, 'aria-label': f.label };
+      return f.type === 'select'
+        ? h('select', common, ...(f.options ?? []).map((o) => {
+          const [value, text] = typeof o === 'string' ? [o, o] : o;
+          return h('option', { value, ...(value === v ? { selected: true } : {}) }, text);
+        }))
+        : h('input', {
+          ...common, type: f.type ?? 'text', value: v === undefined || v === null ? '' : String(v),
+          ...(f.type === 'number' ? { inputmode: 'decimal', step: 'any' } : {}), ...(f.placeholder ? { placeholder: f.placeholder } : {}),
+          ...(f.width ? { style: `min-width:${f.width}` } : {}),
+        });
     });
     const row = { base, inputs, tr: h('tr') };
-    row.tr.append(...inputs.map((i) => h('td', {}, i)), h('td', {}, h('button.secondary', {
-      type: 'button', 'data-remove': '', onclick: () => {
+    row.tr.append(...inputs.map((i, n) => h('td', { 'data-label': fields[n]!.label }, i)), h('td', {}, h('button.secondary', {
+      type: 'button', 'data-remove': '', 'aria-label': `Remove this ${title}`, onclick: () => {
         row.tr.remove();
         rows.splice(rows.indexOf(row), 1);
       },
     }, 'Remove')));
     rows.push(row);
     body.append(row.tr);
+    if (focus) inputs[0]?.focus();
   };
-  items.forEach(addRow);
-  const element = h('div', { id },
-    h('table.list-editor', {}, h('thead', {}, h('tr', {}, ...fields.map((f) => h('th', {}, f.label)), h('th'))), body),
-    h('button.secondary', { type: 'button', 'data-add': '', onclick: () => addRow(blank()) }, 'Add'));
+  items.forEach((i) => addRow(i));
+  const element = h('div.list-editor', { id },
+    h('div.table-wrap', {}, h('table.list-editor', {}, h('thead', {}, h('tr', {}, ...fields.map((f) => h('th', { scope: 'col' }, f.label)), h('th', {}, h('span.sr-only', {}, 'Remove')))), body)),
+    h('button.secondary', { type: 'button', 'data-add': '', onclick: () => addRow(blank(), true) }, `Add ${title}`));
   return {
     element,
     value: () => rows.map((r) => {
@@ -68,7 +85,13 @@ export function listEditor(id: string, fields: readonly Field[], items: readonly
         const raw = r.inputs[i]!.value.trim();
         set(out, f.path, f.type === 'number' ? (raw === '' ? undefined : Number(raw)) : raw === '' && f.type !== 'select' ? undefined : raw);
       });
-      return out;
+      return finish(out);
     }),
+    locate: (index, path) => {
+      const row = rows[index];
+      if (!row) return undefined;
+      const n = Math.max(0, fields.findIndex((f) => f.path === path));
+      return { el: row.inputs[n]!, label: `${title[0]!.toUpperCase()}${title.slice(1)} ${index + 1}, ${fields[n]!.label.toLowerCase()}` };
+    },
   };
 }

@@ -1,24 +1,57 @@
-import { login, me } from './api.js';
+import { api, login, logout, me, onReachability, UnreachableError } from './api.js';
 import { h } from './dom.js';
 import { contextsPage, contextPage } from './pages/contexts.js';
-import { dashboardPage, callsPage, callPage, voicemailsPage } from './pages/activity.js';
-import { messagesPage, appointmentsPage, customersPage } from './pages/people.js';
+import { dashboardPage, callsPage, callPage } from './pages/activity.js';
+import { appointmentsPage, customersPage } from './pages/people.js';
+import { inboxPage, threadPage, unreadCount } from './pages/inbox.js';
 
 /** The admin console: a hash router over the /api endpoints. */
 
 const app = document.getElementById('app')!;
 const nav = document.getElementById('nav')!;
 const who = document.getElementById('who')!;
+const account = document.getElementById('account')!;
+const offline = document.getElementById('offline')!;
+const toggle = document.getElementById('menu-toggle')!;
 
 const LINKS: [string, string][] = [
-  ['#/', 'Dashboard'], ['#/contexts', 'Contexts'], ['#/calls', 'Calls'], ['#/messages', 'Messages'],
-  ['#/appointments', 'Appointments'], ['#/customers', 'Customers'], ['#/voicemails', 'Voicemails'],
+  ['#/', 'Today'], ['#/inbox', 'Inbox'], ['#/calls', 'Calls'], ['#/appointments', 'Calendar'],
+  ['#/customers', 'Customers'], ['#/contexts', 'Settings'],
 ];
+
+// On a phone the menu folds behind one button; on a desktop it is always open.
+const narrow = matchMedia('(max-width: 760px)');
+const fold = () => {
+  toggle.hidden = !narrow.matches;
+  nav.classList.toggle('folded', narrow.matches && toggle.getAttribute('aria-expanded') !== 'true');
+};
+narrow.addEventListener('change', fold);
+toggle.addEventListener('click', () => {
+  toggle.setAttribute('aria-expanded', String(toggle.getAttribute('aria-expanded') !== 'true'));
+  fold();
+});
+
+// Down is not signed out: say so, keep the page, and try again until it answers.
+let retry: ReturnType<typeof setTimeout> | undefined;
+onReachability((up) => {
+  if (up) {
+    if (!offline.hidden) {
+      offline.hidden = true;
+      void render();
+    }
+    return;
+  }
+  offline.hidden = false;
+  offline.replaceChildren(h('b', {}, 'The frontdesk server cannot be reached. '), 'Your changes are not lost; retrying every few seconds… ',
+    h('button.secondary', { type: 'button', onclick: () => void render() }, 'Retry now'));
+  clearTimeout(retry);
+  retry = setTimeout(() => void api('GET', '/auth/me').catch(() => {}), 4000);
+});
 
 function loginPage(): void {
   const user = h('input#username', { autocomplete: 'username' });
   const pass = h('input#password', { type: 'password', autocomplete: 'current-password' });
-  const err = h('p.error#login-error');
+  const err = h('p.error#login-error', { role: 'alert' });
   const submit = async (ev: Event) => {
     ev.preventDefault();
     try {
@@ -30,28 +63,46 @@ function loginPage(): void {
     }
   };
   nav.replaceChildren();
-  app.replaceChildren(h('div.card', {}, h('h1', {}, 'Sign in'),
-    h('form', { onsubmit: submit }, h('label', {}, 'Username'), user, h('label', {}, 'Password'), pass, h('p', {}, h('button#login', { type: 'submit' }, 'Sign in'))), err));
+  toggle.hidden = true;
+  who.textContent = '';
+  account.replaceChildren(who);
+  app.replaceChildren(h('div.card.narrow', {}, h('h1', {}, 'Sign in'),
+    h('form', { onsubmit: submit }, h('label', { for: 'username' }, 'Username'), user, h('label', { for: 'password' }, 'Password'), pass,
+      h('p', {}, h('button#login', { type: 'submit' }, 'Sign in'))), err));
 }
 
 async function render(): Promise<void> {
-  const user = await me();
+  let user;
+  try {
+    user = await me();
+  } catch (e) {
+    if (e instanceof UnreachableError) return; // the banner says it; the page stays as it was
+    throw e;
+  }
   if (!user) return loginPage();
   who.textContent = user.username;
-  const path = location.hash.replace(/^#/, '') || '/';
-  nav.replaceChildren(...LINKS.map(([href, label]) => h('a', { href, class: path === href.slice(1) || (href !== '#/' && path.startsWith(href.slice(1))) ? 'active' : '' }, label)));
-  const [, section, id] = path.split('/');
+  account.replaceChildren(who, h('button.secondary#sign-out', { type: 'button', onclick: async () => { await logout(); loginPage(); } }, 'Sign out'));
+  const [path = '/', query = ''] = (location.hash.replace(/^#/, '') || '/').split('?');
+  const unread = await unreadCount().catch(() => 0);
+  nav.replaceChildren(...LINKS.map(([href, label]) => {
+    const active = path === href.slice(1) || (href !== '#/' && path.startsWith(href.slice(1)));
+    return h('a', { href, class: active ? 'active' : '', ...(active ? { 'aria-current': 'page' } : {}) }, label,
+      href === '#/inbox' && unread ? h('span.badge#unread', { 'aria-label': `${unread} unread` }, String(unread)) : null);
+  }));
+  toggle.setAttribute('aria-expanded', 'false');
+  fold();
+  const [, section, id, sub] = path.split('/');
   try {
     if (!section) await dashboardPage(app);
     else if (section === 'contexts') await (id ? contextPage(app, id) : contextsPage(app));
-    else if (section === 'calls') await (id ? callPage(app, id) : callsPage(app));
-    else if (section === 'messages') await messagesPage(app);
+    else if (section === 'calls') await (id ? callPage(app, id) : callsPage(app, Object.fromEntries(new URLSearchParams(query))));
+    else if (section === 'inbox' || section === 'messages' || section === 'voicemails') await (id === 't' && sub ? threadPage(app, sub) : inboxPage(app));
     else if (section === 'appointments') await appointmentsPage(app);
     else if (section === 'customers') await customersPage(app);
-    else if (section === 'voicemails') await voicemailsPage(app);
     else app.replaceChildren(h('p', {}, 'Not found.'));
   } catch (e) {
-    app.replaceChildren(h('p.error', {}, (e as Error).message));
+    if (e instanceof UnreachableError) return;
+    app.replaceChildren(h('p.error', { role: 'alert' }, (e as Error).message));
   }
 }
 

@@ -219,6 +219,20 @@ export const contextSchema = z
         ctx.addIssue({ code: 'custom', path: ['alerts', i, 'at'], message: 'daily_summary needs a time "at"' });
       }
     });
+    // The same entry twice is a mistake the owner should hear about, not a silent no-op.
+    const once = <T>(items: readonly T[], key: (t: T) => string, path: (i: number) => (string | number)[], what: (t: T) => string) => {
+      const seen = new Set<string>();
+      items.forEach((t, i) => {
+        const k = key(t);
+        if (seen.has(k)) ctx.addIssue({ code: 'custom', path: path(i), message: what(t) });
+        seen.add(k);
+      });
+    };
+    once(c.callerRules, (r) => r.match, (i) => ['callerRules', i, 'match'], (r) => `${r.match} already has a rule`);
+    once(c.owner.targets, (t) => `${t.kind}:${t.value}`, (i) => ['owner', 'targets', i, 'value'], (t) => `${t.value} is already in the list`);
+    once(c.holidays, (d) => d.date, (i) => ['holidays', i, 'date'], (d) => `${d.date} is already listed`);
+    once(c.alerts, (a) => `${a.on}:${a.via}:${a.to}`, (i) => ['alerts', i, 'to'], () => 'the same alert is already in the list');
+    once(c.pricing.modifiers, (m) => m.id, (i) => ['pricing', 'modifiers', i, 'id'], (m) => `duplicate add-on id "${m.id}"`);
     c.owner.targets.forEach((t, i) => {
       const ok =
         t.kind === 'phone' ? E164.safeParse(t.value).success

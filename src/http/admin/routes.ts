@@ -128,7 +128,9 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
       .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'calls.summary', 'contexts.name as context'])
       .orderBy('calls.started_at', 'desc').limit(req.query.limit ?? 50);
     if (req.query.context) q = q.where('contexts.name', '=', req.query.context);
-    if (req.query.caller) q = q.where('calls.from_number', 'like', `%${req.query.caller.replace(/[%_\\]/g, '')}%`);
+    // "512-555-0142", "(512) 555 0142" and "+1 512…" all find +15125550142: match on the digits.
+    const digits = req.query.caller?.replace(/\D/g, '');
+    if (digits) q = q.where('calls.from_number', 'like', `%${digits}%`);
     if (req.query.since) q = q.where('calls.started_at', '>=', new Date(req.query.since));
     switch (req.query.outcome) {
       case 'booked': q = q.where('calls.summary', 'like', '%booked%'); break;
@@ -208,23 +210,55 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
   });
 
   // ---- texts ------------------------------------------------------------------------------------
-  app.post<{ Body: { to: string; text: string; context?: string } }>('/api/sms', {
-    schema: { tags: ['sms'], body: { type: 'object', required: ['to', 'text'], properties: { to: { type: 'string', maxLength: 32 }, text: { type: 'string', minLength: 1, maxLength: 1600 }, context: { type: 'string' } } } },
+  app.post<{ Body: { to?: string; text: string; context?: string; thread?: string } }>('/api/sms', {
+    schema: {
+      tags: ['sms'],
+      description: 'Texts `to` from the context\'s first number, or replies in `thread` from the number it is on. Refused (409 opted_out) when the customer texted STOP.',
+      body: { type: 'object', required: ['text'], properties: { to: { type: 'string', maxLength: 32 }, text: { type: 'string', minLength: 1, maxLength: 1600 }, context: { type: 'string' }, thread: { type: 'string', format: 'uuid' } } },
+    },
   }, async (req, reply) => {
-    const to = toE164(req.body.to);
-    if (!to) return reply.code(400).send({ error: 'bad_request', message: 'to is not a phone number', fields: [{ path: 'to', message: 'must be a phone number' }] });
-    const ctx = req.body.context ? await d.business.contexts.get(req.body.context) : (await d.business.contexts.list()).find((c) => c.document.default);
-    const from = ctx?.document.numbers[0];
+    const thread = req.body.thread
+      ? await d.db.selectFrom('sms_threads').select(['id', 'context_id', 'business_number', 'customer_number']).where('id', '=', req.body.thread).executeTakeFirst()
+      : undefined;
+    if (req.body.thread && !thread) return reply.code(404).send({ error: 'not_found', message: 'no such conversation' });
+    const to = thread?.customer_number ?? toE164(req.body.to);
+    if (!to) return reply.code(400).send({ error: 'bad_request', message: 'that is not a phone number', fields: [{ path: 'to', message: 'Enter a phone number, like (512) 555-0142.' }] });
+    const contexts = await d.business.contexts.list();
+    const ctx = thread
+      ? contexts.find((c) => c.id === thread.context_id) ?? contexts.find((c) => c.document.numbers.includes(thread.business_number))
+      : req.body.context ? await d.business.contexts.get(req.body.context) : contexts.find((c) => c.document.default);
+    const from = thread?.business_number ?? ctx?.document.numbers[0];
     if (!ctx || !from) return reply.code(409).send({ error: 'no_number', message: 'the context has no number to text from' });
+    // The outbox would drop it silently; say so now, before the owner thinks it went.
+    const stopped = await d.db.selectFrom('sms_threads').select('opted_out_at').where('business_number', '=', from).where('customer_number', '=', to).executeTakeFirst();
+    if (stopped?.opted_out_at) {
+      return reply.code(409).send({ error: 'opted_out', message: `${to} texted STOP, so they cannot be texted until they text START.`, fields: [{ path: 'to', message: 'This customer opted out of texts (STOP).' }] });
+    }
     const key = `admin_sms:${req.admin!.userId}:${Date.now()}:${to}`;
     await enqueue(d.db, { contextId: ctx.id, channel: 'sms', purpose: 'admin_sms', recipient: to, payload: { text: req.body.text, from }, dedupeKey: key });
     await audit(d.db, { actor: who(req), action: 'sms.send', targetType: 'phone', targetId: to });
-    return reply.code(202).send({ queued: true });
+    return reply.code(202).send({ queued: true, to, from });
   });
+  /** Conversations, newest first, with the customer's name, the last text and how many are unread. */
   app.get('/api/sms/threads', { schema: { tags: ['sms'] } }, async () =>
-    d.db.selectFrom('sms_threads').select(['id', 'business_number', 'customer_number', 'opted_out_at', 'last_message_at']).orderBy('last_message_at', 'desc').limit(200).execute());
+    d.db.selectFrom('sms_threads').leftJoin('customers', 'customers.id', 'sms_threads.customer_id')
+      .select((eb) => [
+        'sms_threads.id', 'sms_threads.business_number', 'sms_threads.customer_number', 'sms_threads.customer_id', 'customers.name as customer_name',
+        'sms_threads.opted_out_at', 'sms_threads.last_message_at', 'sms_threads.owner_read_at',
+        eb.selectFrom('sms_messages').select('body').whereRef('sms_messages.thread_id', '=', 'sms_threads.id').orderBy('created_at', 'desc').limit(1).as('last_body'),
+        eb.selectFrom('sms_messages').select((e) => e.fn.countAll<string>().as('n')).whereRef('sms_messages.thread_id', '=', 'sms_threads.id')
+          .where('direction', '=', 'inbound')
+          .where((e) => e.or([e('sms_threads.owner_read_at', 'is', null), e('sms_messages.created_at', '>', e.ref('sms_threads.owner_read_at'))]))
+          .as('unread'),
+      ])
+      .orderBy('sms_threads.last_message_at', 'desc').limit(200).execute()
+      .then((rows) => rows.map((r) => ({ ...r, unread: Number(r.unread ?? 0) }))));
   app.get<{ Params: { id: string } }>('/api/sms/threads/:id', { schema: { tags: ['sms'], params: idParam } }, async (req) =>
     d.db.selectFrom('sms_messages').select(['id', 'direction', 'body', 'status', 'created_at']).where('thread_id', '=', req.params.id).orderBy('created_at').execute());
+  app.post<{ Params: { id: string } }>('/api/sms/threads/:id/read', { schema: { tags: ['sms'], params: idParam } }, async (req, reply) => {
+    const r = await d.db.updateTable('sms_threads').set({ owner_read_at: d.business.now() }).where('id', '=', req.params.id).returning('id').executeTakeFirst();
+    return r ? { ok: true } : reply.code(404).send({ error: 'not_found', message: 'no such conversation' });
+  });
 
   // ---- scheduling, customers, voicemails --------------------------------------------------------
   app.get<{ Querystring: { context: string; service: string; from?: string; to?: string; units?: number } }>('/api/scheduling/available', {

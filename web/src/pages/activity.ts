@@ -1,5 +1,6 @@
 import { api } from '../api.js';
 import { h, when } from '../dom.js';
+import { showPhone, toE164 } from '../phone.js';
 
 type CallRow = { id: string; direction: string; from_number: string; to_number: string; state: string; started_at: string; disposition: string | null; summary: string | null; context: string | null; live: boolean };
 type Latency = { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs?: number };
@@ -29,26 +30,27 @@ export async function dashboardPage(app: HTMLElement): Promise<void> {
   ]);
   const today = new Date().toDateString();
   const todays = calls.filter((c) => new Date(c.started_at).toDateString() === today);
-  const stat = (label: string, value: number | string, id: string) => h('div.card.stat', { id }, h('b', {}, String(value)), label);
+  // Each tile opens the list behind its number.
+  const stat = (label: string, value: number | string, id: string, href: string) => h('a.card.stat', { id, href }, h('b', {}, String(value)), label);
   app.replaceChildren(
     h('h1', {}, 'Today'),
     h('div.grid', {},
-      stat('live calls', calls.filter((c) => c.live).length, 'stat-live'),
-      stat("today's calls", todays.length, 'stat-today'),
-      stat('missed', todays.filter((c) => c.disposition === 'no_agent' || c.disposition?.startsWith('abandoned')).length, 'stat-missed'),
-      stat('unread voicemails', vms.filter((v) => !v.read_at).length, 'stat-voicemails'),
-      stat('visits today', appts.filter((a) => new Date(a.start).toDateString() === today).length, 'stat-visits'),
-      stat('upcoming visits', appts.length, 'stat-upcoming'),
-      stat(`median reply time (${latency.turns} turns, 24 h)`, latency.p50Ms === null ? '—' : `${Math.round(latency.p50Ms)} ms`, 'stat-latency')),
+      stat('live calls', calls.filter((c) => c.live).length, 'stat-live', '#/calls?outcome=live'),
+      stat("today's calls", todays.length, 'stat-today', '#/calls'),
+      stat('missed', todays.filter((c) => c.disposition === 'no_agent' || c.disposition?.startsWith('abandoned')).length, 'stat-missed', '#/calls?outcome=missed'),
+      stat('unread voicemails', vms.filter((v) => !v.read_at).length, 'stat-voicemails', '#/inbox'),
+      stat('visits today', appts.filter((a) => new Date(a.start).toDateString() === today).length, 'stat-visits', '#/appointments'),
+      stat('upcoming visits', appts.length, 'stat-upcoming', '#/appointments'),
+      stat(`median reply time (${latency.turns} turns, 24 h)`, latency.p50Ms === null ? '—' : `${Math.round(latency.p50Ms)} ms`, 'stat-latency', '#/calls')),
   );
 }
 
 export async function callsPage(app: HTMLElement, filter: { caller?: string; outcome?: string } = {}): Promise<void> {
   const qs = new URLSearchParams({ limit: '100', ...(filter.caller ? { caller: filter.caller } : {}), ...(filter.outcome ? { outcome: filter.outcome } : {}) });
   const calls = await api<CallRow[]>('GET', `/calls?${qs}`);
-  const to = h('input#dial-to', { placeholder: '+15125550123' });
-  const status = h('span#dial-status');
-  const caller = h('input#filter-caller', { placeholder: 'caller number', value: filter.caller ?? '' });
+  const to = h('input#dial-to', { placeholder: '(512) 555-0123', inputmode: 'tel' });
+  const status = h('span#dial-status', { role: 'status' });
+  const caller = h('input#filter-caller', { placeholder: 'e.g. 512-555-0142', value: filter.caller ?? '', type: 'search', inputmode: 'tel' });
   const outcome = h('select#filter-outcome', {},
     ...['', 'booked', 'transferred', 'voicemail', 'missed', 'live'].map((o) => h('option', { value: o, ...(o === (filter.outcome ?? '') ? { selected: true } : {}) }, o || 'any outcome')));
   const apply = () => void callsPage(app, { caller: caller.value.trim(), outcome: outcome.value });
@@ -56,23 +58,25 @@ export async function callsPage(app: HTMLElement, filter: { caller?: string; out
   outcome.addEventListener('change', apply);
   app.replaceChildren(
     h('h1', {}, 'Calls'),
-    h('div.card.filters', {}, caller, ' ', outcome),
-    h('div.card', {}, h('label', {}, 'Place a call'), to, h('p', {}, h('button#dial', { onclick: async () => {
+    h('div.card.filters', {},
+      h('div.field', {}, h('label', { for: 'filter-caller' }, 'Caller number'), caller),
+      h('div.field', {}, h('label', { for: 'filter-outcome' }, 'Outcome'), outcome)),
+    h('details.card', {}, h('summary', {}, 'Place a call'), h('label', { for: 'dial-to' }, 'Number to call'), to, h('p', {}, h('button#dial', { type: 'button', onclick: async () => {
       try {
-        const r = await api<{ id: string }>('POST', '/calls/outbound', { to: to.value });
+        const r = await api<{ id: string }>('POST', '/calls/outbound', { to: toE164(to.value) ?? to.value });
         location.hash = `#/calls/${r.id}`;
       } catch (e) {
         status.textContent = (e as Error).message;
         status.className = 'error';
       }
     } }, 'Call'), ' ', status)),
-    h('table#calls', {},
+    h('div.table-wrap', {}, h('table#calls', {},
       h('tr', {}, h('th', {}, 'When'), h('th', {}, 'From'), h('th', {}, 'To'), h('th', {}, 'Outcome'), h('th', {}, 'Summary')),
       ...calls.map((c) => h('tr', {},
         h('td', {}, h('a', { href: `#/calls/${c.id}` }, when(c.started_at))),
-        h('td', {}, c.from_number), h('td', {}, c.to_number),
+        h('td', { 'data-number': c.from_number }, showPhone(c.from_number)), h('td', {}, showPhone(c.to_number)),
         h('td', {}, c.live ? h('b', {}, 'live') : c.disposition ?? c.state),
-        h('td.muted', {}, c.summary ?? '')))),
+        h('td.muted', {}, c.summary ?? ''))))),
   );
 }
 
@@ -80,7 +84,7 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
   const call = await api<CallRow & { recording_path: string | null; events: { kind: string; role: string | null; text: string | null; data: unknown; at: string }[] }>('GET', `/calls/${id}`);
   const live = call.state !== 'ended';
   app.replaceChildren(
-    h('h1', {}, `Call from ${call.from_number}`),
+    h('h1', {}, `Call from ${showPhone(call.from_number)}`),
     h('div.card', {},
       h('p', {}, `${call.direction} · ${when(call.started_at)} · ${call.disposition ?? call.state}`),
       call.recording_path?.endsWith('.wav') ? h('audio#call-recording', { controls: true, src: `/api/calls/${id}/recording`, preload: 'none' }) : null,
@@ -91,17 +95,5 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
       h('h2', {}, 'Transcript'),
       call.summary ? h('p', {}, h('b', {}, 'Summary: '), call.summary) : null,
       ...call.events.map(transcriptLine)),
-  );
-}
-
-export async function voicemailsPage(app: HTMLElement): Promise<void> {
-  const vms = await api<{ id: string; kind: string; caller_number: string | null; body: string; recording_path: string | null; duration_ms: number | null; read_at: string | null; created_at: string }[]>('GET', '/voicemails');
-  app.replaceChildren(
-    h('h1', {}, 'Voicemails and messages'),
-    ...vms.map((v) => h('div.card', { 'data-message': v.id },
-      h('p', {}, h('b', {}, v.caller_number ?? 'unknown'), ` · ${v.kind} · ${when(v.created_at)}${v.read_at ? '' : ' · new'}`),
-      v.body ? h('p', {}, v.body) : null,
-      v.recording_path ? h('audio', { controls: true, src: `/api/voicemails/${v.id}/audio`, preload: 'none' }) : null,
-      h('button.secondary', { onclick: async () => { await api('POST', `/voicemails/${v.id}/read`, { read: !v.read_at }); await voicemailsPage(app); } }, v.read_at ? 'Mark unread' : 'Mark done'))),
   );
 }
