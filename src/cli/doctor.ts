@@ -56,7 +56,7 @@ function checkDataDir(cfg: Config): Check {
   }
 }
 
-function checkModels(cfg: Config): Check[] {
+async function checkModels(cfg: Config): Promise<Check[]> {
   const dir = resolve(cfg.modelsDir);
   if (!existsSync(dir)) {
     return [{ name: 'models', status: 'warn', detail: `${dir} does not exist; run \`npm run models\` to fetch the neural set` }];
@@ -67,8 +67,11 @@ function checkModels(cfg: Config): Check[] {
   } catch (e) {
     return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
   }
+  const v = await speech.verify();
   return [
     { name: 'models', status: 'ok', detail: dir },
+    ...v.problems.map((p): Check => ({ name: 'model file', status: 'fail', detail: p })),
+    ...v.unpinned.map((p): Check => ({ name: 'model file', status: 'warn', detail: `${p} is not pinned by models/manifest.json (installed by hand or generated): not verified` })),
     ...speech.report.map((r): Check => ({
       name: r.slot,
       status: r.engine === 'none' || r.engine === 'energy' ? 'warn' : 'ok',
@@ -102,7 +105,7 @@ export async function collectChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
       detail: `${cfg.sip.bind}:${cfg.sip.port} udp+tcp ${sipFree ? 'is free' : 'is in use'}`,
     });
   }
-  checks.push(...checkModels(cfg));
+  checks.push(...(await checkModels(cfg)));
   return checks;
 }
 

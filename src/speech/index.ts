@@ -14,6 +14,7 @@ import { LlamaCppLlm } from './llm/llama.js';
 import { SherpaStt } from './stt/sherpa/index.js';
 import { PiperTts } from './tts/piper.js';
 import { chooseStt, chooseTts } from './neural.js';
+import { verifyModelFiles } from './models.js';
 
 export type * from './types.js';
 
@@ -28,6 +29,11 @@ export interface SpeechSet {
   /** Free-form speech to text (voicemail), with general English; set by `prepare()`. */
   transcribe: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   report: { slot: string; engine: string; why: string }[];
+  /**
+   * Checks the ONNX files sherpa-onnx would load against their pins (models/manifest.json, or the
+   * receipt of the archive they came in): sherpa-onnx exits the process on a malformed file.
+   */
+  verify(): Promise<{ problems: string[]; unpinned: string[] }>;
   /** Builds what is missing and can be built here (the telephone-adapted recognizer), then loads STT. */
   prepare(log?: (msg: string) => void): Promise<void>;
   close(): void;
@@ -119,24 +125,35 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
 
   let generalStt: SphinxStt | undefined;
   let neuralVoice = false;
+  let sileroOk = Boolean(silero);
+  const sttFiles = neuralStt.options ? [neuralStt.options.encoder, neuralStt.options.decoder, neuralStt.options.joiner, neuralStt.options.tokens] : [];
+  const ttsFiles = neuralTts.options ? [neuralTts.options.model, neuralTts.options.tokens] : [];
   const set: SpeechSet = {
     tts: tts ? new CachedTts(tts) : undefined,
     stt: undefined,
     llm: undefined,
     transcribe: undefined,
-    newVad: () => (silero ? new SileroVad({ model: silero }) : new EnergyVad()),
+    newVad: () => (silero && sileroOk ? new SileroVad({ model: silero }) : new EnergyVad()),
     report,
+    verify: () => verifyModelFiles([...(silero ? [silero] : []), ...sttFiles, ...ttsFiles], o.modelsDir),
     async prepare(log = () => {}) {
+      // A file that fails its check is not loaded: that engine's floor serves instead.
+      const checked = async (files: string[], what: string) => {
+        const v = await verifyModelFiles(files, o.modelsDir);
+        for (const p of v.problems) log(`${what} not loaded: ${p}`);
+        return v.problems.length === 0;
+      };
+      if (silero && sileroOk) sileroOk = await checked([silero], 'Silero VAD');
       if (o.llmModel && !set.llm) {
         set.llm = await LlamaCppLlm.load({ model: o.llmModel });
         log(`LLM loaded: ${o.llmModel}`);
       }
-      if (neuralTts.options && !neuralVoice) {
+      if (neuralTts.options && !neuralVoice && (await checked(ttsFiles, 'neural voice'))) {
         neuralVoice = true;
         set.tts = new CachedTts(await PiperTts.load(neuralTts.options));
         log(`voice loaded: ${neuralTts.options.model}`);
       }
-      if (neuralStt.options && !set.stt) {
+      if (neuralStt.options && !set.stt && (await checked(sttFiles, 'neural speech recognition'))) {
         const neural = await SherpaStt.load(neuralStt.options);
         set.stt = neural;
         set.transcribe = transcriber(neural);
