@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { openStore } from '../store/db.js';
 import { silentLogger } from '../util/logger.js';
 import { createSpeech } from '../speech/index.js';
+import { OpenAiLlm } from '../speech/llm/openai.js';
 
 export interface Check {
   name: string;
@@ -63,11 +64,23 @@ async function checkModels(cfg: Config): Promise<Check[]> {
   }
   let speech: ReturnType<typeof createSpeech>;
   try {
-    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel });
+    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, llmServer: cfg.llm, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel });
   } catch (e) {
     return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
   }
   const v = await speech.verify();
+  const server: Check[] = [];
+  if (cfg.llm?.url) {
+    try {
+      const models = await OpenAiLlm.models({ baseUrl: cfg.llm.url, apiKey: cfg.llm.apiKey, timeoutMs: 3_000 });
+      const want = cfg.llm.model ?? models[0];
+      server.push(want && models.includes(want)
+        ? { name: 'llm server', status: 'ok', detail: `${cfg.llm.url} serves ${want}` }
+        : { name: 'llm server', status: 'fail', detail: `${cfg.llm.url} serves ${models.join(', ') || 'no model'}${cfg.llm.model ? `, not ${cfg.llm.model} (FRONTDESK_LLM_SERVER_MODEL)` : ''}` });
+    } catch (e) {
+      server.push({ name: 'llm server', status: 'fail', detail: (e as Error).message });
+    }
+  }
   return [
     { name: 'models', status: 'ok', detail: dir },
     ...v.problems.map((p): Check => ({ name: 'model file', status: 'fail', detail: p })),
@@ -77,6 +90,7 @@ async function checkModels(cfg: Config): Promise<Check[]> {
       status: r.engine === 'none' || r.engine === 'energy' ? 'warn' : 'ok',
       detail: `${r.engine}: ${r.why}`,
     })),
+    ...server,
   ];
 }
 

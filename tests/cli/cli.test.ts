@@ -148,6 +148,13 @@ describe('frontdesk doctor', () => {
     expect(r.out).toMatch(/FAIL\s+model file .*silero_vad\.onnx has sha256 [0-9a-f]{64}, expected 2623a295[0-9a-f]{56} \(pinned by models\/manifest\.json as silero-vad\); delete it and run `npm run models` again/);
   });
 
+  it('says when the LLM is an OpenAI-compatible server, and fails when it does not answer', async () => {
+    const r = await cli({ ...env, FRONTDESK_LLM_URL: 'http://127.0.0.1:9/v1' }, 'doctor');
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/ok\s+llm\s+OpenAI-compatible server \+ guided-flow: http:\/\/127\.0\.0\.1:9\/v1 understands callers/);
+    expect(r.out).toMatch(/FAIL\s+llm server FRONTDESK_LLM_URL http:\/\/127\.0\.0\.1:9\/v1 does not answer GET \/models .*start the server or fix the URL/);
+  });
+
   it('fails on a configured LLM file that is not there, naming the variable and the fix', async () => {
     const r = await cli({ ...env, FRONTDESK_LLM_MODEL: join(dir, 'missing.gguf') }, 'doctor');
     expect(r.code).not.toBe(0);
