@@ -134,7 +134,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });
-  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, sttModel: config.sttModel, ttsModel: config.ttsModel });
+  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, llmServer: config.llm, sttModel: config.sttModel, ttsModel: config.ttsModel });
   speechRef = speech;
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;

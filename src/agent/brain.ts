@@ -1,5 +1,4 @@
-import type { ChatMessage } from '../speech/types.js';
-import type { LlamaCppLlm } from '../speech/llm/llama.js';
+import type { ChatMessage, Llm } from '../speech/types.js';
 import type { AgentTools } from './tools.js';
 import { GuidedEngine, type GuidedResult, type GuidedState } from './guided/engine.js';
 import { understand, type Intent } from './guided/nlu.js';
@@ -42,7 +41,7 @@ export interface LlmTurnStats {
 }
 
 export interface BrainOptions {
-  llm?: LlamaCppLlm | undefined;
+  llm?: Llm | undefined;
   conversation: string;
   channel: 'call' | 'sms';
   now: () => Date;
@@ -134,7 +133,7 @@ export class Brain {
   private closed = false;
 
   /** Starts the LLM; resolves once its first token is in (or rejects: late, failed, empty). */
-  private async fromLlm(llm: LlamaCppLlm, text: string): Promise<{ stream: AsyncIterable<string>; stats: LlmTurnStats | undefined }> {
+  private async fromLlm(llm: Llm, text: string): Promise<{ stream: AsyncIterable<string>; stats: LlmTurnStats | undefined }> {
     const messages: ChatMessage[] = [{ role: 'system', content: this.systemPrompt() }, ...this.history, { role: 'user', content: text }];
     const ac = new AbortController();
     this.abortLlm = () => ac.abort();
@@ -199,6 +198,6 @@ export class Brain {
     this.closed = true;
     // A prefill still queued would take a sequence back after the release.
     await this.prefilling;
-    if (llm) await llm.release(this.o.conversation, llm.messageTokens([{ role: 'system', content: this.systemPrompt() }]));
+    if (llm) await llm.release(this.o.conversation, [{ role: 'system', content: this.systemPrompt() }]);
   }
 }

@@ -8,6 +8,7 @@ import { StoreLockedError } from '../store/lock.js';
 import { readCliEndpoint, runOpRemote } from '../http/cli-endpoint.js';
 import { silentLogger } from '../util/logger.js';
 import { createSpeech } from '../speech/index.js';
+import { OpenAiLlm } from '../speech/llm/openai.js';
 
 export interface Check {
   name: string;
@@ -66,7 +67,7 @@ function checkDataDir(cfg: Config): Check {
   }
 }
 
-function checkModels(cfg: Config): Check[] {
+async function checkModels(cfg: Config): Promise<Check[]> {
   const dir = resolve(cfg.modelsDir);
   // The offline floor (and the bundled Silero VAD) needs no models folder: say so, then report each slot.
   const folder: Check = existsSync(dir)
@@ -74,18 +75,34 @@ function checkModels(cfg: Config): Check[] {
     : { name: 'models', status: 'ok', detail: `${dir} does not exist: the offline floor serves; \`npm run models\` fetches the neural set` };
   let speech: ReturnType<typeof createSpeech>;
   try {
-    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel });
+    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, llmServer: cfg.llm, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel });
   } catch (e) {
     return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
   }
+  const v = await speech.verify();
   speech.close();
+  const server: Check[] = [];
+  if (cfg.llm?.url) {
+    try {
+      const models = await OpenAiLlm.models({ baseUrl: cfg.llm.url, apiKey: cfg.llm.apiKey, timeoutMs: 3_000 });
+      const want = cfg.llm.model ?? models[0];
+      server.push(want && models.includes(want)
+        ? { name: 'llm server', status: 'ok', detail: `${cfg.llm.url} serves ${want}` }
+        : { name: 'llm server', status: 'fail', detail: `${cfg.llm.url} serves ${models.join(', ') || 'no model'}${cfg.llm.model ? `, not ${cfg.llm.model} (FRONTDESK_LLM_SERVER_MODEL)` : ''}` });
+    } catch (e) {
+      server.push({ name: 'llm server', status: 'fail', detail: (e as Error).message });
+    }
+  }
   return [
     folder,
+    ...v.problems.map((p): Check => ({ name: 'model file', status: 'fail', detail: p })),
+    ...v.unpinned.map((p): Check => ({ name: 'model file', status: 'warn', detail: `${p} is not pinned by models/manifest.json (installed by hand or generated): not verified` })),
     ...speech.report.map((r): Check => ({
       name: r.slot,
       status: r.engine === 'none' || r.engine === 'energy' ? 'warn' : 'ok',
       detail: `${r.engine}: ${r.why}`,
     })),
+    ...server,
   ];
 }
 
@@ -114,7 +131,7 @@ export async function collectChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
       detail: `${cfg.sip.bind}:${cfg.sip.port} udp+tcp ${sipFree ? 'is free' : 'is in use'}`,
     });
   }
-  checks.push(...checkModels(cfg));
+  checks.push(...(await checkModels(cfg)));
   return checks;
 }
 

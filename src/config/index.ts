@@ -278,7 +278,22 @@ export const settings = {
   },
   FRONTDESK_LLM_MODEL: {
     path: 'llmModel',
-    doc: 'A chat GGUF (ChatML) for open questions on calls and texts, run by node-llama-cpp on the CPU; unset: the guided-flow engine answers everything.',
+    doc: 'A chat GGUF run in-process by node-llama-cpp on the CPU (its own chat template). Default: the pinned GGUF under FRONTDESK_MODELS_DIR/llm (npm run models), Qwen3-4B before Qwen3-1.7B; none: the guided-flow engine answers everything.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_LLM_URL: {
+    path: 'llm.url',
+    doc: 'An OpenAI-compatible server instead of the in-process model (llama-server, vLLM, Ollama), its API base ending in /v1, e.g. http://gpu-box:8080/v1. One server can serve many frontdesk nodes.',
+    schema: z.url().optional(),
+  },
+  FRONTDESK_LLM_API_KEY: {
+    path: 'llm.apiKey',
+    doc: 'Bearer token for FRONTDESK_LLM_URL, if the server wants one.',
+    schema: z.string().min(1).optional(),
+  },
+  FRONTDESK_LLM_SERVER_MODEL: {
+    path: 'llm.model',
+    doc: 'Model name to ask FRONTDESK_LLM_URL for (Ollama needs one, e.g. qwen3:1.7b); default: the first model the server lists.',
     schema: z.string().min(1).optional(),
   },
   FRONTDESK_STT_MODEL: {
@@ -424,6 +439,8 @@ export interface Config {
   modelsDir: string;
   builtModelsDir: string;
   llmModel: string | undefined;
+  /** An OpenAI-compatible server (FRONTDESK_LLM_URL) instead of the in-process model. */
+  llm?: { url?: string; apiKey?: string; model?: string };
   sttModel: string | undefined;
   ttsModel: string | undefined;
   llmMaxTokens: number;
@@ -510,6 +527,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [a, av, b, bv] of pairs) {
     if (!!av !== !!bv) problems.push(`${av ? b : a}: needed together with ${av ? a : b}`);
   }
+  if (cfg.llm?.url && cfg.llmModel) problems.push('FRONTDESK_LLM_URL: set FRONTDESK_LLM_URL (a server) or FRONTDESK_LLM_MODEL (a local GGUF), not both');
+  if (!cfg.llm?.url && (cfg.llm?.apiKey || cfg.llm?.model)) problems.push(`${cfg.llm?.apiKey ? 'FRONTDESK_LLM_API_KEY' : 'FRONTDESK_LLM_SERVER_MODEL'}: needed together with FRONTDESK_LLM_URL`);
   if (cfg.telephony === 'freeswitch' && (!cfg.freeswitch?.drachtioSecret || !cfg.freeswitch.eslSecret)) {
     problems.push('FRONTDESK_DRACHTIO_SECRET: FRONTDESK_TELEPHONY=freeswitch needs FRONTDESK_DRACHTIO_SECRET and FRONTDESK_FREESWITCH_ESL_SECRET');
   }

@@ -9,7 +9,7 @@ import { toE164 } from '../util/phone.js';
 import { AgentTools } from '../agent/tools.js';
 import type { GuidedState } from '../agent/guided/engine.js';
 import { Brain, brainDefaults } from '../agent/brain.js';
-import type { LlamaCppLlm } from '../speech/llm/llama.js';
+import type { Llm } from '../speech/types.js';
 import { IngestBatcher } from './ingest-batch.js';
 import { fitSegments, segments, type ProviderName, type SmsProvider, type WebhookEvent } from './types.js';
 
@@ -44,7 +44,7 @@ export interface SmsServiceOptions {
   /** Called after an inbound text is stored, so its job runs now rather than at the next poll. */
   onQueued?: () => void;
   /** A local LLM for open questions (the last turns of the thread go with it); else the guided engine answers. */
-  llm?: () => LlamaCppLlm | undefined;
+  llm?: () => Llm | undefined;
 }
 
 export type IngestResult = 'stored' | 'duplicate' | 'status' | 'ignored' | 'no_context';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import type { Stt, Tts, Vad } from './types.js';
+import type { Llm, Stt, Tts, Vad } from './types.js';
 import { SileroVad } from './vad/silero.js';
 import { EnergyVad } from './vad/energy.js';
 import { chooseSilero } from './vad/model.js';
@@ -12,9 +12,11 @@ import { SphinxStt } from './stt/sphinx/index.js';
 import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE, SPHINX_DICT, SPHINX_GENERAL_LM } from './stt/sphinx/adapt.js';
 import { loadSphinx } from './stt/sphinx/ffi.js';
 import { LlamaCppLlm } from './llm/llama.js';
+import { OpenAiLlm } from './llm/openai.js';
 import { SherpaStt } from './stt/sherpa/index.js';
 import { PiperTts } from './tts/piper.js';
 import { chooseStt, chooseTts } from './neural.js';
+import { readManifest, verifyModelFiles } from './models.js';
 
 export type * from './types.js';
 
@@ -24,11 +26,16 @@ export interface SpeechSet {
   /** Set once `prepare()` has resolved (the recognizer may need its model built first). */
   stt: Stt | undefined;
   newVad: () => Vad;
-  /** The local LLM when FRONTDESK_LLM_MODEL names one; set by `prepare()`. */
-  llm: LlamaCppLlm | undefined;
+  /** The LLM (in-process or an OpenAI-compatible server) when one is configured or installed; set by `prepare()`. */
+  llm: Llm | undefined;
   /** Free-form speech to text (voicemail), with general English; set by `prepare()`. */
   transcribe: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   report: { slot: string; engine: string; why: string }[];
+  /**
+   * Checks the ONNX files sherpa-onnx would load against their pins (models/manifest.json, or the
+   * receipt of the archive they came in): sherpa-onnx exits the process on a malformed file.
+   */
+  verify(): Promise<{ problems: string[]; unpinned: string[] }>;
   /** Builds what is missing and can be built here (the telephone-adapted recognizer), then loads STT. */
   prepare(log?: (msg: string) => void): Promise<void>;
   close(): void;
@@ -36,8 +43,10 @@ export interface SpeechSet {
 
 export interface SpeechOptions {
   modelsDir: string;
-  /** A GGUF chat model (FRONTDESK_LLM_MODEL). */
+  /** A GGUF chat model (FRONTDESK_LLM_MODEL); default: the pinned one under modelsDir/llm. */
   llmModel?: string | undefined;
+  /** An OpenAI-compatible server (FRONTDESK_LLM_URL, _API_KEY, _SERVER_MODEL) instead. */
+  llmServer?: { url?: string | undefined; apiKey?: string | undefined; model?: string | undefined } | undefined;
   /** Where models built on this machine live (FRONTDESK_BUILT_MODELS_DIR). */
   builtModelsDir: string;
   /** A sherpa-onnx streaming transducer folder (FRONTDESK_STT_MODEL); default: found under modelsDir/stt. */
@@ -106,32 +115,54 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
         ? { slot: 'stt', engine: 'pocketsphinx (telephone-adapted)', why: `built on first start into ${adaptedDir} (about 20 s)` }
         : { slot: 'stt', engine: 'pocketsphinx (wideband, unadapted)', why: `poor on phone audio; to adapt it: ${adaptationMissing()}` });
   if (o.llmModel && !existsSync(o.llmModel)) {
-    throw new Error(`FRONTDESK_LLM_MODEL names ${o.llmModel}, which does not exist: put a ChatML GGUF there (see models/README.md) or unset the variable`);
+    throw new Error(`FRONTDESK_LLM_MODEL names ${o.llmModel}, which does not exist: put a chat GGUF there (see models/README.md) or unset the variable`);
   }
-  report.push(o.llmModel
-    ? { slot: 'llm', engine: 'llama.cpp + guided-flow', why: `${o.llmModel} answers open questions; bookings, quotes, moves, messages and transfers go through the guided flow` }
-    : { slot: 'llm', engine: 'guided-flow', why: 'no FRONTDESK_LLM_MODEL: the guided-flow engine answers calls and texts' });
+  const server = o.llmServer?.url;
+  const gguf = server ? undefined : (o.llmModel ?? findPinnedLlm(o.modelsDir));
+  report.push(server
+    ? { slot: 'llm', engine: 'OpenAI-compatible server + guided-flow', why: `${server}${o.llmServer?.model ? ` (${o.llmServer.model})` : ''} understands callers and answers open questions; the guided flow's validated tools act` }
+    : gguf
+      ? { slot: 'llm', engine: 'llama.cpp in-process + guided-flow', why: `${gguf} understands callers and answers open questions; the guided flow's validated tools act` }
+      : { slot: 'llm', engine: 'guided-flow', why: 'no LLM (FRONTDESK_LLM_URL, FRONTDESK_LLM_MODEL or `npm run models`): the guided-flow engine answers calls and texts' });
 
   let generalStt: SphinxStt | undefined;
   let neuralVoice = false;
+  let sileroOk = Boolean(silero);
+  const sttFiles = neuralStt.options ? [neuralStt.options.encoder, neuralStt.options.decoder, neuralStt.options.joiner, neuralStt.options.tokens] : [];
+  const ttsFiles = neuralTts.options ? [neuralTts.options.model, neuralTts.options.tokens] : [];
   const set: SpeechSet = {
     tts: tts ? new CachedTts(tts) : undefined,
     stt: undefined,
     llm: undefined,
     transcribe: undefined,
-    newVad: () => (silero ? new SileroVad({ model: silero }) : new EnergyVad()),
+    newVad: () => (silero && sileroOk ? new SileroVad({ model: silero }) : new EnergyVad()),
     report,
+    verify: () => verifyModelFiles([...(silero ? [silero] : []), ...sttFiles, ...ttsFiles], o.modelsDir),
     async prepare(log = () => {}) {
-      if (o.llmModel && !set.llm) {
-        set.llm = await LlamaCppLlm.load({ model: o.llmModel });
-        log(`LLM loaded: ${o.llmModel}`);
+      // A file that fails its check is not loaded: that engine's floor serves instead.
+      const checked = async (files: string[], what: string) => {
+        const v = await verifyModelFiles(files, o.modelsDir);
+        for (const p of v.problems) log(`${what} not loaded: ${p}`);
+        return v.problems.length === 0;
+      };
+      if (silero && sileroOk) sileroOk = await checked([silero], 'Silero VAD');
+      if (server && !set.llm) {
+        // A server that is down must not take speech recognition with it: the guided flow answers.
+        set.llm = await OpenAiLlm.connect({ baseUrl: server, apiKey: o.llmServer?.apiKey, model: o.llmServer?.model }).catch((e: Error) => {
+          log(`LLM unavailable, the guided flow answers: ${e.message}`);
+          return undefined;
+        });
+        if (set.llm) log(`LLM: ${set.llm.name}`);
+      } else if (gguf && !set.llm) {
+        set.llm = await LlamaCppLlm.load({ model: gguf });
+        log(`LLM loaded: ${gguf}`);
       }
-      if (neuralTts.options && !neuralVoice) {
+      if (neuralTts.options && !neuralVoice && (await checked(ttsFiles, 'neural voice'))) {
         neuralVoice = true;
         set.tts = new CachedTts(await PiperTts.load(neuralTts.options));
         log(`voice loaded: ${neuralTts.options.model}`);
       }
-      if (neuralStt.options && !set.stt) {
+      if (neuralStt.options && !set.stt && (await checked(sttFiles, 'neural speech recognition'))) {
         const neural = await SherpaStt.load(neuralStt.options);
         set.stt = neural;
         set.transcribe = transcriber(neural);
@@ -154,6 +185,12 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     },
   };
   return set;
+}
+
+/** The pinned GGUF `npm run models` installed, the larger first (whoever fetched it wanted it). */
+export function findPinnedLlm(modelsDir: string): string | undefined {
+  const llms = readManifest().files.filter((f) => f.slot === 'llm').sort((a, b) => b.bytes - a.bytes);
+  return llms.map((f) => resolve(modelsDir, f.path)).find((p) => existsSync(p));
 }
 
 /** Whole recordings (voicemail) through a streaming recognizer, one second at a time. */

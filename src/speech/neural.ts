@@ -32,7 +32,9 @@ export function findTransducer(dir: string): SherpaSttOptions | undefined {
 
 /** The Piper voice named by `path` (a .onnx file, or a folder holding one). */
 export function findPiper(path: string): Omit<PiperOptions, 'outputRate'> | undefined {
-  const model = path.endsWith('.onnx') ? path : onnxFiles(path).map((f) => join(path, f))[0];
+  // A voice as Piper publishes it is used through the copy `npm run models` gave sherpa-onnx's metadata.
+  const inDir = onnxFiles(path).sort((a, b) => Number(b.endsWith('.sherpa.onnx')) - Number(a.endsWith('.sherpa.onnx')));
+  const model = path.endsWith('.onnx') ? path : inDir.map((f) => join(path, f))[0];
   if (!model || !existsSync(model)) return undefined;
   const dir = dirname(model);
   const tokens = [join(dir, 'tokens.txt'), `${model}.tokens.txt`].find((f) => existsSync(f));

@@ -59,9 +59,54 @@ export interface ChatMessage {
   content: string;
 }
 
+/** What one LLM turn cost, for the latency records and benchmarks. */
+export interface LlmTurnStats {
+  promptTokens: number;
+  /** Prompt tokens actually evaluated (the rest were reused from an earlier turn's state). */
+  evaluatedTokens: number;
+  generatedTokens: number;
+  firstTokenMs: number;
+  totalMs: number;
+}
+
+export interface LlmChatOptions {
+  signal?: AbortSignal | undefined;
+  maxTokens?: number | undefined;
+  /** A JSON schema the reply must follow: generation is grammar-constrained, so it always parses. */
+  schema?: object | undefined;
+  /** Which conversation this is (a call or an SMS thread): its evaluated prefix is kept for the next turn. */
+  conversation?: string | undefined;
+  /** Called once the first reply token is in, with what the prompt cost. */
+  onFirstToken?: ((s: LlmTurnStats) => void) | undefined;
+}
+
+/**
+ * The language model the agent talks to: in-process (llm/llama.ts, node-llama-cpp) or an
+ * OpenAI-compatible server (llm/openai.ts: llama-server, vLLM, Ollama). The agent depends on this
+ * interface only.
+ */
 export interface Llm {
   readonly name: string;
   /** Streams reply tokens; abort stops generation. */
-  chat(messages: readonly ChatMessage[], opts?: { signal?: AbortSignal; maxTokens?: number }): AsyncIterable<string>;
+  chat(messages: readonly ChatMessage[], opts?: LlmChatOptions): AsyncIterable<string>;
+  /** A whole reply that follows `schema`, parsed (throws StructuredOutputError when it cannot). */
+  structured<T>(messages: readonly ChatMessage[], schema: object, opts?: Omit<LlmChatOptions, 'schema'>): Promise<T>;
+  /**
+   * Work ahead of a turn: evaluate `messages` now so the turn only pays for what is new (`open`:
+   * the last message is a partial transcript still growing; `onlyIfFree`: never queue behind
+   * other conversations). A server that caches prefixes itself may do nothing.
+   */
+  prefill(messages: readonly ChatMessage[], conversation: string, opts?: { open?: boolean; onlyIfFree?: boolean }): Promise<void>;
+  /** Evaluates a prefix every conversation starts with (a business's system prompt) ahead of time. */
+  warm(messages: readonly ChatMessage[]): Promise<void>;
+  /** The conversation is over; what it evaluated of `keep` (its system prompt) may serve the next one. */
+  release(conversation: string, keep?: readonly ChatMessage[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export class StructuredOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StructuredOutputError';
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { contextsToYaml } from '../../src/business/context/yaml.js';
 import { parseContext } from '../../src/business/context/schema.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { createServerDatabase } from '../helpers/stores.js';
-import { BUILT_MODELS_DIR, GENERATED_MODELS_DIR, MODELS_DIR } from '../helpers/audio.js';
+import { BUILT_MODELS_DIR, GENERATED_MODELS_DIR, MODELS_DIR, SILERO } from '../helpers/audio.js';
 import { generatedSpeechDirs } from '../../src/speech/onnx/index.js';
 
 async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
@@ -135,6 +135,24 @@ describe('frontdesk doctor', () => {
     const r = await cli({ ...env, FRONTDESK_STT_MODEL: dir }, 'doctor');
     expect(r.code).not.toBe(0);
     expect(r.out + r.err).toMatch(/FRONTDESK_STT_MODEL names .*, which does not hold encoder\*\.onnx.*npm run models/);
+  });
+
+  it('fails on a pinned model file that is not what its pin says, before anything loads it', async () => {
+    const models = join(dir, 'damaged');
+    mkdirSync(join(models, 'vad/silero-vad-v5.1.2'), { recursive: true });
+    const bytes = readFileSync(SILERO);
+    bytes[5000] = bytes[5000]! ^ 0xff;
+    writeFileSync(join(models, 'vad/silero-vad-v5.1.2/silero_vad.onnx'), bytes);
+    const r = await cli({ ...env, FRONTDESK_MODELS_DIR: models }, 'doctor');
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/FAIL\s+model file .*silero_vad\.onnx has sha256 [0-9a-f]{64}, expected 2623a295[0-9a-f]{56} \(pinned by models\/manifest\.json as silero-vad\); delete it and run `npm run models` again/);
+  });
+
+  it('says when the LLM is an OpenAI-compatible server, and fails when it does not answer', async () => {
+    const r = await cli({ ...env, FRONTDESK_LLM_URL: 'http://127.0.0.1:9/v1' }, 'doctor');
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/ok\s+llm\s+OpenAI-compatible server \+ guided-flow: http:\/\/127\.0\.0\.1:9\/v1 understands callers/);
+    expect(r.out).toMatch(/FAIL\s+llm server FRONTDESK_LLM_URL http:\/\/127\.0\.0\.1:9\/v1 does not answer GET \/models .*start the server or fix the URL/);
   });
 
   it('fails on a configured LLM file that is not there, naming the variable and the fix', async () => {

@@ -10,7 +10,7 @@ import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
 import { Brain, type LlmTurnStats } from '../brain.js';
-import type { LlamaCppLlm } from '../../speech/llm/llama.js';
+import type { Llm } from '../../speech/types.js';
 import { AnsweringFlow } from '../call/answering.js';
 import { Listener } from './listener.js';
 import { Speaker, type PreparedUtterance, type SpeakTimes, type Utterance } from './speaker.js';
@@ -38,7 +38,7 @@ export interface VoiceDeps {
   now?: () => number;
   transcribe?: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   /** A local LLM for open questions; without one the guided-flow engine answers everything. */
-  llm?: LlamaCppLlm | undefined;
+  llm?: Llm | undefined;
   llmMaxTokens?: number;
 }
 

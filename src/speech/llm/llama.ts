@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import type { ChatMessage, Llm } from '../types.js';
+import { StructuredOutputError, type ChatMessage, type Llm, type LlmChatOptions, type LlmTurnStats } from '../types.js';
 import { ModelMissingError } from '../vad/silero.js';
 
 /**
@@ -32,33 +32,10 @@ export interface LlamaOptions {
   threads?: number;
 }
 
-export interface ChatOptions {
-  signal?: AbortSignal;
-  maxTokens?: number;
-  /** A JSON schema the reply must follow: generation is grammar-constrained, so it always parses. */
-  schema?: object;
-  /** Which conversation this is (a call or an SMS thread): its sequence keeps the evaluated prefix. */
-  conversation?: string;
-  /** Called once the first reply token is in, with what the prompt cost (this turn's own numbers). */
-  onFirstToken?: (s: TurnStats) => void;
-}
-
+export type ChatOptions = LlmChatOptions;
 /** What the last turn cost, for the latency records and benchmarks. */
-export interface TurnStats {
-  promptTokens: number;
-  /** Prompt tokens actually evaluated (the rest were reused from the sequence's state). */
-  evaluatedTokens: number;
-  generatedTokens: number;
-  firstTokenMs: number;
-  totalMs: number;
-}
-
-export class StructuredOutputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StructuredOutputError';
-  }
-}
+export type TurnStats = LlmTurnStats;
+export { StructuredOutputError };
 
 export class LlamaCppLlm implements Llm {
   readonly name: string;
@@ -107,12 +84,12 @@ export class LlamaCppLlm implements Llm {
   }
 
   /** The conversation is over: its sequence keeps only what the next one can reuse. */
-  async release(conversation: string, keepTokens?: number): Promise<void> {
+  async release(conversation: string, keepTokens?: number | readonly ChatMessage[]): Promise<void> {
     const seq = this.busy.get(conversation);
     if (!seq) return;
     this.busy.delete(conversation);
     this.generated.delete(conversation);
-    const keep = keepTokens ?? 0;
+    const keep = typeof keepTokens === 'number' ? keepTokens : keepTokens ? this.messageTokens(keepTokens) : 0;
     if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
     const w = this.waiters.shift();
     if (w) w(seq);
