@@ -386,7 +386,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       return;
     }
     const family = this.o.bind.includes(':') ? 6 : 4;
-    if (isIP(media.address) !== family && media.address !== '0.0.0.0') {
+    if (media && isIP(media.address) !== family && media.address !== '0.0.0.0') {
       const res = makeResponse(req, 488, undefined, newTag());
       res.headers.add('warning', `304 frontdesk "media address must be IPv${family}"`);
       tx.respond(res);
