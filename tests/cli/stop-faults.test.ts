@@ -75,7 +75,7 @@ describe('stopping whatever the database does', () => {
     const exits: number[] = [];
     const remove = installLastResort(silentLogger, (c) => exits.push(c));
     try {
-      process.emit('uncaughtException', new Error('boom'), 'uncaughtException');
+      (process.emit as (event: string, ...args: unknown[]) => boolean)('uncaughtException', new Error('boom'), 'uncaughtException');
       expect(exits).toEqual([shutdownDefaults.failureExitCode]);
     } finally {
       remove();
