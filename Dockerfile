@@ -25,5 +25,11 @@ COPY scripts ./scripts
 ENV FRONTDESK_DATA_DIR=/data FRONTDESK_MODELS_DIR=/models NODE_ENV=production
 VOLUME ["/data", "/models"]
 EXPOSE 8080 5060/udp 5060/tcp 20000-20999/udp
+# Restart policy lives with the runner (docker-compose.yml: restart: unless-stopped; docker run
+# --restart unless-stopped): the process exits non-zero on an unexpected error and must come back.
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.FRONTDESK_HTTP_PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# SIGTERM finishes within 10 s (Docker's default stop timeout).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "bin/frontdesk.js", "start"]

@@ -21,6 +21,7 @@ import { createSpeech, type SpeechSet } from './speech/index.js';
 import { VoiceSession } from './agent/voice/session.js';
 import { placePurposeCall } from './agent/voice/outbound.js';
 import { toE164 } from './util/phone.js';
+import { retrying } from './util/retry.js';
 import { Brain } from './agent/brain.js';
 import { AgentTools } from './agent/tools.js';
 import { AnsweringFlow } from './agent/call/answering.js';
@@ -261,7 +262,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
         { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();
-      await business.calls.ended(callId, disposition, { summary });
+      await retrying(() => business.calls.ended(callId, disposition, { summary }));
       return;
     }
     const flow = new AnsweringFlow(
@@ -270,11 +271,11 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     );
     const disposition = await flow.run();
     const reason = call.state === 'ended' ? await ended : 'ended';
-    await business.calls.ended(callId, disposition === 'abandoned' ? `abandoned (${reason})` : disposition);
+    await retrying(() => business.calls.ended(callId, disposition === 'abandoned' ? `abandoned (${reason})` : disposition));
   } catch (err) {
-    logger.error({ err, call: call.id }, 'inbound call handling failed');
+    logger.error({ err, call: call.id, callId: id }, 'inbound call handling failed; ending the call as failed');
     if (call.state === 'ringing') await call.reject(500, 'Server Internal Error').catch(() => {});
     else await call.hangup('error').catch(() => {});
-    if (id) await business.calls.ended(id, 'failed').catch(() => {});
+    if (id) await retrying(() => business.calls.ended(id!, 'failed')).catch((e: unknown) => logger.warn({ err: e, callId: id }, 'call end not saved'));
   }
 }

@@ -30,7 +30,8 @@ export class CallLog {
   }
 
   async answered(id: string): Promise<void> {
-    await this.db.updateTable('calls').set({ state: 'answered', answered_at: new Date() }).where('id', '=', id).execute();
+    // A retried write may land after the call ended: it must not bring the call back to life.
+    await this.db.updateTable('calls').set({ state: 'answered', answered_at: new Date() }).where('id', '=', id).where('state', '!=', 'ended').execute();
   }
 
   async ended(id: string, disposition: string, extra: { summary?: string; recordingPath?: string; result?: unknown } = {}): Promise<void> {

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogger, silentLogger, type Logger } from '../util/logger.js';
+import { installLastResort, shutdownDefaults, stopWithin } from '../util/last-resort.js';
 import { createApp, openMigratedStore } from '../app.js';
 import { ContextValidationError } from '../business/context/schema.js';
 import { ContextNotFoundError } from '../business/context/service.js';
@@ -101,21 +102,26 @@ export function buildCli(io: CliIo = defaultIo): Command {
     .action(async () => {
       const cfg = loadCfg();
       const logger = createLogger(cfg.logLevel);
+      installLastResort(logger);
       const app = await createApp(cfg, logger);
       await app.start();
       await new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (signal: string) => {
-          if (stopping) return;
+          if (stopping) {
+            // A second signal: the operator means it.
+            logger.warn({ signal }, 'second signal; exiting now');
+            process.exit(shutdownDefaults.failureExitCode);
+          }
           stopping = true;
           logger.info({ signal }, 'shutting down');
-          app.stop().then(resolve, (err: unknown) => {
+          stopWithin(logger, () => app.stop()).then(resolve, (err: unknown) => {
             logger.error({ err }, 'shutdown failed');
             resolve();
           });
         };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
       });
     });
 

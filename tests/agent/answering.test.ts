@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -90,8 +90,12 @@ describe('answering a call', () => {
     const db = app.store.db;
     // The caller is let go first; the message is stored once it is transcribed.
     const voicemail = () => db.selectFrom('owner_messages').selectAll().where('kind', '=', 'voicemail').executeTakeFirst();
-    for (let i = 0; i < 100 && !(await voicemail()); i++) await new Promise((r) => setTimeout(r, 50));
-    const vm = (await voicemail())!;
+    // Transcription runs after the hang-up and takes what the machine gives it: wait for the row, not a fixed time.
+    const vm = await vi.waitFor(async () => {
+      const row = await voicemail();
+      expect(row).toBeDefined();
+      return row!;
+    }, { timeout: 25_000, interval: 100 });
     expect(vm.caller_number).toBe('+15125550177');
     expect(vm.duration_ms).toBeGreaterThan(2500);
     // Transcribed for the owner (general English, so the words are not the business's vocabulary).

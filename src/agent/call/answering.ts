@@ -7,6 +7,7 @@ import type { RouteDecision } from '../../business/routing.js';
 import type { Tts, Vad } from '../../speech/types.js';
 import { recordMessage, tone } from './recorder.js';
 import { speech } from '../../speech/speak.js';
+import { retrying } from '../../util/retry.js';
 
 /**
  * What a caller gets until speech recognition lands: the business's greeting, the owner at the
@@ -46,8 +47,8 @@ export class AnsweringFlow {
   }
 
   private log(kind: 'state' | 'dtmf' | 'transfer' | 'error' | 'note', text: string, data?: unknown) {
-    return this.d.business.calls.event(this.i.callId, kind, { role: 'system', text, ...(data !== undefined ? { data } : {}) })
-      .catch((err: unknown) => this.d.logger?.warn({ err }, 'call event not saved'));
+    return retrying(() => this.d.business.calls.event(this.i.callId, kind, { role: 'system', text, ...(data !== undefined ? { data } : {}) }))
+      .catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId, kind }, 'call event not saved'));
   }
 
   private pcm(text: string): AudioSource {
@@ -78,7 +79,9 @@ export class AnsweringFlow {
       }
     });
     await call.answer();
-    await this.d.business.calls.answered(this.i.callId);
+    // Not awaited: the caller hears the greeting whether or not the database answers right now.
+    retrying(() => this.d.business.calls.answered(this.i.callId))
+      .catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'call answered state not saved'));
     if (this.ctx.recording.enabled) {
       // Consent first, then the recording starts (where the backend records calls).
       await this.say(this.ctx.recording.consentMessage, false);

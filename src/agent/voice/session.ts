@@ -18,6 +18,7 @@ import { spokenToText } from './transcript.js';
 import { contextPhrases } from './phrases.js';
 import { TurnTimer } from './latency.js';
 import { CallRecorder } from './call-recorder.js';
+import { retrying } from '../../util/retry.js';
 import { join } from 'node:path';
 import { sileroDefaults } from '../../speech/vad/silero.js';
 
@@ -117,7 +118,9 @@ export class VoiceSession {
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
-    this.d.business.calls.event(this.i.callId, kind, e).catch((err: unknown) => this.d.logger?.warn({ err }, 'call event not saved'));
+    // Never awaited: a database blip must not hold up the conversation; retried, then logged.
+    retrying(() => this.d.business.calls.event(this.i.callId, kind, e))
+      .catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId, kind }, 'call event not saved'));
   }
 
   async run(): Promise<{ disposition: string; summary: string }> {
@@ -143,7 +146,8 @@ export class VoiceSession {
     });
     // An outbound call is already answered when it reaches us.
     if (call.direction === 'inbound') await call.answer();
-    await this.d.business.calls.answered(this.i.callId);
+    retrying(() => this.d.business.calls.answered(this.i.callId))
+      .catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'call answered state not saved'));
     const tick = setInterval(() => this.dispatch({ type: 'tick', at: this.now() }), voiceDefaults.tickMs);
     try {
       await new Promise((r) => setTimeout(r, voiceDefaults.greetingDelayMs));

@@ -74,6 +74,13 @@ export interface SipEndpointOptions {
   onOutbound?: OutboundHook;
 }
 
+export const endpointDefaults = {
+  /** On stop, how long BYEs may wait for their answers before the stack closes anyway. */
+  byeWaitOnStopMs: 2_000,
+  /** Retry-After on a 503 (call cap, no media ports), in seconds. */
+  retryAfterS: 30,
+} as const satisfies Record<string, number>;
+
 export class DialError extends Error {
   constructor(message: string, readonly status: number) {
     super(message);
@@ -144,7 +151,13 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.registerTimer);
-    await Promise.all([...this.calls.values()].map((c) => c.hangup('shutdown').catch(() => {})));
+    // BYE every call, but do not wait out a far end that never answers (Timer F is 32 s).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.calls.values()].map((c) => c.hangup('shutdown').catch(() => {}))),
+      new Promise<void>((r) => (timer = setTimeout(r, endpointDefaults.byeWaitOnStopMs))),
+    ]);
+    clearTimeout(timer);
     await this.stack.close();
   }
 
@@ -326,7 +339,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   /** 503 with Retry-After: the carrier tries another route or again shortly; the caller is not dropped mid-call. */
   private busy(req: SipRequest, tx: ServerTransaction, reason: string): void {
     const res = makeResponse(req, 503, reason, newTag());
-    res.headers.add('retry-after', String(this.o.retryAfterS ?? 30));
+    res.headers.add('retry-after', String(this.o.retryAfterS ?? endpointDefaults.retryAfterS));
     tx.respond(res);
   }
 

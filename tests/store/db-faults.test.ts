@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { sql } from 'kysely';
+import { openStore, type Store } from '../../src/store/db.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
+import { buildHttpServer } from '../../src/http/server.js';
+import { createMetrics } from '../../src/http/metrics.js';
+import { createBusiness } from '../../src/business/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { createServerDatabase } from '../helpers/stores.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+
+/**
+ * The Postgres server behind a proxy that resets, drops and blackholes connections. Whatever it
+ * does, no error escapes (an unhandled 'error' on a pg client would fail this file), /health says
+ * so and recovers, and the store works again once the network does.
+ */
+describe('database faults', () => {
+  let proxy: FaultProxy;
+  let store: Store;
+  let drop: () => Promise<void>;
+  let http: Awaited<ReturnType<typeof buildHttpServer>>;
+
+  beforeAll(async () => {
+    const server = await createServerDatabase();
+    drop = server.drop;
+    const u = new URL(server.url);
+    proxy = new FaultProxy({ host: u.hostname, port: Number(u.port || 5432) });
+    await proxy.start();
+    store = await openStore({ databaseUrl: proxy.url(server.url), poolSize: 4, logger: silentLogger });
+    await migrateToLatest(store.db);
+    http = await buildHttpServer({ store, metrics: createMetrics(), logger: silentLogger, version: 't' });
+  });
+  afterAll(async () => {
+    await http.close();
+    await store.close();
+    await proxy.stop();
+    await drop();
+  });
+
+  const health = async () => (await http.inject('/health')).json() as { status: string; checks: { database: { ok: boolean } } };
+
+  it('survives connections reset in the middle of queries, and the next queries work', async () => {
+    expect((await health()).status).toBe('ok');
+    const inFlight = Array.from({ length: 4 }, () => sql`select pg_sleep(2)`.execute(store.db).then(() => 'done', (e: Error) => e.message));
+    await vi.waitFor(() => expect(proxy.connections).toBeGreaterThanOrEqual(4));
+    proxy.reset();
+    const outcomes = await Promise.all(inFlight);
+    expect(outcomes.every((o) => o !== 'done')).toBe(true);
+    // The pool replaced the dead connections: writes and reads go through again.
+    const calls = createBusiness(store.db).calls;
+    const id = await calls.start({ direction: 'inbound', backend: 'sip', from: '+15125550177', to: '+15125550100' });
+    expect((await calls.get(id))?.state).toBe('ringing');
+    expect((await health()).status).toBe('ok');
+  });
+
+  it('survives connections the server closes (FIN) while idle and while busy', async () => {
+    const busy = sql`select pg_sleep(2)`.execute(store.db).then(() => 'done', () => 'failed');
+    await vi.waitFor(() => expect(proxy.connections).toBeGreaterThan(0));
+    proxy.drop();
+    expect(await busy).toBe('failed');
+    const r = await sql<{ n: number }>`select 1 as n`.execute(store.db);
+    expect(r.rows[0]!.n).toBe(1);
+  });
+
+  it('reports the database down during a silent outage, and recovers when the network does', async () => {
+    proxy.blackhole();
+    proxy.reset(); // existing connections die too, new ones go nowhere
+    const during = await http.inject('/health');
+    expect(during.statusCode).toBe(503);
+    expect(during.json().checks.database.ok).toBe(false);
+    // A write attempted during the outage fails with an error; it does not hang forever.
+    const write = await sql`select 1`.execute(store.db).then(() => 'ok', () => 'failed');
+    expect(write).toBe('failed');
+    proxy.heal();
+    await vi.waitFor(async () => expect((await health()).status).toBe('ok'), { timeout: 15_000, interval: 200 });
+    const r = await sql<{ n: number }>`select 2 as n`.execute(store.db);
+    expect(r.rows[0]!.n).toBe(2);
+  });
+
+  it('closes within its bound while a query hangs on a blackholed connection', async () => {
+    const server = await createServerDatabase();
+    const u = new URL(server.url);
+    const p = new FaultProxy({ host: u.hostname, port: Number(u.port || 5432) });
+    await p.start();
+    const s = await openStore({ databaseUrl: p.url(server.url), logger: silentLogger });
+    await sql`select 1`.execute(s.db);
+    p.blackhole();
+    const hung = sql`select 1`.execute(s.db).catch(() => 'failed');
+    await s.close(); // resolves: shutdown does not wait on the dead server
+    p.heal();
+    await hung;
+    await p.stop();
+    await server.drop();
+  });
+});
