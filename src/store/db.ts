@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { privateDirSync } from '../util/private-files.js';
 import { join, resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
@@ -73,8 +73,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   let location = 'memory';
   let dataDir: string | undefined;
   if (opts.dataDir) {
+    // The data directory and the database in it: owner-only, like the Postgres server's own.
+    privateDirSync(resolve(opts.dataDir));
     dataDir = resolve(join(opts.dataDir, 'pgdata'));
-    mkdirSync(dataDir, { recursive: true });
+    privateDirSync(dataDir);
     location = dataDir;
   }
   const pglite = await PGlite.create({
