@@ -50,4 +50,27 @@ describe('configuration', () => {
     // The object-valued one is written the way a user writes it, and that form parses.
     expect(loadConfig({ FRONTDESK_SIP_USERS: '101:secret-one,102:secret-two' }).sip.users).toEqual({ 101: 'secret-one', 102: 'secret-two' });
   });
+
+  it('never echoes a secret in a configuration error, whatever is wrong with it', () => {
+    const secret = 'Hunter2-s3cret-value';
+    // Every setting that carries a credential, each given a wrong value with the secret inside.
+    const env: Record<string, string> = {
+      DATABASE_URL: `mysql://admin:${secret}@db`,
+      FRONTDESK_SMTP_URL: `http://owner:${secret}@mail.example.com`,
+      FRONTDESK_SIP_USERS: `101:ok-password,${secret}`,
+    };
+    for (const name of Object.keys(settings).filter((n) => /PASSWORD|SECRET|TOKEN|_KEY$|AUTH|_SID$/.test(n))) env[name] = `${secret}\u0000,{[`;
+    let err: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      err = e;
+    }
+    const msg = err instanceof Error ? err.message : '';
+    expect(msg).toMatch(/DATABASE_URL: /);
+    expect(msg).toMatch(/FRONTDESK_SMTP_URL: /);
+    expect(msg).toMatch(/FRONTDESK_SIP_USERS: entry 2 is not user:password/);
+    expect(msg).not.toContain(secret);
+    expect(msg).not.toContain('ok-password');
+  });
 });

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { LeaseQueue } from '../store/queue.js';
 import { DateTime } from 'luxon';
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
@@ -7,8 +8,9 @@ import type { Database, OutboxItem } from '../store/schema.js';
 /**
  * The notification outbox: SMS, calls and e-mail to customers and the owner. Items are written in
  * the same transaction as the change that causes them (a booking, a message), so none is lost;
- * the unique dedupe key makes enqueueing idempotent; workers claim rows with SKIP LOCKED so two
- * workers never deliver one item, and a crashed worker's claim expires and is retried.
+ * the unique dedupe key makes enqueueing idempotent; delivery runs on the one lease queue
+ * (store/queue.ts): two workers never deliver one item, and a crashed worker's claim expires and is
+ * retried, flagged so the sender can reconcile instead of sending twice.
  */
 
 export type Channel = 'sms' | 'call' | 'email';
@@ -65,7 +67,11 @@ export type Delivery =
   /** Not now (quiet hours): try again at `until`, without counting an attempt. */
   | { status: 'deferred'; until: Date };
 
-export type ChannelSender = (item: OutboxItem) => Promise<Delivery>;
+/**
+ * Sends one item. `reclaimed`: an earlier attempt was cut off mid-send (the process died), so it
+ * may have gone out already: a sender reconciles (asks the provider) instead of sending blindly.
+ */
+export type ChannelSender = (item: OutboxItem, attempt?: { reclaimed: boolean }) => Promise<Delivery>;
 
 export interface OutboxWorkerOptions {
   senders: Partial<Record<Channel, ChannelSender>>;
@@ -86,115 +92,48 @@ export const outboxDefaults = {
   backoffMaxMs: 30 * 60_000,
 } as const satisfies Partial<OutboxWorkerOptions>;
 
+/** Delivers due notifications through the channels this process has, on the shared lease queue. */
 export class OutboxWorker {
-  private readonly o: Required<Omit<OutboxWorkerOptions, 'logger'>> & { logger: Logger | undefined };
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly q: LeaseQueue<OutboxItem>;
 
-  constructor(private readonly db: Db, opts: OutboxWorkerOptions) {
-    this.o = { ...outboxDefaults, now: () => new Date(), ...opts, logger: opts.logger };
-  }
-
-  /** Claims due items: pending or with an expired claim, oldest first. */
-  private async claim(): Promise<OutboxItem[]> {
+  constructor(db: Db, opts: OutboxWorkerOptions) {
+    const o = { ...outboxDefaults, now: () => new Date(), ...opts };
     // Only channels this process can send on: the rest wait, pending, for a process that can.
-    const channels = (Object.keys(this.o.senders) as Channel[]).filter((c) => this.o.senders[c]);
-    if (channels.length === 0) return [];
-    const now = this.o.now();
-    const leaseUntil = new Date(now.getTime() + this.o.leaseMs);
-    return this.db.transaction().execute(async (tx) => {
-      const due = await tx
-        .selectFrom('outbox')
-        .select('id')
-        .where('channel', 'in', channels)
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('status', '=', 'pending'), eb('next_attempt_at', '<=', now)]),
-            eb.and([eb('status', '=', 'sending'), eb('locked_until', '<', now)]),
-          ]),
-        )
-        .orderBy('next_attempt_at')
-        .limit(this.o.batchSize)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      if (due.length === 0) return [];
-      return tx
-        .updateTable('outbox')
-        .set({ status: 'sending', locked_until: leaseUntil, attempts: sql`attempts + 1` })
-        .where('id', 'in', due.map((d) => d.id))
-        .returningAll()
-        .execute();
+    const channels = (Object.keys(o.senders) as Channel[]).filter((c) => o.senders[c]);
+    this.q = new LeaseQueue<OutboxItem>(db, {
+      name: 'outbox', table: 'outbox', dueColumn: 'next_attempt_at', claimedStatus: 'sending', parallel: true,
+      scope: () => (channels.length ? sql<boolean>`channel in (${sql.join(channels)})` : undefined),
+      leaseMs: o.leaseMs, batchSize: o.batchSize, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs, now: o.now, logger: opts.logger,
+      handle: async (item, reclaimed) => {
+        const result = await o.senders[item.channel]!(item, { reclaimed });
+        switch (result.status) {
+          case 'deferred':
+            return { kind: 'defer', until: result.until };
+          case 'sent':
+            return { kind: 'finished', status: 'sent', set: { sent_at: o.now(), provider_ref: result.ref ?? null, last_error: null } };
+          case 'suppressed':
+            return { kind: 'finished', status: 'suppressed', set: { last_error: result.reason } };
+        }
+      },
     });
   }
 
-  private async deliver(item: OutboxItem): Promise<void> {
-    const send = this.o.senders[item.channel];
-    let result: Delivery;
-    try {
-      result = await send!(item);
-    } catch (e) {
-      const err = (e as Error).message ?? String(e);
-      const final = item.attempts >= item.max_attempts;
-      const backoff = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** Math.max(0, item.attempts - 1));
-      await this.db
-        .updateTable('outbox')
-        .set({
-          status: final ? 'failed' : 'pending',
-          last_error: err.slice(0, 1000),
-          locked_until: null,
-          next_attempt_at: new Date(this.o.now().getTime() + backoff),
-        })
-        .where('id', '=', item.id)
-        .execute();
-      this.o.logger?.warn({ id: item.id, channel: item.channel, attempt: item.attempts, final, err }, 'notification failed');
-      return;
-    }
-    if (result.status === 'deferred') {
-      await this.db
-        .updateTable('outbox')
-        .set({ status: 'pending', locked_until: null, next_attempt_at: result.until, attempts: sql`attempts - 1` })
-        .where('id', '=', item.id)
-        .execute();
-      return;
-    }
-    await this.db
-      .updateTable('outbox')
-      .set(
-        result.status === 'sent'
-          ? { status: 'sent', sent_at: this.o.now(), provider_ref: result.ref ?? null, locked_until: null, last_error: null }
-          : { status: 'suppressed', last_error: result.reason, locked_until: null },
-      )
-      .where('id', '=', item.id)
-      .execute();
-  }
-
   /** One pass: claim what is due and deliver it. Returns how many items were handled. */
-  async runOnce(): Promise<number> {
-    let handled = 0;
-    for (;;) {
-      const items = await this.claim();
-      if (items.length === 0) return handled;
-      await Promise.all(items.map((i) => this.deliver(i)));
-      handled += items.length;
-    }
+  runOnce(): Promise<number> {
+    return this.q.runOnce();
   }
 
   start(intervalMs = 1_000): void {
-    const tick = () => {
-      this.running = this.runOnce()
-        .catch((err: unknown) => this.o.logger?.error({ err }, 'outbox pass failed'))
-        .finally(() => {
-          if (this.timer !== undefined) this.timer = setTimeout(tick, intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.q.start(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  /** New work arrived: deliver now instead of at the next poll. */
+  notify(): void {
+    this.q.notify();
+  }
+
+  stop(): Promise<void> {
+    return this.q.stop();
   }
 }
 

@@ -11,6 +11,8 @@ import type { GuidedState } from '../agent/guided/engine.js';
 import { Brain, brainDefaults } from '../agent/brain.js';
 import type { Llm } from '../speech/types.js';
 import { IngestBatcher } from './ingest-batch.js';
+import { complianceKeyword } from './keywords.js';
+import { DateTime } from 'luxon';
 import { fitSegments, segments, type ProviderName, type SmsProvider, type WebhookEvent } from './types.js';
 
 /**
@@ -21,9 +23,6 @@ import { fitSegments, segments, type ProviderName, type SmsProvider, type Webhoo
  */
 
 export const INBOUND_QUEUE = 'sms.inbound';
-const STOP_WORDS = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT']);
-const START_WORDS = new Set(['START', 'UNSTOP', 'SUBSCRIBE']);
-const HELP_WORDS = new Set(['HELP', 'INFO']);
 
 export const smsDefaults = {
   maxSegments: 3,
@@ -108,24 +107,26 @@ export class SmsService {
       .executeTakeFirst();
     if (!row) return;
     const context = row.context_id ? await this.business.contexts.getById(row.context_id) : await this.business.contexts.forNumber(row.business_number);
-    const word = row.body.trim().toUpperCase().replace(/[.!]+$/, '');
+    const keyword = complianceKeyword(row.body);
     const name = context?.document.displayName ?? 'this number';
     let reply: string | undefined;
     let compliance = false;
     let optOut: Date | null | undefined;
     let state: GuidedState | undefined;
 
-    if (STOP_WORDS.has(word)) {
+    if (keyword?.kind === 'stop') {
       if (!row.opted_out_at) {
         optOut = new Date();
         reply = `You're unsubscribed from ${name} texts and won't get any more. Reply START to resubscribe.`;
+        // CANCEL is a carrier opt-out word, but a customer with a visit booked may mean the visit.
+        if (keyword.word === 'CANCEL' && context) reply += await this.visitStillBooked(context, row.customer_id);
         compliance = true;
       }
-    } else if (START_WORDS.has(word)) {
+    } else if (keyword?.kind === 'start') {
       optOut = null;
       reply = `You're resubscribed to ${name} texts. Reply STOP to opt out, HELP for help.`;
       compliance = true;
-    } else if (HELP_WORDS.has(word)) {
+    } else if (keyword?.kind === 'help') {
       const d = context?.document;
       const contact = [d?.numbers[0], d?.info.website, d?.info.email].filter(Boolean).join(', ');
       reply = `${name}${contact ? `: ${contact}` : ''}. Text us to get a quote or book a visit. Msg&data rates may apply. Reply STOP to opt out.`;
@@ -152,6 +153,16 @@ export class SmsService {
         });
       }
     });
+  }
+
+  /** " Your visit … is still booked; to cancel it, call …", or '' without an upcoming visit. */
+  private async visitStillBooked(context: StoredContext, customerId: string | null): Promise<string> {
+    if (!customerId) return '';
+    const [next] = await this.business.scheduling.list({ context: context.name, customerId, from: this.business.now(), limit: 1 });
+    if (!next || next.status !== 'booked') return '';
+    const when = DateTime.fromJSDate(next.start, { zone: context.document.timezone }).toFormat("cccc, LLLL d 'at' h:mm a");
+    const phone = context.document.numbers[0];
+    return ` Your ${next.serviceName.toLowerCase()} on ${when} is still booked; to cancel it, please call us${phone ? ` at ${phone}` : ''}.`;
   }
 
   private async converse(context: StoredContext, customerId: string | null, state: GuidedState, text: string, messageId: string, threadId: string) {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { privateDirSync } from '../util/private-files.js';
 import { join, resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
@@ -137,8 +137,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   let dataDir: string | undefined;
   let release = () => {};
   if (opts.dataDir) {
+    // The data directory and the database in it: owner-only, like the Postgres server's own.
+    privateDirSync(resolve(opts.dataDir));
     dataDir = resolve(join(opts.dataDir, 'pgdata'));
-    mkdirSync(dataDir, { recursive: true });
+    privateDirSync(dataDir);
     location = dataDir;
     // Two processes writing one PGlite folder corrupt it (rows lost, broken indexes): one owner at a time.
     release = acquireLock(pgliteLockFile(opts.dataDir), resolve(opts.dataDir));

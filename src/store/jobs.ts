@@ -1,12 +1,13 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from './db.js';
+import { LeaseQueue } from './queue.js';
 import type { Selectable } from 'kysely';
 import type { JobsTable } from './schema.js';
 
 /**
- * A durable work queue in Postgres: jobs survive a crash; a claim is a lease, so a job whose worker
- * died is picked up again when the lease runs out; SKIP LOCKED lets workers share the table.
+ * Background jobs (inbound SMS handling): rows in `jobs`, run by the one lease queue
+ * (store/queue.ts), so they survive a crash and a dead worker's job is picked up again.
  */
 
 export type Job = Selectable<JobsTable>;
@@ -18,10 +19,11 @@ export interface JobRunnerOptions {
   leaseMs?: number;
   batchSize?: number;
   backoffBaseMs?: number;
+  backoffMaxMs?: number;
   now?: () => Date;
 }
 
-export const jobDefaults = { leaseMs: 30_000, batchSize: 10, backoffBaseMs: 2_000 } as const;
+export const jobDefaults = { leaseMs: 30_000, batchSize: 10, backoffBaseMs: 2_000, backoffMaxMs: 10 * 60_000 } as const satisfies Record<string, number>;
 
 export async function enqueueJob(
   db: Db | import('kysely').Transaction<import('./schema.js').Database>,
@@ -37,101 +39,38 @@ export async function enqueueJob(
   return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
 }
 
+/** Runs one queue's jobs, one after another, on the shared lease queue (store/queue.ts). */
 export class JobRunner {
-  private readonly o: Required<Omit<JobRunnerOptions, 'logger'>> & { logger: Logger | undefined };
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
-  private kick: (() => void) | undefined;
-  private active = false;
+  private readonly q: LeaseQueue<Job>;
 
-  constructor(private readonly db: Db, opts: JobRunnerOptions) {
-    this.o = { ...jobDefaults, now: () => new Date(), ...opts, logger: opts.logger };
-  }
-
-  private async claim(): Promise<Job[]> {
-    const now = this.o.now();
-    return this.db.transaction().execute(async (tx) => {
-      const due = await tx
-        .selectFrom('jobs')
-        .select('id')
-        .where('queue', '=', this.o.queue)
-        .where((eb) => eb.or([
-          eb.and([eb('status', '=', 'pending'), eb('run_at', '<=', now)]),
-          eb.and([eb('status', '=', 'running'), eb('locked_until', '<', now)]),
-        ]))
-        .orderBy('run_at')
-        .limit(this.o.batchSize)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      if (!due.length) return [];
-      return tx
-        .updateTable('jobs')
-        .set({ status: 'running', locked_until: new Date(now.getTime() + this.o.leaseMs), attempts: sql`attempts + 1` })
-        .where('id', 'in', due.map((d) => d.id))
-        .returningAll()
-        .execute();
+  constructor(db: Db, opts: JobRunnerOptions) {
+    const o = { ...jobDefaults, now: () => new Date(), ...opts };
+    this.q = new LeaseQueue<Job>(db, {
+      name: `jobs:${o.queue}`, table: 'jobs', dueColumn: 'run_at', claimedStatus: 'running', parallel: false,
+      scope: () => sql<boolean>`queue = ${o.queue}`,
+      leaseMs: o.leaseMs, batchSize: o.batchSize, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs, now: o.now, logger: opts.logger,
+      handle: async (job) => {
+        await o.handler(job);
+        return { kind: 'finished', status: 'done', set: { done_at: o.now() } };
+      },
     });
   }
 
-  private async run(job: Job): Promise<void> {
-    try {
-      await this.o.handler(job);
-      await this.db.updateTable('jobs').set({ status: 'done', done_at: this.o.now(), locked_until: null }).where('id', '=', job.id).execute();
-    } catch (e) {
-      const final = job.attempts >= job.max_attempts;
-      this.o.logger?.warn({ err: e, job: job.id, queue: job.queue, attempt: job.attempts, final }, 'job failed');
-      await this.db
-        .updateTable('jobs')
-        .set({
-          status: final ? 'failed' : 'pending',
-          last_error: String((e as Error).message ?? e).slice(0, 1000),
-          locked_until: null,
-          run_at: new Date(this.o.now().getTime() + this.o.backoffBaseMs * 2 ** Math.max(0, job.attempts - 1)),
-        })
-        .where('id', '=', job.id)
-        .execute();
-    }
-  }
-
-  async runOnce(): Promise<number> {
-    let n = 0;
-    for (;;) {
-      const jobs = await this.claim();
-      if (!jobs.length) return n;
-      for (const j of jobs) await this.run(j);
-      n += jobs.length;
-    }
+  runOnce(): Promise<number> {
+    return this.q.runOnce();
   }
 
   /** Polls every `intervalMs`, or at once after notify(). */
   start(intervalMs = 500): void {
-    if (this.active) return;
-    this.active = true;
-    const loop = async () => {
-      while (this.active) {
-        this.running = this.runOnce().catch((err: unknown) => this.o.logger?.error({ err }, 'job pass failed'));
-        await this.running;
-        if (!this.active) break;
-        await new Promise<void>((r) => {
-          this.kick = r;
-          this.timer = setTimeout(r, intervalMs);
-        });
-      }
-    };
-    void loop();
+    this.q.start(intervalMs);
   }
 
   /** New work arrived: run a pass now instead of at the next poll. */
   notify(): void {
-    clearTimeout(this.timer);
-    this.kick?.();
+    this.q.notify();
   }
 
-  async stop(): Promise<void> {
-    this.active = false;
-    clearTimeout(this.timer);
-    this.kick?.();
-    await this.running;
+  stop(): Promise<void> {
+    return this.q.stop();
   }
 }

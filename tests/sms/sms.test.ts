@@ -208,6 +208,32 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
     expect(repliesTo(me)[1]).toBe("You're resubscribed to Sparkle & Shine Cleaning texts. Reply STOP to opt out, HELP for help.");
   });
 
+  it('opts out on the carriers\' keywords and their obvious variants, and not on a sentence that only contains one', async () => {
+    const variants = ['Stop please', 'please stop texting me', 'OPT OUT', 'STOPALL', 'unsubscribe!!!', 'Revoke', 'quit', 'End.', 'Cancel'];
+    for (const [i, text] of variants.entries()) {
+      const me = `+1512555061${i}`;
+      await postTelnyx(telnyx.inbound(me, BIZ, text));
+      await settle();
+      expect([text, repliesTo(me)]).toEqual([text, ["You're unsubscribed from Sparkle & Shine Cleaning texts and won't get any more. Reply START to resubscribe."]]);
+    }
+    for (const [i, text] of ["don't stop, I still want the quote", 'cancel my visit please', 'the end of the month works'].entries()) {
+      const me = `+1512555062${i}`;
+      await postTelnyx(telnyx.inbound(me, BIZ, text));
+      await settle();
+      const thread = await store().db.selectFrom('sms_threads').select('opted_out_at').where('customer_number', '=', me).executeTakeFirstOrThrow();
+      expect([text, thread.opted_out_at]).toEqual([text, null]);
+    }
+  });
+
+  it('tells a customer with a visit booked who texts CANCEL how to cancel the visit', async () => {
+    const me = '+15125550630';
+    const { customer } = (await biz.customers.findOrCreateByPhone(me))!;
+    await biz.scheduling.book({ context: 'sparkle-cleaning', service: 'standard', start: new Date('2026-11-24T15:00:00Z'), customerId: customer.id, source: 'api' });
+    await postTelnyx(telnyx.inbound(me, BIZ, 'CANCEL'));
+    await settle();
+    expect(repliesTo(me)).toContain("You're unsubscribed from Sparkle & Shine Cleaning texts and won't get any more. Reply START to resubscribe. Your standard cleaning on Tuesday, November 24 at 9:00 AM is still booked; to cancel it, please call us at +15125550100.");
+  });
+
   it('replies exactly once after a crash between storing the text and replying', async () => {
     const me = '+15125550405';
     await postTelnyx(telnyx.inbound(me, BIZ, 'HELP'));

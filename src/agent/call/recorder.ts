@@ -1,5 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writePrivateFile } from '../../util/private-files.js';
 import type { Call, AudioFrame } from '../../telephony/call.js';
 import type { Vad } from '../../speech/types.js';
 import { writeWav } from '../../speech/audio.js';
@@ -63,8 +62,7 @@ export async function recordMessage(call: Call, vad: Vad, path: string, o: Parti
     if (call.state === 'ended') done('hangup');
   });
   const pcm = buf.subarray(0, len);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, writeWav(pcm, rate));
+  await writePrivateFile(path, writeWav(pcm, rate));
   return { path, durationMs: Math.round((len / rate) * 1000), heardSpeech, endedBy: result, pcm, sampleRate: rate };
 }
 

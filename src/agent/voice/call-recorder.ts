@@ -1,5 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writePrivateFile } from '../../util/private-files.js';
 import { writeWav } from '../../speech/audio.js';
 
 /**
@@ -51,8 +50,7 @@ export class CallRecorder {
       stereo[2 * i] = i < this.callerLen ? this.caller[i]! : 0;
       stereo[2 * i + 1] = i < this.agentEnd ? this.agent[i]! : 0;
     }
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, writeWav(stereo, this.rate, 2));
+    await writePrivateFile(path, writeWav(stereo, this.rate, 2));
     return { path, durationMs: Math.round((n / this.rate) * 1000) };
   }
 }
