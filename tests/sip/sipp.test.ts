@@ -7,6 +7,7 @@ import { parseCidrList } from '../../src/util/cidr.js';
 import { freePort } from '../helpers/ports.js';
 import type { OutboundAttempt } from '../../src/telephony/dial-guard.js';
 import { runSipp, startSippUas } from '../helpers/sipp.js';
+import { RawPeer, request, toTagOf } from '../helpers/raw-sip.js';
 
 /** The built-in SIP endpoint against SIPp, a real SIP peer, over loopback. */
 describe('built-in SIP endpoint with SIPp', () => {
@@ -176,6 +177,81 @@ describe('built-in SIP endpoint with SIPp', () => {
     expect(listening - inactive).toBe(0); // 600 ms inactive: nothing sent
     expect(resumed - listening).toBeGreaterThan(30); // 800 ms recvonly: they listen, we talk
     expect(hungUp - resumed).toBeGreaterThan(20); // 600 ms after resuming
+  });
+
+  it('answers an INVITE without SDP: offers in the 200 and takes the answer from the ACK (delayed offer)', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-delayed-offer.xml', target });
+    const call = await callP;
+    let energy = 0;
+    let frames = 0;
+    call.on('audio', (f) => {
+      frames++;
+      for (let i = 0; i < f.pcm.length; i++) energy += Math.abs(f.pcm[i]!);
+    });
+    await call.answer();
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    // The ACK's answer chose PCMA, and SIPp's recorded speech came through it.
+    expect(call.rtp.codecInUse.codec).toBe('PCMA');
+    expect(frames).toBeGreaterThan(50);
+    expect(energy / (frames * 160)).toBeGreaterThan(100);
+    expect(call.endReason).toBe('remote_hangup');
+  });
+
+  it('answers an offer of video, audio and text with three m= lines, the unused ones refused with port 0', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-multistream.xml', target });
+    const call = await callP;
+    await call.answer();
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    expect(call.endReason).toBe('remote_hangup');
+  });
+
+  it('refuses an INVITE that Requires an extension we lack with 420 and Unsupported', async () => {
+    let rang = false;
+    onCall = () => (rang = true);
+    const run = await runSipp({ scenario: 'uac-420.xml', target });
+    expect(run.code, run.output).toBe(0);
+    expect(rang).toBe(false);
+  });
+
+  it('puts ;transport=tcp in the Contact of a call over TCP', async () => {
+    const callP = nextCall();
+    const sipp = runSipp({ scenario: 'uac-tcp-contact.xml', target, extra: ['-t', 't1'] });
+    const call = await callP;
+    await call.answer();
+    const run = await sipp;
+    expect(run.code, run.output).toBe(0);
+    expect(call.endReason).toBe('remote_hangup');
+  });
+
+  it("resends a re-INVITE's 200 until the ACK comes, and answers a retransmitted re-INVITE with the same 200", async () => {
+    const phone = await RawPeer.open(ep.port);
+    const callP = nextCall();
+    const d = { callId: 'reinvite-retrans@test', fromTag: 'phone1' };
+    await phone.send(request(phone, ep.port, { ...d, branch: 'z9hG4bKri1' }));
+    const call = await callP;
+    await call.answer();
+    const ok = await phone.next(/^SIP\/2\.0 200[^]*CSeq: 1 INVITE/);
+    const toTag = toTagOf(ok);
+    await phone.send(request(phone, ep.port, { ...d, toTag, method: 'ACK', sdp: false, branch: 'z9hG4bKri1ack' }));
+    // Hold: a re-INVITE we answer, whose ACK is "lost".
+    const reinvite = request(phone, ep.port, { ...d, toTag, cseq: 2, branch: 'z9hG4bKri2' });
+    await phone.send(reinvite);
+    const first = await phone.next(/^SIP\/2\.0 200[^]*CSeq: 2 INVITE/);
+    const again = await phone.next(/^SIP\/2\.0 200[^]*CSeq: 2 INVITE/);
+    expect(again).toBe(first);
+    // The phone, not hearing back, retransmits its re-INVITE: the same answer, not a new one.
+    await phone.send(reinvite);
+    expect(await phone.next(/^SIP\/2\.0 200[^]*CSeq: 2 INVITE/)).toBe(first);
+    await phone.send(request(phone, ep.port, { ...d, toTag, cseq: 2, method: 'ACK', sdp: false, branch: 'z9hG4bKri2ack' }));
+    expect(call.sdpVersion).toBe(2);
+    await phone.send(request(phone, ep.port, { ...d, toTag, cseq: 3, method: 'BYE', sdp: false, branch: 'z9hG4bKri3' }));
+    await phone.next(/^SIP\/2\.0 200[^]*CSeq: 3 BYE/);
+    expect(call.state).toBe('ended');
+    phone.close();
   });
 
   it('transfers a caller blind with REFER and follows the NOTIFY sipfrag to the final answer', async () => {
