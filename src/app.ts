@@ -14,6 +14,7 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { version } from './version.js';
 import { createTelephony, dialPolicyFromConfig, type Call, type Telephony } from './telephony/index.js';
 import { FsTelephony } from './telephony/freeswitch/index.js';
+import { SipEndpoint } from './telephony/sip/endpoint.js';
 import { audit } from './store/audit.js';
 import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
@@ -187,8 +188,10 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         (err: unknown) => logger.error({ err }, 'speech recognition unavailable; callers get the keypad and voicemail'),
       );
       app.url = await http.listen({ host: config.http.host, port: config.http.port });
-      // This process owns the embedded database now; CLI commands reach it through this endpoint.
-      if (!config.databaseUrl) cliEndpoint = await startCliEndpoint(store, config.dataDir, logger.child({ mod: 'cli' }));
+      // CLI commands reach the embedded database through this process (which owns it); doctor asks it how the trunk is.
+      cliEndpoint = await startCliEndpoint(store, config.dataDir, logger.child({ mod: 'cli' }), () => ({
+        trunk: telephony instanceof SipEndpoint && config.sip.trunk ? { registered: telephony.registered } : null,
+      }));
       await telephony?.start();
       outbox.start();
       smsJobs?.start();

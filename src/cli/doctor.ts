@@ -5,16 +5,13 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { openStore } from '../store/db.js';
 import { StoreLockedError } from '../store/lock.js';
-import { readCliEndpoint, runOpRemote } from '../http/cli-endpoint.js';
+import { readCliEndpoint, runOpRemote, type CliEndpointInfo } from '../http/cli-endpoint.js';
+import { checkPbx, checkPublicUrl, checkRtpRange, checkSipAddress, checkSmsCredentials, checkTrunkRegistration, type Check } from './doctor-checks.js';
 import { silentLogger } from '../util/logger.js';
 import { createSpeech } from '../speech/index.js';
 import { OpenAiLlm } from '../speech/llm/openai.js';
 
-export interface Check {
-  name: string;
-  status: 'ok' | 'warn' | 'fail';
-  detail: string;
-}
+export type { Check } from './doctor-checks.js';
 
 async function tcpPortFree(host: string, port: number): Promise<boolean> {
   return new Promise((done) => {
@@ -106,6 +103,18 @@ async function checkModels(cfg: Config): Promise<Check[]> {
   ];
 }
 
+/** The frontdesk running on this data folder, if one is. */
+function runningServer(cfg: Config): CliEndpointInfo | undefined {
+  const ep = readCliEndpoint(cfg.dataDir);
+  if (!ep) return undefined;
+  try {
+    process.kill(ep.pid, 0);
+    return ep;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? ep : undefined;
+  }
+}
+
 export async function collectChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
   let cfg: Config;
   try {
@@ -131,6 +140,12 @@ export async function collectChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
       detail: `${cfg.sip.bind}:${cfg.sip.port} udp+tcp ${sipFree ? 'is free' : 'is in use'}`,
     });
   }
+  if (cfg.telephony === 'sip') {
+    checks.push(await checkSipAddress(cfg), await checkRtpRange(cfg));
+    const trunk = await checkTrunkRegistration(cfg, runningServer(cfg));
+    if (trunk) checks.push(trunk);
+  }
+  checks.push(...(await checkPbx(cfg)), ...(await checkSmsCredentials(cfg)), await checkPublicUrl(cfg));
   checks.push(...(await checkModels(cfg)));
   return checks;
 }
@@ -139,6 +154,6 @@ export async function collectChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
 export async function runDoctor(env: NodeJS.ProcessEnv, out: (s: string) => void): Promise<boolean> {
   const checks = await collectChecks(env);
   const mark = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
-  for (const c of checks) out(`${mark[c.status]}  ${c.name.padEnd(10)} ${c.detail}\n`);
+  for (const c of checks) out(`${mark[c.status]}  ${c.name.padEnd(14)} ${c.detail}\n`);
   return checks.every((c) => c.status !== 'fail');
 }

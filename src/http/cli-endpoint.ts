@@ -28,13 +28,22 @@ export interface CliEndpoint {
   close(): Promise<void>;
 }
 
-export async function startCliEndpoint(store: Store, dataDir: string, logger: Logger): Promise<CliEndpoint> {
+/** What the running server reports to `doctor` (GET /status). */
+export interface ServerStatus {
+  trunk: { registered: boolean } | null;
+}
+
+export async function startCliEndpoint(store: Store, dataDir: string, logger: Logger, status: () => ServerStatus = () => ({ trunk: null })): Promise<CliEndpoint> {
   const token = randomBytes(32).toString('hex');
   const expected = Buffer.from(`Bearer ${token}`);
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
+  const authorized = (header: string | undefined) => {
+    const auth = Buffer.from(header ?? '');
+    return auth.length === expected.length && timingSafeEqual(auth, expected);
+  };
+  app.get('/status', async (req, reply) => (authorized(req.headers.authorization) ? { pid: process.pid, ...status() } : reply.code(401).send({ error: 'bad token' })));
   app.post('/cli', async (req, reply) => {
-    const auth = Buffer.from(req.headers.authorization ?? '');
-    if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) return reply.code(401).send({ error: 'bad token' });
+    if (!authorized(req.headers.authorization)) return reply.code(401).send({ error: 'bad token' });
     try {
       const out = await runOp(store, req.body as CliOp);
       logger.info({ op: (req.body as CliOp).op }, 'cli command ran through the running server');

@@ -100,6 +100,8 @@ describe('CLI commands while `frontdesk start` runs on PGlite', () => {
       expect(await cli(cliEnv, ['context', 'import', file])).toMatchObject({ code: 0, out: 'second-shop: created (version 1)\n' });
       expect((await cli(cliEnv, ['context', 'list'])).out).toMatch(/^second-shop\tv1\t/m);
       expect(await cli(cliEnv, ['migrate'])).toMatchObject({ code: 0, out: expect.stringMatching(/latest schema \(pglite/) });
+      // doctor, too, reaches the database through the server rather than calling it broken.
+      expect((await cli({ ...cliEnv, FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR }, ['doctor'])).out).toMatch(/^ok {4}database +pglite at .*, served by the running frontdesk \(process \d+\)$/m);
 
       // A second server on the same folder stops with the reason, and the first keeps serving.
       const second = spawnSync(process.execPath, ['bin/frontdesk.js', 'start'], { env: { ...env, FRONTDESK_HTTP_PORT: String(await freePort()) }, encoding: 'utf8', timeout: 60_000 });

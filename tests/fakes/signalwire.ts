@@ -30,6 +30,11 @@ export class FakeSignalWire {
   private async handle(req: IncomingMessage): Promise<[number, unknown]> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    // GET …/Accounts/{project}.json: the account itself, what `doctor` asks to check the credentials.
+    if (req.method === 'GET' && req.url === `/api/laml/2010-04-01/Accounts/${this.projectId}.json`) {
+      if (req.headers.authorization !== `Basic ${Buffer.from(`${this.projectId}:${this.apiToken}`).toString('base64')}`) return [401, { code: 20003, message: 'Authentication Error' }];
+      return [200, { sid: this.projectId, friendly_name: 'frontdesk', status: 'active', type: 'Full' }];
+    }
     if (req.method !== 'POST' || req.url !== `/api/laml/2010-04-01/Accounts/${this.projectId}/Messages.json`) return [404, { code: 20404, message: 'Not found' }];
     const auth = `Basic ${Buffer.from(`${this.projectId}:${this.apiToken}`).toString('base64')}`;
     if (req.headers.authorization !== auth) return [401, { code: 20003, message: 'Authentication Error' }];

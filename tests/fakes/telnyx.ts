@@ -38,6 +38,11 @@ export class FakeTelnyx {
   private async handle(req: IncomingMessage): Promise<[number, unknown]> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    // GET /v2/balance: what `doctor` asks to learn whether the key is good.
+    if (req.method === 'GET' && req.url === '/v2/balance') {
+      if (req.headers.authorization !== `Bearer ${this.apiKey}`) return [401, { errors: [{ code: '10009', title: 'Authentication failed' }] }];
+      return [200, { data: { record_type: 'balance', balance: '10.00', credit_limit: '0.00', available_credit: '10.00', currency: 'USD' } }];
+    }
     if (req.method !== 'POST' || req.url !== '/v2/messages') return [404, { errors: [{ code: '10005', title: 'Resource not found' }] }];
     if (req.headers.authorization !== `Bearer ${this.apiKey}`) return [401, { errors: [{ code: '10009', title: 'Authentication failed' }] }];
     if (!String(req.headers['content-type']).startsWith('application/json')) return [415, { errors: [{ title: 'Unsupported media type' }] }];

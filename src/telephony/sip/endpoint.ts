@@ -88,7 +88,8 @@ export class DialError extends Error {
   }
 }
 
-function firstLanAddress(): string {
+/** This host's first non-internal IPv4 address: what a wildcard bind advertises. */
+export function firstLanAddress(): string {
   for (const list of Object.values(networkInterfaces())) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
