@@ -384,6 +384,46 @@ describe('admin console', () => {
     await page.waitForSelector('#calls');
   });
 
+  it('shows calls, transcripts, texts and bookings as they happen, without reloading', async () => {
+    await page.goto(`${base}/#/`);
+    await page.waitForSelector('html[data-live="open"]');
+    // The tiles are links to what they count.
+    await page.click('#stat-today');
+    await page.waitForSelector('#calls');
+    expect(page.url()).toContain('#/calls');
+    const ctx = await app.contexts.get('sparkle-cleaning');
+    const id = await app.business.calls.start({ direction: 'inbound', backend: 'sip', from: '+15125550144', to: '+15125550100', contextId: ctx.id });
+    await page.waitForSelector('#calls td[data-number="+15125550144"]');
+    await page.click(`#calls a[href="#/calls/${id}"]`);
+    await page.waitForSelector('#call-live');
+    expect(await page.isVisible('#hangup')).toBe(true);
+    await app.business.calls.event(id, 'turn', { role: 'caller', text: 'Hi, is Saturday free?' });
+    await page.waitForSelector('#transcript:has-text("Hi, is Saturday free?")');
+    await app.business.calls.event(id, 'turn', { role: 'agent', text: 'Saturday at nine is open.' });
+    await page.waitForSelector('#transcript:has-text("Receptionist: Saturday at nine is open.")');
+    await shot('call-live');
+    await app.business.calls.ended(id, 'completed', { summary: 'asked about Saturday' });
+    await page.waitForSelector('#call-live', { state: 'detached' });
+    expect(await page.isVisible('#hangup')).toBe(false);
+
+    await page.goto(`${base}/#/inbox`);
+    await page.waitForSelector('#inbox');
+    const before = Number((await (await page.$('#unread'))?.textContent()) ?? '0');
+    const w = telnyx.inbound('+15125550155', '+15125550100', 'Do you do windows?');
+    await fetch(`${base}/webhooks/sms/telnyx`, { method: 'POST', body: w.body, headers: w.headers });
+    await page.waitForSelector('#inbox:has-text("(512) 555-0155")');
+    await page.waitForSelector(`#unread:has-text("${before + 1}")`);
+
+    const { DateTime } = await import('luxon');
+    let start = DateTime.now().setZone('America/Chicago').plus({ days: 2 }).set({ hour: 9, minute: 0, second: 0, millisecond: 0 });
+    while (start.weekday > 5) start = start.plus({ days: 1 });
+    await page.goto(`${base}/#/appointments`);
+    await page.waitForSelector('#week');
+    // Within the seven days shown from today: it appears without a reload.
+    const booked = await app.business.scheduling.book({ context: 'sparkle-cleaning', service: 'standard', start: start.toJSDate(), source: 'admin' });
+    await page.waitForSelector(`[data-appointment="${booked.appointment.id}"]`);
+  });
+
   it('fits a phone and a desktop: every page accessible, no sideways scrolling, 44 px targets', async () => {
     const axe = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
     const thread = (await app.store.db.selectFrom('sms_threads').select('id').where('customer_number', '=', '+15125550142').executeTakeFirstOrThrow()).id;

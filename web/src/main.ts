@@ -4,6 +4,7 @@ import { contextsPage, contextPage } from './pages/contexts.js';
 import { dashboardPage, callsPage, callPage } from './pages/activity.js';
 import { appointmentsPage, customersPage } from './pages/people.js';
 import { inboxPage, threadPage, unreadCount } from './pages/inbox.js';
+import { onLive, startLive, stopLive } from './live.js';
 
 /** The admin console: a hash router over the /api endpoints. */
 
@@ -48,6 +49,14 @@ onReachability((up) => {
   retry = setTimeout(() => void api('GET', '/auth/me').catch(() => {}), 4000);
 });
 
+/** The unread count beside "Inbox". */
+async function badge(): Promise<void> {
+  const unread = await unreadCount().catch(() => 0);
+  const link = nav.querySelector('a[href="#/inbox"]');
+  link?.querySelector('.badge')?.remove();
+  if (link && unread) link.append(h('span.badge#unread', { 'aria-label': `${unread} unread` }, String(unread)));
+}
+
 function loginPage(): void {
   const user = h('input#username', { autocomplete: 'username' });
   const pass = h('input#password', { type: 'password', autocomplete: 'current-password' });
@@ -81,14 +90,15 @@ async function render(): Promise<void> {
   }
   if (!user) return loginPage();
   who.textContent = user.username;
-  account.replaceChildren(who, h('button.secondary#sign-out', { type: 'button', onclick: async () => { await logout(); loginPage(); } }, 'Sign out'));
+  account.replaceChildren(who, h('button.secondary#sign-out', { type: 'button', onclick: async () => { stopLive(); await logout(); loginPage(); } }, 'Sign out'));
+  startLive((e) => { if (e.type === 'text' || e.type === 'voicemail') void badge(); });
+  onLive(undefined);
   const [path = '/', query = ''] = (location.hash.replace(/^#/, '') || '/').split('?');
-  const unread = await unreadCount().catch(() => 0);
   nav.replaceChildren(...LINKS.map(([href, label]) => {
     const active = path === href.slice(1) || (href !== '#/' && path.startsWith(href.slice(1)));
-    return h('a', { href, class: active ? 'active' : '', ...(active ? { 'aria-current': 'page' } : {}) }, label,
-      href === '#/inbox' && unread ? h('span.badge#unread', { 'aria-label': `${unread} unread` }, String(unread)) : null);
+    return h('a', { href, class: active ? 'active' : '', ...(active ? { 'aria-current': 'page' } : {}) }, label);
   }));
+  await badge();
   toggle.setAttribute('aria-expanded', 'false');
   fold();
   const [, section, id, sub] = path.split('/');

@@ -12,6 +12,7 @@ import { toE164 } from '../../util/phone.js';
 import type { Call } from '../../telephony/call.js';
 import { type AdminAuth, LoginError } from './auth.js';
 import { loginLimiter, type LoginLimitOptions } from './login-limits.js';
+import { LiveFeed } from './live-feed.js';
 
 /** The admin REST API under /api: what the console uses and scripts may call with a token. */
 
@@ -207,6 +208,33 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     } catch (e) {
       return reply.code(422).send({ error: 'dial_failed', message: (e as Error).message });
     }
+  });
+
+  // ---- live -------------------------------------------------------------------------------------
+  const feed = new LiveFeed(d.db);
+  const streams = new Set<import('node:http').ServerResponse>();
+  // Open streams would hold the server open on shutdown: end them first.
+  app.addHook('preClose', async () => {
+    feed.stop();
+    for (const s of streams) s.end();
+  });
+  /** Server-sent events for the console: calls, transcript lines, texts, voicemails, bookings. */
+  app.get('/api/events', { schema: { tags: ['calls'], description: 'text/event-stream of {type: call | call_event | text | voicemail | booking, …}' } }, async (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write('retry: 3000\n\n');
+    streams.add(res);
+    // The watcher may be gone by the time the feed answers.
+    const send = (chunk: string) => { if (!res.destroyed && !res.writableEnded) res.write(chunk); };
+    const off = feed.subscribe((e) => send(`data: ${JSON.stringify(e)}\n\n`), () => send('event: ready\ndata: {}\n\n'));
+    // A comment now and then keeps proxies from closing a quiet stream.
+    const ping = setInterval(() => send(': ping\n\n'), 25_000);
+    res.on('close', () => {
+      clearInterval(ping);
+      streams.delete(res);
+      off();
+    });
   });
 
   // ---- texts ------------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 import { api } from '../api.js';
 import { h, when } from '../dom.js';
 import { showPhone, toE164 } from '../phone.js';
+import { busy, onLive } from '../live.js';
 
 type CallRow = { id: string; direction: string; from_number: string; to_number: string; state: string; started_at: string; disposition: string | null; summary: string | null; context: string | null; live: boolean };
 type Latency = { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs?: number };
 
-/** One line of the transcript: who said what, tool results, and each reply's latency breakdown. */
-function transcriptLine(e: { kind: string; role: string | null; text: string | null; data: unknown; at: string }): HTMLElement {
+type CallEvent = { kind: string; role: string | null; text: string | null; data: unknown; at: string };
+
+/** One line of the transcript: who said what, and each reply's latency breakdown; nothing else. */
+function transcriptLine(e: CallEvent): HTMLElement | null {
   const time = h('span.muted', {}, `${new Date(e.at).toLocaleTimeString()} `);
   if (e.kind === 'latency' && e.data) {
     const l = e.data as Latency;
@@ -14,11 +17,16 @@ function transcriptLine(e: { kind: string; role: string | null; text: string | n
   }
   if (e.kind === 'turn') {
     const d = (e.data ?? {}) as { completed?: boolean; by?: string };
-    return h('div', { class: e.role === 'caller' ? 'turn-caller' : 'turn-agent' }, time, h('b', {}, e.role === 'caller' ? 'Caller: ' : 'Agent: '), e.text ?? '',
-      d.completed === false ? h('span.muted', {}, ' (interrupted)') : null, d.by === 'llm' ? h('span.muted', {}, ' · LLM') : null);
+    return h('div', { class: e.role === 'caller' ? 'turn-caller' : 'turn-agent' }, time, h('b', {}, e.role === 'caller' ? 'Caller: ' : 'Receptionist: '), e.text ?? '',
+      d.completed === false ? h('span.muted', {}, ' (interrupted)') : null);
   }
-  const detail = e.kind === 'tool_result' || e.kind === 'transfer' ? h('span.muted', {}, ` ${JSON.stringify(e.data)}`) : null;
-  return h('div.event.muted', {}, time, `${e.kind}: ${e.text ?? ''}`, detail);
+  return null;
+}
+
+/** What the system did during the call (routing, tools, transfers), in words, for the curious. */
+function detailLine(e: CallEvent): HTMLElement | null {
+  if (e.kind === 'turn' || e.kind === 'latency' || !e.text) return null;
+  return h('li', {}, h('span.muted', {}, `${new Date(e.at).toLocaleTimeString()} `), e.text);
 }
 
 export async function dashboardPage(app: HTMLElement): Promise<void> {
@@ -32,6 +40,7 @@ export async function dashboardPage(app: HTMLElement): Promise<void> {
   const todays = calls.filter((c) => new Date(c.started_at).toDateString() === today);
   // Each tile opens the list behind its number.
   const stat = (label: string, value: number | string, id: string, href: string) => h('a.card.stat', { id, href }, h('b', {}, String(value)), label);
+  onLive((e) => { if (e.type !== 'call_event' && !busy()) void dashboardPage(app); });
   app.replaceChildren(
     h('h1', {}, 'Today'),
     h('div.grid', {},
@@ -56,6 +65,7 @@ export async function callsPage(app: HTMLElement, filter: { caller?: string; out
   const apply = () => void callsPage(app, { caller: caller.value.trim(), outcome: outcome.value });
   caller.addEventListener('change', apply);
   outcome.addEventListener('change', apply);
+  onLive((e) => { if (e.type === 'call' && !busy()) void callsPage(app, filter); });
   app.replaceChildren(
     h('h1', {}, 'Calls'),
     h('div.card.filters', {},
@@ -81,19 +91,29 @@ export async function callsPage(app: HTMLElement, filter: { caller?: string; out
 }
 
 export async function callPage(app: HTMLElement, id: string): Promise<void> {
-  const call = await api<CallRow & { recording_path: string | null; events: { kind: string; role: string | null; text: string | null; data: unknown; at: string }[] }>('GET', `/calls/${id}`);
+  const call = await api<CallRow & { recording_path: string | null; events: CallEvent[] }>('GET', `/calls/${id}`);
   const live = call.state !== 'ended';
+  const transcript = h('div.card#transcript', { 'aria-live': live ? 'polite' : 'off' },
+    h('h2', {}, live ? 'Transcript (live)' : 'Transcript'),
+    call.summary ? h('p', {}, h('b', {}, 'Summary: '), call.summary) : null,
+    ...call.events.map(transcriptLine));
+  const details = call.events.map(detailLine).filter((x): x is HTMLElement => !!x);
+  // The transcript grows as the call goes on; the end of the call redraws the page.
+  onLive((e) => {
+    if (e.type === 'call_event' && e.call === id) {
+      const line = transcriptLine({ kind: e.kind, role: e.role, text: e.text, data: null, at: e.at });
+      if (line) transcript.append(line);
+    } else if (e.type === 'call' && e.id === id) void callPage(app, id);
+  });
   app.replaceChildren(
     h('h1', {}, `Call from ${showPhone(call.from_number)}`),
     h('div.card', {},
-      h('p', {}, `${call.direction} · ${when(call.started_at)} · ${call.disposition ?? call.state}`),
-      call.recording_path?.endsWith('.wav') ? h('audio#call-recording', { controls: true, src: `/api/calls/${id}/recording`, preload: 'none' }) : null,
-      live ? h('p', {},
-        h('button#hangup', { onclick: async () => { await api('POST', `/calls/${id}/hangup`); await callPage(app, id); } }, 'Hang up'), ' ',
-        h('button.secondary#transfer', { onclick: async () => { await api('POST', `/calls/${id}/transfer`); await callPage(app, id); } }, 'Transfer to owner')) : null),
-    h('div.card#transcript', {},
-      h('h2', {}, 'Transcript'),
-      call.summary ? h('p', {}, h('b', {}, 'Summary: '), call.summary) : null,
-      ...call.events.map(transcriptLine)),
+      h('p', {}, `${call.direction} · ${when(call.started_at)} · `, live ? h('b.live#call-live', {}, 'in progress') : call.disposition ?? call.state),
+      call.recording_path?.endsWith('.wav') ? h('audio#call-recording', { controls: true, src: `/api/calls/${id}/recording`, preload: 'metadata', 'aria-label': 'Call recording' }) : null,
+      live ? h('p.actions', {},
+        h('button#hangup', { type: 'button', onclick: async () => { await api('POST', `/calls/${id}/hangup`); await callPage(app, id); } }, 'Hang up'),
+        h('button.secondary#transfer', { type: 'button', onclick: async () => { await api('POST', `/calls/${id}/transfer`); await callPage(app, id); } }, 'Put them through to me')) : null),
+    transcript,
+    details.length ? h('details.card#call-details', {}, h('summary', {}, 'What the system did'), h('ul', {}, ...details)) : '',
   );
 }

@@ -2,6 +2,7 @@ import { api, ApiError } from '../api.js';
 import { h, when } from '../dom.js';
 import { ErrorDisplay } from '../forms.js';
 import { showPhone, toE164 } from '../phone.js';
+import { busy, onLive } from '../live.js';
 
 /** One inbox for everything customers left: text conversations, voicemails and messages taken. */
 
@@ -34,6 +35,20 @@ export async function inboxPage(app: HTMLElement): Promise<void> {
           m.read_at ? 'Mark unread' : 'Mark done'),
         m.caller_number ? h('a.button.secondary', { href: `#/inbox/new/${encodeURIComponent(m.caller_number)}` }, 'Text back') : null)) })),
   ].sort((a, b) => b.at.localeCompare(a.at));
+  // New arrivals redraw the list; a text being written stays as it was.
+  onLive(async (e) => {
+    if ((e.type !== 'text' && e.type !== 'voicemail') || busy()) return;
+    const keep = ['sms-to', 'sms-text', 'sms-status'].map((i) => document.getElementById(i) as HTMLInputElement | null);
+    const values = keep.map((el) => (el?.tagName === 'SPAN' ? el.textContent : el?.value) ?? '');
+    const open = (document.getElementById('new-text') as HTMLDetailsElement | null)?.open ?? false;
+    await inboxPage(app);
+    (document.getElementById('new-text') as HTMLDetailsElement).open = open;
+    keep.forEach((_, n) => {
+      const el = document.getElementById(['sms-to', 'sms-text', 'sms-status'][n]!) as HTMLInputElement;
+      if (el.tagName === 'SPAN') el.textContent = values[n]!;
+      else el.value = values[n]!;
+    });
+  });
   app.replaceChildren(
     h('h1', {}, 'Inbox'),
     newText(),
@@ -84,6 +99,18 @@ export async function threadPage(app: HTMLElement, id: string): Promise<void> {
   const reply = h('textarea#reply-text', { rows: 3, ...(t.opted_out_at ? { disabled: true } : {}) });
   const status = h('span#reply-status', { role: 'status' });
   const errors = new ErrorDisplay();
+  // A new text in this conversation redraws it, keeping whatever reply is being written.
+  onLive(async (e) => {
+    if (e.type !== 'text' || e.thread !== id) return;
+    const draft = reply.value;
+    const typing = document.activeElement === reply;
+    await threadPage(app, id);
+    const again = document.getElementById('reply-text') as HTMLTextAreaElement | null;
+    if (again) {
+      again.value = draft;
+      if (typing) again.focus();
+    }
+  });
   app.replaceChildren(
     h('p', {}, h('a', { href: '#/inbox' }, '← Inbox')),
     h('h1', {}, who(t), t.customer_name ? h('span.muted', {}, ` ${showPhone(t.customer_number)}`) : null),

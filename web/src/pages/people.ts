@@ -1,6 +1,7 @@
 import { api, ApiError } from '../api.js';
 import { h } from '../dom.js';
 import { showPhone } from '../phone.js';
+import { busy, onLive } from '../live.js';
 
 type Appt = { id: string; context: string; serviceName: string; start: string; end: string; address: string | null; crews: string[]; status: string };
 
@@ -39,6 +40,7 @@ export async function appointmentsPage(app: HTMLElement, weekOffset = 0): Promis
         await appointmentsPage(app, weekOffset);
       } }, 'Cancel'));
   };
+  onLive((e) => { if (e.type === 'booking' && !busy()) void appointmentsPage(app, weekOffset); });
   app.replaceChildren(
     h('h1', {}, 'Calendar'),
     h('p', {},
