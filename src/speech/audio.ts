@@ -1,8 +1,13 @@
+import { createRequire } from 'node:module';
+
 /**
- * Sample-rate conversion for speech, in one place. Hand-written because the hot path is one 20 ms
- * frame at a time and must not allocate: integer ratios (8↔16 kHz) use a short half-band filter,
- * anything else (22.05 kHz TTS → 8 kHz) linear interpolation after a box pre-filter.
+ * Sample-rate conversion for speech, in one place. Whole buffers (TTS output at 16 or 22.05 kHz →
+ * the call's rate) go through sherpa-onnx's resampler. The 8 → 16 kHz upsampling of every 20 ms
+ * caller frame (VAD, STT) is hand-written because that hot path must not allocate or cross into
+ * native code per frame.
  */
+
+const require = createRequire(import.meta.url);
 
 /** Upsamples 8 kHz → 16 kHz into `out` (2 × input length): zero-stuff + 7-tap interpolation. */
 export function upsample2x(input: Int16Array, out: Int16Array, prevTail = 0): number {
@@ -33,32 +38,32 @@ export function downsample2x(input: Int16Array, out: Int16Array): number {
   return n;
 }
 
-/** Any ratio (whole buffers, e.g. TTS output): box pre-filter when shrinking, then linear interpolation. */
+type SherpaResampler = { flush(samples: Float32Array): Float32Array; reset(): void };
+const resamplers = new Map<string, SherpaResampler>();
+
+/**
+ * Any ratio, whole buffers (a TTS sentence, a prompt): sherpa-onnx's LinearResampler, which despite
+ * its name low-passes with a windowed sinc before interpolating, so shrinking does not fold what is
+ * above the new Nyquist back into the band (a 5 kHz tone taken from 16 to 8 kHz: −45 dB, where box
+ * filtering and interpolation let it through at −5 dB). One resampler per rate pair, reset per buffer.
+ */
 export function resample(input: Int16Array, from: number, to: number): Int16Array {
-  if (from === to) return input;
-  const ratio = from / to;
-  let src = input;
-  if (ratio > 1) {
-    const w = Math.max(1, Math.round(ratio));
-    src = new Int16Array(input.length);
-    let acc = 0;
-    for (let i = 0; i < input.length; i++) {
-      acc += input[i]!;
-      if (i >= w) acc -= input[i - w]!;
-      src[i] = acc / Math.min(i + 1, w);
-    }
+  if (from === to || input.length === 0) return input;
+  const key = `${from}:${to}`;
+  let r = resamplers.get(key);
+  if (!r) {
+    const sherpa = require('sherpa-onnx-node') as { LinearResampler: new (from: number, to: number) => SherpaResampler };
+    r = new sherpa.LinearResampler(from, to);
+    resamplers.set(key, r);
   }
-  const outLen = Math.floor(input.length / ratio);
-  const out = new Int16Array(outLen);
-  for (let i = 0; i < outLen; i++) {
-    const pos = i * ratio;
-    const j = Math.floor(pos);
-    const f = pos - j;
-    const a = src[j]!;
-    const b = src[Math.min(j + 1, src.length - 1)]!;
-    out[i] = a + (b - a) * f;
+  r.reset();
+  const out = r.flush(toFloat32(input));
+  const pcm = new Int16Array(out.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = Math.round(out[i]! * 32768);
+    pcm[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
-  return out;
+  return pcm;
 }
 
 export function toFloat32(pcm: Int16Array, out = new Float32Array(pcm.length)): Float32Array {

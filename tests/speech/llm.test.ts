@@ -140,6 +140,27 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     await expect(llm.structured([system, { role: 'user', content: 'Hi' }], schema, { maxTokens: 3 })).rejects.toThrow(StructuredOutputError);
   });
 
+  it("speaks each model's own chat template, read from the GGUF", async () => {
+    expect(llm.template).toBe('ChatML');
+    // A Gemma-style file: no ChatML anywhere, and llama.cpp is prompted in its turn markers.
+    const gemma = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
+    const path = join(dir, 'gemma-style.gguf');
+    await writeRandomLlama(path, { ...SHAPES.tiny, chatTemplate: gemma });
+    const other = await LlamaCppLlm.load({ model: path, sequences: 1, contextPerSequence: 512 });
+    try {
+      expect(other.template).not.toBe('ChatML');
+      const marker = other.tokenize('<start_of_turn>').length;
+      // The prompt is the template's: the system prompt plus the turn markers, not ChatML's.
+      const n = other.messageTokens([{ role: 'system', content: 'Hi' }, { role: 'user', content: 'Hello' }]);
+      expect(n).toBeGreaterThan(2 * marker);
+      let text = '';
+      for await (const t of other.chat([{ role: 'user', content: 'Hello' }], { maxTokens: 4 })) text += t;
+      expect(other.lastStats!.generatedTokens).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('refuses a missing model file with the command that fetches it', async () => {
     await expect(LlamaCppLlm.load({ model: join(dir, 'nope.gguf') })).rejects.toThrow(/nope\.gguf is missing; run `npm run models`/);
   });

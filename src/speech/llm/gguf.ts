@@ -21,6 +21,8 @@ export interface LlamaShape {
   context: number;
   /** Weight format: Q8_0 (default) or Q4_0, the 4-bit size most people run small models at. */
   quant?: 'q8_0' | 'q4_0';
+  /** The Jinja chat template written into the file (default: ChatML). */
+  chatTemplate?: string;
 }
 
 /**
@@ -194,7 +196,7 @@ export async function writeRandomLlama(path: string, s: LlamaShape): Promise<num
     ['tokenizer.ggml.bos_token_id', 'u32', 1],
     ['tokenizer.ggml.eos_token_id', 'u32', 4],
     ['tokenizer.ggml.add_bos_token', 'bool', false],
-    ['tokenizer.chat_template', 'str', CHATML],
+    ['tokenizer.chat_template', 'str', s.chatTemplate ?? CHATML],
   ];
   const ts = tensors(s);
   const head = new Buf();

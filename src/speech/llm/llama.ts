@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { StructuredOutputError, type ChatMessage, type Llm, type LlmChatOptions, type LlmTurnStats } from '../types.js';
 import { ModelMissingError } from '../vad/silero.js';
 
@@ -11,7 +11,10 @@ import { ModelMissingError } from '../vad/silero.js';
  * prompt still evaluated for the next call of the same business.
  *
  * We drive sequences directly rather than through LlamaChatSession: its per-token bookkeeping
- * cost more than the model itself on small models, and the prompt format (ChatML) is ours.
+ * cost more than the model itself on small models. The prompt format is the model's own: the chat
+ * wrapper node-llama-cpp resolves from the GGUF (its Jinja template, architecture and name), so
+ * Qwen3, Llama 3.x and Gemma 3 files work; Qwen3's thinking is turned off (a spoken turn cannot
+ * wait for it).
  */
 
 export const llamaDefaults = {
@@ -42,6 +45,7 @@ export class LlamaCppLlm implements Llm {
   lastStats: TurnStats | undefined;
   private llama!: Llama;
   private model!: LlamaModel;
+  private wrapper!: ChatWrapper;
   private context!: LlamaContext;
   private readonly idle: LlamaContextSequence[] = [];
   private readonly busy = new Map<string, LlamaContextSequence>();
@@ -57,6 +61,8 @@ export class LlamaCppLlm implements Llm {
     const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
     self.llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error });
     self.model = await self.llama.loadModel({ modelPath: o.model });
+    const { resolveChatWrapper } = await import('node-llama-cpp');
+    self.wrapper = resolveChatWrapper(self.model, { customWrapperSettings: { qwen: { thoughts: 'discourage' } }, warningLogs: false });
     const n = o.sequences ?? llamaDefaults.sequences;
     self.context = await self.model.createContext({
       sequences: n,
@@ -113,26 +119,43 @@ export class LlamaCppLlm implements Llm {
   /** Each conversation's replies as generated (text → tokens): re-tokenizing text is not an identity. */
   private readonly generated = new Map<string, Map<string, Token[]>>();
 
+  /** The chat wrapper's name (which template the GGUF resolved to). */
+  get template(): string {
+    return this.wrapper.wrapperName;
+  }
+
   /** How many tokens `messages` take at the start of a prompt (what a released sequence can keep). */
-  messageTokens(messages: readonly ChatMessage[]): number {
-    return this.promptTokens(messages, '').length - this.tokenize('<|im_start|>assistant\n').length;
+  messageTokens(messages: readonly ChatMessage[], conversation = ''): number {
+    // Where the prompt for `messages` and one with a further turn part ways: no template knowledge needed.
+    return common(this.promptTokens(messages, conversation), this.promptTokens([...messages, { role: 'user', content: '.' }], conversation));
   }
 
   /**
-   * The ChatML prompt, tokenized message by message, so a conversation's earlier turns tokenize the
-   * same every time (and the model's own replies keep the tokens it produced): the prefix matches.
+   * The prompt in the model's own chat template, ending where the reply starts. Each piece of the
+   * template is tokenized on its own, so a conversation's earlier turns tokenize the same every
+   * time, and the model's own replies keep the tokens it produced: the prefix matches. Message
+   * text is never read as control tokens (a texter typing "<|im_end|>" stays text).
    */
   private promptTokens(messages: readonly ChatMessage[], conversation: string): Token[] {
-    const out: Token[] = [];
+    const history: ChatHistoryItem[] = messages.map((m): ChatHistoryItem => (m.role === 'system'
+      ? { type: 'system', text: m.content }
+      : m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: 'user', text: m.content }));
+    history.push({ type: 'model', response: [] });
+    const { contextText } = this.wrapper.generateContextState({ chatHistory: history });
     const mine = this.generated.get(conversation);
-    for (const m of messages) {
-      out.push(...this.tokenize(`<|im_start|>${m.role}\n`));
-      const own = m.role === 'assistant' ? mine?.get(m.content) : undefined;
-      out.push(...(own ?? this.tokenize(m.content)));
-      out.push(...this.tokenize('<|im_end|>\n'));
+    const out: Token[] = [];
+    for (const v of contextText.values) {
+      if (typeof v === 'string') out.push(...(mine?.get(v) ?? this.model.tokenize(v, false)));
+      else out.push(...v.tokenize(this.model.tokenizer));
     }
-    out.push(...this.tokenize('<|im_start|>assistant\n'));
     return out;
+  }
+
+  /** Where the open last message's text stops being certain: the next words may retokenize its last token. */
+  private openEnd(messages: readonly ChatMessage[], conversation: string): number {
+    const last = messages.at(-1)!;
+    const more = [...messages.slice(0, -1), { ...last, content: `${last.content} zq` }];
+    return common(this.promptTokens(messages, conversation), this.promptTokens(more, conversation)) - 1;
   }
 
   /** One evaluation at a time per conversation (a prefill and the turn it prepares). */
@@ -165,10 +188,9 @@ export class LlamaCppLlm implements Llm {
       // this call's own turn (and its hang-up) behind theirs.
       if (opts.onlyIfFree && !this.busy.has(conversation) && this.idle.length === 0) return;
       const tokens = this.promptTokens(messages, conversation);
-      let end = tokens.length - this.tokenize('<|im_start|>assistant\n').length;
-      // An open last message (words still coming): leave out its end and its last token, which
-      // the next words may tokenize differently.
-      if (opts.open) end -= this.tokenize('<|im_end|>\n').length + 1;
+      // Up to the reply header, or for an open last message (words still coming) up to before its
+      // last token, which the next words may tokenize differently.
+      const end = opts.open ? this.openEnd(messages, conversation) : this.messageTokens(messages, conversation);
       const upTo = tokens.slice(0, end);
       const seq = await this.acquire(conversation, upTo);
       const keep = common(seq.contextTokens, upTo);
