@@ -9,7 +9,12 @@ export interface Decoder {
 }
 
 export interface Sphinx {
-  init(args: readonly string[]): Decoder;
+  /**
+   * Loads a decoder on koffi's worker thread: ps_init reads the whole acoustic model (hundreds of
+   * ms), and a burst of calls doing that on the main thread starved the media clock for seconds.
+   * Loads run one at a time (pocketsphinx's logging setup is process-global).
+   */
+  init(args: readonly string[]): Promise<Decoder>;
   free(d: Decoder): void;
   startUtt(d: Decoder): number;
   endUtt(d: Decoder): number;
@@ -21,6 +26,7 @@ export interface Sphinx {
 }
 
 let loaded: Sphinx | undefined;
+let initChain: Promise<void> = Promise.resolve();
 let failure: Error | undefined;
 
 export function loadSphinx(): Sphinx {
@@ -47,14 +53,21 @@ export function loadSphinx(): Sphinx {
     const ps_seg_frames = ps.func('void ps_seg_frames(ps_seg_t *, _Out_ int *, _Out_ int *)');
     loaded = {
       init(args) {
-        const config = cmd_ln_parse_r(null, ps_args(), args.length, [...args], 1);
-        if (!config) throw new Error(`pocketsphinx rejected its configuration: ${args.join(' ')}`);
-        const dec = ps_init(config);
-        if (!dec) {
-          cmd_ln_free_r(config);
-          throw new Error('pocketsphinx could not load its model (see the acoustic model and dictionary paths)');
-        }
-        return { dec, config };
+        const next = initChain.then(() => new Promise<Decoder>((resolve, reject) => {
+          const config = cmd_ln_parse_r(null, ps_args(), args.length, [...args], 1);
+          if (!config) {
+            reject(new Error(`pocketsphinx rejected its configuration: ${args.join(' ')}`));
+            return;
+          }
+          ps_init.async(config, (err: Error | null, dec: unknown) => {
+            if (err || !dec) {
+              cmd_ln_free_r(config);
+              reject(err ?? new Error('pocketsphinx could not load its model (see the acoustic model and dictionary paths)'));
+            } else resolve({ dec, config });
+          });
+        }));
+        initChain = next.then(() => undefined, () => undefined);
+        return next;
       },
       free(d) {
         ps_free(d.dec);
