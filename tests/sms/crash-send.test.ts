@@ -8,6 +8,8 @@ import { TelnyxProvider } from '../../src/sms/telnyx.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import { FakeTelnyx } from '../fakes/telnyx.js';
+import { FakeSignalWire } from '../fakes/signalwire.js';
+import { TwilioCompatProvider } from '../../src/sms/twilio-compat.js';
 import { createServerDatabase } from '../helpers/stores.js';
 
 /**
@@ -18,12 +20,14 @@ import { createServerDatabase } from '../helpers/stores.js';
 
 const NOW = new Date('2026-11-20T18:00:00Z');
 const telnyx = new FakeTelnyx();
+const signalwire = new FakeSignalWire();
 let store: Store;
 let drop: () => Promise<void>;
 let url = '';
 
 beforeAll(async () => {
   await telnyx.start();
+  await signalwire.start();
   const dbx = await createServerDatabase();
   url = dbx.url;
   drop = dbx.drop;
@@ -35,6 +39,7 @@ afterAll(async () => {
   await store?.close();
   await drop?.();
   await telnyx.stop();
+  await signalwire.stop();
 });
 
 const worker = (now: Date) => {
@@ -88,4 +93,32 @@ it('still sends, once, an item whose claim died before the send started', async 
   expect(await worker(later).runOnce()).toBe(1);
   expect(await worker(later).runOnce()).toBe(0);
   expect(telnyx.sent.filter((m) => m.to === me).map((m) => m.text)).toEqual(['See you Tuesday']);
+});
+
+it('asks a Twilio-style provider whether the text went out, instead of resending or giving up', async () => {
+  const biz = createBusiness(store.db, () => NOW);
+  const sms = new SmsService(store.db, biz, {
+    providers: [new TwilioCompatProvider({ name: 'signalwire', apiBase: signalwire.apiBase, accountId: signalwire.projectId, apiToken: signalwire.apiToken, signingKey: signalwire.signingKey })],
+    perNumberGapMs: 0, globalPerSecond: 1_000,
+  });
+  const outbox = new OutboxWorker(store.db, { senders: { sms: sms.sender }, now: () => new Date(NOW.getTime() + 60_000), leaseMs: 1_000 });
+  const sendingSince = new Date(Date.now() - 1_000);
+  // Two items a dead worker was sending: the provider took the first, never saw the second.
+  for (const [key, to, text] of [['crash:3', '+15125550703', 'Your visit is confirmed'], ['crash:4', '+15125550704', 'Your visit is moved']] as const) {
+    await enqueue(store.db, { contextId: null, channel: 'sms', purpose: 'confirmation', recipient: to, payload: { text, from: '+15125550100', provider: 'signalwire' }, dedupeKey: key, now: NOW });
+    await store.db.updateTable('outbox').set({ status: 'sending', attempts: 1, locked_until: NOW, send_started_at: sendingSince }).where('dedupe_key', '=', key).execute();
+  }
+  const form = new URLSearchParams({ From: '+15125550100', To: '+15125550703', Body: 'Your visit is confirmed' });
+  const taken = await fetch(`${signalwire.apiBase}/2010-04-01/Accounts/${signalwire.projectId}/Messages.json`, {
+    method: 'POST', body: form,
+    headers: { authorization: `Basic ${Buffer.from(`${signalwire.projectId}:${signalwire.apiToken}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  const sid = ((await taken.json()) as { sid: string }).sid;
+  expect(await outbox.runOnce()).toBe(2);
+  expect(signalwire.sent.map((m) => [m.To, m.Body])).toEqual([['+15125550703', 'Your visit is confirmed'], ['+15125550704', 'Your visit is moved']]);
+  const rows = await store.db.selectFrom('outbox').select(['dedupe_key', 'status', 'provider_ref']).where('dedupe_key', 'in', ['crash:3', 'crash:4']).orderBy('dedupe_key').execute();
+  expect(rows).toEqual([
+    { dedupe_key: 'crash:3', status: 'sent', provider_ref: sid },
+    { dedupe_key: 'crash:4', status: 'sent', provider_ref: signalwire.sent[1]!.sid },
+  ]);
 });
