@@ -45,6 +45,11 @@ export const settings = {
     doc: 'HTTP port.',
     schema: port.default(8080),
   },
+  FRONTDESK_HTTP_TRUST_PROXY: {
+    path: 'http.trustProxy',
+    doc: 'Comma-separated addresses/CIDRs of the reverse proxy in front (TLS): only from these is X-Forwarded-For believed, so login limits count the real client address.',
+    schema: z.string().default('').transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean)),
+  },
   FRONTDESK_PUBLIC_URL: {
     path: 'http.publicUrl',
     doc: 'Public base URL providers call for webhooks (signature checks use it). Default: http://localhost:PORT.',
@@ -397,7 +402,7 @@ type Out<K extends SettingName> = z.output<(typeof settings)[K]['schema']>;
 export interface Config {
   databaseUrl: Out<'DATABASE_URL'>;
   configFile: Out<'FRONTDESK_CONFIG'>;
-  http: { host: string; port: number; publicUrl: string | undefined };
+  http: { host: string; port: number; publicUrl: string | undefined; trustProxy: string[] };
   telephony: Out<'FRONTDESK_TELEPHONY'>;
   sip: {
     bind: string;

@@ -33,6 +33,8 @@ export interface HttpDeps {
   /** Calls in progress, for live control from the console. */
   live?: LiveCalls;
   metrics: Metrics;
+  /** Reverse proxies whose X-Forwarded-For is believed (FRONTDESK_HTTP_TRUST_PROXY); none by default. */
+  trustProxy?: string[];
   /** Login limits (defaults in http/admin/login-limits.ts). */
   loginLimits?: LoginLimitOptions;
   logger: Logger;
@@ -52,6 +54,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
     bodyLimit: 1024 * 1024,
     // Providers and load balancers keep connections open; don't let them delay shutdown.
     forceCloseConnections: 'idle',
+    // req.ip is the client: the socket's address, or X-Forwarded-For from a listed proxy only.
+    trustProxy: deps.trustProxy?.length ? deps.trustProxy : false,
   });
   const started = Date.now();
   // Before any route: the guards attach themselves to each route as it is registered.

@@ -195,7 +195,7 @@ export class SmsService {
   // ---- sending -----------------------------------------------------------------------------------
 
   /** The outbox channel for texts. */
-  readonly sender: ChannelSender = async (item: OutboxItem): Promise<Delivery> => {
+  readonly sender: ChannelSender = async (item: OutboxItem, attempt?: { reclaimed: boolean }): Promise<Delivery> => {
     const p = item.payload as { text?: string; from?: string | null; provider?: string | null; compliance?: boolean; proactive?: boolean };
     const context = item.context_id ? await this.business.contexts.getById(item.context_id) : undefined;
     const from = p.from ?? context?.document.numbers[0];
@@ -217,6 +217,22 @@ export class SmsService {
     if (wait > 0) return { status: 'deferred', until: new Date(now.getTime() + wait) };
     const provider = this.provider(p.provider ?? thread?.provider ?? '') ?? this.defaultProvider;
     if (!provider) throw new Error('no SMS provider configured');
+    // A worker died during an earlier provider call for this item: the text may be out already.
+    // Neither Telnyx nor Twilio-style APIs take an idempotency key for messages, so we do not
+    // resend blindly: ask the provider where it can say, else give up on this one (at most once).
+    if (attempt?.reclaimed && item.send_started_at) {
+      const found = await provider.findSent?.({ from, to: item.recipient, text: p.text, since: item.send_started_at });
+      if (found) {
+        await this.recordOutbound(from, item.recipient, context?.id ?? null, provider.name, found, p.text);
+        return { status: 'sent', ref: found };
+      }
+      if (!provider.findSent) {
+        this.o.logger?.warn({ id: item.id, to: item.recipient }, 'SMS outcome unknown after a crash during the send; not resent');
+        return { status: 'suppressed', reason: 'outcome unknown: the process stopped during the provider call; not resent so nobody is texted twice' };
+      }
+    }
+    // Recorded before the call, so a crash during it is known to the next worker.
+    await this.db.updateTable('outbox').set({ send_started_at: new Date() }).where('id', '=', item.id).execute();
     const statusUrl = this.o.publicUrl ? `${this.o.publicUrl.replace(/\/$/, '')}/webhooks/sms/${provider.name}` : undefined;
     const { providerMessageId } = await provider.send({ from, to: item.recipient, text: p.text, ...(statusUrl ? { statusCallbackUrl: statusUrl } : {}) });
     await this.recordOutbound(from, item.recipient, context?.id ?? null, provider.name, providerMessageId, p.text);

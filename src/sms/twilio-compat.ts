@@ -72,6 +72,26 @@ export class TwilioCompatProvider implements SmsProvider {
     return { kind: 'ignored', reason: 'neither a message nor a status' };
   }
 
+  /** The message list filtered by To and From (and the day sent), matched on the text and the time. */
+  async findSent(q: { from: string; to: string; text: string; since: Date }): Promise<string | undefined> {
+    const params = new URLSearchParams({ To: q.to, From: q.from, 'DateSent>': q.since.toISOString().slice(0, 10), PageSize: '50' });
+    const res = await fetch(`${this.messagesUrl()}?${params}`, { headers: this.headers(), signal: AbortSignal.timeout(15_000) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${this.name} answered ${res.status} listing messages: ${text.slice(0, 200)}`);
+    const list = (JSON.parse(text) as { messages?: { sid?: string; body?: string; date_created?: string }[] }).messages ?? [];
+    // Dates are to the second; allow the request's own second.
+    const after = Math.floor(q.since.getTime() / 1000) * 1000;
+    return list.find((m) => m.body === q.text && m.sid && Date.parse(m.date_created ?? '') >= after)?.sid;
+  }
+
+  private messagesUrl(): string {
+    return `${this.o.apiBase.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(this.o.accountId)}/Messages.json`;
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Basic ${Buffer.from(`${this.o.accountId}:${this.o.apiToken}`).toString('base64')}`, accept: 'application/json' };
+  }
+
   async send(m: OutboundSms): Promise<{ providerMessageId: string }> {
     const form = new URLSearchParams({ From: m.from, To: m.to, Body: m.text });
     if (m.statusCallbackUrl) form.set('StatusCallback', m.statusCallbackUrl);

@@ -59,6 +59,11 @@ export interface SmsProvider {
   verify(req: WebhookRequest): Promise<void>;
   parse(req: WebhookRequest): WebhookEvent;
   send(msg: OutboundSms): Promise<{ providerMessageId: string }>;
+  /**
+   * After a crash during send(): the id of a message already sent from → to with this text since
+   * `since`, or undefined if none. Providers that cannot tell leave it out (the text is not resent).
+   */
+  findSent?(q: { from: string; to: string; text: string; since: Date }): Promise<string | undefined>;
   /** What the webhook answers with once the event is safely stored. */
   readonly ack: { contentType: string; body: string };
 }

@@ -169,6 +169,8 @@ export interface OutboxTable {
   last_error: string | null;
   provider_ref: string | null;
   sent_at: NullableTimestamp;
+  /** Set just before a provider call: a reclaimed item with it may already have gone out. */
+  send_started_at: NullableTimestamp;
   created_at: Generated<Date>;
 }
 

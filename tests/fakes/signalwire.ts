@@ -10,7 +10,7 @@ export class FakeSignalWire {
   readonly projectId = `proj-${randomBytes(4).toString('hex')}`;
   readonly apiToken = `PT${randomBytes(12).toString('hex')}`;
   readonly signingKey = `PSK_${randomBytes(12).toString('hex')}`;
-  readonly sent: { From: string; To: string; Body: string; sid: string; StatusCallback?: string }[] = [];
+  readonly sent: { From: string; To: string; Body: string; sid: string; at: Date; StatusCallback?: string }[] = [];
   private server: Server | undefined;
   apiBase = '';
 
@@ -35,14 +35,23 @@ export class FakeSignalWire {
       if (req.headers.authorization !== `Basic ${Buffer.from(`${this.projectId}:${this.apiToken}`).toString('base64')}`) return [401, { code: 20003, message: 'Authentication Error' }];
       return [200, { sid: this.projectId, friendly_name: 'frontdesk', status: 'active', type: 'Full' }];
     }
-    if (req.method !== 'POST' || req.url !== `/api/laml/2010-04-01/Accounts/${this.projectId}/Messages.json`) return [404, { code: 20404, message: 'Not found' }];
+    const path = `/api/laml/2010-04-01/Accounts/${this.projectId}/Messages.json`;
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== path || (req.method !== 'POST' && req.method !== 'GET')) return [404, { code: 20404, message: 'Not found' }];
     const auth = `Basic ${Buffer.from(`${this.projectId}:${this.apiToken}`).toString('base64')}`;
     if (req.headers.authorization !== auth) return [401, { code: 20003, message: 'Authentication Error' }];
+    if (req.method === 'GET') {
+      // The list, filtered by To and From as the real API filters (newest first).
+      const q = url.searchParams;
+      const messages = this.sent.filter((m) => (!q.get('To') || m.To === q.get('To')) && (!q.get('From') || m.From === q.get('From')))
+        .map((m) => ({ sid: m.sid, to: m.To, from: m.From, body: m.Body, direction: 'outbound-api', date_created: m.at.toUTCString() })).reverse();
+      return [200, { messages, next_page_uri: null }];
+    }
     if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return [400, { code: 21000, message: 'form body expected' }];
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
     for (const f of ['From', 'To', 'Body']) if (!form.get(f)) return [400, { code: 21602, message: `Missing required parameter ${f}` }];
     const sid = `SM${randomBytes(16).toString('hex')}`;
-    this.sent.push({ From: form.get('From')!, To: form.get('To')!, Body: form.get('Body')!, sid, ...(form.get('StatusCallback') ? { StatusCallback: form.get('StatusCallback')! } : {}) });
+    this.sent.push({ From: form.get('From')!, To: form.get('To')!, Body: form.get('Body')!, sid, at: new Date(), ...(form.get('StatusCallback') ? { StatusCallback: form.get('StatusCallback')! } : {}) });
     return [201, { sid, status: 'queued', from: form.get('From'), to: form.get('To'), body: form.get('Body'), num_segments: '1' }];
   }
 

@@ -14,6 +14,8 @@ export class FakeTelnyx {
   readonly publicKey: string;
   url = '';
   failNext = 0;
+  /** Awaited after a message is accepted and before the answer goes back (a slow provider). */
+  beforeReply: (() => Promise<void>) | undefined;
 
   constructor() {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
@@ -62,6 +64,7 @@ export class FakeTelnyx {
     if (!body.text) return [422, { errors: [{ code: '40003', title: 'Missing text', source: { pointer: '/text' } }] }];
     const id = randomUUID();
     this.sent.push({ from: body.from!, to: body.to!, text: body.text, id, ...(body.webhook_url ? { webhook_url: body.webhook_url } : {}) });
+    await this.beforeReply?.();
     return [200, {
       data: {
         record_type: 'message', id, direction: 'outbound', type: 'SMS', text: body.text,
