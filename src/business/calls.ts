@@ -29,8 +29,10 @@ export class CallLog {
     return row.id;
   }
 
+  /** Marks the call answered, unless it already ended (a CANCEL that raced the answer wins). */
   async answered(id: string): Promise<void> {
-    await this.db.updateTable('calls').set({ state: 'answered', answered_at: new Date() }).where('id', '=', id).execute();
+    await this.db.updateTable('calls').set({ state: 'answered', answered_at: new Date() })
+      .where('id', '=', id).where('state', '<>', 'ended').execute();
   }
 
   async ended(id: string, disposition: string, extra: { summary?: string; recordingPath?: string; result?: unknown } = {}): Promise<void> {
