@@ -29,6 +29,7 @@ export class CallLog {
     return row.id;
   }
 
+  /** Marks the call answered, unless it already ended (a CANCEL that raced the answer wins). */
   async answered(id: string): Promise<void> {
     // A retried write may land after the call ended: it must not bring the call back to life.
     await this.db.updateTable('calls').set({ state: 'answered', answered_at: new Date() }).where('id', '=', id).where('state', '!=', 'ended').execute();

@@ -254,6 +254,65 @@ describe('built-in SIP endpoint with SIPp', () => {
     phone.close();
   });
 
+  describe('session timers (RFC 4028), with intervals of seconds to keep the test short', () => {
+    let st: SipEndpoint;
+    let next: (c: SipCall) => void = () => {};
+    beforeAll(async () => {
+      st = new SipEndpoint({
+        bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 33100, rtpPortMax: 33199,
+        sessionTimer: { minSeconds: 2 },
+        trunk: { host: '127.0.0.1', port: 9, transport: 'UDP', register: false, callerId: '+15125550100' },
+      });
+      st.on('call', (c) => next(c as SipCall));
+      await st.start();
+    });
+    afterAll(async () => st.stop());
+
+    it('refuses a too-short interval with 422 and Min-SE, then refreshes the session every half interval', async () => {
+      const callP = new Promise<SipCall>((r) => (next = r));
+      const sipp = runSipp({ scenario: 'uac-session-timer.xml', target: `127.0.0.1:${st.port}` });
+      const call = await callP;
+      await call.answer();
+      const run = await sipp;
+      expect(run.code, run.output).toBe(0);
+      expect(call.endReason).toBe('remote_hangup');
+    });
+
+    it('ends a session the caller promised to refresh and did not', async () => {
+      const callP = new Promise<SipCall>((r) => (next = r));
+      const sipp = runSipp({ scenario: 'uac-session-expire.xml', target: `127.0.0.1:${st.port}` });
+      const call = await callP;
+      await call.answer();
+      const ended = await new Promise<string>((r) => call.on('ended', r));
+      expect(ended).toBe('session_expired');
+      const run = await sipp;
+      expect(run.code, run.output).toBe(0);
+    });
+
+    it('as the caller: asks for a timer, takes the trunk\'s Min-SE after a 422, and refreshes when made the refresher', async () => {
+      const uas = await startSippUas('uas-session-timer.xml');
+      const caller = new SipEndpoint({
+        bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 33200, rtpPortMax: 33299,
+        sessionTimer: { minSeconds: 2 },
+        trunk: { host: '127.0.0.1', port: uas.port, transport: 'UDP', register: false, callerId: '+15125550100' },
+      });
+      await caller.start();
+      try {
+        const call = (await Promise.race([caller.dial('+15125550123'), uas.done.then((r) => { throw new Error(r.output); })])) as SipCall;
+        expect(call.timer.seconds).toBe(3);
+        expect(call.timer.weRefresh).toBe(true);
+        // The trunk hangs up once our refresh arrived; without one it would have had to wait for expiry.
+        const ended = new Promise<string>((r) => call.on('ended', r));
+        const run = await uas.done;
+        expect(run.code, run.output).toBe(0);
+        expect(await ended).toBe('remote_hangup');
+        expect(run.code, run.output).toBe(0);
+      } finally {
+        await caller.stop();
+      }
+    });
+  });
+
   it('transfers a caller blind with REFER and follows the NOTIFY sipfrag to the final answer', async () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-transferee.xml', target });

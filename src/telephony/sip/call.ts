@@ -8,6 +8,7 @@ import { makeResponse, newBranch, timers, type Remote, type ServerTransaction } 
 import type { SipEndpoint } from './endpoint.js';
 import { AudioIn } from '../audio-in.js';
 import type { OfferedStream } from './sdp.js';
+import { parseMinSe, parseSessionExpires, SessionTimer } from './session-timer.js';
 
 /**
  * A call on the built-in SIP endpoint: one dialog (RFC 3261 §12) and one RTP session.
@@ -45,6 +46,10 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   offeredStreams: { list: readonly OfferedStream[]; used: number } | undefined;
   /** Audio in on wall-clock time (see call.ts): silence fills in while the far end sends nothing. */
   readonly audioIn: AudioIn;
+  /** RFC 4028 session timer; inactive unless the far end (or its answer) asked for one. */
+  readonly timer = new SessionTimer(() => void this.refreshSession(), () => void this.hangup('session_expired'));
+  /** The far end's Allow included UPDATE: refreshes go as UPDATE, else as re-INVITE. */
+  remoteAllowsUpdate = false;
 
   constructor(
     private readonly ep: SipEndpoint,
@@ -73,6 +78,10 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     const res = makeResponse(this.inviteTx.request, 200, 'OK', this.dialog.localTag);
     this.ep.addContact(res.headers, this.dialog.remote.transport);
     res.headers.add('allow', this.ep.allow);
+    if (this.timer.active) {
+      res.headers.add('session-expires', this.timer.header(false));
+      if (this.timer.peerSupports) res.headers.add('require', 'timer');
+    }
     res.headers.add('content-type', 'application/sdp');
     res.body = Buffer.from(this.ep.localSdp(this));
     this.inviteTx.respond(res);
@@ -81,6 +90,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.rtp.start();
     this.audioIn.start();
     this.sent2xx(res);
+    if (this.timer.active) this.timer.arm(this.timer.seconds, this.timer.weRefresh);
     this.emit('answered');
   }
 
@@ -135,6 +145,44 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
       this.ep.applyRemoteSdp(this, ack.body.toString('utf8'), true);
     } catch {
       void this.hangup('no_sdp_answer');
+    }
+  }
+
+  /** Our turn to refresh the session (RFC 4028): UPDATE where the far end allows it, else re-INVITE. */
+  private async refreshSession(attempt = 0): Promise<void> {
+    if (this.state !== 'answered') return;
+    const t = this.timer;
+    const useUpdate = this.remoteAllowsUpdate;
+    const headers = (h: Headers) => {
+      h.add('session-expires', t.header(true));
+      h.add('supported', 'timer');
+    };
+    const req = useUpdate
+      ? this.request('UPDATE', headers)
+      : this.request('INVITE', headers, { type: 'application/sdp', data: this.ep.localSdp(this) });
+    const seq = this.dialog.localCseq;
+    const res = await this.ep.stack.request(req, this.dialog.remote).response;
+    if (this.state !== 'answered') return;
+    if (!useUpdate && res.status >= 200 && res.status < 300) {
+      const ack = this.request('ACK', (h) => h.set('cseq', `${seq} ACK`));
+      this.dialog.localCseq = seq;
+      this.ep.stack.sendRaw(ack, this.dialog.remote);
+    }
+    if (res.status < 300) {
+      const se = parseSessionExpires(res.headers);
+      t.arm(se?.seconds ?? t.seconds, se ? se.refresher === 'uac' : true);
+    } else if (res.status === 422 && attempt < 2) {
+      t.seconds = Math.max(t.seconds, parseMinSe(res.headers) ?? t.seconds);
+      await this.refreshSession(attempt + 1);
+    } else if (res.status === 501 && useUpdate && attempt < 2) {
+      this.remoteAllowsUpdate = false;
+      await this.refreshSession(attempt + 1);
+    } else if (res.status === 481 || res.status === 408) {
+      // The far end no longer knows the call (RFC 4028 §10): it is over.
+      await this.hangup('session_refresh_failed');
+    } else {
+      // 491 glare and the like: try again later in the interval.
+      t.arm(t.seconds, true);
     }
   }
 
@@ -340,6 +388,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     this.endReason = reason;
     clearTimeout(this.ok2xxTimer);
     this.audioIn.stop();
+    this.timer.stop();
     if (this.pendingRefer) {
       clearTimeout(this.pendingRefer.timer);
       // The far end hanging up after our REFER is the usual sign the transfer took.

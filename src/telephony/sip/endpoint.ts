@@ -15,6 +15,9 @@ import {
 } from './message.js';
 import { makeResponse, newBranch, newTag, SipStack, type Remote, type ServerTransaction, type TcpLimits } from './stack.js';
 import { SourceGuard, type SipGuardOptions } from './guard.js';
+import {
+  parseMinSe, parseSessionExpires, sessionTimerDefaults, supportsTimer, type SessionTimerOptions,
+} from './session-timer.js';
 import { buildSdp, mirrorDirection, negotiate } from './sdp.js';
 import type { RtpCodec } from '../rtp/session.js';
 
@@ -70,6 +73,8 @@ export interface SipEndpointOptions {
   guard?: SipGuardOptions;
   /** Idle timeout and connection caps for SIP over TCP. */
   tcp?: TcpLimits;
+  /** RFC 4028 session timers: the smallest interval we accept, the one we ask for. */
+  sessionTimer?: SessionTimerOptions;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
   onOutbound?: OutboundHook;
 }
@@ -363,6 +368,36 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     return true;
   }
 
+  private get minSessionSeconds(): number {
+    return this.o.sessionTimer?.minSeconds ?? sessionTimerDefaults.minSeconds;
+  }
+
+  /** A Session-Expires below our Min-SE gets 422 (RFC 4028 §8.1); true when refused. */
+  private refuseShortSession(req: SipRequest, tx: ServerTransaction): boolean {
+    const se = parseSessionExpires(req.headers);
+    if (!se || se.seconds >= this.minSessionSeconds) return false;
+    const res = makeResponse(req, 422, 'Session Interval Too Small', newTag());
+    res.headers.add('min-se', String(this.minSessionSeconds));
+    tx.respond(res);
+    return true;
+  }
+
+  /** The far end's session-timer request (an INVITE or a refresh it sends): who refreshes, how often. */
+  private acceptSessionTimer(call: SipCall, req: SipRequest, initial: boolean): void {
+    const se = parseSessionExpires(req.headers);
+    if (!se) {
+      // A refresh without Session-Expires keeps the timer it had; a first INVITE without one has none.
+      if (!initial && call.timer.active) call.timer.arm(call.timer.seconds, call.timer.weRefresh);
+      return;
+    }
+    call.timer.peerSupports = supportsTimer(req.headers);
+    // `refresher` names a role in this transaction, where we are the uas. Unspecified: the far end
+    // refreshes if it can (it said it supports timers), else we do.
+    const weRefresh = se.refresher ? se.refresher === 'uas' : !call.timer.peerSupports;
+    call.timer.arm(Math.max(se.seconds, this.minSessionSeconds), weRefresh);
+    if (initial) call.timer.stop(); // armed for real once answered
+  }
+
   private async onInvite(req: SipRequest, tx: ServerTransaction, remote: Remote): Promise<void> {
     if (!this.admit(req, tx, remote)) return;
     if (this.o.maxCalls !== undefined && this.calls.size >= this.o.maxCalls) {
@@ -383,6 +418,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       }
     }
     if (this.refuseUnsupported(req, tx)) return;
+    if (this.refuseShortSession(req, tx)) return;
     tx.respond(makeResponse(req, 100));
     let media: ReturnType<typeof negotiate> | undefined;
     try {
@@ -448,6 +484,8 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     call.localDirection = mirrorDirection(media?.direction ?? 'sendrecv');
     if (media) call.offeredStreams = { list: media.streams, used: media.used };
     else call.awaitingAnswer = true;
+    call.remoteAllowsUpdate = req.headers.getAll('allow').some((m) => m.trim().toUpperCase() === 'UPDATE');
+    this.acceptSessionTimer(call, req, true);
     this.calls.set(callId, call);
     tx.on('cancel', () => call.onCancel());
     tx.respond(makeResponse(req, 180, undefined, call.dialog.localTag));
@@ -457,6 +495,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
 
   /** re-INVITE: hold/unhold, new media address, or a session refresh. */
   onReinvite(call: SipCall, req: SipRequest, tx: ServerTransaction): void {
+    if (this.refuseShortSession(req, tx)) return;
     if (req.body.length) {
       try {
         this.applyRemoteSdp(call, req.body.toString('utf8'));
@@ -468,11 +507,19 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       // A re-INVITE without SDP: we offer in the 200, the answer comes in the ACK.
       call.awaitingAnswer = true;
     }
-    call.sdpVersion++;
+    this.acceptSessionTimer(call, req, false);
     const res = makeResponse(req, 200, 'OK', call.dialog.localTag);
     this.addContact(res.headers, call.dialog.remote.transport);
-    res.headers.add('content-type', 'application/sdp');
-    res.body = Buffer.from(this.localSdp(call));
+    if (call.timer.active) {
+      res.headers.add('session-expires', call.timer.header(false));
+      if (call.timer.peerSupports) res.headers.add('require', 'timer');
+    }
+    // An UPDATE without an offer (a plain session refresh) gets no SDP back.
+    if (req.method === 'INVITE' || req.body.length) {
+      call.sdpVersion++;
+      res.headers.add('content-type', 'application/sdp');
+      res.body = Buffer.from(this.localSdp(call));
+    }
     tx.respond(res);
     // A re-INVITE's 2xx is the dialog's to resend until the ACK, like the first one's.
     if (req.method === 'INVITE') call.sent2xx(res);
@@ -545,13 +592,19 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       headers.add('cseq', `${cseq++} INVITE`);
       this.addContact(headers, remote.transport);
       headers.add('allow', this.allow);
+      // Session timers (RFC 4028): we ask for an interval and let the far end pick the refresher.
+      headers.add('supported', 'timer');
+      headers.add('session-expires', String(sessionSeconds));
+      headers.add('min-se', String(this.minSessionSeconds));
       if (authHeader) headers.add(authHeader[0], authHeader[1]);
       headers.add('content-type', 'application/sdp');
       return { kind: 'request', method: 'INVITE', uri: remoteUri, headers, body: Buffer.from(sdp) };
     };
+    let sessionSeconds: number = this.o.sessionTimer?.requestSeconds ?? sessionTimerDefaults.requestSeconds;
     let req = build();
     let res: SipResponse;
     let authTries = 0;
+    let intervalTries = 0;
     const timeout = setTimeout(() => current?.abandon(), (opts.timeoutSeconds ?? 60) * 1000);
     let current: ReturnType<SipStack['request']> | undefined;
     try {
@@ -562,6 +615,13 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
           const ch = parseAuth(res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? '');
           const value = authorize(ch.params as never, { username: trunk.username, password: trunk.password }, 'INVITE', remoteUri);
           req = build([res.status === 401 ? 'authorization' : 'proxy-authorization', value]);
+          continue;
+        }
+        if (res.status === 422 && intervalTries++ < 2) {
+          // Our interval was too small for the far end: ask again with its Min-SE.
+          sessionSeconds = Math.max(sessionSeconds, parseMinSe(res.headers) ?? sessionSeconds);
+          const auth = req.headers.get('authorization') ?? req.headers.get('proxy-authorization');
+          req = build(auth ? [req.headers.has('authorization') ? 'authorization' : 'proxy-authorization', auth] : undefined);
           continue;
         }
         break;
@@ -601,6 +661,10 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       rtp, undefined,
     );
     this.calls.set(callId, call);
+    call.remoteAllowsUpdate = res.headers.getAll('allow').some((m) => m.trim().toUpperCase() === 'UPDATE');
+    const se = parseSessionExpires(res.headers);
+    // In the 200 to our INVITE we are the uac: refresher=uac (or none named) means we refresh.
+    if (se) call.timer.arm(se.seconds, se.refresher !== 'uas');
     const ack = call.request('ACK', (h) => h.set('cseq', `${cseq - 1} ACK`));
     call.dialog.localCseq = cseq - 1;
     this.stack.sendRaw(ack, remote);

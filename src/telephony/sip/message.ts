@@ -21,11 +21,12 @@ export const LIMITS = {
 const COMPACT: Record<string, string> = {
   v: 'via', f: 'from', t: 'to', i: 'call-id', m: 'contact', l: 'content-length', c: 'content-type',
   k: 'supported', s: 'subject', e: 'content-encoding', r: 'refer-to', b: 'referred-by', o: 'event', u: 'allow-events',
+  x: 'session-expires',
 };
 
 const CANONICAL: Record<string, string> = {
   'call-id': 'Call-ID', cseq: 'CSeq', 'www-authenticate': 'WWW-Authenticate', 'mime-version': 'MIME-Version',
-  'rseq': 'RSeq', 'rack': 'RAck',
+  'rseq': 'RSeq', 'rack': 'RAck', 'min-se': 'Min-SE',
 };
 
 export function canonicalName(lower: string): string {
