@@ -6,8 +6,8 @@ export class StoreLockedError extends Error {
   constructor(public readonly dir: string, public readonly pid: number) {
     super(
       `the embedded database in ${dir} is in use by process ${pid} (a running frontdesk?). ` +
-        'Only one process may open it: stop that process, or run this command while `frontdesk start` serves it ' +
-        '(data-changing commands then go through the running server), or set DATABASE_URL to a Postgres server.',
+        'Only one process may open it: stop that process; or, if it is `frontdesk start` still starting, try again once it is up ' +
+        '(CLI commands then run through it); or set DATABASE_URL to a Postgres server.',
     );
     this.name = 'StoreLockedError';
   }
