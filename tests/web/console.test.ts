@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,16 @@ describe('admin console', () => {
   });
 
   it('opens a call and reads its transcript', async () => {
+    // A two-second recording at 8 kHz, 16-bit mono.
+    const pcm = Buffer.alloc(2 * 8000 * 2);
+    for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(Math.round(3000 * Math.sin(i / 10)), i * 2);
+    const head = Buffer.alloc(44);
+    head.write('RIFF', 0); head.writeUInt32LE(36 + pcm.length, 4); head.write('WAVEfmt ', 8); head.writeUInt32LE(16, 16);
+    head.writeUInt16LE(1, 20); head.writeUInt16LE(1, 22); head.writeUInt32LE(8000, 24); head.writeUInt32LE(16000, 28);
+    head.writeUInt16LE(2, 32); head.writeUInt16LE(16, 34); head.write('data', 36); head.writeUInt32LE(pcm.length, 40);
+    const wav = join(dir, 'call.wav');
+    writeFileSync(wav, Buffer.concat([head, pcm]));
+    await app.store.db.updateTable('calls').set({ recording_path: wav }).where('id', '=', callId).execute();
     await page.goto(`${base}/#/calls`);
     await page.waitForSelector('#calls a');
     await shot('calls');
@@ -222,6 +232,13 @@ describe('admin console', () => {
     expect(transcript).toContain('inside appliances are part of a deep cleaning');
     // Each reply's latency, stage by stage.
     expect(transcript).toContain('660 ms to answer — recognition 60, thinking 150, voice 140, network 10');
+    // The player knows the recording's length (and so can seek): the server answers Range requests.
+    await page.waitForFunction(() => (document.querySelector('#call-recording') as HTMLAudioElement | null)?.duration === 2);
+    const part = await page.evaluate(async (id) => {
+      const r = await fetch(`/api/calls/${id}/recording`, { headers: { range: 'bytes=100-199' } });
+      return { status: r.status, range: r.headers.get('content-range'), bytes: (await r.arrayBuffer()).byteLength };
+    }, callId);
+    expect(part).toEqual({ status: 206, range: `bytes 100-199/${44 + 32000}`, bytes: 100 });
     await shot('call');
   });
 

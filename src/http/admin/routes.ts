@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createReadStream, existsSync } from 'node:fs';
+import send from '@fastify/send';
 import { DateTime } from 'luxon';
 import type { Business } from '../../business/index.js';
 import type { Db } from '../../store/db.js';
@@ -34,6 +35,13 @@ export interface AdminDeps {
 
 const idParam = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } as const;
 const nameParam = { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } }, required: ['name'] } as const;
+
+/** A WAV file with its length and Range requests answered, so the player shows the duration and can seek. */
+async function sendWav(req: FastifyRequest, reply: FastifyReply, path: string) {
+  const r = await send(req.raw, path, { dotfiles: 'allow', cacheControl: false });
+  if (r.type === 'error') return reply.code(r.statusCode).send({ error: 'not_found', message: 'no recording' });
+  return reply.code(r.statusCode).headers({ ...r.headers, 'content-type': 'audio/wav' }).send(r.stream);
+}
 
 export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<void> {
   const auth = d.auth;
@@ -165,7 +173,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     const path = call?.recording_path;
     // Recordings made by a PBX live on the PBX; the ones frontdesk made are WAV files it can serve.
     if (!path || !path.endsWith('.wav') || !existsSync(path)) return reply.code(404).send({ error: 'not_found', message: 'no recording on this server' });
-    return reply.header('content-type', 'audio/wav').send(createReadStream(path));
+    return sendWav(req, reply, path);
   });
   app.post<{ Params: { id: string } }>('/api/calls/:id/hangup', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
     const call = d.live.get(req.params.id);
@@ -359,7 +367,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     const row = await d.db.selectFrom('owner_messages').select('recording_path').where('id', '=', req.params.id).executeTakeFirst();
     const path = row?.recording_path;
     if (!path || !path.endsWith('.wav') || !existsSync(path)) return reply.code(404).send({ error: 'not_found', message: 'no recording' });
-    return reply.header('content-type', 'audio/wav').send(createReadStream(path));
+    return sendWav(req, reply, path);
   });
   app.post<{ Params: { id: string }; Body: { read: boolean } }>('/api/voicemails/:id/read', {
     schema: { tags: ['voicemails'], params: idParam, body: { type: 'object', required: ['read'], properties: { read: { type: 'boolean' } } } },
