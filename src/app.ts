@@ -86,7 +86,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const sms = smsProviders.length
     ? new SmsService(store.db, business, {
         providers: smsProviders, logger: logger.child({ mod: 'sms' }), publicUrl: config.http.publicUrl,
-        globalPerSecond: config.sms.ratePerSecond, onQueued: () => smsJobs?.notify(), llm: () => speechRef?.llm,
+        globalPerSecond: config.sms.ratePerSecond, onQueued: () => smsJobs?.notify(), llm: () => speechRef?.llm, llmUnderstands: config.llmUnderstands,
       })
     : undefined;
   if (sms) smsJobs = new JobRunner(store.db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), logger: logger.child({ mod: 'sms-jobs' }) });
@@ -104,7 +104,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         const stored = contextName ? await contexts.get(contextName) : (await contexts.list()).find((c) => c.document.default);
         if (!stored) throw new Error('no context to call for');
         const { id, done } = await placePurposeCall(
-          { telephony: telephonyRef, business, speech: speechRef!, dataDir: config.dataDir, logger, llmMaxTokens: config.llmMaxTokens },
+          { telephony: telephonyRef, business, speech: speechRef!, dataDir: config.dataDir, logger, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands },
           { to: number, context: stored, purpose: purpose.purpose, ...(purpose.appointmentId ? { appointmentId: purpose.appointmentId } : {}), ...(requestedBy ? { requestedBy } : {}) },
         );
         void done;
@@ -147,7 +147,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       else sock.destroy();
     });
   }
-  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, llmMaxTokens: config.llmMaxTokens }, call));
+  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands }, call));
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
   let cliEndpoint: CliEndpoint | undefined;
@@ -223,6 +223,7 @@ interface CallDeps {
   logger: Logger;
   liveCalls: Map<string, Call>;
   llmMaxTokens: number;
+  llmUnderstands: boolean;
 }
 
 /**
@@ -261,7 +262,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && (routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours');
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens },
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands },
         { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();

@@ -2,6 +2,7 @@ import type { ChatMessage, Llm } from '../speech/types.js';
 import type { AgentTools } from './tools.js';
 import { GuidedEngine, type GuidedResult, type GuidedState } from './guided/engine.js';
 import { understand, type Intent } from './guided/nlu.js';
+import { llmNluDefaults, understandWithLlm } from './guided/llm-nlu.js';
 import { cleanText } from '../util/text.js';
 
 /**
@@ -20,6 +21,8 @@ export const brainDefaults = {
   maxTokens: 60,
   /** Give up on the LLM if its first token takes longer, ms. */
   firstTokenTimeoutMs: 1_500,
+  /** Give up on the LLM's reading of a transactional turn after this long and use the rules, ms. */
+  understandTimeoutMs: llmNluDefaults.timeoutMs,
 } as const satisfies Record<string, number>;
 
 const TRANSACTIONAL: Intent[] = ['book', 'quote', 'reschedule', 'cancel', 'my_appointments', 'human', 'message', 'goodbye', 'yes', 'no'];
@@ -28,6 +31,8 @@ export interface BrainTurn extends Omit<GuidedResult, 'reply' | 'state'> {
   /** Whole text (guided) or a stream of text (LLM). */
   reply: string | AsyncIterable<string>;
   by: 'guided' | 'llm';
+  /** Set when the LLM read the turn's intent and slots (the guided flow then acted on them). */
+  understoodBy?: 'llm';
   /** What the LLM's prompt cost this turn (LLM turns). */
   llm?: LlmTurnStats;
 }
@@ -47,6 +52,9 @@ export interface BrainOptions {
   now: () => Date;
   maxTokens?: number;
   firstTokenTimeoutMs?: number;
+  understandTimeoutMs?: number;
+  /** Whether the LLM reads transactional turns (intent and slots) for the guided flow; default true. */
+  understand?: boolean;
   /** Earlier turns of the conversation (an SMS thread's last texts). */
   history?: ChatMessage[];
 }
@@ -83,8 +91,11 @@ export class Brain {
   routesToLlm(text: string, state: GuidedState): boolean {
     if (!this.o.llm) return false;
     const u = understand(this.tools.context.document, text, this.o.now());
-    const wantsFreeText = state.pending?.kind === 'ask_address' || state.pending?.kind === 'take_message' || state.pending?.kind === 'confirm_visit';
-    return !wantsFreeText && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
+    return !this.wantsFreeText(state) && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
+  }
+
+  private wantsFreeText(state: GuidedState): boolean {
+    return state.pending?.kind === 'ask_address' || state.pending?.kind === 'take_message' || state.pending?.kind === 'confirm_visit';
   }
 
   async respond(text: string, state: GuidedState): Promise<{ turn: BrainTurn; state: GuidedState }> {
@@ -95,10 +106,18 @@ export class Brain {
       const r = await this.fromLlm(llm, text).catch(() => undefined);
       if (r) return { turn: { reply: r.stream, by: 'llm', ...(r.stats ? { llm: r.stats } : {}) }, state };
     }
-    const r = await this.guided.respond(text, state);
+    // With an LLM, it reads what the caller wants (intent and slots, as JSON against this
+    // business's schema); the guided flow acts on it with its validated tools. Free-text answers
+    // (an address, a message) need no reading.
+    let understood: Awaited<ReturnType<typeof understandWithLlm>>;
+    if (llm && this.o.understand !== false && !this.wantsFreeText(state)) {
+      const rules = understand(this.tools.context.document, text, this.o.now());
+      understood = await understandWithLlm(llm, this.tools.context.document, text, this.o.now(), state, rules, { timeoutMs: this.o.understandTimeoutMs ?? brainDefaults.understandTimeoutMs });
+    }
+    const r = await this.guided.respond(text, state, understood);
     this.remember(text, r.reply);
     const { reply, state: next, ...rest } = r;
-    return { turn: { ...rest, reply, by: 'guided' }, state: next };
+    return { turn: { ...rest, reply, by: 'guided', ...(understood ? { understoodBy: 'llm' as const } : {}) }, state: next };
   }
 
   private remember(user: string, assistant: string): void {

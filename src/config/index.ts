@@ -311,6 +311,11 @@ export const settings = {
     doc: 'A Piper voice (.onnx with tokens.txt beside it) for sherpa-onnx. Default: the first voice under FRONTDESK_MODELS_DIR/tts; none: the offline floor (flite).',
     schema: z.string().min(1).optional(),
   },
+  FRONTDESK_LLM_UNDERSTANDS: {
+    path: 'llmUnderstands',
+    doc: 'With an LLM, it reads each transactional turn (intent and slots as JSON against the business\'s schema) for the guided flow, which still acts through its validated tools; false: the rule NLU reads them (lower latency on slow machines).',
+    schema: bool.default(true),
+  },
   FRONTDESK_LLM_MAX_TOKENS: {
     path: 'llmMaxTokens',
     doc: 'Longest LLM reply in tokens (a spoken turn is a sentence or two).',
@@ -449,6 +454,7 @@ export interface Config {
   sttModel: string | undefined;
   ttsModel: string | undefined;
   llmMaxTokens: number;
+  llmUnderstands: boolean;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string; allowPlain: boolean };

@@ -44,6 +44,8 @@ export interface SmsServiceOptions {
   onQueued?: () => void;
   /** A local LLM for open questions (the last turns of the thread go with it); else the guided engine answers. */
   llm?: () => Llm | undefined;
+  /** The LLM reads transactional texts for the guided flow (FRONTDESK_LLM_UNDERSTANDS; default true). */
+  llmUnderstands?: boolean;
 }
 
 export type IngestResult = 'stored' | 'duplicate' | 'status' | 'ignored' | 'no_context';
@@ -175,7 +177,7 @@ export class SmsService {
           .orderBy('created_at', 'desc').limit(brainDefaults.historyTurns * 2).execute()).reverse()
       : [];
     const brain = new Brain(tools, {
-      llm, conversation: `sms:${messageId}`, channel: 'sms', now: this.business.now,
+      llm, conversation: `sms:${messageId}`, channel: 'sms', now: this.business.now, understand: this.o.llmUnderstands ?? true,
       history: earlier.map((m) => ({ role: m.direction === 'inbound' ? 'user' as const : 'assistant' as const, content: m.body })),
     });
     try {

@@ -49,6 +49,8 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
       // The provider's throughput cap is real time; these tests send in bursts and are not about it.
       globalPerSecond: 1_000,
       llm: () => llm,
+      // The LLM here has random weights: it answers, it cannot read intents (tests/agent/understand.test.ts does).
+      llmUnderstands: false,
     });
     http = await buildHttpServer({ store: store(), business: biz, sms, publicUrl: PUBLIC, metrics: createMetrics(), logger: silentLogger, version: 't' });
     // One clock: the worker decides what is due by the same clock the conversation booked on.

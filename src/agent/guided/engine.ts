@@ -63,8 +63,9 @@ export class GuidedEngine {
     return `I can give you a price, book, move or cancel a cleaning, or take a message for ${this.owner}.`;
   }
 
-  async respond(text: string, state: GuidedState = {}): Promise<GuidedResult> {
-    const u = understand(this.ctx, text, this.now());
+  /** Understanding from elsewhere (the LLM's reading) replaces the rules' when given. */
+  async respond(text: string, state: GuidedState = {}, understood?: Understanding): Promise<GuidedResult> {
+    const u = understood ?? understand(this.ctx, text, this.now());
     const s: GuidedState = { ...state };
     if (u.service) s.service = u.service;
     if (u.units) s.units = u.units;

@@ -32,6 +32,7 @@ export interface OutboundDeps {
   dataDir: string;
   logger?: Logger | undefined;
   llmMaxTokens?: number;
+  llmUnderstands?: boolean;
 }
 
 export class PurposeCallError extends Error {}
@@ -71,7 +72,7 @@ export async function placePurposeCall(d: OutboundDeps, p: PurposeCall): Promise
     }
     try {
       const session = new VoiceSession(
-        { business, tts, stt, newVad: d.speech.newVad, dataDir: d.dataDir, logger: d.logger, transcribe: d.speech.transcribe, llm: d.speech.llm, ...(d.llmMaxTokens ? { llmMaxTokens: d.llmMaxTokens } : {}) },
+        { business, tts, stt, newVad: d.speech.newVad, dataDir: d.dataDir, logger: d.logger, transcribe: d.speech.transcribe, llm: d.speech.llm, ...(d.llmMaxTokens ? { llmMaxTokens: d.llmMaxTokens } : {}), ...(d.llmUnderstands !== undefined ? { llmUnderstands: d.llmUnderstands } : {}) },
         { call, callId: id, context: p.context, greeting: opening, customer, initialState },
       );
       const r = await session.run();

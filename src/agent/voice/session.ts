@@ -41,6 +41,8 @@ export interface VoiceDeps {
   /** A local LLM for open questions; without one the guided-flow engine answers everything. */
   llm?: Llm | undefined;
   llmMaxTokens?: number;
+  /** The LLM reads transactional turns for the guided flow (FRONTDESK_LLM_UNDERSTANDS; default true). */
+  llmUnderstands?: boolean;
 }
 
 export interface VoiceInput {
@@ -114,7 +116,7 @@ export class VoiceSession {
     }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}) });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}) });
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
