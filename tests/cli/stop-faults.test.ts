@@ -35,7 +35,7 @@ describe('stopping whatever the database does', () => {
     child.stderr.on('data', (d) => (logs += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      await vi.waitFor(() => expect(logs).toMatch(/frontdesk is up/), { timeout: 50_000, interval: 100 });
+      await vi.waitFor(() => expect(logs).toMatch(/frontdesk is up/), { timeout: 100_000, interval: 100 });
       // The network to the database goes silent; its connections are cut.
       proxy.blackhole();
       proxy.reset();
@@ -57,7 +57,7 @@ describe('stopping whatever the database does', () => {
     expect(logs).not.toMatch(/"level":60/); // nothing reached the last-resort handler
     await proxy.stop();
     await server.drop();
-  }, 90_000);
+  }, 150_000);
 
   it('exits non-zero when a shutdown step hangs past the grace period', async () => {
     vi.useFakeTimers();

@@ -136,7 +136,11 @@ export class ForkServer extends EventEmitter {
       socket.destroy();
       return;
     }
+    // A reset during the handshake, or a bad frame later, ends that fork's connection (and its
+    // call's media) — never the process.
+    socket.on('error', () => socket.destroy());
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => ws.terminate());
       ws.once('message', (data, isBinary) => {
         let callId: string | undefined;
         if (!isBinary) {

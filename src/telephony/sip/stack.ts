@@ -99,6 +99,9 @@ export class SipTransport extends EventEmitter<{ message: [SipMessage, Remote]; 
       tcp.once('error', reject);
       tcp.listen(this.port, address, () => resolve());
     });
+    tcp.removeAllListeners('error');
+    // An accept failure (EMFILE under a flood) must not end the process; the listener stays up.
+    tcp.on('error', () => {});
     this.tcp = tcp;
   }
 
