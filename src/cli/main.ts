@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogger, silentLogger, type Logger } from '../util/logger.js';
 import { createApp, openMigratedStore } from '../app.js';
 import { ContextService } from '../business/context/service.js';
+import { dialPolicyFromConfig } from '../telephony/index.js';
 import { ContextValidationError } from '../business/context/schema.js';
 import { contextsFromYaml, contextsToYaml } from '../business/context/yaml.js';
 import { audit } from '../store/audit.js';
@@ -61,7 +62,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
     const cfg = loadCfg();
     const store = await openMigratedStore(cfg, quietLogger(cfg));
     try {
-      return await fn(new ContextService(store.db), cfg, store);
+      return await fn(new ContextService(store.db, dialPolicyFromConfig(cfg)), cfg, store);
     } finally {
       await store.close();
     }
