@@ -191,7 +191,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       // CLI commands reach the embedded database through this process (which owns it); doctor asks it how the trunk is.
       cliEndpoint = await startCliEndpoint(store, config.dataDir, logger.child({ mod: 'cli' }), () => ({
         trunk: telephony instanceof SipEndpoint && config.sip.trunk ? { registered: telephony.registered } : null,
-      }));
+      }), dialPolicyFromConfig(config));
       await telephony?.start();
       outbox.start();
       smsJobs?.start();

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { createLogger, silentLogger, type Logger } from '../util/logger.js';
 import { installLastResort, shutdownDefaults, stopWithin } from '../util/last-resort.js';
 import { createApp, openMigratedStore } from '../app.js';
+import { dialPolicyFromConfig } from '../telephony/index.js';
 import { ContextValidationError } from '../business/context/schema.js';
 import { ContextNotFoundError } from '../business/context/service.js';
 import { UserError } from '../http/admin/users.js';
@@ -84,7 +85,7 @@ export function buildCli(io: CliIo = defaultIo): Command {
     }
     const store = await openMigratedStore(cfg, logger ?? (cfg.logLevel === 'silent' ? silentLogger : createLogger('warn')));
     try {
-      io.out(await runOp(store, op));
+      io.out(await runOp(store, op, dialPolicyFromConfig(cfg)));
     } finally {
       await store.close();
     }

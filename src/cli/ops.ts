@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Store } from '../store/db.js';
+import type { DialPolicy } from '../business/dial-policy.js';
 import { ContextService } from '../business/context/service.js';
 import { contextsFromYaml, contextsToYaml } from '../business/context/yaml.js';
 import { createAdminUser } from '../http/admin/users.js';
@@ -21,9 +22,10 @@ export const cliOp = z.discriminatedUnion('op', [
 export type CliOp = z.input<typeof cliOp>;
 
 /** Runs one operation over `store`, already migrated; returns what the CLI prints. */
-export async function runOp(store: Store, input: CliOp): Promise<string> {
+export async function runOp(store: Store, input: CliOp, dialPolicy?: DialPolicy): Promise<string> {
   const op = cliOp.parse(input);
-  const svc = new ContextService(store.db);
+  // Owner targets in an imported context are checked against the same dial policy as the console's.
+  const svc = new ContextService(store.db, dialPolicy);
   switch (op.op) {
     case 'migrate':
       return `database is at the latest schema (${store.dialect}: ${store.location})\n`;

@@ -6,6 +6,7 @@ import { z, ZodError } from 'zod';
 import type { Store } from '../store/db.js';
 import type { Logger } from '../util/logger.js';
 import { runOp, type CliOp } from '../cli/ops.js';
+import type { DialPolicy } from '../business/dial-policy.js';
 import { ContextValidationError } from '../business/context/schema.js';
 import { ContextNotFoundError } from '../business/context/service.js';
 import { UserError } from './admin/users.js';
@@ -33,7 +34,9 @@ export interface ServerStatus {
   trunk: { registered: boolean } | null;
 }
 
-export async function startCliEndpoint(store: Store, dataDir: string, logger: Logger, status: () => ServerStatus = () => ({ trunk: null })): Promise<CliEndpoint> {
+export async function startCliEndpoint(
+  store: Store, dataDir: string, logger: Logger, status: () => ServerStatus = () => ({ trunk: null }), dialPolicy?: DialPolicy,
+): Promise<CliEndpoint> {
   const token = randomBytes(32).toString('hex');
   const expected = Buffer.from(`Bearer ${token}`);
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
@@ -45,7 +48,7 @@ export async function startCliEndpoint(store: Store, dataDir: string, logger: Lo
   app.post('/cli', async (req, reply) => {
     if (!authorized(req.headers.authorization)) return reply.code(401).send({ error: 'bad token' });
     try {
-      const out = await runOp(store, req.body as CliOp);
+      const out = await runOp(store, req.body as CliOp, dialPolicy);
       logger.info({ op: (req.body as CliOp).op }, 'cli command ran through the running server');
       return { out };
     } catch (e) {

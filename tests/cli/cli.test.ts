@@ -89,6 +89,25 @@ for (const dialect of ['pglite', 'postgres'] as const) {
       expect((await cli(env, 'admin', 'create-user', 'bob', '--password', 'short')).err).toMatch(/at least 10 characters/);
     });
 
+    it('clears login limits for a username from every address, or for one address', async () => {
+      const { openStore } = await import('../../src/store/db.js');
+      const open = () => openStore({ databaseUrl: env.DATABASE_URL, dataDir: env.FRONTDESK_DATA_DIR });
+      let store = await open();
+      const at = new Date('2030-01-01T00:00:00Z');
+      await store.db.insertInto('login_limits').values(['login:user:maria|203.0.113.7', 'login:user:maria', 'login:ip:203.0.113.7', 'login:user:mariana|203.0.113.7']
+        .map((key) => ({ key, hits: 40, window_start: at }))).execute();
+      await store.close();
+      expect(await cli(env, 'admin', 'unlock', 'Maria')).toMatchObject({ code: 0, out: 'cleared 2 login limits\n' });
+      expect(await cli(env, 'admin', 'unlock', '--address', '203.0.113.7')).toMatchObject({ code: 0, out: 'cleared 1 login limit\n' });
+      expect((await cli(env, 'admin', 'unlock')).code).toBe(2);
+      store = await open();
+      const left = await store.db.selectFrom('login_limits').select('key').execute();
+      const audited = await store.db.selectFrom('audit_log').select(['actor', 'action']).where('action', '=', 'admin.unlock').execute();
+      await store.close();
+      expect(left.map((r) => r.key)).toEqual(['login:user:mariana|203.0.113.7']);
+      expect(audited).toEqual([{ actor: 'cli', action: 'admin.unlock' }, { actor: 'cli', action: 'admin.unlock' }]);
+    });
+
     it('stops with a clear message on a bad setting', async () => {
       const r = await cli({ ...env, FRONTDESK_HTTP_PORT: '99999' }, 'migrate');
       expect(r.code).toBe(2);

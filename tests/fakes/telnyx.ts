@@ -87,6 +87,13 @@ export class FakeTelnyx {
     };
   }
 
+  /** Exact bytes signed as Telnyx signs (for bodies no JSON.stringify would write). */
+  signedRaw(body: Buffer) {
+    const ts = String(Math.floor(Date.now() / 1000));
+    const signature = sign(null, Buffer.concat([Buffer.from(`${ts}|`), body]), this.privateKey).toString('base64');
+    return { body, headers: { 'content-type': 'application/json', 'telnyx-signature-ed25519': signature, 'telnyx-timestamp': ts } };
+  }
+
   /** An inbound text from `from` to `to`. */
   inbound(from: string, to: string, text: string, id: string = randomUUID(), opts: { timestamp?: number; tamper?: boolean } = {}) {
     return this.webhook('message.received', {

@@ -148,6 +148,20 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
     expect(repliesTo(me)[0]).toMatch(/deep cleaning.*\$\d+/i);
   });
 
+  it('answers 400 to a signed webhook whose ids or bytes cannot be stored as sent, and stores nothing', async () => {
+    const me = '+15125550411';
+    const valid = telnyx.inbound(me, BIZ, 'hello there', 'id-ok-1');
+    const bad = [
+      telnyx.inbound(me, BIZ, 'hello there', 'id-with-nul\u0000'),
+      telnyx.inbound(me, BIZ, 'hello there', 'id-lone-\ud800'),
+      telnyx.signedRaw(Buffer.concat([Buffer.from(valid.body.replace('hello there', 'hello ')), Buffer.from([0xff, 0xfe])])),
+      telnyx.signedRaw(Buffer.from(valid.body.replace('hello there', 'hello').replace('"id-ok-1"', '"id\\u0000x"'))),
+    ];
+    for (const w of bad) expect((await http.inject({ method: 'POST', url: '/webhooks/sms/telnyx', payload: w.body, headers: w.headers })).statusCode).toBe(400);
+    const stored = await store().db.selectFrom('sms_threads').select('id').where('customer_number', '=', me).execute();
+    expect(stored).toEqual([]);
+  });
+
   it('applies Telnyx delivery status events to the sent message', async () => {
     const sent = telnyx.sent[0]!;
     const ev = telnyx.webhook('message.finalized', { id: sent.id, to: [{ phone_number: sent.to, status: 'delivered' }] });
