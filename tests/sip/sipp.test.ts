@@ -312,6 +312,43 @@ describe('built-in SIP endpoint with SIPp', () => {
     });
   });
 
+  describe('our own outbound legs', () => {
+    async function caller(port: number) {
+      const ep2 = new SipEndpoint({
+        bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList(['127.0.0.0/8']), rtpPortMin: 33300, rtpPortMax: 33399,
+        trunk: { host: '127.0.0.1', port, transport: 'UDP', register: false, callerId: '+15125550100' },
+      });
+      await ep2.start();
+      return ep2;
+    }
+
+    it('CANCELs a leg nobody picks up, so the phone stops ringing', async () => {
+      const owner = await startSippUas('uas-cancelled.xml');
+      const ep2 = await caller(owner.port);
+      try {
+        await expect(ep2.dial('+15125550123', { timeoutSeconds: 1 })).rejects.toMatchObject({ status: 487 });
+        const run = await owner.done;
+        expect(run.code, run.output).toBe(0);
+        expect(ep2.activeCalls()).toBe(0);
+      } finally {
+        await ep2.stop();
+      }
+    });
+
+    it('ACKs and hangs up a leg answered just as we CANCELled it', async () => {
+      const owner = await startSippUas('uas-answer-after-cancel.xml');
+      const ep2 = await caller(owner.port);
+      try {
+        await expect(ep2.dial('+15125550123', { timeoutSeconds: 1 })).rejects.toThrow(/answered after we gave up/);
+        const run = await owner.done;
+        expect(run.code, run.output).toBe(0);
+        expect(ep2.activeCalls()).toBe(0);
+      } finally {
+        await ep2.stop();
+      }
+    });
+  });
+
   it('transfers a caller blind with REFER and follows the NOTIFY sipfrag to the final answer', async () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-transferee.xml', target });
