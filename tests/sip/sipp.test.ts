@@ -313,6 +313,43 @@ describe('built-in SIP endpoint with SIPp', () => {
     });
   });
 
+  describe('our own outbound legs', () => {
+    async function caller(port: number) {
+      const ep2 = new SipEndpoint({
+        bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList(['127.0.0.0/8']), rtpPortMin: 33300, rtpPortMax: 33399,
+        trunk: { host: '127.0.0.1', port, transport: 'UDP', register: false, callerId: '+15125550100' },
+      });
+      await ep2.start();
+      return ep2;
+    }
+
+    it('CANCELs a leg nobody picks up, so the phone stops ringing', async () => {
+      const owner = await startSippUas('uas-cancelled.xml');
+      const ep2 = await caller(owner.port);
+      try {
+        await expect(ep2.dial('+15125550123', { timeoutSeconds: 1 })).rejects.toMatchObject({ status: 487 });
+        const run = await owner.done;
+        expect(run.code, run.output).toBe(0);
+        expect(ep2.activeCalls()).toBe(0);
+      } finally {
+        await ep2.stop();
+      }
+    });
+
+    it('ACKs and hangs up a leg answered just as we CANCELled it', async () => {
+      const owner = await startSippUas('uas-answer-after-cancel.xml');
+      const ep2 = await caller(owner.port);
+      try {
+        await expect(ep2.dial('+15125550123', { timeoutSeconds: 1 })).rejects.toThrow(/answered after we gave up/);
+        const run = await owner.done;
+        expect(run.code, run.output).toBe(0);
+        expect(ep2.activeCalls()).toBe(0);
+      } finally {
+        await ep2.stop();
+      }
+    });
+  });
+
   it('transfers a caller blind with REFER and follows the NOTIFY sipfrag to the final answer', async () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-transferee.xml', target });
@@ -353,15 +390,46 @@ describe('built-in SIP endpoint with SIPp', () => {
     expect((await sipp).code).toBe(0);
   }, 60_000);
 
-  it('accepts a REFER from a desk phone and tells the app where it wants the caller', async () => {
+  it('accepts a REFER from a desk phone, tells the app, and reports a target the dial policy refuses (NOTIFY 403)', async () => {
     const callP = nextCall();
     const referred = new Promise<string>((r) => ep.once('refer', (_c, t) => r(t)));
     const sipp = runSipp({ scenario: 'uac-refer-in.xml', target });
     const call = await callP;
     await call.answer();
-    expect(await referred).toMatch(/^sip:102@127\.0\.0\.1$/);
+    expect(await referred).toBe('tel:+19005551234');
     const run = await sipp;
     expect(run.code, run.output).toBe(0);
+  });
+
+  it('carries out a desk phone\'s blind transfer (REFER): calls the target, reports the outcome, and the call goes on there', async () => {
+    const lan = new SipEndpoint({
+      bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList(['127.0.0.0/8']), rtpPortMin: 33400, rtpPortMax: 33499,
+    });
+    await lan.start();
+    try {
+      const owner = await startSippUas('uas-owner.xml');
+      const callP = new Promise<SipCall>((r) => lan.once('call', (c) => r(c as SipCall)));
+      const desk = runSipp({ scenario: 'uac-refer-deskphone.xml', target: `127.0.0.1:${lan.port}`, extra: ['-key', 'refer_to', `sip:owner@127.0.0.1:${owner.port}`] });
+      const call = await callP;
+      await call.answer();
+      const deskRun = await desk;
+      expect(deskRun.code, deskRun.output).toBe(0);
+      // The agent's call now talks to the owner's phone.
+      expect(call.state).toBe('answered');
+      const leg = call.continuedOn!;
+      expect(leg.state).toBe('answered');
+      const before = leg.rtp.stats.packetsOut;
+      const beep = new Int16Array(1600).map((_, i) => Math.round(3000 * Math.sin((2 * Math.PI * 440 * i) / 8000)));
+      expect((await call.play(beep).done).completed).toBe(true);
+      expect(leg.rtp.stats.packetsOut - before).toBeGreaterThanOrEqual(10);
+      await call.hangup();
+      expect(call.state).toBe('ended');
+      const ownerRun = await owner.done;
+      expect(ownerRun.code, ownerRun.output).toBe(0);
+      expect(lan.activeCalls()).toBe(0);
+    } finally {
+      await lan.stop();
+    }
   });
 
   it('serves calls over TCP as well as UDP', async () => {

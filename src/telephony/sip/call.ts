@@ -4,7 +4,7 @@ import type {
 } from '../call.js';
 import type { MediaDirection, RtpSession } from '../rtp/session.js';
 import { Headers, parseCSeq, parseNameAddr, type SipRequest, type SipResponse } from './message.js';
-import { makeResponse, newBranch, timers, type Remote, type ServerTransaction } from './stack.js';
+import { makeResponse, newBranch, reasonFor, timers, type Remote, type ServerTransaction } from './stack.js';
 import type { SipEndpoint } from './endpoint.js';
 import { AudioIn } from '../audio-in.js';
 import type { OfferedStream } from './sdp.js';
@@ -40,6 +40,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   sdpVersion = 1;
   /** Our side of the media direction, mirroring the far end's last offer. */
   localDirection: MediaDirection = 'sendrecv';
+  /** After a REFER we carried out: the leg the conversation continues on. */
+  continuedOn: SipCall | undefined;
   /** We sent an offer in a 2xx (their INVITE had no SDP): the answer is due in the ACK. */
   awaitingAnswer = false;
   /** The m= lines of the far end's last offer, mirrored in our answer (unused ones with port 0). */
@@ -206,15 +208,15 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
   }
 
   play(source: AudioSource): PlaybackHandle {
-    return this.rtp.play(source);
+    return (this.continuedOn?.rtp ?? this.rtp).play(source);
   }
 
   stopPlayback(): void {
-    this.rtp.stopPlayback();
+    (this.continuedOn?.rtp ?? this.rtp).stopPlayback();
   }
 
   sendDtmf(digits: string): Promise<void> {
-    return this.rtp.sendDtmf(digits);
+    return (this.continuedOn?.rtp ?? this.rtp).sendDtmf(digits);
   }
 
   /** Builds an in-dialog request (RFC 3261 §12.2.1.1). */
@@ -236,6 +238,10 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
 
   async hangup(reason = 'local_hangup'): Promise<void> {
     if (this.state === 'ended') return;
+    if (this.continuedOn) {
+      await this.continuedOn.hangup(reason);
+      return;
+    }
     if (this.state === 'ringing') {
       if (this.inviteTx) await this.reject(480, 'Temporarily Unavailable');
       this.end(reason);
@@ -254,6 +260,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
    */
   async transfer(target: TransferTarget): Promise<TransferResult> {
     if (this.state !== 'answered') return { ok: false, status: 481, reason: 'call not answered' };
+    if (this.continuedOn) return this.continuedOn.transfer(target);
     if (target.mode === 'warm') return this.warmTransfer(target);
     let uri: string;
     try {
@@ -367,18 +374,75 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
 
   private onRefer(req: SipRequest, tx: ServerTransaction): void {
     const referTo = req.headers.get('refer-to');
-    if (!referTo) {
-      tx.respond(makeResponse(req, 400, 'Missing Refer-To'));
+    let target: string | undefined;
+    try {
+      target = referTo ? parseNameAddr(referTo).uri : undefined;
+    } catch {
+      target = undefined;
+    }
+    if (!target) {
+      tx.respond(makeResponse(req, 400, referTo ? 'Bad Refer-To' : 'Missing Refer-To'));
+      return;
+    }
+    if (/[?&]replaces=/i.test(target) || this.continuedOn) {
+      // Attended transfer (Replaces) we do not implement; nor a second transfer of a moved call.
+      tx.respond(makeResponse(req, 501, 'Attended transfer not supported'));
       return;
     }
     tx.respond(makeResponse(req, 202));
-    this.ep.emit('refer', this, referTo.replace(/^<|>.*$/g, ''));
-    // Tell the referrer how it went (RFC 3515): we do not originate on its behalf.
+    this.ep.emit('refer', this, target);
+    const id = parseCSeq(req.headers.get('cseq')!).seq;
+    this.notifyRefer(id, 'SIP/2.0 100 Trying', 'active;expires=60');
+    void this.carryOutRefer(target, id);
+  }
+
+  /** RFC 3515 NOTIFY with a sipfrag of how the referred call is going. */
+  private notifyRefer(id: number, frag: string, state: string): void {
+    if (this.state === 'ended' || this.continuedOn) return;
     const notify = this.request('NOTIFY', (h) => {
-      h.add('event', `refer;id=${parseCSeq(req.headers.get('cseq')!).seq}`);
-      h.add('subscription-state', 'terminated;reason=noresource');
-    }, { type: 'message/sipfrag;version=2.0', data: 'SIP/2.0 603 Declined\r\n' });
-    this.ep.stack.request(notify, this.dialog.remote);
+      h.add('event', `refer;id=${id}`);
+      h.add('subscription-state', state);
+    }, { type: 'message/sipfrag;version=2.0', data: `${frag}\r\n` });
+    void this.ep.stack.request(notify, this.dialog.remote).response;
+  }
+
+  /**
+   * A desk phone's blind transfer of this call: we call the target (through the dial policy, like
+   * every leg we place), tell the phone the real outcome, and on success the conversation carries on
+   * with the target on this same Call while the phone's leg is released.
+   */
+  private async carryOutRefer(target: string, id: number): Promise<void> {
+    let leg: SipCall;
+    try {
+      leg = (await this.ep.dial(target, { timeoutSeconds: 30 })) as SipCall;
+    } catch (e) {
+      const status = (e as { status?: number }).status ?? 480;
+    this.notifyRefer(id, `SIP/2.0 ${status} ${reasonFor(status)}`, 'terminated;reason=noresource');
+      return;
+    }
+    if (this.state !== 'answered') {
+      await leg.hangup('referrer_gone');
+      return;
+    }
+    this.notifyRefer(id, 'SIP/2.0 200 OK', 'terminated;reason=noresource');
+    this.continueOn(leg);
+  }
+
+  /** The call now goes on over `leg`: its audio and keys are this call's; the referrer gets a BYE. */
+  private continueOn(leg: SipCall): void {
+    const bye = this.request('BYE');
+    const remote = this.dialog.remote;
+    this.continuedOn = leg;
+    leg.audioIn.stop();
+    leg.rtp.on('audio', (f) => this.audioIn.push(f));
+    leg.on('dtmf', (d) => this.emit('dtmf', d));
+    leg.on('ended', (r) => this.end(r));
+    this.stopPlayback();
+    clearTimeout(this.ok2xxTimer);
+    this.timer.stop();
+    this.rtp.close();
+    this.ep.forget(this);
+    void this.ep.stack.request(bye, remote).response;
   }
 
   /** Marks the call ended and frees its media; idempotent. */
@@ -396,7 +460,7 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
       this.pendingRefer = undefined;
     }
     this.rtp.close();
-    this.ep.forget(this);
+    if (!this.continuedOn) this.ep.forget(this);
     this.emit('ended', reason);
   }
 }

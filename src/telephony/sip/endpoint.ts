@@ -546,6 +546,34 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     }
   }
 
+  /** A 2xx to an INVITE we no longer want (it raced our CANCEL): ACK it, then BYE (RFC 3261 §15). */
+  private byeLateAnswer(res: SipResponse, remote: Remote): void {
+    const contact = res.headers.getAll('contact')[0];
+    let target: string;
+    try {
+      target = contact ? parseNameAddr(contact).uri : parseNameAddr(res.headers.get('to')!).uri;
+    } catch {
+      return;
+    }
+    const routes = res.headers.getAll('record-route').reverse();
+    const seq = parseCSeq(res.headers.get('cseq')!).seq;
+    const make = (method: string, n: number): SipRequest => {
+      const h = new Headers();
+      h.add('via', this.via(remote.transport, newBranch()));
+      h.add('max-forwards', '70');
+      h.add('from', res.headers.get('from')!);
+      h.add('to', res.headers.get('to')!);
+      h.add('call-id', res.headers.get('call-id')!);
+      h.add('cseq', `${n} ${method}`);
+      for (const r of routes) h.add('route', r);
+      this.addContact(h, remote.transport);
+      return { kind: 'request', method, uri: target, headers: h, body: Buffer.alloc(0) };
+    };
+    this.stack.sendRaw(make('ACK', seq), remote);
+    void this.stack.request(make('BYE', seq + 1), remote).response;
+    this.log?.info({ callId: res.headers.get('call-id') }, 'outbound leg answered after we gave up: ACKed and hung up');
+  }
+
   // ---- outbound ---------------------------------------------------------------------------------
 
   private trunkRemote(): Remote {
@@ -605,19 +633,24 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     let res: SipResponse;
     let authTries = 0;
     let intervalTries = 0;
-    const timeout = setTimeout(() => current?.abandon(), (opts.timeoutSeconds ?? 60) * 1000);
+    // Nobody answered in time: CANCEL, so the phone stops ringing (the 487 or a racing 200 follows).
+    let gaveUp = false;
+    const timeout = setTimeout(() => {
+      gaveUp = true;
+      current?.cancel();
+    }, (opts.timeoutSeconds ?? 60) * 1000);
     let current: ReturnType<SipStack['request']> | undefined;
     try {
       for (;;) {
         current = this.stack.request(req, remote);
         res = await current.response;
-        if ((res.status === 401 || res.status === 407) && trunk?.username && trunk.password && authTries++ < 2) {
+        if ((res.status === 401 || res.status === 407) && !gaveUp && trunk?.username && trunk.password && authTries++ < 2) {
           const ch = parseAuth(res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? '');
           const value = authorize(ch.params as never, { username: trunk.username, password: trunk.password }, 'INVITE', remoteUri);
           req = build([res.status === 401 ? 'authorization' : 'proxy-authorization', value]);
           continue;
         }
-        if (res.status === 422 && intervalTries++ < 2) {
+        if (res.status === 422 && !gaveUp && intervalTries++ < 2) {
           // Our interval was too small for the far end: ask again with its Min-SE.
           sessionSeconds = Math.max(sessionSeconds, parseMinSe(res.headers) ?? sessionSeconds);
           const auth = req.headers.get('authorization') ?? req.headers.get('proxy-authorization');
@@ -628,6 +661,13 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       }
     } finally {
       clearTimeout(timeout);
+    }
+    if (gaveUp && res.status < 300) {
+      // Answered just as we gave up: take the call down properly rather than leave it open.
+      this.byeLateAnswer(res, remote);
+      socket.close();
+      this.ports.release(port);
+      throw new DialError(`call to ${number} answered after we gave up (${opts.timeoutSeconds ?? 60} s); hung up`, 487);
     }
     if (res.status >= 300) {
       socket.close();

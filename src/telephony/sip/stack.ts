@@ -308,6 +308,9 @@ export class ClientTransaction extends EventEmitter<{ provisional: [SipResponse]
   private retransmit: Timer;
   private timeout: Timer;
   private done = false;
+  private provisional = false;
+  /** The INVITE is being given up on: CANCEL goes out once the far end has sent a provisional. */
+  cancelled = false;
 
   constructor(
     private readonly stack: SipStack,
@@ -342,12 +345,50 @@ export class ClientTransaction extends EventEmitter<{ provisional: [SipResponse]
     if (this.done) return;
     if (res.status < 200) {
       // Proceeding: an INVITE stops retransmitting; a non-INVITE keeps going at T2.
-      if (this.request.method === 'INVITE') clearTimeout(this.retransmit);
+      if (this.request.method === 'INVITE') {
+        clearTimeout(this.retransmit);
+        if (!this.provisional) {
+          this.provisional = true;
+          // Timer B stops: how long a phone may ring is the caller's decision (and its CANCEL).
+          clearTimeout(this.timeout);
+        }
+      }
       this.emit('provisional', res);
       return;
     }
     if (this.request.method === 'INVITE' && res.status >= 300) this.ackNon2xx(res);
     this.finish(res);
+  }
+
+  /**
+   * Gives up on an INVITE (RFC 3261 §9.1): a CANCEL if the far end sent a provisional; the final
+   * answer still comes through `response`: 487, or a 200 that raced the CANCEL (the caller must
+   * ACK and BYE it), or 408 after 64×T1 of silence. No provisional yet: 408 at once.
+   */
+  cancel(): void {
+    if (this.done || this.cancelled || this.request.method !== 'INVITE') return;
+    this.cancelled = true;
+    if (!this.provisional) {
+      // Not a word back to any retransmission: nothing rings there, nothing to CANCEL.
+      this.finish(makeResponse(this.request, 408));
+      return;
+    }
+    this.sendCancel();
+    clearTimeout(this.timeout);
+    this.timeout = setTimeout(() => this.finish(makeResponse(this.request, 408)), 64 * timers.T1);
+  }
+
+  private sendCancel(): void {
+    // Same Via (branch), Request-URI, From, To, Call-ID and CSeq number as the INVITE (§9.1).
+    const headers = new Headers();
+    headers.add('via', this.request.headers.get('via')!);
+    for (const [k, v] of this.request.headers.list) if (k === 'route') headers.add(k, v);
+    headers.add('max-forwards', '70');
+    headers.add('from', this.request.headers.get('from')!);
+    headers.add('to', this.request.headers.get('to')!);
+    headers.add('call-id', this.request.headers.get('call-id')!);
+    headers.add('cseq', `${parseCSeq(this.request.headers.get('cseq')!).seq} CANCEL`);
+    this.stack.request({ kind: 'request', method: 'CANCEL', uri: this.request.uri, headers, body: Buffer.alloc(0) }, this.remote);
   }
 
   /** Cancels retransmissions without an answer (the call was abandoned). */
