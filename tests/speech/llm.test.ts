@@ -161,6 +161,20 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     }
   });
 
+  it('runs the Qwen3 layout: heads wider than width / heads, tied embeddings (what the 1.7B and 4B shapes use)', async () => {
+    const path = join(dir, 'qwen3-style.gguf');
+    // 4 heads of 32 on a 64-wide model, as Qwen3-4B has 32 heads of 128 on 2560.
+    await writeRandomLlama(path, { ...SHAPES.tiny, headDim: 32, tiedEmbeddings: true, ropeBase: 1_000_000, quant: 'q4_0' });
+    const other = await LlamaCppLlm.load({ model: path, sequences: 1, contextPerSequence: 512 });
+    try {
+      for await (const _ of other.chat([{ role: 'user', content: 'Hello' }], { maxTokens: 3 })) { /* drain */ }
+      expect(other.lastStats!.generatedTokens).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
+    expect(SHAPES['qwen3-1.7b']).toMatchObject({ vocab: 151936, embd: 2048, layers: 28, heads: 16, headsKv: 8, headDim: 128, ff: 6144, tiedEmbeddings: true });
+  });
+
   it('refuses a missing model file with the command that fetches it', async () => {
     await expect(LlamaCppLlm.load({ model: join(dir, 'nope.gguf') })).rejects.toThrow(/nope\.gguf is missing; run `npm run models`/);
   });

@@ -23,6 +23,11 @@ export interface LlamaShape {
   quant?: 'q8_0' | 'q4_0';
   /** The Jinja chat template written into the file (default: ChatML). */
   chatTemplate?: string;
+  /** Width of one attention head when it is not embd / heads (Qwen3-4B: 2560 wide, 32 heads of 128). */
+  headDim?: number;
+  /** The output projection is the token embedding (no output.weight), as in Qwen3 up to 4B. */
+  tiedEmbeddings?: boolean;
+  ropeBase?: number;
 }
 
 /**
@@ -34,6 +39,11 @@ export const SHAPES = {
   tiny: { name: 'frontdesk-random-tiny', vocab: 1024, embd: 64, layers: 2, heads: 4, headsKv: 2, ff: 128, context: 2048 },
   '0.5b': { name: 'frontdesk-random-0.5b', vocab: 151936, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096 },
   '0.5b-q4': { name: 'frontdesk-random-0.5b-q4_0', vocab: 151936, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096, quant: 'q4_0' },
+  // Qwen3's geometry (its vocabulary, widths, layers, grouped heads of 128, tied embeddings, rope
+  // base 1e6) in the llama layout, 4-bit: Q4_0 stands in for Q4_K_M (4.5 vs ~4.9 bits per weight)
+  // and the per-head q/k RMSNorm Qwen3 adds is left out (a few thousand multiplies per token).
+  'qwen3-1.7b': { name: 'frontdesk-random-qwen3-1.7b-q4_0', vocab: 151936, embd: 2048, layers: 28, heads: 16, headsKv: 8, headDim: 128, ff: 6144, context: 4096, quant: 'q4_0', tiedEmbeddings: true, ropeBase: 1_000_000 },
+  'qwen3-4b': { name: 'frontdesk-random-qwen3-4b-q4_0', vocab: 151936, embd: 2560, layers: 36, heads: 32, headsKv: 8, headDim: 128, ff: 9728, context: 4096, quant: 'q4_0', tiedEmbeddings: true, ropeBase: 1_000_000 },
 } as const satisfies Record<string, LlamaShape>;
 
 const enum T { U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9 }
@@ -143,23 +153,26 @@ const CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role']
 interface Tensor { name: string; dims: number[]; type: number }
 
 function tensors(s: LlamaShape): Tensor[] {
-  const kv = (s.embd / s.heads) * s.headsKv;
+  const head = s.headDim ?? s.embd / s.heads;
+  const kv = head * s.headsKv;
+  const q = head * s.heads;
   const Q = s.quant === 'q4_0' ? GGML_Q4_0 : GGML_Q8_0;
   const out: Tensor[] = [{ name: 'token_embd.weight', dims: [s.embd, s.vocab], type: Q }];
   for (let i = 0; i < s.layers; i++) {
     out.push(
       { name: `blk.${i}.attn_norm.weight`, dims: [s.embd], type: GGML_F32 },
-      { name: `blk.${i}.attn_q.weight`, dims: [s.embd, s.embd], type: Q },
+      { name: `blk.${i}.attn_q.weight`, dims: [s.embd, q], type: Q },
       { name: `blk.${i}.attn_k.weight`, dims: [s.embd, kv], type: Q },
       { name: `blk.${i}.attn_v.weight`, dims: [s.embd, kv], type: Q },
-      { name: `blk.${i}.attn_output.weight`, dims: [s.embd, s.embd], type: Q },
+      { name: `blk.${i}.attn_output.weight`, dims: [q, s.embd], type: Q },
       { name: `blk.${i}.ffn_norm.weight`, dims: [s.embd], type: GGML_F32 },
       { name: `blk.${i}.ffn_gate.weight`, dims: [s.embd, s.ff], type: Q },
       { name: `blk.${i}.ffn_up.weight`, dims: [s.embd, s.ff], type: Q },
       { name: `blk.${i}.ffn_down.weight`, dims: [s.ff, s.embd], type: Q },
     );
   }
-  out.push({ name: 'output_norm.weight', dims: [s.embd], type: GGML_F32 }, { name: 'output.weight', dims: [s.embd, s.vocab], type: Q });
+  out.push({ name: 'output_norm.weight', dims: [s.embd], type: GGML_F32 });
+  if (!s.tiedEmbeddings) out.push({ name: 'output.weight', dims: [s.embd, s.vocab], type: Q });
   return out;
 }
 
@@ -184,8 +197,9 @@ export async function writeRandomLlama(path: string, s: LlamaShape): Promise<num
     ['llama.feed_forward_length', 'u32', s.ff],
     ['llama.attention.head_count', 'u32', s.heads],
     ['llama.attention.head_count_kv', 'u32', s.headsKv],
-    ['llama.rope.dimension_count', 'u32', s.embd / s.heads],
-    ['llama.rope.freq_base', 'f32', 10000],
+    ['llama.rope.dimension_count', 'u32', s.headDim ?? s.embd / s.heads],
+    ['llama.rope.freq_base', 'f32', s.ropeBase ?? 10000],
+    ...(s.headDim ? [['llama.attention.key_length', 'u32', s.headDim], ['llama.attention.value_length', 'u32', s.headDim]] as Meta[] : []),
     ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-6],
     ['llama.vocab_size', 'u32', s.vocab],
     ['tokenizer.ggml.model', 'str', 'llama'],
