@@ -9,8 +9,9 @@ COPY web ./web
 RUN npx vite build --config web/vite.config.ts
 
 FROM node:24-bookworm-slim
-# The offline floor: flite/espeak-ng voices, pocketsphinx, and what adapts it to phone audio on first start.
-RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng flite tini \
+# The offline floor: flite/espeak-ng voices, pocketsphinx, and what adapts it to phone audio on first start;
+# bzip2 for `npm run models` to unpack the recognizer archives.
+RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng flite tini bzip2 \
       pocketsphinx pocketsphinx-en-us sphinxtrain sphinxbase-utils asterisk-core-sounds-en asterisk-core-sounds-en-wav \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

@@ -98,7 +98,11 @@ async function install(f: ManifestFile, o: FetchOptions, log: (s: string) => voi
   const target = join(o.dest, f.path);
   mkdirSync(dirname(target), { recursive: true });
   const part = `${target}.part`;
-  if (o.from) await copyFile(join(o.from, f.path), part);
+  if (o.from) {
+    const src = join(o.from, f.path);
+    if (!existsSync(src)) throw new ModelFileError(`${src} is not there; put the file from ${f.url} there, or leave out --from to download it`);
+    await copyFile(src, part);
+  }
   else await download(f, part, o);
   const bad = await checkFile(part, f);
   if (bad) {

@@ -102,7 +102,8 @@ export class Brain {
     const llm = this.o.llm;
     // A question asked for free text (an address, a message) takes any answer; otherwise a pending
     // offer stays pending while the LLM answers a side question ("do you bring supplies?").
-    if (llm && this.routesToLlm(text, state)) {
+    const open = Boolean(llm && this.routesToLlm(text, state));
+    if (llm && open) {
       const r = await this.fromLlm(llm, text).catch(() => undefined);
       if (r) return { turn: { reply: r.stream, by: 'llm', ...(r.stats ? { llm: r.stats } : {}) }, state };
     }
@@ -110,7 +111,8 @@ export class Brain {
     // business's schema); the guided flow acts on it with its validated tools. Free-text answers
     // (an address, a message) need no reading.
     let understood: Awaited<ReturnType<typeof understandWithLlm>>;
-    if (llm && this.o.understand !== false && !this.wantsFreeText(state)) {
+    // (Not after the LLM just failed to answer this turn: the caller has waited long enough.)
+    if (llm && !open && this.o.understand !== false && !this.wantsFreeText(state)) {
       const rules = understand(this.tools.context.document, text, this.o.now());
       understood = await understandWithLlm(llm, this.tools.context.document, text, this.o.now(), state, rules, { timeoutMs: this.o.understandTimeoutMs ?? brainDefaults.understandTimeoutMs });
     }

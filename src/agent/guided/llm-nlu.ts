@@ -48,7 +48,7 @@ export function readingSchema(ctx: BusinessContext, now: Date, days: number = ll
       units: orNull({ type: 'integer', minimum: 1, maximum: 20 }),
       date: orNull({ enum: dates }),
       time: orNull({ enum: times }),
-      name: orNull({ type: 'string', maxLength: 60 }),
+      name: orNull({ type: 'string', maxLength: 40 }),
       phone: orNull({ type: 'string', pattern: '^\\+?[0-9]{7,15}$' }),
     },
     required: ['intents', 'service', 'units', 'date', 'time', 'name', 'phone'],
