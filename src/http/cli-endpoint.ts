@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z, ZodError } from 'zod';
 import type { Store } from '../store/db.js';
@@ -63,6 +63,8 @@ export async function startCliEndpoint(
   const file = endpointPath(dataDir);
   // Written whole under a temporary name, then renamed: a reader never sees half a file.
   const tmp = `${file}.${process.pid}.tmp`;
+  // On the Postgres server nothing else creates the data folder.
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);

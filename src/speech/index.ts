@@ -137,7 +137,12 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     transcribe: undefined,
     newVad: () => (silero && sileroOk ? new SileroVad({ model: silero }) : new EnergyVad()),
     report,
-    verify: () => verifyModelFiles([...(silero ? [silero] : []), ...sttFiles, ...ttsFiles], o.modelsDir),
+    // What this set loads, and every pinned file present in the folder: one kept as a fallback
+    // (Silero v5.1.2 behind the bundled v6.2) must not be found damaged only when it is needed.
+    verify: () => {
+      const pinned = readManifest().files.filter((f) => !f.extract).map((f) => resolve(o.modelsDir, f.path)).filter((p) => existsSync(p));
+      return verifyModelFiles([...new Set([...(silero ? [silero] : []), ...sttFiles, ...ttsFiles, ...pinned])], o.modelsDir);
+    },
     async prepare(log = () => {}) {
       // A file that fails its check is not loaded: that engine's floor serves instead.
       const checked = async (files: string[], what: string) => {

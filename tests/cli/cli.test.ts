@@ -171,7 +171,7 @@ describe('frontdesk doctor', () => {
     const r = await cli({ ...env, FRONTDESK_LLM_URL: 'http://127.0.0.1:9/v1' }, 'doctor');
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/ok\s+llm\s+OpenAI-compatible server \+ guided-flow: http:\/\/127\.0\.0\.1:9\/v1 understands callers/);
-    expect(r.out).toMatch(/FAIL\s+llm server FRONTDESK_LLM_URL http:\/\/127\.0\.0\.1:9\/v1 does not answer GET \/models .*start the server or fix the URL/);
+    expect(r.out).toMatch(/FAIL\s+llm server\s+FRONTDESK_LLM_URL http:\/\/127\.0\.0\.1:9\/v1 does not answer GET \/models .*start the server or fix the URL/);
   });
 
   it('fails on a configured LLM file that is not there, naming the variable and the fix', async () => {
