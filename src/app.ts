@@ -235,13 +235,17 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
   const { business, logger } = d;
   let id: string | undefined;
   try {
-    const routed = await business.route(call.to, call.from);
-    const customer = await business.customers.findOrCreateByPhone(call.from);
+    // Reads retried through a database blip (the caller hears ringing meanwhile).
+    const routed = await retrying(() => business.route(call.to, call.from));
+    const customer = await retrying(() => business.customers.findOrCreateByPhone(call.from));
     id = await business.calls.start({
       direction: 'inbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to,
       contextId: routed?.context.id ?? null, customerId: customer?.customer.id ?? null,
     });
-    await business.calls.event(id, 'state', { role: 'system', text: routed?.decision.reason ?? 'no context', data: routed?.decision ?? null });
+    const callRecordId = id;
+    // The routing note is worth keeping, not worth holding the caller for: retried in the background.
+    void retrying(() => business.calls.event(callRecordId, 'state', { role: 'system', text: routed?.decision.reason ?? 'no context', data: routed?.decision ?? null }))
+      .catch((err: unknown) => logger.warn({ err, callId: callRecordId }, 'call event not saved'));
     if (routed?.decision.action === 'reject') {
       await call.reject(603, 'Decline');
       await business.calls.ended(id, 'rejected');
