@@ -104,6 +104,32 @@ describe('RTP session', () => {
     sock.close();
   });
 
+  it('takes RFC 3389 comfort noise as the far end going quiet when negotiated, as foreign otherwise', async () => {
+    const sock = await udp();
+    const withCn = new RtpSession({ socket: await udp(), codec: { ...PCMU, cnPayloadType: 13 }, clock: new MediaClock(), sendSilence: false });
+    const without = new RtpSession({ socket: await udp(), codec: PCMU, clock: new MediaClock(), sendSilence: false });
+    sessions.push(withCn, without);
+    let frames = 0;
+    withCn.on('audio', () => frames++);
+    const cn = Buffer.alloc(13);
+    writeRtpHeader(cn, true, 13, 7, 1120, 99);
+    cn[12] = 60; // noise level -60 dBov
+    const send = (port: number) => new Promise<void>((r) => sock.send(cn, port, '127.0.0.1', () => r()));
+    await send(withCn.localPort);
+    await send(without.localPort);
+    // A marker: a real packet after the comfort noise is still delivered.
+    const voice = Buffer.alloc(12 + 160);
+    writeRtpHeader(voice, false, 0, 8, 1280, 99);
+    encodeG711('PCMU', tone(20), 0, 160, voice, 12);
+    const got = Promise.all([withCn, without].map((x) => new Promise<void>((r) => x.once('audio', () => r()))));
+    for (const x of [withCn, without]) await new Promise<void>((r) => sock.send(voice, x.localPort, '127.0.0.1', () => r()));
+    await got;
+    expect(withCn.stats.malformed).toBe(0);
+    expect(frames).toBe(1);
+    expect(without.stats.malformed).toBe(1);
+    sock.close();
+  });
+
   it('reports a media timeout when the far end goes silent', async () => {
     const sb = await udp();
     const s = new RtpSession({ socket: sb, codec: PCMU, clock: new MediaClock(), mediaTimeoutMs: 200 });

@@ -96,6 +96,21 @@ describe('SIP and RTP against an attacker', () => {
     sameHost.close();
   }, 30_000);
 
+  it('caps a hostile Session-Expires at a day instead of letting its timer fire at once', async () => {
+    const peer = await RawPeer.open(ep.port);
+    const callP = nextCall();
+    const req = invite(peer, ep.port).replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nSupported: timer\r\nSession-Expires: 999999999;refresher=uac');
+    await peer.send(req);
+    const call = await callP;
+    await call.answer();
+    const ok = await peer.next(/^SIP\/2\.0 200/);
+    expect(ok).toMatch(/^Session-Expires: 86400;refresher=uac$/m);
+    expect(call.state).toBe('answered');
+    // This raw peer never answers our BYE: do not wait for it.
+    void call.hangup();
+    peer.close();
+  });
+
   it('draws RTP ports at random from the range, even ports only, never one in use', async () => {
     const alloc = new PortAllocator(39000, 39999);
     const got: { port: number; close: () => void }[] = [];

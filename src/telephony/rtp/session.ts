@@ -17,6 +17,8 @@ export interface RtpCodec {
   payloadType: number;
   /** RFC 4733 telephone-event payload type, if negotiated. */
   dtmfPayloadType?: number | undefined;
+  /** RFC 3389 comfort noise payload type (13), if negotiated: the far end's silence, nothing to decode. */
+  cnPayloadType?: number | undefined;
   /** Packet duration we send, from the far end's a=ptime (default 20). */
   ptimeMs: number;
 }
@@ -299,7 +301,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       return;
     }
     if (h.payloadType !== this.codec.payloadType && h.payloadType !== this.codec.dtmfPayloadType) {
-      this.stats.malformed++;
+      // Comfort noise says the caller went quiet: audio in synthesises the silence (AudioIn).
+      if (h.payloadType !== this.codec.cnPayloadType) this.stats.malformed++;
       return;
     }
     const now = performance.now();

@@ -58,6 +58,7 @@ export function negotiate(sdp: string, prefer: readonly G711[] = ['PCMU', 'PCMA'
   }
   if (!codec || pt === undefined) throw new SdpError('no common codec (we speak PCMU and PCMA)');
   const dtmf = pts.find((p) => /^TELEPHONE-EVENT\/8000$/.test(names.get(p) ?? ''));
+  const cn = pts.find((p) => (names.get(p) ?? (p === 13 ? 'CN/8000' : '')) === 'CN/8000');
   const dirs = ['sendrecv', 'sendonly', 'recvonly', 'inactive'] as const;
   const raw = (audio.direction ?? parsed.direction ?? 'sendrecv') as MediaDirection;
   const direction: MediaDirection = address === '0.0.0.0' ? 'inactive' : dirs.includes(raw) ? raw : 'sendrecv';
@@ -66,7 +67,7 @@ export function negotiate(sdp: string, prefer: readonly G711[] = ['PCMU', 'PCMA'
     address,
     port: audio.port,
     direction,
-    codec: { codec, payloadType: pt, dtmfPayloadType: dtmf, ptimeMs: [10, 20, 30, 40, 60].includes(ptime) ? ptime : 20 },
+    codec: { codec, payloadType: pt, dtmfPayloadType: dtmf, cnPayloadType: cn, ptimeMs: [10, 20, 30, 40, 60].includes(ptime) ? ptime : 20 },
     streams: media.map((m) => ({ type: m.type, protocol: m.protocol, payloads: String(m.payloads ?? '0') })),
     used,
   };
@@ -87,7 +88,11 @@ export function buildSdp(opts: {
   streams?: { list: readonly OfferedStream[]; used: number };
 }): string {
   const codecs: { pt: number; name: string }[] = [];
-  if (opts.codec) codecs.push({ pt: opts.codec.payloadType, name: opts.codec.codec });
+  if (opts.codec) {
+    codecs.push({ pt: opts.codec.payloadType, name: opts.codec.codec });
+    // Comfort noise accepted when offered (we never send it: our silence is real silence).
+    if (opts.codec.cnPayloadType !== undefined) codecs.push({ pt: opts.codec.cnPayloadType, name: 'CN' });
+  }
   else for (const c of opts.offerCodecs ?? ['PCMU', 'PCMA']) codecs.push({ pt: c === 'PCMU' ? 0 : 8, name: c });
   const dtmfPt = opts.codec ? opts.codec.dtmfPayloadType : 101;
   const ipVer = opts.address.includes(':') ? 6 : 4;

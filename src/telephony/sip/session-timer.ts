@@ -11,6 +11,8 @@ export const sessionTimerDefaults = {
   minSeconds: 90,
   /** Interval we ask for on our own calls, seconds. */
   requestSeconds: 1800,
+  /** Longest interval we keep a timer for, seconds (a day). */
+  maxSeconds: 86_400,
 } as const satisfies Record<string, number>;
 
 export type SessionTimerOptions = { -readonly [K in keyof typeof sessionTimerDefaults]?: number };
@@ -64,7 +66,8 @@ export class SessionTimer {
   /** (Re)starts the interval after the answer or a successful refresh. */
   arm(seconds: number, weRefresh: boolean): void {
     this.stop();
-    this.seconds = Math.max(1, seconds);
+    // Clamped: a timer past 2^31 ms fires at once in Node (a hostile Session-Expires must not end calls).
+    this.seconds = Math.min(sessionTimerDefaults.maxSeconds, Math.max(1, seconds));
     this.weRefresh = weRefresh;
     const ms = this.seconds * 1000;
     if (weRefresh) this.timer = setTimeout(this.refresh, ms / 2);
