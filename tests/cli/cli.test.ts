@@ -54,7 +54,8 @@ for (const dialect of ['pglite', 'postgres'] as const) {
       const all = await cli(env, 'context', 'export', '--all');
       expect(all.out).toBe(yaml);
       expect((await cli(env, 'context', 'list')).out).toMatch(/^sparkle-cleaning\tv1\tdefault\t\+15125550100\tSparkle & Shine Cleaning\n$/);
-    });
+      // Six commands, each opening the embedded database afresh: slow on a busy machine.
+    }, 120_000);
 
     it('rejects an invalid context file with messages that point at each field, saving nothing', async () => {
       const file = join(dir, 'bad.yaml');

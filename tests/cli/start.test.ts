@@ -53,5 +53,5 @@ describe('frontdesk start', () => {
     const code = await runCli(['context', 'list'], { out: (s) => (out += s), err: () => {}, env: { FRONTDESK_DATA_DIR: env.FRONTDESK_DATA_DIR, FRONTDESK_LOG_LEVEL: 'silent' } });
     expect(code).toBe(0);
     expect(out).toMatch(/^sparkle-cleaning\tv1\tdefault/);
-  }, 150_000);
+  }, 180_000);
 });
