@@ -493,6 +493,18 @@ describe('admin console', () => {
     await page.waitForSelector(`[data-appointment="${booked.appointment.id}"]`);
   });
 
+  it('closes the business for today from the dashboard, and reopens it', async () => {
+    await page.goto(`${base}/#/`);
+    await page.click('#close-today');
+    await page.waitForSelector('#today-status:has-text("closed now — closed for Closed today")');
+    const today = (await app.contexts.get('sparkle-cleaning')).document.holidays.filter((d) => d.name.startsWith('Closed today'));
+    expect(today).toHaveLength(1);
+    await shot('closed-today');
+    await page.click('#reopen-today');
+    await page.waitForSelector('#close-today');
+    expect((await app.contexts.get('sparkle-cleaning')).document.holidays.filter((d) => d.name.startsWith('Closed today'))).toHaveLength(0);
+  });
+
   it('fits a phone and a desktop: every page accessible, no sideways scrolling, 44 px targets', async () => {
     const axe = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
     const thread = (await app.store.db.selectFrom('sms_threads').select('id').where('customer_number', '=', '+15125550142').executeTakeFirstOrThrow()).id;
