@@ -12,9 +12,11 @@ import { createAdminUser } from '../../src/http/admin/users.js';
 import { FakeTelnyx } from '../fakes/telnyx.js';
 import { freePort } from '../helpers/ports.js';
 import { MODELS_DIR, BUILT_MODELS_DIR } from '../helpers/audio.js';
+import { CALENDAR_DEFAULTS } from '../../web/src/settings.js';
 
 /** The admin console in a real browser (Debian's chromium driven by playwright-core). */
 const SHOTS = 'test-results/screenshots';
+const CALENDAR_UNDO_MS = CALENDAR_DEFAULTS.undoSeconds * 1000;
 
 describe('admin console', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fd-web-'));
@@ -171,7 +173,9 @@ describe('admin console', () => {
     await shot('context-forms');
   });
 
-  it('shows the week of appointments on the business clock, moves one and cancels it', async () => {
+  it('shows the week of appointments on the business clock, moves one, cancels it with an undo window, and adds visits', async () => {
+    // The page's timers run on a clock the test moves.
+    await page.clock.install();
     const { DateTime } = await import('luxon');
     // Two or more days ahead (past the notice), on a weekday, at 10:00 in the business's zone.
     let start = DateTime.now().setZone('America/Chicago').plus({ days: 2 }).set({ hour: 10, minute: 0, second: 0, millisecond: 0 });
@@ -188,11 +192,56 @@ describe('admin console', () => {
     await page.click(`[data-move-button="${booked.appointment.id}"]`);
     for (let i = 0; i < 20 && (await app.business.scheduling.get(booked.appointment.id)).start.getTime() === start.toMillis(); i++) await new Promise((r) => setTimeout(r, 100));
     expect((await app.business.scheduling.get(booked.appointment.id)).start.toISOString()).toBe(start.set({ hour: 14 }).toUTC().toISO());
-    await page.waitForSelector(`[data-cancel="${booked.appointment.id}"]`);
-    await page.click(`[data-cancel="${booked.appointment.id}"]`);
-    await page.waitForSelector('#week');
-    for (let i = 0; i < 20 && (await app.business.scheduling.get(booked.appointment.id)).status !== 'cancelled'; i++) await new Promise((r) => setTimeout(r, 100));
-    expect((await app.business.scheduling.get(booked.appointment.id)).status).toBe('cancelled');
+    // Cancel asks first, then waits out an undo window before anything happens.
+    const id = booked.appointment.id;
+    await page.click(`[data-cancel="${id}"]`);
+    await page.click('text=Keep it');
+    await page.click(`[data-cancel="${id}"]`);
+    await page.click(`[data-confirm-cancel="${id}"]`);
+    await page.waitForSelector(`[data-undo="${id}"]`);
+    await shot('calendar-undo');
+    await page.click(`[data-undo="${id}"]`);
+    await page.waitForSelector(`[data-cancel="${id}"]`);
+    await page.clock.runFor(CALENDAR_UNDO_MS * 2);
+    expect((await app.business.scheduling.get(id)).status).toBe('booked');
+    await page.click(`[data-cancel="${id}"]`);
+    await page.click(`[data-confirm-cancel="${id}"]`);
+    await page.waitForSelector(`[data-undo="${id}"]`);
+    expect((await app.business.scheduling.get(id)).status).toBe('booked');
+    await page.clock.runFor(CALENDAR_UNDO_MS);
+    await page.waitForSelector(`[data-appointment="${id}"]`, { state: 'detached' });
+    expect((await app.business.scheduling.get(id)).status).toBe('cancelled');
+
+    // A visit added by the owner, with the customer's name; a taken time offers the free ones.
+    await page.click('#add-visit summary');
+    await page.selectOption('#visit-service', 'standard');
+    await page.fill('#visit-start', `${start.toISODate()}T10:00`);
+    await page.fill('#visit-name', 'Rosa Alvarez');
+    await page.fill('#visit-phone', '512-555-0142');
+    await page.fill('#visit-address', '12 Oak St');
+    await page.click('#visit-book');
+    await page.waitForSelector('.visit:has-text("Rosa Alvarez")');
+    expect(await page.textContent('.visit:has-text("Rosa Alvarez")')).toContain('(512) 555-0142');
+    // A name without a phone would be lost: asked for beside the field.
+    await page.click('#add-visit summary');
+    await page.fill('#visit-start', `${start.toISODate()}T10:00`);
+    await page.fill('#visit-name', 'Tom Baker');
+    await page.click('#visit-book');
+    await page.waitForSelector('#add-visit .field-error:has-text("Add the customer\'s phone")');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('visit-phone');
+    // The second crew takes ten o'clock too; a third visit then is refused with the free times offered.
+    await page.fill('#visit-phone', '512-555-0133');
+    await page.click('#visit-book');
+    await page.waitForSelector('.visit:has-text("Tom Baker")');
+    await page.click('#add-visit summary');
+    await page.fill('#visit-start', `${start.toISODate()}T10:00`);
+    await page.fill('#visit-name', 'Ann Lee');
+    await page.fill('#visit-phone', '512-555-0134');
+    await page.click('#visit-book');
+    await page.waitForSelector('#add-visit [data-alternative]');
+    await shot('calendar-alternatives');
+    await page.locator('#add-visit [data-alternative]').first().click();
+    await page.waitForSelector('.visit:has-text("Ann Lee")');
   });
 
   it('opens a call and reads its transcript', async () => {
@@ -249,7 +298,7 @@ describe('admin console', () => {
     await page.fill('#sms-text', 'Your crew is on the way!');
     await page.click('#sms-send');
     await page.waitForSelector('#sms-status:has-text("Sending to (512) 555-0142")');
-    const mine = () => telnyx.sent.find((m) => m.to === '+15125550142');
+    const mine = () => telnyx.sent.find((m) => m.to === '+15125550142' && m.text === 'Your crew is on the way!');
     for (let i = 0; i < 50 && !mine(); i++) await new Promise((r) => setTimeout(r, 100));
     expect(mine()).toMatchObject({ to: '+15125550142', from: '+15125550100', text: 'Your crew is on the way!' });
     // Not a number: said beside the field, nothing queued.
@@ -432,13 +481,28 @@ describe('admin console', () => {
     await page.waitForSelector(`#unread:has-text("${before + 1}")`);
 
     const { DateTime } = await import('luxon');
+    // The weekday after the one the calendar test filled, still within the seven days shown.
     let start = DateTime.now().setZone('America/Chicago').plus({ days: 2 }).set({ hour: 9, minute: 0, second: 0, millisecond: 0 });
+    while (start.weekday > 5) start = start.plus({ days: 1 });
+    start = start.plus({ days: 1 });
     while (start.weekday > 5) start = start.plus({ days: 1 });
     await page.goto(`${base}/#/appointments`);
     await page.waitForSelector('#week');
     // Within the seven days shown from today: it appears without a reload.
     const booked = await app.business.scheduling.book({ context: 'sparkle-cleaning', service: 'standard', start: start.toJSDate(), source: 'admin' });
     await page.waitForSelector(`[data-appointment="${booked.appointment.id}"]`);
+  });
+
+  it('closes the business for today from the dashboard, and reopens it', async () => {
+    await page.goto(`${base}/#/`);
+    await page.click('#close-today');
+    await page.waitForSelector('#today-status:has-text("closed now — closed for Closed today")');
+    const today = (await app.contexts.get('sparkle-cleaning')).document.holidays.filter((d) => d.name.startsWith('Closed today'));
+    expect(today).toHaveLength(1);
+    await shot('closed-today');
+    await page.click('#reopen-today');
+    await page.waitForSelector('#close-today');
+    expect((await app.contexts.get('sparkle-cleaning')).document.holidays.filter((d) => d.name.startsWith('Closed today'))).toHaveLength(0);
   });
 
   it('fits a phone and a desktop: every page accessible, no sideways scrolling, 44 px targets', async () => {

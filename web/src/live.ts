@@ -15,10 +15,10 @@ export function onLive(fn: ((e: LiveEvent) => void) | undefined): void {
   page = fn;
 }
 
-/** True while the owner is typing or choosing: a redraw then would throw their input away. */
+/** True while the owner is in a field: a redraw then would throw their input away. */
 export function busy(): boolean {
   const a = document.activeElement;
-  return !!a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA' || a.tagName === 'SELECT') && !!(a as HTMLInputElement).value;
+  return !!a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA' || a.tagName === 'SELECT');
 }
 
 export function startLive(always: (e: LiveEvent) => void): void {

@@ -2,7 +2,8 @@ import { api, login, logout, me, onReachability, UnreachableError } from './api.
 import { h } from './dom.js';
 import { contextsPage, contextPage } from './pages/contexts.js';
 import { dashboardPage, callsPage, callPage } from './pages/activity.js';
-import { appointmentsPage, customersPage } from './pages/people.js';
+import { customersPage } from './pages/people.js';
+import { appointmentsPage } from './pages/calendar.js';
 import { inboxPage, threadPage, unreadCount } from './pages/inbox.js';
 import { onLive, startLive, stopLive } from './live.js';
 

@@ -312,13 +312,17 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     }
   });
   app.post<{ Body: { context: string; service: string; start: string; phone?: string; name?: string; address?: string; units?: number } }>('/api/scheduling/book', {
-    schema: { tags: ['scheduling'], body: { type: 'object', required: ['context', 'service', 'start'], properties: { context: { type: 'string' }, service: { type: 'string' }, start: { type: 'string', format: 'date-time' }, phone: { type: 'string' }, name: { type: 'string', maxLength: 120 }, address: { type: 'string', maxLength: 300 }, units: { type: 'integer', minimum: 1, maximum: 50 } } } },
+    schema: { tags: ['scheduling'], body: { type: 'object', required: ['context', 'service', 'start'], properties: { context: { type: 'string' }, service: { type: 'string' }, start: { type: 'string', maxLength: 40, description: 'ISO time; without an offset it is read in the business\'s time zone' }, phone: { type: 'string' }, name: { type: 'string', maxLength: 120 }, address: { type: 'string', maxLength: 300 }, units: { type: 'integer', minimum: 1, maximum: 50 } } } },
   }, async (req, reply) => {
-    const c = req.body.phone ? await d.business.customers.findOrCreateByPhone(req.body.phone) : undefined;
+    const tz = (await d.business.contexts.get(req.body.context)).document.timezone;
+    const start = DateTime.fromISO(req.body.start, { zone: tz });
+    if (!start.isValid) return reply.code(400).send({ error: 'bad_request', message: 'start is not a time', fields: [{ path: 'start', message: 'must be a date and time' }] });
+    if (req.body.phone && !toE164(req.body.phone)) return reply.code(400).send({ error: 'bad_request', message: 'phone is not a phone number', fields: [{ path: 'phone', message: 'Enter a phone number, like (512) 555-0142.' }] });
+    const c = req.body.phone ? await d.business.customers.findOrCreateByPhone(toE164(req.body.phone)) : undefined;
     if (c && (req.body.name || req.body.address)) await d.business.customers.update(c.customer.id, { name: req.body.name, address: req.body.address });
     try {
       const r = await d.business.scheduling.book({
-        context: req.body.context, service: req.body.service, start: new Date(req.body.start), customerId: c?.customer.id ?? null,
+        context: req.body.context, service: req.body.service, start: start.toJSDate(), customerId: c?.customer.id ?? null,
         address: req.body.address ?? null, units: req.body.units, source: 'admin', actor: who(req),
       });
       return r.appointment;
@@ -330,11 +334,20 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
   });
   app.get<{ Querystring: { context?: string; from?: string; to?: string } }>('/api/scheduling/appointments', {
     schema: { tags: ['scheduling'], querystring: { type: 'object', properties: { context: { type: 'string' }, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } } } },
-  }, async (req) => d.business.scheduling.list({
-    ...(req.query.context ? { context: req.query.context } : {}),
-    from: req.query.from ? new Date(req.query.from) : d.business.now(),
-    ...(req.query.to ? { to: new Date(req.query.to) } : {}),
-  }));
+  }, async (req) => {
+    const list = await d.business.scheduling.list({
+      ...(req.query.context ? { context: req.query.context } : {}),
+      from: req.query.from ? new Date(req.query.from) : d.business.now(),
+      ...(req.query.to ? { to: new Date(req.query.to) } : {}),
+    });
+    // The owner's calendar shows who each visit is for.
+    const ids = [...new Set(list.map((a) => a.customerId).filter((x): x is string => !!x))];
+    const people = ids.length ? await d.db.selectFrom('customers').select(['id', 'name', 'phone']).where('id', 'in', ids).execute() : [];
+    return list.map((a) => {
+      const c = people.find((p) => p.id === a.customerId);
+      return { ...a, customerName: c?.name ?? null, customerPhone: c?.phone ?? null };
+    });
+  });
   app.post<{ Params: { id: string }; Body: { start: string } }>('/api/scheduling/:id/reschedule', {
     schema: { tags: ['scheduling'], params: idParam, body: { type: 'object', required: ['start'], properties: { start: { type: 'string', maxLength: 40, description: 'ISO time; without an offset it is read in the business\'s time zone' } } } },
   }, async (req, reply) => {

@@ -43,6 +43,7 @@ export async function dashboardPage(app: HTMLElement): Promise<void> {
   onLive((e) => { if (e.type !== 'call_event' && !busy()) void dashboardPage(app); });
   app.replaceChildren(
     h('h1', {}, 'Today'),
+    await closedToday(app),
     h('div.grid', {},
       stat('live calls', calls.filter((c) => c.live).length, 'stat-live', '#/calls?outcome=live'),
       stat("today's calls", todays.length, 'stat-today', '#/calls'),
@@ -116,4 +117,32 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
     transcript,
     details.length ? h('details.card#call-details', {}, h('summary', {}, 'What the system did'), h('ul', {}, ...details)) : '',
   );
+}
+
+const CLOSED_TODAY = 'Closed today (set in the console)';
+
+/** Open or closed right now, and the "closed today" override: a holiday for today, on the business's clock. */
+async function closedToday(app: HTMLElement): Promise<HTMLElement> {
+  const ctx = (await api<{ name: string; displayName: string; default: boolean; timezone: string }[]>('GET', '/contexts')).find((c) => c.default);
+  if (!ctx) return h('span');
+  const [{ document: doc }, now] = await Promise.all([
+    api<{ document: Record<string, unknown> & { holidays: { date: string; name: string; hours: unknown[] }[] } }>('GET', `/contexts/${ctx.name}`),
+    api<{ open: boolean; reason: string }>('GET', `/contexts/${ctx.name}/status`),
+  ]);
+  const today = new Date().toLocaleDateString('en-CA', { timeZone: ctx.timezone });
+  const closed = doc.holidays.some((d) => d.date === today && d.name === CLOSED_TODAY);
+  const status = h('span.error');
+  const toggle = async () => {
+    const holidays = closed ? doc.holidays.filter((d) => !(d.date === today && d.name === CLOSED_TODAY)) : [...doc.holidays, { date: today, name: CLOSED_TODAY, hours: [] }];
+    try {
+      await api('PUT', `/contexts/${ctx.name}`, { ...doc, holidays, message: closed ? 'reopened today' : 'closed today' });
+      await dashboardPage(app);
+    } catch (e) {
+      status.textContent = (e as Error).message;
+    }
+  };
+  return h('div.card.today-status', {},
+    h('p#today-status', {}, h('b', {}, `${ctx.displayName}: ${now.open ? 'open now' : 'closed now'}`), ` — ${now.reason}`),
+    h('button', { type: 'button', id: closed ? 'reopen-today' : 'close-today', class: closed ? '' : 'secondary', onclick: () => void toggle() },
+      closed ? 'Reopen today' : 'Close for today'), ' ', status);
 }
