@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,11 +25,14 @@ export async function runSipp(args: { scenario: string; target?: string; service
     '-nostdin', '-timeout', `${args.timeoutS ?? 20}s`, '-timeout_error',
     ...(args.extra ?? []),
   ];
-  const child = spawn('sipp', argv, { cwd: mkdtempSync(join(tmpdir(), 'sipp-')), stdio: ['ignore', 'pipe', 'pipe'] });
+  // SIPp writes its logs into its working folder: a fresh one per run, removed after it.
+  const cwd = mkdtempSync(join(tmpdir(), 'sipp-'));
+  const child = spawn('sipp', argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  rmSync(cwd, { recursive: true, force: true });
   return { code, output: output.slice(-4000) };
 }
 
