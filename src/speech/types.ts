@@ -110,3 +110,14 @@ export class StructuredOutputError extends Error {
     this.name = 'StructuredOutputError';
   }
 }
+
+/** The text of a schema-constrained reply, parsed: one reading of it for every `Llm`. */
+export async function parseStructured<T>(tokens: AsyncIterable<string>): Promise<T> {
+  let text = '';
+  for await (const t of tokens) text += t;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new StructuredOutputError(`the reply is not JSON: ${text.slice(0, 200)}`);
+  }
+}

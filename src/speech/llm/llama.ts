@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { StructuredOutputError, type ChatMessage, type Llm, type LlmChatOptions, type LlmTurnStats } from '../types.js';
+import { parseStructured, StructuredOutputError, type ChatMessage, type Llm, type LlmChatOptions, type LlmTurnStats } from '../types.js';
 import { ModelMissingError } from '../vad/silero.js';
 
 /**
@@ -267,13 +267,7 @@ export class LlamaCppLlm implements Llm {
 
   /** A whole reply that follows `schema`, parsed. */
   async structured<T>(messages: readonly ChatMessage[], schema: object, opts: Omit<ChatOptions, 'schema'> = {}): Promise<T> {
-    let text = '';
-    for await (const t of this.chat(messages, { ...opts, schema })) text += t;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new StructuredOutputError(`the reply is not JSON: ${text.slice(0, 200)}`);
-    }
+    return parseStructured<T>(this.chat(messages, { ...opts, schema }));
   }
 
   async close(): Promise<void> {

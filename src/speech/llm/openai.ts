@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { StructuredOutputError, type ChatMessage, type Llm, type LlmChatOptions, type LlmTurnStats } from '../types.js';
+import { parseStructured, StructuredOutputError, type ChatMessage, type Llm, type LlmChatOptions, type LlmTurnStats } from '../types.js';
 
 /**
  * An LLM behind an OpenAI-compatible chat completions server — llama.cpp's llama-server, vLLM,
@@ -107,13 +107,7 @@ export class OpenAiLlm implements Llm {
   }
 
   async structured<T>(messages: readonly ChatMessage[], schema: object, opts: Omit<LlmChatOptions, 'schema'> = {}): Promise<T> {
-    let text = '';
-    for await (const t of this.chat(messages, { ...opts, schema })) text += t;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new StructuredOutputError(`the reply is not JSON: ${text.slice(0, 200)}`);
-    }
+    return parseStructured<T>(this.chat(messages, { ...opts, schema }));
   }
 
   async prefill(): Promise<void> {}
