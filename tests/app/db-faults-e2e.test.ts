@@ -7,10 +7,9 @@ import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { FakeTelnyx } from '../fakes/telnyx.js';
 import { BUILT_MODELS_DIR, MODELS_DIR } from '../helpers/audio.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
+import { proxiedDatabase, type FaultProxy } from '../helpers/fault-proxy.js';
 import { freePort } from '../helpers/ports.js';
 import { runSipp } from '../helpers/sipp.js';
-import { createServerDatabase } from '../helpers/stores.js';
 
 /**
  * frontdesk on the Postgres server through a proxy that resets and blackholes its connections
@@ -27,18 +26,15 @@ describe('database faults during a call and during SMS ingest', () => {
   let sipTarget = '';
 
   beforeAll(async () => {
-    const server = await createServerDatabase();
-    drop = server.drop;
-    const u = new URL(server.url);
-    proxy = new FaultProxy({ host: u.hostname, port: Number(u.port || 5432) });
-    await proxy.start();
+    const db = await proxiedDatabase();
+    ({ proxy, drop } = db);
     await telnyx.start();
     const port = await freePort();
     const sipPort = await freePort();
     base = `http://127.0.0.1:${port}`;
     sipTarget = `127.0.0.1:${sipPort}`;
     app = await createApp(loadConfig({
-      DATABASE_URL: proxy.url(server.url),
+      DATABASE_URL: db.url,
       FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_MODELS_DIR: MODELS_DIR,
       FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(port), FRONTDESK_PUBLIC_URL: base,
       FRONTDESK_SIP_BIND: '127.0.0.1', FRONTDESK_SIP_PORT: String(sipPort), FRONTDESK_RTP_PORT_MIN: '36400', FRONTDESK_RTP_PORT_MAX: '36499',

@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServerDatabase } from './stores.js';
 
 interface Pair {
   client: Socket;
@@ -98,4 +99,13 @@ export class FaultProxy {
     }
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
+}
+
+/** A fresh database on the test Postgres server, reached through a started proxy: `url` goes through it. */
+export async function proxiedDatabase(): Promise<{ proxy: FaultProxy; url: string; drop: () => Promise<void> }> {
+  const server = await createServerDatabase();
+  const u = new URL(server.url);
+  const proxy = new FaultProxy({ host: u.hostname, port: Number(u.port || 5432) });
+  await proxy.start();
+  return { proxy, url: proxy.url(server.url), drop: server.drop };
 }

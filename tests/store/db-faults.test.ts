@@ -6,8 +6,7 @@ import { buildHttpServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { createBusiness } from '../../src/business/index.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { createServerDatabase } from '../helpers/stores.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
+import { proxiedDatabase, type FaultProxy } from '../helpers/fault-proxy.js';
 
 /**
  * The Postgres server behind a proxy that resets, drops and blackholes connections. Whatever it
@@ -21,12 +20,9 @@ describe('database faults', () => {
   let http: Awaited<ReturnType<typeof buildHttpServer>>;
 
   beforeAll(async () => {
-    const server = await createServerDatabase();
-    drop = server.drop;
-    const u = new URL(server.url);
-    proxy = new FaultProxy({ host: u.hostname, port: Number(u.port || 5432) });
-    await proxy.start();
-    store = await openStore({ databaseUrl: proxy.url(server.url), poolSize: 4, logger: silentLogger });
+    const db = await proxiedDatabase();
+    ({ proxy, drop } = db);
+    store = await openStore({ databaseUrl: db.url, poolSize: 4, logger: silentLogger });
     await migrateToLatest(store.db);
     http = await buildHttpServer({ store, metrics: createMetrics(), logger: silentLogger, version: 't' });
   });
@@ -78,11 +74,8 @@ describe('database faults', () => {
   });
 
   it('closes within its bound while a query hangs on a blackholed connection', async () => {
-    const server = await createServerDatabase();
-    const u = new URL(server.url);
-    const p = new FaultProxy({ host: u.hostname, port: Number(u.port || 5432) });
-    await p.start();
-    const s = await openStore({ databaseUrl: p.url(server.url), logger: silentLogger });
+    const { proxy: p, url, drop: dropIt } = await proxiedDatabase();
+    const s = await openStore({ databaseUrl: url, logger: silentLogger });
     await sql`select 1`.execute(s.db);
     p.blackhole();
     const hung = sql`select 1`.execute(s.db).catch(() => 'failed');
@@ -90,6 +83,6 @@ describe('database faults', () => {
     p.heal();
     await hung;
     await p.stop();
-    await server.drop();
+    await dropIt();
   });
 });
