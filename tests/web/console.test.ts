@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { build } from 'vite';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createApp, type App } from '../../src/app.js';
@@ -190,7 +190,8 @@ describe('admin console', () => {
     // Move it to 14:00 the same day, entered on the business's clock.
     await page.fill(`[data-move="${booked.appointment.id}"]`, `${start.toISODate()}T14:00`);
     await page.click(`[data-move-button="${booked.appointment.id}"]`);
-    for (let i = 0; i < 20 && (await app.business.scheduling.get(booked.appointment.id)).start.getTime() === start.toMillis(); i++) await new Promise((r) => setTimeout(r, 100));
+    // Wait for the move to land (a busy machine is slow to click through), not a fixed time.
+    await vi.waitFor(async () => expect((await app.business.scheduling.get(booked.appointment.id)).start.getTime()).not.toBe(start.toMillis()), { timeout: 20_000, interval: 100 });
     expect((await app.business.scheduling.get(booked.appointment.id)).start.toISOString()).toBe(start.set({ hour: 14 }).toUTC().toISO());
     // Cancel asks first, then waits out an undo window before anything happens.
     const id = booked.appointment.id;
@@ -299,7 +300,7 @@ describe('admin console', () => {
     await page.click('#sms-send');
     await page.waitForSelector('#sms-status:has-text("Sending to (512) 555-0142")');
     const mine = () => telnyx.sent.find((m) => m.to === '+15125550142' && m.text === 'Your crew is on the way!');
-    for (let i = 0; i < 50 && !mine(); i++) await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(mine()).toBeDefined(), { timeout: 20_000, interval: 100 });
     expect(mine()).toMatchObject({ to: '+15125550142', from: '+15125550100', text: 'Your crew is on the way!' });
     // Not a number: said beside the field, nothing queued.
     await page.fill('#sms-to', '555');
@@ -386,7 +387,7 @@ describe('admin console', () => {
     await post(telnyx.inbound('+15125550166', '+15125550100', 'STOP'));
     const db = app.store.db;
     const threadOf = (n: string) => db.selectFrom('sms_threads').selectAll().where('customer_number', '=', n).executeTakeFirst();
-    for (let i = 0; i < 100 && !(await threadOf('+15125550166'))?.opted_out_at; i++) await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(async () => expect((await threadOf('+15125550166'))?.opted_out_at).toBeTruthy(), { timeout: 20_000, interval: 100 });
     const rosa = await app.business.customers.findOrCreateByPhone('+15125550142');
     await app.business.customers.update(rosa!.customer.id, { name: 'Rosa Alvarez' });
     await db.updateTable('sms_threads').set({ customer_id: rosa!.customer.id }).where('customer_number', '=', '+15125550142').execute();
@@ -409,7 +410,7 @@ describe('admin console', () => {
     await page.click('#reply-send');
     await page.waitForSelector('#thread:has-text("Friday at 10 works")');
     const sent = () => telnyx.sent.find((m) => m.text === 'Friday at 10 works. See you then!');
-    for (let i = 0; i < 50 && !sent(); i++) await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(sent()).toBeDefined(), { timeout: 20_000, interval: 100 });
     expect(sent()).toMatchObject({ to: '+15125550142', from: '+15125550100' });
     await shot('thread');
     // Opened: no longer unread.
