@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { trunkFromConfig } from '../telephony/index.js';
 import { firstLanAddress } from '../telephony/sip/endpoint.js';
 import type { CliEndpointInfo } from '../http/cli-endpoint.js';
+import { twilioApiBase } from '../sms/twilio-compat.js';
 
 /** What a new user gets wrong about the network, the PBX and the providers; one check each. */
 export interface Check {
@@ -211,7 +212,7 @@ export async function checkSmsCredentials(cfg: Config): Promise<Check[]> {
   const tw = cfg.sms.twilio;
   if (tw?.accountSid && tw.authToken) {
     probes.push({
-      name: 'sms twilio', url: `https://api.twilio.com/2010-04-01/Accounts/${encodeURIComponent(tw.accountSid)}.json`,
+      name: 'sms twilio', url: `${(tw.apiUrl ?? twilioApiBase).replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(tw.accountSid)}.json`,
       auth: `Basic ${Buffer.from(`${tw.accountSid}:${tw.authToken}`).toString('base64')}`, fix: 'FRONTDESK_TWILIO_ACCOUNT_SID and _AUTH_TOKEN',
     });
   }

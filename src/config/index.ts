@@ -376,6 +376,11 @@ export const settings = {
     doc: 'Twilio auth token (sending and webhook signatures).',
     schema: z.string().min(1).optional(),
   },
+  FRONTDESK_TWILIO_API_URL: {
+    path: 'sms.twilio.apiUrl',
+    doc: 'Twilio API base URL (default https://api.twilio.com; a regional edge such as https://api.dublin.ie1.twilio.com).',
+    schema: z.url().optional(),
+  },
   FRONTDESK_SMS_RATE_PER_S: {
     path: 'sms.ratePerSecond',
     doc: 'Outbound texts per second across all numbers.',
@@ -461,7 +466,7 @@ export interface Config {
   sms: {
     telnyx?: { apiKey?: string; publicKey?: string; apiUrl?: string };
     signalwire?: { spaceUrl?: string; projectId?: string; apiToken?: string; signingKey?: string };
-    twilio?: { accountSid?: string; authToken?: string };
+    twilio?: { accountSid?: string; authToken?: string; apiUrl?: string };
     ratePerSecond: number;
   };
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { TelnyxProvider } from './telnyx.js';
-import { TwilioCompatProvider } from './twilio-compat.js';
+import { TwilioCompatProvider, twilioApiBase } from './twilio-compat.js';
 import type { SmsProvider } from './types.js';
 
 export { SmsService, INBOUND_QUEUE } from './service.js';
@@ -18,7 +18,7 @@ export function createSmsProviders(cfg: Config): SmsProvider[] {
   }
   const tw = cfg.sms.twilio;
   if (tw?.accountSid && tw.authToken) {
-    out.push(new TwilioCompatProvider({ name: 'twilio', apiBase: 'https://api.twilio.com', accountId: tw.accountSid, apiToken: tw.authToken, signingKey: tw.authToken }));
+    out.push(new TwilioCompatProvider({ name: 'twilio', apiBase: tw.apiUrl ?? twilioApiBase, accountId: tw.accountSid, apiToken: tw.authToken, signingKey: tw.authToken }));
   }
   return out;
 }

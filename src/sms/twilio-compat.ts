@@ -9,6 +9,9 @@ import { header, WebhookAuthError, WebhookFormatError, type SmsProvider, type We
  * SignalWire SDK is needed for that one request, so it is plain fetch.
  */
 
+/** Twilio's own API; FRONTDESK_TWILIO_API_URL overrides it (a regional edge). */
+export const twilioApiBase = 'https://api.twilio.com';
+
 export interface TwilioCompatOptions {
   name: Extract<ProviderName, 'signalwire' | 'twilio'>;
   /** https://example.signalwire.com/api/laml or https://api.twilio.com */

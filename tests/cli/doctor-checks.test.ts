@@ -138,11 +138,17 @@ describe('doctor: SMS provider credentials and the public webhook URL', () => {
       FRONTDESK_SIGNALWIRE_SPACE_URL: signalwire.apiBase.replace(/\/api\/laml$/, ''), FRONTDESK_SIGNALWIRE_PROJECT_ID: signalwire.projectId,
       FRONTDESK_SIGNALWIRE_API_TOKEN: signalwire.apiToken, FRONTDESK_SIGNALWIRE_SIGNING_KEY: signalwire.signingKey,
     };
-    expect((await checkSmsCredentials(cfg({ ...telnyxEnv, ...swEnv }))).map((c) => [c.name, c.status])).toEqual([['sms telnyx', 'ok'], ['sms signalwire', 'ok']]);
-    const bad = await checkSmsCredentials(cfg({ ...telnyxEnv, FRONTDESK_TELNYX_API_KEY: 'KEYwrong', ...swEnv, FRONTDESK_SIGNALWIRE_API_TOKEN: 'PTwrong' }));
+    // Twilio speaks the same LaML REST API as SignalWire: the SignalWire fake answers as Twilio's API.
+    const twEnv = { FRONTDESK_TWILIO_API_URL: signalwire.apiBase, FRONTDESK_TWILIO_ACCOUNT_SID: signalwire.projectId, FRONTDESK_TWILIO_AUTH_TOKEN: signalwire.apiToken };
+    expect((await checkSmsCredentials(cfg({ ...telnyxEnv, ...swEnv, ...twEnv }))).map((c) => [c.name, c.status]))
+      .toEqual([['sms telnyx', 'ok'], ['sms signalwire', 'ok'], ['sms twilio', 'ok']]);
+    const bad = await checkSmsCredentials(cfg({
+      ...telnyxEnv, FRONTDESK_TELNYX_API_KEY: 'KEYwrong', ...swEnv, FRONTDESK_SIGNALWIRE_API_TOKEN: 'PTwrong', ...twEnv, FRONTDESK_TWILIO_AUTH_TOKEN: 'wrong',
+    }));
     expect(bad).toEqual([
       { name: 'sms telnyx', status: 'fail', detail: 'the provider refused the credentials (401): check FRONTDESK_TELNYX_API_KEY' },
       { name: 'sms signalwire', status: 'fail', detail: 'the provider refused the credentials (401): check FRONTDESK_SIGNALWIRE_PROJECT_ID and _API_TOKEN' },
+      { name: 'sms twilio', status: 'fail', detail: 'the provider refused the credentials (401): check FRONTDESK_TWILIO_ACCOUNT_SID and _AUTH_TOKEN' },
     ]);
     // Nothing was sent on the way.
     expect(telnyx.sent).toEqual([]);
