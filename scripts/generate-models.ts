@@ -4,10 +4,10 @@
 // voice. Their words are noise; their loading path and compute cost are real.
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ensureGeneratedSpeech } from '../src/speech/onnx/index.js';
-import { writeOnce } from '../src/speech/write-once.js';
+import { ensureGeneratedSpeech } from './model-writers/speech.js';
+import { writeOnce } from './model-writers/write-once.js';
 import { Command } from 'commander';
-import { SHAPES, vocabulary, writeRandomLlama } from '../src/speech/llm/gguf.js';
+import { SHAPES, vocabulary, writeRandomLlama } from './model-writers/gguf.js';
 
 export function generatedModelPath(dir: string, shape: keyof typeof SHAPES): string {
   return join(dir, 'llm', `${SHAPES[shape].name}.gguf`);

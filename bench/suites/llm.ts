@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { SHAPES } from '../../src/speech/llm/gguf.js';
+import { SHAPES } from '../../scripts/model-writers/gguf.js';
 import { LlamaCppLlm } from '../../src/speech/llm/llama.js';
 import type { ChatMessage } from '../../src/speech/types.js';
 import { ensureGeneratedLlm } from '../../scripts/generate-models.js';

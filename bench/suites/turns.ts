@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { sql } from 'kysely';
 import { aroundTheClock } from '../../tests/helpers/contexts.js';
-import { SHAPES } from '../../src/speech/llm/gguf.js';
+import { SHAPES } from '../../scripts/model-writers/gguf.js';
 import { ensureGeneratedLlm } from '../../scripts/generate-models.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ensureGeneratedSpeech } from '../../src/speech/onnx/index.js';
+import { ensureGeneratedSpeech } from '../../scripts/model-writers/speech.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';

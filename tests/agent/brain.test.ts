@@ -6,7 +6,7 @@ import { createBusiness, type Business } from '../../src/business/index.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { AgentTools } from '../../src/agent/tools.js';
 import { Brain } from '../../src/agent/brain.js';
-import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
+import { SHAPES, writeRandomLlama } from '../../scripts/model-writers/gguf.js';
 import { LlamaCppLlm } from '../../src/speech/llm/llama.js';
 import type { Store } from '../../src/store/db.js';
 import { openTestStore } from '../helpers/stores.js';

@@ -10,7 +10,7 @@ import { Brain } from '../../src/agent/brain.js';
 import { readingPrompt, readingSchema, type LlmReading } from '../../src/agent/guided/llm-nlu.js';
 import { OpenAiLlm } from '../../src/speech/llm/openai.js';
 import { LlamaCppLlm } from '../../src/speech/llm/llama.js';
-import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
+import { SHAPES, writeRandomLlama } from '../../scripts/model-writers/gguf.js';
 import type { Llm } from '../../src/speech/types.js';
 import type { Store } from '../../src/store/db.js';
 import { openTestStore } from '../helpers/stores.js';

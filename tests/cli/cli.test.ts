@@ -8,7 +8,7 @@ import { parseContext } from '../../src/business/context/schema.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import { createServerDatabase } from '../helpers/stores.js';
 import { BUILT_MODELS_DIR, GENERATED_MODELS_DIR, MODELS_DIR, SILERO } from '../helpers/audio.js';
-import { generatedSpeechDirs } from '../../src/speech/onnx/index.js';
+import { generatedSpeechDirs } from '../../scripts/model-writers/speech.js';
 
 async function cli(env: NodeJS.ProcessEnv, ...argv: string[]) {
   let out = '';

@@ -1,6 +1,6 @@
 import { adaptTelephoneModel, adaptationMissing } from '../../src/speech/stt/sphinx/adapt.js';
 import { telephoneModelDir } from '../../src/speech/index.js';
-import { ensureGeneratedSpeech } from '../../src/speech/onnx/index.js';
+import { ensureGeneratedSpeech } from '../../scripts/model-writers/speech.js';
 import { BUILT_MODELS_DIR, GENERATED_MODELS_DIR } from './audio.js';
 
 /**

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaCppLlm } from '../../src/speech/llm/llama.js';
-import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
+import { SHAPES, writeRandomLlama } from '../../scripts/model-writers/gguf.js';
 
 const NOW = new Date('2026-11-20T18:00:00Z'); // Friday noon in Chicago
 const BIZ = '+15125550100';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SHAPES, writeRandomLlama } from '../../src/speech/llm/gguf.js';
+import { SHAPES, writeRandomLlama } from '../../scripts/model-writers/gguf.js';
 import { LlamaCppLlm, StructuredOutputError } from '../../src/speech/llm/llama.js';
 import type { ChatMessage } from '../../src/speech/types.js';
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeOnce } from '../write-once.js';
+import { writeOnce } from './write-once.js';
 import { PIPER_LOW, PIPER_MEDIUM, PIPER_SYMBOLS, piperFiles, writeRandomPiper, type PiperFiles } from './piper.js';
 import { transducerFiles, transducerTokens, writeRandomZipformer2, ZIPFORMER2, type TransducerFiles } from './zipformer2.js';
 
