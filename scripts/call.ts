@@ -268,15 +268,18 @@ async function main(): Promise<number> {
     };
 
     const greeting = await heard.nextTurn(0, ended);
-    process.stdout.write(`frontdesk: ${await hear(greeting.pcm)}\n`);
-    process.stdout.write(`you:       ${question}\n`);
+    // Asked at once, as a person would; the greeting is written down while the agent answers.
     await heard.read();
     const askedAt = heard.length;
     const switched = await control.command('ausrc', `aufile,${join(dir, 'question.wav')}`);
     if (!switched.ok) throw new Error(`baresip could not play the question (${switched.data})`);
+    const greeted = hear(greeting.pcm);
     // The answer starts after the question has been said.
-    const answer = await heard.nextTurn(askedAt + spoken.length, ended);
-    process.stdout.write(`frontdesk: ${await hear(answer.pcm)}\n`);
+    const answer = heard.nextTurn(askedAt + spoken.length, ended);
+    answer.catch(() => undefined);
+    process.stdout.write(`frontdesk: ${await greeted}\n`);
+    process.stdout.write(`you:       ${question}\n`);
+    process.stdout.write(`frontdesk: ${await hear((await answer).pcm)}\n`);
     if (!ended()) await control.command('hangup');
     return 0;
   } catch (e) {
