@@ -136,7 +136,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });
-  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, llmServer: config.llm, sttModel: config.sttModel, ttsModel: config.ttsModel });
+  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, llmServer: config.llm, sttModel: config.sttModel, ttsModel: config.ttsModel, turnModel: config.turnModel });
   speechRef = speech;
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;
@@ -266,7 +266,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && (routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours');
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands },
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, turnDetector: d.speech.turn },
         { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();

@@ -72,7 +72,7 @@ async function checkModels(cfg: Config): Promise<Check[]> {
     : { name: 'models', status: 'ok', detail: `${dir} does not exist: the offline floor serves; \`npm run models\` fetches the neural set` };
   let speech: ReturnType<typeof createSpeech>;
   try {
-    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, llmServer: cfg.llm, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel });
+    speech = createSpeech({ modelsDir: dir, builtModelsDir: cfg.builtModelsDir, llmModel: cfg.llmModel, llmServer: cfg.llm, sttModel: cfg.sttModel, ttsModel: cfg.ttsModel, turnModel: cfg.turnModel });
   } catch (e) {
     return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
   }

@@ -311,6 +311,11 @@ export const settings = {
     doc: 'A Piper voice (.onnx with tokens.txt beside it) for sherpa-onnx. Default: the first voice under FRONTDESK_MODELS_DIR/tts; none: the offline floor (flite).',
     schema: z.string().min(1).optional(),
   },
+  FRONTDESK_TURN_MODEL: {
+    path: 'turnModel',
+    doc: 'A Smart Turn v3 end-of-turn model (.onnx). Default: the pinned one under FRONTDESK_MODELS_DIR/turn when `npm run models` fetched it; none: the endpointing delays alone decide when the caller has finished.',
+    schema: z.string().min(1).optional(),
+  },
   FRONTDESK_LLM_UNDERSTANDS: {
     path: 'llmUnderstands',
     doc: 'With an LLM, it reads each transactional turn (intent and slots as JSON against the business\'s schema) for the guided flow, which still acts through its validated tools; false: the rule NLU reads them (lower latency on slow machines).',
@@ -458,6 +463,7 @@ export interface Config {
   llm?: { url?: string; apiKey?: string; model?: string };
   sttModel: string | undefined;
   ttsModel: string | undefined;
+  turnModel: string | undefined;
   llmMaxTokens: number;
   llmUnderstands: boolean;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;

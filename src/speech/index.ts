@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import type { Llm, Stt, Tts, Vad } from './types.js';
+import type { Llm, Stt, TurnDetector, Tts, Vad } from './types.js';
+import { SmartTurnDetector } from './turn/smart-turn.js';
 import { SileroVad } from './vad/silero.js';
 import { EnergyVad } from './vad/energy.js';
 import { chooseSilero } from './vad/model.js';
@@ -28,6 +29,8 @@ export interface SpeechSet {
   newVad: () => Vad;
   /** The LLM (in-process or an OpenAI-compatible server) when one is configured or installed; set by `prepare()`. */
   llm: Llm | undefined;
+  /** The semantic end-of-turn model (Smart Turn) when one is installed; set by `prepare()`. */
+  turn: TurnDetector | undefined;
   /** Free-form speech to text (voicemail), with general English; set by `prepare()`. */
   transcribe: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   report: { slot: string; engine: string; why: string }[];
@@ -53,6 +56,8 @@ export interface SpeechOptions {
   sttModel?: string | undefined;
   /** A Piper voice (FRONTDESK_TTS_MODEL); default: found under modelsDir/tts. */
   ttsModel?: string | undefined;
+  /** A Smart Turn v3 model (FRONTDESK_TURN_MODEL); default: the pinned one under modelsDir/turn. */
+  turnModel?: string | undefined;
 }
 
 export { chooseSilero, SILERO_PATHS } from './vad/model.js';
@@ -125,6 +130,14 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       ? { slot: 'llm', engine: 'llama.cpp in-process + guided-flow', why: `${gguf} understands callers and answers open questions; the guided flow's validated tools act` }
       : { slot: 'llm', engine: 'guided-flow', why: 'no LLM (FRONTDESK_LLM_URL, FRONTDESK_LLM_MODEL or `npm run models`): the guided-flow engine answers calls and texts' });
 
+  if (o.turnModel && !existsSync(o.turnModel)) {
+    throw new Error(`FRONTDESK_TURN_MODEL names ${o.turnModel}, which does not exist: run \`npm run models\` or unset the variable`);
+  }
+  const turnModel = o.turnModel ?? readManifest().files.filter((f) => f.slot === 'turn').map((f) => resolve(o.modelsDir, f.path)).find((p) => existsSync(p));
+  report.push(turnModel
+    ? { slot: 'turn', engine: 'smart-turn v3 (onnxruntime)', why: `${turnModel}: a pause is the end of the turn when the model says so` }
+    : { slot: 'turn', engine: 'endpointing delays', why: 'no end-of-turn model (`npm run models` fetches Smart Turn v3.2)' });
+
   let generalStt: SphinxStt | undefined;
   let neuralVoice = false;
   let sileroOk = Boolean(silero);
@@ -134,6 +147,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     tts: tts ? new CachedTts(tts) : undefined,
     stt: undefined,
     llm: undefined,
+    turn: undefined,
     transcribe: undefined,
     newVad: () => (silero && sileroOk ? new SileroVad({ model: silero }) : new EnergyVad()),
     report,
@@ -141,7 +155,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     // (Silero v5.1.2 behind the bundled v6.2) must not be found damaged only when it is needed.
     verify: () => {
       const pinned = readManifest().files.filter((f) => !f.extract).map((f) => resolve(o.modelsDir, f.path)).filter((p) => existsSync(p));
-      return verifyModelFiles([...new Set([...(silero ? [silero] : []), ...sttFiles, ...ttsFiles, ...pinned])], o.modelsDir);
+      return verifyModelFiles([...new Set([...(silero ? [silero] : []), ...sttFiles, ...ttsFiles, ...(turnModel ? [turnModel] : []), ...pinned])], o.modelsDir);
     },
     async prepare(log = () => {}) {
       // A file that fails its check is not loaded: that engine's floor serves instead.
@@ -161,6 +175,14 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       } else if (gguf && !set.llm) {
         set.llm = await LlamaCppLlm.load({ model: gguf });
         log(`LLM loaded: ${gguf}`);
+      }
+      if (turnModel && !set.turn && (await checked([turnModel], 'end-of-turn model'))) {
+        // A model onnxruntime cannot run leaves the endpointing delays in charge, not a dead call path.
+        set.turn = await SmartTurnDetector.load(turnModel).catch((e: Error) => {
+          log(`end-of-turn model not loaded: ${e.message}`);
+          return undefined;
+        });
+        if (set.turn) log(`end-of-turn model loaded: ${turnModel}`);
       }
       if (neuralTts.options && !neuralVoice && (await checked(ttsFiles, 'neural voice'))) {
         neuralVoice = true;
@@ -184,6 +206,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     },
     close() {
       void set.llm?.close();
+      set.turn?.close();
       generalStt?.close();
       set.stt?.close();
       set.tts?.close();

@@ -42,6 +42,20 @@ export interface Stt {
   close(): void;
 }
 
+/** A semantic end-of-turn model's verdict on what the caller has said so far. */
+export interface TurnVerdict {
+  /** The caller has finished their turn (probability above the model's threshold). */
+  complete: boolean;
+  probability: number;
+}
+
+export interface TurnDetector {
+  readonly name: string;
+  /** Judges the caller's audio, the newest last (the model reads its last few seconds). */
+  decide(pcm: Int16Array, sampleRate: number): Promise<TurnVerdict>;
+  close(): void;
+}
+
 export interface TtsChunk {
   pcm: Int16Array;
   sampleRate: number;

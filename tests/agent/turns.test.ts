@@ -6,8 +6,8 @@ const lines = { greeting: 'Hello, Sparkle and Shine.', reprompt: 'Are you still 
 const kinds = (fx: Effect[]) => fx.filter((f) => f.type !== 'log').map((f) => (f.type === 'play' ? `play:${f.kind}` : f.type === 'think' ? `think:${f.text}` : f.type === 'hangup' ? `hangup:${f.reason}` : f.type));
 
 /** Drives the machine on an injected clock, as the call runtime would. */
-function run() {
-  const tm = new TurnMachine(lines);
+function run(opts: ConstructorParameters<typeof TurnMachine>[1] = {}) {
+  const tm = new TurnMachine(lines, opts);
   let now = 0;
   const at = (ms: number) => (now = ms);
   const send = (e: Record<string, unknown> & { type: string }) => kinds(tm.dispatch({ at: now, ...e } as never));
@@ -135,5 +135,77 @@ describe('turn-taking', () => {
     tm.dispatch({ type: 'playback_done', at: 1000, completed: true, heardMs: 1000 });
     tm.dispatch({ type: 'vad_start', at: 1500 });
     expect(kinds(tm.dispatch({ type: 'tick', at: 60_000 }))).toEqual(['play:goodbye']);
+  });
+});
+
+describe('turn-taking with a semantic end-of-turn model', () => {
+  /** Greeted, listening at 2 s; the caller speaks from 2.5 s to 3.5 s. */
+  function spoke(opts: ConstructorParameters<typeof TurnMachine>[1] = {}) {
+    const r = run({ semanticTurn: true, minEndpointingDelayMs: 200, incompleteTurnDelayMs: 2000, turnVerdictTimeoutMs: 600, ...opts });
+    r.send({ type: 'start' });
+    r.at(2000); r.send({ type: 'playback_done', completed: true, heardMs: 2000 });
+    r.at(2500); r.send({ type: 'vad_start' });
+    r.at(3500);
+    const fx = r.tm.dispatch({ type: 'vad_end', at: 3500 });
+    return { ...r, asked: fx };
+  }
+
+  it('asks the model at each end of speech', () => {
+    const { asked } = spoke();
+    expect(asked).toEqual([{ type: 'check_turn', speechEndedAt: 3500 }]);
+  });
+
+  it('answers as soon as the words are in when the model says the caller is done, before the fixed delay', () => {
+    const { at, send } = spoke();
+    at(3550); expect(send({ type: 'turn_verdict', speechEndedAt: 3500, complete: true, probability: 0.93 })).toEqual([]);
+    at(3580); expect(send({ type: 'stt_final', text: 'how much is a deep clean' })).toEqual(['think:how much is a deep clean']);
+  });
+
+  it('keeps listening through a pause the model calls unfinished, and takes the whole sentence', () => {
+    const { tm, at, send, tickTo } = spoke();
+    at(3560); send({ type: 'stt_final', text: "i'd like to book um" });
+    at(3600); expect(send({ type: 'turn_verdict', speechEndedAt: 3500, complete: false, probability: 0.12 })).toEqual([]);
+    // Past the ordinary delay, still waiting.
+    expect(tickTo(4400)).toEqual([]);
+    expect(tm.state).toBe('endpointing');
+    // They go on; the next pause is judged afresh.
+    at(4500); send({ type: 'vad_start' });
+    at(5500);
+    expect(tm.dispatch({ type: 'vad_end', at: 5500 })).toEqual([{ type: 'check_turn', speechEndedAt: 5500 }]);
+    at(5560); send({ type: 'stt_final', text: 'a deep clean on friday' });
+    at(5600); expect(send({ type: 'turn_verdict', speechEndedAt: 5500, complete: true, probability: 0.9 })).toEqual(['think:a deep clean on friday']);
+  });
+
+  it('answers an unfinished-sounding turn anyway once the caller has been quiet long enough', () => {
+    const { at, send, tickTo } = spoke();
+    at(3560); send({ type: 'stt_final', text: 'so um' });
+    at(3600); send({ type: 'turn_verdict', speechEndedAt: 3500, complete: false, probability: 0.2 });
+    expect(tickTo(5480)).toEqual([]);
+    expect(tickTo(5520)).toEqual(['think:so um']);
+  });
+
+  it('falls back to the delays when the model does not answer in time', () => {
+    const { at, send, tickTo } = spoke();
+    at(3560); expect(send({ type: 'stt_final', text: 'what are your hours' })).toEqual([]);
+    expect(tickTo(4080)).toEqual([]);
+    expect(tickTo(4120)).toEqual(['think:what are your hours']);
+    // The late verdict changes nothing.
+    at(4300); expect(send({ type: 'turn_verdict', speechEndedAt: 3500, complete: false, probability: 0.1 })).toEqual([]);
+  });
+
+  it('ignores a verdict on a pause the caller has since talked through', () => {
+    const { tm, at, send } = spoke();
+    at(3600); send({ type: 'vad_start' });
+    at(3700); expect(send({ type: 'turn_verdict', speechEndedAt: 3500, complete: true, probability: 0.99 })).toEqual([]);
+    at(3750); send({ type: 'stt_final', text: 'and also' });
+    expect(tm.state).toBe('user_speaking');
+  });
+
+  it('without the model, never asks', () => {
+    const r = run();
+    r.send({ type: 'start' });
+    r.at(2000); r.send({ type: 'playback_done', completed: true, heardMs: 2000 });
+    r.at(2500); r.send({ type: 'vad_start' });
+    expect(r.tm.dispatch({ type: 'vad_end', at: 3500 })).toEqual([]);
   });
 });

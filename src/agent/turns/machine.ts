@@ -29,7 +29,7 @@ export class TurnMachine {
   readonly o: TurnOptions;
   readonly m: TurnMemory = {
     state: 'idle', startedAt: 0, idleSince: 0, reprompts: 0, interruptionSince: undefined, bargedInAt: undefined,
-    interruptedReply: undefined, speechEndedAt: undefined, partial: '', speaking: undefined,
+    interruptedReply: undefined, speechEndedAt: undefined, verdict: undefined, partial: '', speaking: undefined,
   };
   private finalText: string | undefined;
 
@@ -57,6 +57,7 @@ export class TurnMachine {
         if (m.state === 'listening' || m.state === 'endpointing') {
           m.state = 'user_speaking';
           m.speechEndedAt = undefined;
+          m.verdict = undefined;
         }
         return [];
 
@@ -71,14 +72,25 @@ export class TurnMachine {
           const fx = bargeIn(m, e.at);
           m.state = 'endpointing';
           m.speechEndedAt = e.at;
-          return fx;
+          return [...fx, ...this.askModel(e.at)];
         }
         if (m.state === 'user_speaking') {
           m.state = 'endpointing';
           m.speechEndedAt = e.at;
+          const ask = this.askModel(e.at);
           if (this.finalText !== undefined && minDelayPassed(m, this.o, e.at)) return this.take(e.at);
+          return ask;
         }
         return [];
+
+      case 'turn_verdict':
+        // A verdict on an earlier pause (the caller spoke again since) is stale.
+        if (m.state !== 'endpointing' || m.speechEndedAt !== e.speechEndedAt || m.verdict !== 'pending') return [];
+        m.verdict = e.complete ? 'complete' : 'incomplete';
+        return [
+          { type: 'log', event: 'turn_verdict', data: { complete: e.complete, probability: Math.round(e.probability * 1000) / 1000, ms: e.at - e.speechEndedAt } },
+          ...(this.finalText !== undefined && minDelayPassed(m, this.o, e.at) ? this.take(e.at) : []),
+        ];
 
       case 'stt_partial':
         m.partial = e.text;
@@ -111,6 +123,13 @@ export class TurnMachine {
         m.state = 'ended';
         return [{ type: 'stop_playback' }, { type: 'abort_reply' }];
     }
+  }
+
+  /** With a semantic end-of-turn model, each pause is put to it. */
+  private askModel(at: number): Effect[] {
+    if (!this.o.semanticTurn) return [];
+    this.m.verdict = 'pending';
+    return [{ type: 'check_turn', speechEndedAt: at }];
   }
 
   private take(at: number): Effect[] {

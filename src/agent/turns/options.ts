@@ -16,6 +16,15 @@ export interface TurnOptions {
   maxCallMs: number;
   /** DTMF digit that transfers to the owner at any time. */
   transferDigit: string;
+  /**
+   * Ask a semantic end-of-turn model (Smart Turn) at each end of speech: "complete" answers as
+   * soon as the words are in, "incomplete" ("I'd like to book, um…") waits longer. Off without a model.
+   */
+  semanticTurn: boolean;
+  /** After the model says the caller is not done, answer anyway once they have been quiet this long. */
+  incompleteTurnDelayMs: number;
+  /** Wait at most this long after the end of speech for the model's verdict, then use the delays above. */
+  turnVerdictTimeoutMs: number;
 }
 
 export const turnDefaults = {
@@ -27,4 +36,7 @@ export const turnDefaults = {
   maxIdleReprompts: 2,
   maxCallMs: 15 * 60_000,
   transferDigit: '0',
+  semanticTurn: false,
+  incompleteTurnDelayMs: 2_000,
+  turnVerdictTimeoutMs: 600,
 } as const satisfies TurnOptions;

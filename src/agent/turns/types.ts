@@ -12,6 +12,8 @@ export type TurnEvent =
   | { type: 'playback_done'; at: number; completed: boolean; heardMs: number }
   | { type: 'dtmf'; at: number; digit: string }
   | { type: 'tick'; at: number }
+  /** The end-of-turn model's verdict on the speech that ended at `speechEndedAt`. */
+  | { type: 'turn_verdict'; at: number; speechEndedAt: number; complete: boolean; probability: number }
   | { type: 'hangup'; at: number };
 
 export type Effect =
@@ -19,6 +21,8 @@ export type Effect =
   | { type: 'stop_playback' }
   | { type: 'abort_reply' }
   | { type: 'think'; text: string }
+  /** Ask the end-of-turn model about the speech that ended at `speechEndedAt`. */
+  | { type: 'check_turn'; speechEndedAt: number }
   | { type: 'transfer' }
   | { type: 'hangup'; reason: string }
   | { type: 'log'; event: string; data?: Record<string, unknown> };
@@ -37,6 +41,8 @@ export interface TurnMemory {
   /** The reply that was cut off, for a false-interruption resume. */
   interruptedReply: string | undefined;
   speechEndedAt: number | undefined;
+  /** The end-of-turn model's verdict on the current pause (semanticTurn only). */
+  verdict: 'pending' | 'complete' | 'incomplete' | undefined;
   partial: string;
   /** What the agent is saying now, and what to do when it is done. */
   speaking: { text: string; then: 'transfer' | 'end' | undefined } | undefined;

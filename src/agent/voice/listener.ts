@@ -9,6 +9,8 @@ import type { Stt, SttStream, Vad } from '../../speech/types.js';
 export const listenerDefaults = {
   /** Audio kept from before the VAD fired, so the first syllable reaches the recognizer, ms. */
   preRollMs: 400,
+  /** The caller's latest audio kept for the end-of-turn model (Smart Turn reads 8 s), ms. */
+  historyMs: 8_000,
 } as const satisfies Record<string, number>;
 
 export type HeardEvent =
@@ -24,6 +26,10 @@ export class Listener {
   private stream: SttStream | undefined;
   private lastPartial = '';
   private closed = false;
+  /** The caller's last `historyMs`, for the end-of-turn model (only when one is asked). */
+  private readonly history: Int16Array | undefined;
+  private historyPos = 0;
+  private historyFill = 0;
 
   constructor(
     private readonly vad: Vad,
@@ -33,13 +39,35 @@ export class Listener {
     private readonly emit: (e: HeardEvent) => void,
     private readonly now: () => number = Date.now,
     preRollMs: number = listenerDefaults.preRollMs,
+    keepHistory = false,
   ) {
     this.ring = new Int16Array(Math.round((sampleRate * preRollMs) / 1000));
+    if (keepHistory) this.history = new Int16Array(Math.round((sampleRate * listenerDefaults.historyMs) / 1000));
+  }
+
+  /** A copy of the caller's latest audio, oldest first (up to `historyMs`). */
+  recent(): Int16Array {
+    const h = this.history;
+    if (!h) return new Int16Array(0);
+    const out = new Int16Array(this.historyFill);
+    const from = (this.historyPos - this.historyFill + h.length) % h.length;
+    const first = Math.min(this.historyFill, h.length - from);
+    out.set(h.subarray(from, from + first));
+    out.set(h.subarray(0, this.historyFill - first), first);
+    return out;
   }
 
   /** One frame of caller audio (the buffer may be reused by the caller after this returns). */
   accept(pcm: Int16Array): void {
     if (this.closed) return;
+    if (this.history) {
+      const h = this.history;
+      for (let i = 0; i < pcm.length; i++) {
+        h[this.historyPos] = pcm[i]!;
+        this.historyPos = this.historyPos + 1 === h.length ? 0 : this.historyPos + 1;
+      }
+      this.historyFill = Math.min(h.length, this.historyFill + pcm.length);
+    }
     const events = this.vad.accept(pcm, this.sampleRate);
     if (this.stream) this.stream.accept(pcm, this.sampleRate);
     else this.remember(pcm);

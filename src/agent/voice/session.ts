@@ -3,7 +3,7 @@ import type { Call } from '../../telephony/call.js';
 import type { Business } from '../../business/index.js';
 import type { StoredContext } from '../../business/context/service.js';
 import type { Customer } from '../../store/schema.js';
-import type { Stt, Tts, Vad } from '../../speech/types.js';
+import type { Stt, TurnDetector, Tts, Vad } from '../../speech/types.js';
 import { TurnMachine } from '../turns/machine.js';
 import type { TurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
@@ -43,6 +43,8 @@ export interface VoiceDeps {
   llmMaxTokens?: number;
   /** The LLM reads transactional turns for the guided flow (FRONTDESK_LLM_UNDERSTANDS; default true). */
   llmUnderstands?: boolean;
+  /** A semantic end-of-turn model (Smart Turn); without one the endpointing delays decide. */
+  turnDetector?: TurnDetector | undefined;
 }
 
 export interface VoiceInput {
@@ -103,6 +105,7 @@ export class VoiceSession {
   private finished!: (d: string) => void;
   private handingOff = false;
   private recorder: CallRecorder | undefined;
+  private listener: Listener | undefined;
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
     this.now = d.now ?? Date.now;
@@ -113,7 +116,7 @@ export class VoiceSession {
       reprompt: `Are you still there? ${ctx.persona.name} here, how can I help?`,
       goodbye: `Thanks for calling ${ctx.displayName}. Goodbye.`,
       transfer: `Sure, connecting you to ${ctx.owner.name}.`,
-    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, ...d.turn });
+    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
     this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}) });
@@ -129,7 +132,8 @@ export class VoiceSession {
     const { call } = this.i;
     const vad = this.d.newVad();
     const hints = contextPhrases(this.i.context.document);
-    const listener = new Listener(vad, this.d.stt, hints, call.sampleRate, (e) => this.dispatch(e), this.now);
+    const listener = new Listener(vad, this.d.stt, hints, call.sampleRate, (e) => this.dispatch(e), this.now, undefined, !!this.d.turnDetector);
+    this.listener = listener;
     const done = new Promise<string>((r) => (this.finished = r));
     call.on('audio', (f) => {
       listener.accept(f.pcm);
@@ -265,6 +269,17 @@ export class VoiceSession {
       case 'hangup':
         void this.i.call.hangup(f.reason).catch(() => {});
         return;
+      case 'check_turn': {
+        const detector = this.d.turnDetector;
+        const audio = this.listener?.recent();
+        if (!detector || !audio?.length) return;
+        // A model that fails leaves the verdict pending: the machine's timeout falls back to the delays.
+        detector.decide(audio, this.i.call.sampleRate).then(
+          (v) => this.dispatch({ type: 'turn_verdict', at: this.now(), speechEndedAt: f.speechEndedAt, complete: v.complete, probability: v.probability }),
+          (err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'end-of-turn model failed'),
+        );
+        return;
+      }
       case 'log':
         this.event('state', { role: 'system', text: f.event, ...(f.data ? { data: f.data } : {}) });
         return;

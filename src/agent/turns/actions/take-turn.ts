@@ -4,6 +4,7 @@ import type { Effect, TurnMemory } from '../types.js';
 export function takeTurn(m: TurnMemory, text: string, at: number): Effect[] {
   const words = text.trim();
   m.speechEndedAt = undefined;
+  m.verdict = undefined;
   m.partial = '';
   if (!words) {
     m.state = 'listening';

@@ -6,6 +6,22 @@ export function endpointingExpired(m: TurnMemory, o: TurnOptions, at: number): b
   return m.state === 'endpointing' && m.speechEndedAt !== undefined && at - m.speechEndedAt >= o.maxEndpointingDelayMs;
 }
 
+/**
+ * The pause is long enough to answer once the words are in: at once when the end-of-turn model
+ * said "complete"; after `incompleteTurnDelayMs` when it said "incomplete"; while its verdict is
+ * pending, not before `turnVerdictTimeoutMs`; without a model, after `minEndpointingDelayMs`.
+ */
 export function minDelayPassed(m: TurnMemory, o: TurnOptions, at: number): boolean {
-  return m.speechEndedAt !== undefined && at - m.speechEndedAt >= o.minEndpointingDelayMs;
+  if (m.speechEndedAt === undefined) return false;
+  const quiet = at - m.speechEndedAt;
+  switch (m.verdict) {
+    case 'complete':
+      return true;
+    case 'incomplete':
+      return quiet >= Math.max(o.minEndpointingDelayMs, o.incompleteTurnDelayMs);
+    case 'pending':
+      return quiet >= Math.max(o.minEndpointingDelayMs, o.turnVerdictTimeoutMs);
+    default:
+      return quiet >= o.minEndpointingDelayMs;
+  }
 }
