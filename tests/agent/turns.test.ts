@@ -173,7 +173,7 @@ describe('turn-taking with a semantic end-of-turn model', () => {
     at(5500);
     expect(tm.dispatch({ type: 'vad_end', at: 5500 })).toEqual([{ type: 'check_turn', speechEndedAt: 5500 }]);
     at(5560); send({ type: 'stt_final', text: 'a deep clean on friday' });
-    at(5600); expect(send({ type: 'turn_verdict', speechEndedAt: 5500, complete: true, probability: 0.9 })).toEqual(['think:a deep clean on friday']);
+    at(5600); expect(send({ type: 'turn_verdict', speechEndedAt: 5500, complete: true, probability: 0.9 })).toEqual(["think:i'd like to book um a deep clean on friday"]);
   });
 
   it('answers an unfinished-sounding turn anyway once the caller has been quiet long enough', () => {

@@ -157,6 +157,51 @@ describe('talking to the agent', () => {
     }
   }, 60_000);
 
+  it('with an end-of-turn model, lets the caller pause mid-sentence and answers the whole of it', async () => {
+    // The model's verdicts, scripted: "not done" until the caller has said the second half.
+    const heard: { samples: number; rate: number }[] = [];
+    let resumed = false;
+    app.speech.turn = {
+      name: 'scripted end of turn',
+      decide: async (pcm, rate) => {
+        heard.push({ samples: pcm.length, rate });
+        return resumed ? { complete: true, probability: 0.9 } : { complete: false, probability: 0.1 };
+      },
+      close: () => {},
+    };
+    try {
+      const call = (await phone.dial('+15125550100')) as SipCall;
+      const caller = new TestCaller(call);
+      await caller.nextTurn();
+      // Said back to back (synthesised first, so the pause is exactly the one intended).
+      const [first, second] = [await caller.synthesize('I would like to book a cleaning'), await caller.synthesize('a deep clean')];
+      await call.play(first).done;
+      // A second and a half of thinking aloud; without the model the agent would answer into it.
+      const pauseFrom = Date.now();
+      await call.play(new Int16Array(8000 * 1.5)).done;
+      const pauseTo = Date.now();
+      resumed = true;
+      await call.play(second).done;
+      await caller.nextTurn();
+      expect(caller.timeline.filter((f) => f.loud && f.at > pauseFrom && f.at < pauseTo)).toEqual([]);
+      await call.hangup();
+      // It judged the caller's own audio: at the call's rate, the first words and no more than 8 s.
+      expect(heard.length).toBeGreaterThanOrEqual(2);
+      expect(heard[0]!.rate).toBe(8000);
+      expect(heard[0]!.samples).toBeGreaterThan(8000);
+      expect(heard.every((h) => h.samples <= 8 * 8000)).toBe(true);
+      const evs = await events((await callRecord()).id);
+      const callerTurns = evs.filter((e) => e.kind === 'turn' && e.role === 'caller');
+      // One turn, both halves in it.
+      expect(callerTurns.map((e) => e.text), JSON.stringify(evs.map((e) => [e.kind, e.role, e.text]))).toHaveLength(1);
+      const verdicts = evs.filter((e) => e.kind === 'state' && e.text === 'turn_verdict').map((e) => (e.data as { complete: boolean }).complete);
+      expect(verdicts[0]).toBe(false);
+      expect(verdicts.at(-1)).toBe(true);
+    } finally {
+      app.speech.turn = undefined;
+    }
+  }, 60_000);
+
   it('stops talking when the caller talks over it, and answers the new question', async () => {
     const call = (await phone.dial('+15125550100')) as SipCall;
     const caller = new TestCaller(call);

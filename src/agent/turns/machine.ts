@@ -97,7 +97,8 @@ export class TurnMachine {
         return [];
 
       case 'stt_final':
-        this.finalText = e.text;
+        // A caller who went on after a pause: the turn is everything they said since it began.
+        this.finalText = this.finalText === undefined || !e.text ? (this.finalText ?? e.text) : `${this.finalText} ${e.text}`.trim();
         if (m.state === 'endpointing' && minDelayPassed(m, this.o, e.at)) return this.take(e.at);
         return [];
 
