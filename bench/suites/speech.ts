@@ -16,6 +16,8 @@ import type { Tts } from '../../src/speech/types.js';
 import { ensureGeneratedSpeech, PIPER_MEDIUM, piperFiles } from '../../scripts/model-writers/speech.js';
 import { writeRandomPiper } from '../../scripts/model-writers/piper.js';
 import { SherpaStt } from '../../src/speech/stt/sherpa/index.js';
+import { SmartTurnDetector } from '../../src/speech/turn/smart-turn.js';
+import { WhisperFeatures } from '../../src/speech/turn/whisper-features.js';
 import { PiperTts, SYSTEM_ESPEAK_DATA } from '../../src/speech/tts/piper.js';
 import { BUILT_MODELS_DIR, SILERO, concat, frames } from '../../tests/helpers/audio.js';
 import { percentile, type Metrics, type Suite } from '../lib.js';
@@ -44,8 +46,8 @@ async function ttsNumbers(tts: Tts, name: string, lines: string[]): Promise<Metr
 }
 
 const suite: Suite = {
-  description: 'speech engines: Silero VAD, pocketsphinx (domain and general English), flite and espeak-ng voices; the neural set on generated models: sherpa-onnx zipformer2, Piper low and medium',
-  models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'flite slt', 'espeak-ng en-us', 'zipformer2 streaming transducer (generated)', 'piper low / medium (generated)'],
+  description: 'speech engines: Silero VAD, pocketsphinx (domain and general English), flite and espeak-ng voices; the neural set on generated models: sherpa-onnx zipformer2, Piper low and medium, Smart Turn v3',
+  models: () => ['silero-vad v5.1.2', 'pocketsphinx en-us (telephone-adapted)', 'flite slt', 'espeak-ng en-us', 'zipformer2 streaming transducer (generated)', 'piper low / medium (generated)', 'smart-turn v3 (generated, float32)'],
   async run(): Promise<Metrics> {
     const dir = mkdtempSync(join(tmpdir(), 'fd-bench-speech-'));
     const { heldOut } = await prompts();
@@ -120,6 +122,31 @@ const suite: Suite = {
       Object.assign(m, await ttsNumbers(voice, name, replies));
       m[`tts_${name}_rss_added_mib`] = (process.memoryUsage().rss - rss) / 2 ** 20;
     }
+    // Smart Turn v3 (generated, Whisper-tiny geometry, float32; the published file is int8): the
+    // cost of one end-of-turn decision on the last 8 s of a caller's turn, features included.
+    rss = process.memoryUsage().rss;
+    t0 = performance.now();
+    const turn = await SmartTurnDetector.load(gen.turn);
+    m.turn_smart_turn_load_ms = performance.now() - t0;
+    const decisions: number[] = [];
+    const features: number[] = [];
+    const wf = new WhisperFeatures();
+    for (const c of clips.slice(0, 10)) {
+      t0 = performance.now();
+      await turn.decide(c, 8000);
+      decisions.push(performance.now() - t0);
+      const audio = Float32Array.from(c, (v) => v / 32768);
+      t0 = performance.now();
+      await wf.compute(audio);
+      features.push(performance.now() - t0);
+    }
+    decisions.sort((a, b) => a - b);
+    features.sort((a, b) => a - b);
+    m.turn_smart_turn_decision_p50_ms = percentile(decisions, 50);
+    m.turn_smart_turn_decision_p95_ms = percentile(decisions, 95);
+    m.turn_smart_turn_features_p50_ms = percentile(features, 50);
+    m.turn_smart_turn_rss_added_mib = (process.memoryUsage().rss - rss) / 2 ** 20;
+    turn.close();
     m.rss_mib = process.memoryUsage().rss / 2 ** 20;
     rmSync(dir, { recursive: true, force: true });
     return m;
