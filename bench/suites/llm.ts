@@ -17,11 +17,11 @@ Services: standard cleaning from $120 (2 hours), deep cleaning from $220 (4 hour
 Extra bedrooms $25 each. Pet hair $20. Inside the fridge $30. Hours: Monday to Friday 8 to 6, Saturday 9 to 2.
 Cancel at least 24 hours ahead or pay a $50 fee. We bring our own supplies and use eco-friendly products.`;
 
-/** 4-bit by default: how people run a 0.5B model (Q4_K_M); `0.5b` is the same in Q8_0. */
-const SHAPE = (process.env.BENCH_LLM_SHAPE ?? '0.5b-q4') as keyof typeof SHAPES;
+/** Qwen3-1.7B in Q4_K_M by default, the default set's LLM. */
+const SHAPE = (process.env.BENCH_LLM_SHAPE ?? 'qwen3-1.7b') as keyof typeof SHAPES;
 
 const suite: Suite = {
-  description: `node-llama-cpp on a Qwen2.5-0.5B-geometry GGUF (generated, random weights; BENCH_LLM_SHAPE=${SHAPE}), 2 threads`,
+  description: `node-llama-cpp on a generated GGUF of ${SHAPES[SHAPE].name} geometry (random weights; BENCH_LLM_SHAPE=${SHAPE}: 0.5b-q4, qwen3-1.7b, qwen3-4b), 2 threads`,
   models: () => [process.env.BENCH_LLM_MODEL ?? `${SHAPES[SHAPE].name} (generated)`],
   async run(): Promise<Metrics> {
     const path = process.env.BENCH_LLM_MODEL ?? await ensureGeneratedLlm(BUILT_MODELS_DIR, SHAPE);

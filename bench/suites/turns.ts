@@ -52,8 +52,8 @@ function trailingSilenceMs(pcm: Int16Array, rate = 8000): number {
 
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
-/** A 0.5B model in 4 bits, as people run one (BENCH_LLM_SHAPE=0.5b for Q8_0). */
-const SHAPE = (process.env.BENCH_LLM_SHAPE ?? '0.5b-q4') as keyof typeof SHAPES;
+/** Qwen3-1.7B in Q4_K_M, the default set's LLM (BENCH_LLM_SHAPE=qwen3-4b for the "better" set, 0.5b-q4 for the smallest). */
+const SHAPE = (process.env.BENCH_LLM_SHAPE ?? 'qwen3-1.7b') as keyof typeof SHAPES;
 const generatedLlm = () => ensureGeneratedLlm(BUILT_MODELS_DIR, SHAPE);
 
 const prefixed = (prefix: string, m: Metrics): Metrics => Object.fromEntries(Object.entries(m).map(([k, v]) => [`${prefix}${k}`, v]));

@@ -19,8 +19,13 @@ export interface LlamaShape {
   headsKv: number;
   ff: number;
   context: number;
-  /** Weight format: Q8_0 (default) or Q4_0, the 4-bit size most people run small models at. */
-  quant?: 'q8_0' | 'q4_0';
+  /**
+   * Weight format: Q8_0 (default), Q4_0, or Q4_K_M as llama.cpp's quantizer mixes it (Q4_K, with
+   * Q6_K for the output/tied embedding and for attn_v and ffn_down in the layers it favours).
+   */
+  quant?: 'q8_0' | 'q4_0' | 'q4_k_m';
+  /** llama.cpp architecture: 'llama' (default) or 'qwen3' (adds the per-head q/k RMSNorm). */
+  arch?: 'llama' | 'qwen3';
   /** The Jinja chat template written into the file (default: ChatML). */
   chatTemplate?: string;
   /** Width of one attention head when it is not embd / heads (Qwen3-4B: 2560 wide, 32 heads of 128). */
@@ -39,17 +44,20 @@ export const SHAPES = {
   tiny: { name: 'frontdesk-random-tiny', vocab: 1024, embd: 64, layers: 2, heads: 4, headsKv: 2, ff: 128, context: 2048 },
   '0.5b': { name: 'frontdesk-random-0.5b', vocab: 151936, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096 },
   '0.5b-q4': { name: 'frontdesk-random-0.5b-q4_0', vocab: 151936, embd: 896, layers: 24, heads: 14, headsKv: 2, ff: 4864, context: 4096, quant: 'q4_0' },
-  // Qwen3's geometry (its vocabulary, widths, layers, grouped heads of 128, tied embeddings, rope
-  // base 1e6) in the llama layout, 4-bit: Q4_0 stands in for Q4_K_M (4.5 vs ~4.9 bits per weight)
-  // and the per-head q/k RMSNorm Qwen3 adds is left out (a few thousand multiplies per token).
-  'qwen3-1.7b': { name: 'frontdesk-random-qwen3-1.7b-q4_0', vocab: 151936, embd: 2048, layers: 28, heads: 16, headsKv: 8, headDim: 128, ff: 6144, context: 4096, quant: 'q4_0', tiedEmbeddings: true, ropeBase: 1_000_000 },
-  'qwen3-4b': { name: 'frontdesk-random-qwen3-4b-q4_0', vocab: 151936, embd: 2560, layers: 36, heads: 32, headsKv: 8, headDim: 128, ff: 9728, context: 4096, quant: 'q4_0', tiedEmbeddings: true, ropeBase: 1_000_000 },
+  // Qwen3's geometry in its own llama.cpp architecture (vocabulary, widths, layers, grouped heads of
+  // 128, q/k RMSNorm, tied embeddings, rope base 1e6) in Q4_K_M, the file `npm run models` fetches.
+  'qwen3-1.7b': { name: 'frontdesk-random-qwen3-1.7b-q4_k_m', arch: 'qwen3', vocab: 151936, embd: 2048, layers: 28, heads: 16, headsKv: 8, headDim: 128, ff: 6144, context: 4096, quant: 'q4_k_m', tiedEmbeddings: true, ropeBase: 1_000_000 },
+  'qwen3-4b': { name: 'frontdesk-random-qwen3-4b-q4_k_m', arch: 'qwen3', vocab: 151936, embd: 2560, layers: 36, heads: 32, headsKv: 8, headDim: 128, ff: 9728, context: 4096, quant: 'q4_k_m', tiedEmbeddings: true, ropeBase: 1_000_000 },
+  // The same layout at test size (K-quants need rows of 256).
+  'tiny-qwen3': { name: 'frontdesk-random-tiny-qwen3-q4_k_m', arch: 'qwen3', vocab: 1024, embd: 256, layers: 2, heads: 4, headsKv: 2, headDim: 128, ff: 512, context: 2048, quant: 'q4_k_m', tiedEmbeddings: true, ropeBase: 1_000_000 },
 } as const satisfies Record<string, LlamaShape>;
 
 const enum T { U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9 }
 const GGML_F32 = 0;
 const GGML_Q4_0 = 2;
 const GGML_Q8_0 = 8;
+const GGML_Q4_K = 12;
+const GGML_Q6_K = 14;
 const ALIGN = 32;
 
 class Buf {
@@ -152,33 +160,50 @@ const CHATML = "{% for message in messages %}{{ '<|im_start|>' + message['role']
 
 interface Tensor { name: string; dims: number[]; type: number }
 
+/** llama.cpp's Q4_K_M keeps more bits in the first and last eighth of the layers and every third between. */
+function moreBits(i: number, n: number): boolean {
+  return i < n / 8 || i >= (7 * n) / 8 || (i - Math.floor(n / 8)) % 3 === 2;
+}
+
 function tensors(s: LlamaShape): Tensor[] {
   const head = s.headDim ?? s.embd / s.heads;
   const kv = head * s.headsKv;
   const q = head * s.heads;
-  const Q = s.quant === 'q4_0' ? GGML_Q4_0 : GGML_Q8_0;
-  const out: Tensor[] = [{ name: 'token_embd.weight', dims: [s.embd, s.vocab], type: Q }];
+  const k = s.quant === 'q4_k_m';
+  const Q = s.quant === 'q4_0' ? GGML_Q4_0 : k ? GGML_Q4_K : GGML_Q8_0;
+  const hi = (i: number) => (k && moreBits(i, s.layers) ? GGML_Q6_K : Q);
+  const out: Tensor[] = [{ name: 'token_embd.weight', dims: [s.embd, s.vocab], type: k && s.tiedEmbeddings ? GGML_Q6_K : Q }];
   for (let i = 0; i < s.layers; i++) {
     out.push(
       { name: `blk.${i}.attn_norm.weight`, dims: [s.embd], type: GGML_F32 },
       { name: `blk.${i}.attn_q.weight`, dims: [s.embd, q], type: Q },
       { name: `blk.${i}.attn_k.weight`, dims: [s.embd, kv], type: Q },
-      { name: `blk.${i}.attn_v.weight`, dims: [s.embd, kv], type: Q },
+      { name: `blk.${i}.attn_v.weight`, dims: [s.embd, kv], type: hi(i) },
       { name: `blk.${i}.attn_output.weight`, dims: [q, s.embd], type: Q },
+      ...(s.arch === 'qwen3'
+        ? [{ name: `blk.${i}.attn_q_norm.weight`, dims: [head], type: GGML_F32 }, { name: `blk.${i}.attn_k_norm.weight`, dims: [head], type: GGML_F32 }]
+        : []),
       { name: `blk.${i}.ffn_norm.weight`, dims: [s.embd], type: GGML_F32 },
       { name: `blk.${i}.ffn_gate.weight`, dims: [s.embd, s.ff], type: Q },
       { name: `blk.${i}.ffn_up.weight`, dims: [s.embd, s.ff], type: Q },
-      { name: `blk.${i}.ffn_down.weight`, dims: [s.ff, s.embd], type: Q },
+      { name: `blk.${i}.ffn_down.weight`, dims: [s.ff, s.embd], type: hi(i) },
     );
   }
   out.push({ name: 'output_norm.weight', dims: [s.embd], type: GGML_F32 });
-  if (!s.tiedEmbeddings) out.push({ name: 'output.weight', dims: [s.embd, s.vocab], type: Q });
+  if (!s.tiedEmbeddings) out.push({ name: 'output.weight', dims: [s.embd, s.vocab], type: k ? GGML_Q6_K : Q });
   return out;
 }
 
+/** Bytes per block and weights per block of each type. */
+const BLOCK: Record<number, [bytes: number, weights: number]> = {
+  [GGML_Q4_0]: [18, 32], [GGML_Q8_0]: [34, 32], [GGML_Q4_K]: [144, 256], [GGML_Q6_K]: [210, 256],
+};
+
 function byteSize(t: Tensor): number {
   const n = t.dims.reduce((a, b) => a * b, 1);
-  return t.type === GGML_F32 ? n * 4 : (n / 32) * (t.type === GGML_Q4_0 ? 18 : 34);
+  if (t.type === GGML_F32) return n * 4;
+  const [bytes, per] = BLOCK[t.type]!;
+  return (n / per) * bytes;
 }
 
 const pad = (n: number) => (ALIGN - (n % ALIGN)) % ALIGN;
@@ -186,22 +211,24 @@ const pad = (n: number) => (ALIGN - (n % ALIGN)) % ALIGN;
 /** Writes the model to `path`; returns its size in bytes. Deterministic shape, random weights. */
 export async function writeRandomLlama(path: string, s: LlamaShape): Promise<number> {
   const v = vocabulary(s.vocab);
+  const a = s.arch ?? 'llama';
   const meta: Meta[] = [
-    ['general.architecture', 'str', 'llama'],
+    ['general.architecture', 'str', a],
     ['general.name', 'str', s.name],
-    ['general.file_type', 'u32', s.quant === 'q4_0' ? 2 : 7],
+    // llama.cpp's file types: 7 Q8_0, 2 Q4_0, 15 Q4_K_M.
+    ['general.file_type', 'u32', s.quant === 'q4_0' ? 2 : s.quant === 'q4_k_m' ? 15 : 7],
     ['general.alignment', 'u32', ALIGN],
-    ['llama.context_length', 'u32', s.context],
-    ['llama.embedding_length', 'u32', s.embd],
-    ['llama.block_count', 'u32', s.layers],
-    ['llama.feed_forward_length', 'u32', s.ff],
-    ['llama.attention.head_count', 'u32', s.heads],
-    ['llama.attention.head_count_kv', 'u32', s.headsKv],
-    ['llama.rope.dimension_count', 'u32', s.headDim ?? s.embd / s.heads],
-    ['llama.rope.freq_base', 'f32', s.ropeBase ?? 10000],
-    ...(s.headDim ? [['llama.attention.key_length', 'u32', s.headDim], ['llama.attention.value_length', 'u32', s.headDim]] as Meta[] : []),
-    ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-6],
-    ['llama.vocab_size', 'u32', s.vocab],
+    [`${a}.context_length`, 'u32', s.context],
+    [`${a}.embedding_length`, 'u32', s.embd],
+    [`${a}.block_count`, 'u32', s.layers],
+    [`${a}.feed_forward_length`, 'u32', s.ff],
+    [`${a}.attention.head_count`, 'u32', s.heads],
+    [`${a}.attention.head_count_kv`, 'u32', s.headsKv],
+    [`${a}.rope.dimension_count`, 'u32', s.headDim ?? s.embd / s.heads],
+    [`${a}.rope.freq_base`, 'f32', s.ropeBase ?? 10000],
+    ...(s.headDim ? [[`${a}.attention.key_length`, 'u32', s.headDim], [`${a}.attention.value_length`, 'u32', s.headDim]] as Meta[] : []),
+    [`${a}.attention.layer_norm_rms_epsilon`, 'f32', 1e-6],
+    [`${a}.vocab_size`, 'u32', s.vocab],
     ['tokenizer.ggml.model', 'str', 'llama'],
     ['tokenizer.ggml.tokens', 'strs', v.tokens],
     ['tokenizer.ggml.scores', 'f32s', v.scores],
@@ -236,7 +263,7 @@ export async function writeRandomLlama(path: string, s: LlamaShape): Promise<num
     await f.write(Buffer.concat(head.parts));
     let written = head.size;
     for (const t of ts) {
-      const data = t.type === GGML_F32 ? ones(t) : t.type === GGML_Q4_0 ? q4(t) : q8(t);
+      const data = t.type === GGML_F32 ? ones(t) : t.type === GGML_Q4_0 ? q4(t) : t.type === GGML_Q4_K ? q4k(t) : t.type === GGML_Q6_K ? q6k(t) : q8(t);
       await f.write(data);
       written += data.length;
       const p = pad(data.length);
@@ -271,3 +298,22 @@ function blocks(t: Tensor, bytes: number, scale: number): Buffer {
 
 const q4 = (t: Tensor) => blocks(t, 18, 0x1c66);
 const q8 = (t: Tensor) => blocks(t, 34, 0x0d00);
+
+/**
+ * K-quant super-blocks of 256 weights with random quants and scales, their f16 super-scales set
+ * so the weights stay ~N(0, 0.02): Q4_K (144 bytes: d, dmin, 12 bytes of 6-bit scales and mins,
+ * 128 bytes of nibbles) and Q6_K (210 bytes: 128 low nibbles, 64 high bit pairs, 16 int8 scales, d last).
+ */
+function superBlocks(t: Tensor, bytes: number, fill: (out: Buffer, at: number) => void): Buffer {
+  const n = t.dims.reduce((a, b) => a * b, 1) / 256;
+  const out = Buffer.alloc(n * bytes);
+  randomFillSync(out);
+  for (let i = 0; i < n; i++) fill(out, i * bytes);
+  return out;
+}
+
+const q4k = (t: Tensor) => superBlocks(t, 144, (b, at) => {
+  b.writeUInt16LE(0x053e, at); // d ≈ 8e-5
+  b.writeUInt16LE(0x10ea, at + 2); // dmin ≈ 6e-4
+});
+const q6k = (t: Tensor) => superBlocks(t, 210, (b, at) => b.writeUInt16LE(0x00a8, at + 208)); // d ≈ 1e-5

@@ -161,10 +161,14 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     }
   });
 
-  it('runs the Qwen3 layout: heads wider than width / heads, tied embeddings (what the 1.7B and 4B shapes use)', async () => {
+  it("runs Qwen3's own architecture in Q4_K_M: q/k norms, heads wider than width / heads, tied embeddings (the 1.7B and 4B shapes)", async () => {
     const path = join(dir, 'qwen3-style.gguf');
-    // 4 heads of 32 on a 64-wide model, as Qwen3-4B has 32 heads of 128 on 2560.
-    await writeRandomLlama(path, { ...SHAPES.tiny, headDim: 32, tiedEmbeddings: true, ropeBase: 1_000_000, quant: 'q4_0' });
+    // 4 heads of 128 on a 256-wide model, as Qwen3-4B has 32 heads of 128 on 2560; K-quant blocks.
+    const bytes = await writeRandomLlama(path, SHAPES['tiny-qwen3']);
+    // Q4_K for most matrices, Q6_K for the tied embedding and the favoured layers: between 4.5 and 6.6 bits a weight.
+    const weights = 1024 * 256 + 2 * (256 * 512 * 2 + 256 * 256 * 2 + 2 * 256 * 512 + 512 * 256);
+    expect(bytes * 8 / weights).toBeGreaterThan(4.5);
+    expect(bytes * 8 / weights).toBeLessThan(8);
     const other = await LlamaCppLlm.load({ model: path, sequences: 1, contextPerSequence: 512 });
     try {
       for await (const _ of other.chat([{ role: 'user', content: 'Hello' }], { maxTokens: 3 })) { /* drain */ }
@@ -172,7 +176,7 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     } finally {
       await other.close();
     }
-    expect(SHAPES['qwen3-1.7b']).toMatchObject({ vocab: 151936, embd: 2048, layers: 28, heads: 16, headsKv: 8, headDim: 128, ff: 6144, tiedEmbeddings: true });
+    expect(SHAPES['qwen3-1.7b']).toMatchObject({ arch: 'qwen3', quant: 'q4_k_m', vocab: 151936, embd: 2048, layers: 28, heads: 16, headsKv: 8, headDim: 128, ff: 6144, tiedEmbeddings: true });
   });
 
   it('refuses a missing model file with the command that fetches it', async () => {
