@@ -24,9 +24,14 @@ const INTENTS: [Intent, RegExp][] = [
   ['human', /\b(owner|human|real person|a person|manager|speak (to|with)|talk (to|with)|operator|representative)\b/],
   ['message', /\b(leave a message|take a message|message for|call me back|callback|tell (her|him|them|the owner))\b/],
   ['thanks', /\b(thanks|thank you|thx|appreciate it)\b/],
-  ['goodbye', /\b(bye|goodbye|that'?s all|that is all|nothing else|have a good)\b/],
   ['greeting', /^(hi|hello|hey|good (morning|afternoon|evening))\b/],
 ];
+
+// A goodbye is a turn made only of closing words: "bye" inside a sentence (digits, an address) is not one.
+const CLOSING = /\b(bye|goodbye|that'?s all|that is all|nothing else|have a good (day|one|night|evening|weekend))\b/;
+const CLOSING_WORDS = new Set("ok okay alright all right thanks thank you bye goodbye bye-bye that's thats that is it nothing else have a good day one night evening weekend great perfect so no nope too then um uh cool awesome".split(' '));
+/** Fillers before an answer ("um, yes"): they do not make it something else. */
+const FILLERS = /^((um+|uh+|er+|erm|ah+|oh|well|so|hmm+|mm+|like)[\s,.!]+)+/;
 
 const YES = /^(y|yes|yeah|yep|yup|sure|ok|okay|correct|right|please do|please(?=\s*[.!]?$)|do it|sounds good|perfect|confirm|that works|works for me|absolutely|definitely|go ahead)\b/;
 const NO = /^(n|no|nope|nah|not really|don'?t|do not|wrong|incorrect|never ?mind)\b/;
@@ -50,9 +55,12 @@ export function normalize(text: string): string {
 export function understand(ctx: BusinessContext, raw: string, now: Date): Understanding {
   const text = normalize(raw);
   const intents: Intent[] = [];
-  if (YES.test(text)) intents.push('yes');
-  else if (NO.test(text)) intents.push('no');
+  const answer = text.replace(FILLERS, '');
+  if (YES.test(answer)) intents.push('yes');
+  else if (NO.test(answer)) intents.push('no');
   for (const [intent, re] of INTENTS) if (re.test(text)) intents.push(intent);
+  const words = text.replace(/[^a-z' -]/g, ' ').split(/\s+/).filter(Boolean);
+  if (CLOSING.test(text) && words.length && words.every((w) => CLOSING_WORDS.has(w))) intents.push('goodbye');
 
   const svc = resolveService(ctx, text);
   const unitName = ctx.services.find((s) => s.price.perUnit)?.price.perUnit?.unit ?? 'bedroom';
@@ -69,10 +77,12 @@ export function understand(ctx: BusinessContext, raw: string, now: Date): Unders
   }
 
   const offset = DateTime.fromJSDate(now, { zone: ctx.timezone }).offset;
-  const parsed = chrono.parse(raw, { instant: now, timezone: offset }, { forwardDate: true })[0];
+  // "From Tuesday to Thursday at 10", "not Monday, Wednesday": the time wanted is said last.
+  const parsed = chrono.parse(raw, { instant: now, timezone: offset }, { forwardDate: true }).at(-1);
   let when: Understanding['when'];
   if (parsed) {
-    const c = parsed.start;
+    // A move "from Tuesday to Thursday at 10" parses as one range: the new time is its end.
+    const c = parsed.end && intents.includes('reschedule') ? parsed.end : parsed.start;
     const hasTime = c.isCertain('hour');
     const hasDate = c.isCertain('day') || c.isCertain('weekday') || /\b(today|tomorrow|tonight)\b/.test(text);
     let at = DateTime.fromJSDate(c.date(), { zone: ctx.timezone });
@@ -81,6 +91,10 @@ export function understand(ctx: BusinessContext, raw: string, now: Date): Unders
     if (!hasTime) at = at.startOf('day');
     when = { at: at.toJSDate(), hasTime, hasDate };
   }
+
+  // "Hi, how much is a deep clean?": the greeting is manners; the request is what to answer.
+  const greeting = intents.indexOf('greeting');
+  if (greeting >= 0 && (intents.length > 1 || svc || when)) intents.splice(greeting, 1);
 
   return {
     intents,
