@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Llm, Stt, TurnDetector, Tts, Vad } from './types.js';
-import { SmartTurnDetector } from './turn/smart-turn.js';
 import { SileroVad } from './vad/silero.js';
 import { EnergyVad } from './vad/energy.js';
 import { chooseSilero } from './vad/model.js';
@@ -178,6 +177,8 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       }
       if (turnModel && !set.turn && (await checked([turnModel], 'end-of-turn model'))) {
         // A model onnxruntime cannot run leaves the endpointing delays in charge, not a dead call path.
+        // Loaded only when there is a model: onnxruntime's 45 MB library stays out of every other process.
+        const { SmartTurnDetector } = await import('./turn/smart-turn.js');
         set.turn = await SmartTurnDetector.load(turnModel).catch((e: Error) => {
           log(`end-of-turn model not loaded: ${e.message}`);
           return undefined;

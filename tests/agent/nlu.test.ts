@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
 import { understand } from '../../src/agent/guided/nlu.js';
 import { demoContext } from '../../src/business/context/demo.js';
+import { contextSchema } from '../../src/business/context/schema.js';
 
 /** The rule reading under the LLM, on what callers say that it used to get wrong. */
 const now = DateTime.fromISO('2026-06-01T09:00', { zone: demoContext.timezone }).toJSDate(); // a Monday
-const heard = (text: string) => understand(demoContext, text, now);
+const ctx = contextSchema.parse(demoContext);
+const heard = (text: string) => understand(ctx, text, now);
 
 describe('the rule NLU', () => {
   it('hears goodbye only in a turn of closing words, never "bye" inside digits or an address', () => {
