@@ -1,7 +1,7 @@
 # The frontdesk controller. Models are mounted at /models (see docker-compose.yml), never baked in.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 # package.json's override points onnxruntime-web here (see scripts/no-onnxruntime-web).
 COPY scripts/no-onnxruntime-web ./scripts/no-onnxruntime-web
 RUN npm ci --no-audit --no-fund
@@ -15,7 +15,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng flite
       pocketsphinx pocketsphinx-en-us sphinxtrain sphinxbase-utils asterisk-core-sounds-en asterisk-core-sounds-en-wav \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 COPY scripts/no-onnxruntime-web ./scripts/no-onnxruntime-web
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
