@@ -23,6 +23,7 @@ import { VoiceSession } from './agent/voice/session.js';
 import { placePurposeCall } from './agent/voice/outbound.js';
 import { toE164 } from './util/phone.js';
 import { retrying } from './util/retry.js';
+import { recordQualityOnEnd } from './agent/call/quality.js';
 import { Brain } from './agent/brain.js';
 import { AgentTools } from './agent/tools.js';
 import { AnsweringFlow } from './agent/call/answering.js';
@@ -115,6 +116,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       const id = await business.calls.start({ direction: 'outbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to, contextId: ctx?.id ?? null, purpose: 'admin' });
       await business.calls.answered(id);
       liveCalls.set(id, call);
+      recordQualityOnEnd(business.calls, id, call, (err) => logger.warn({ err, callId: id }, 'call quality not saved'));
       call.once('ended', (reason) => {
         liveCalls.delete(id);
         void business.calls.ended(id, reason);
@@ -259,6 +261,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     }
     const callId = id;
     d.liveCalls.set(callId, call);
+    recordQualityOnEnd(business.calls, callId, call, (err) => logger.warn({ err, callId }, 'call quality not saved'));
     const ended = new Promise<string>((r) => call.once('ended', (reason) => {
       d.liveCalls.delete(callId);
       r(reason);

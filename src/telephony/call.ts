@@ -1,4 +1,7 @@
 import type { EventEmitter } from 'node:events';
+import type { CallQuality } from './rtp/rtcp.js';
+
+export type { CallQuality };
 
 /**
  * The one interface every telephony backend (built-in SIP, Asterisk, FreeSWITCH) gives the agent.
@@ -88,6 +91,12 @@ export interface Call extends EventEmitter<CallEventMap> {
   sendDtmf(digits: string): Promise<void>;
   transfer(target: TransferTarget): Promise<TransferResult>;
   hangup(reason?: string): Promise<void>;
+  /**
+   * Media quality so far (packets, loss, jitter, RTT from RTCP where the far end reports): where the
+   * backend sees the RTP itself (built-in SIP, Asterisk externalMedia over RTP). Read at the end of
+   * the call for its record.
+   */
+  quality?(): CallQuality | undefined;
   /** Records the whole call where the backend can (Asterisk: a bridge recording); returns where it lands. */
   startRecording?(name: string): Promise<string>;
 }

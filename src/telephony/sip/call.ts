@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type {
-  AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
+  AudioSource, Call, CallEventMap, CallQuality, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
 import type { MediaDirection, RtpSession } from '../rtp/session.js';
 import { Headers, parseCSeq, parseNameAddr, type SipRequest, type SipResponse } from './message.js';
@@ -205,6 +205,10 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     if (this.inviteTx) this.inviteTx.respond(makeResponse(this.inviteTx.request, 487, undefined, this.dialog.localTag));
     this.inviteTx = undefined;
     this.end('cancelled');
+  }
+
+  quality(): CallQuality {
+    return (this.continuedOn?.rtp ?? this.rtp).quality();
   }
 
   play(source: AudioSource): PlaybackHandle {
