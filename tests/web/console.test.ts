@@ -256,6 +256,11 @@ describe('admin console', () => {
     const wav = join(dir, 'call.wav');
     writeFileSync(wav, Buffer.concat([head, pcm]));
     await app.store.db.updateTable('calls').set({ recording_path: wav }).where('id', '=', callId).execute();
+    // What the telephony backend measured when the call ended (RTCP from the caller's phone included).
+    await app.business.calls.quality(callId, {
+      packetsIn: 497, packetsOut: 610, lost: 3, late: 1, duplicates: 0, discarded: 2, jitterMs: 4.2, maxJitterMs: 11.5,
+      rtcpIn: 4, rtcpOut: 5, remote: { lost: 0, fractionLost: 0, jitterMs: 1.1 }, rttMs: 38.2, maxRttMs: 52,
+    });
     await page.goto(`${base}/#/calls`);
     await page.waitForSelector('#calls a');
     await shot('calls');
@@ -289,6 +294,12 @@ describe('admin console', () => {
       return { status: r.status, range: r.headers.get('content-range'), bytes: (await r.arrayBuffer()).byteLength };
     }, callId);
     expect(part).toEqual({ status: 206, range: `bytes 100-199/${44 + 32000}`, bytes: 100 });
+    await page.click('#call-quality summary');
+    const quality = await page.textContent('#call-quality');
+    expect(quality).toContain('497 (lost 3, 0.6 %)');
+    expect(quality).toContain('4.2 ms (worst 11.5 ms)');
+    expect(quality).toContain('38.2 ms (worst 52 ms)');
+    expect(quality).toContain('5 sent, 4 received');
     await shot('call');
   });
 

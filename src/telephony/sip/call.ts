@@ -116,7 +116,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
         return;
       }
       this.ep.stack.sendRaw(this.ok2xx, this.dialog.remote);
-      interval = Math.min(interval * 2, timers.T2);
+      // Doubling to T2, and the last wait cut short so the limit is 64×T1, not the next slot after it.
+      interval = Math.min(interval * 2, timers.T2, 64 * timers.T1 - elapsed);
       this.ok2xxTimer = setTimeout(again, interval);
     };
     this.ok2xxTimer = setTimeout(again, interval);
