@@ -83,6 +83,11 @@ export interface Call extends EventEmitter<CallEventMap> {
   /** Sample rate of 'audio' frames and the rate play() expects. */
   readonly sampleRate: number;
   answer(): Promise<void>;
+  /**
+   * Early media while ringing (SIP: 183 Session Progress with our SDP): what play() queues now is
+   * heard before the answer (a ringback tone). Where the backend cannot, absent or a no-op.
+   */
+  progress?(): Promise<void>;
   /** Refuse a ringing call (e.g. 486 busy, 603 decline, 403 blocked). */
   reject(status?: number, reason?: string): Promise<void>;
   play(source: AudioSource): PlaybackHandle;
@@ -109,6 +114,8 @@ export interface DialOptions {
   requestedBy?: string;
   /** A transfer's owner leg rather than a call of its own (audit log). */
   leg?: 'outbound' | 'warm';
+  /** Give up now (the leg is CANCELled where the backend can); the dial rejects. */
+  signal?: AbortSignal;
 }
 
 /** A running backend: emits 'call' for inbound calls and places outbound ones. */

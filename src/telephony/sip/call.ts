@@ -75,8 +75,29 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     });
   }
 
+  /**
+   * Early media (183 with our SDP): RTP starts now, send only, so a ringback tone is heard and the
+   * caller's silence before the answer is no media timeout. Not with a delayed offer (our offer
+   * would need reliable provisionals): the caller's phone plays its own ringback after the 180.
+   */
+  async progress(): Promise<void> {
+    if (this.state !== 'ringing' || !this.inviteTx || this.awaitingAnswer || this.earlyMedia) return;
+    const res = makeResponse(this.inviteTx.request, 183, 'Session Progress', this.dialog.localTag);
+    this.ep.addContact(res.headers, this.dialog.remote.transport);
+    res.headers.add('content-type', 'application/sdp');
+    res.body = Buffer.from(this.ep.localSdp(this));
+    this.inviteTx.respond(res);
+    this.earlyMedia = true;
+    this.rtp.setDirection('sendonly');
+    this.rtp.start();
+  }
+
+  private earlyMedia = false;
+
   async answer(): Promise<void> {
     if (this.state !== 'ringing' || !this.inviteTx) return;
+    // After early media (send only), media goes both ways from the answer.
+    if (this.earlyMedia) this.rtp.setDirection(this.localDirection);
     const res = makeResponse(this.inviteTx.request, 200, 'OK', this.dialog.localTag);
     this.ep.addContact(res.headers, this.dialog.remote.transport);
     res.headers.add('allow', this.ep.allow);

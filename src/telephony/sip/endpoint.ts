@@ -653,14 +653,18 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     let intervalTries = 0;
     // Nobody answered in time: CANCEL, so the phone stops ringing (the 487 or a racing 200 follows).
     let gaveUp = false;
-    const timeout = setTimeout(() => {
+    const giveUp = () => {
       gaveUp = true;
       current?.cancel();
-    }, (opts.timeoutSeconds ?? 60) * 1000);
+    };
+    const timeout = setTimeout(giveUp, (opts.timeoutSeconds ?? 60) * 1000);
+    // The caller of dial gave up (another phone answered, the caller hung up): same as the timeout.
+    opts.signal?.addEventListener('abort', giveUp, { once: true });
     let current: ReturnType<SipStack['request']> | undefined;
     try {
       for (;;) {
         current = this.stack.request(req, remote);
+        if (gaveUp || opts.signal?.aborted) giveUp();
         res = await current.response;
         if ((res.status === 401 || res.status === 407) && !gaveUp && trunk?.username && trunk.password && authTries++ < 2) {
           const ch = parseAuth(res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? '');
@@ -679,6 +683,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       }
     } finally {
       clearTimeout(timeout);
+      opts.signal?.removeEventListener('abort', giveUp);
     }
     if (gaveUp && res.status < 300) {
       // Answered just as we gave up: take the call down properly rather than leave it open.
