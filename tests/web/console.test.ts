@@ -158,6 +158,9 @@ describe('admin console', () => {
     await alert.locator('[data-field="via"]').selectOption('email');
     await alert.locator('[data-field="to"]').fill('maria@example.com');
     await page.fill('#crews', 'crew-1, crew-2');
+    // Ring first: the owner's phones for 15 s, then the receptionist.
+    await page.fill('#ring-seconds', '15');
+    await page.check('#owner-first');
     await page.click('#save-context');
     await page.waitForSelector('h1:has-text("v4")');
     const doc = (await app.contexts.get('sparkle-cleaning')).document;
@@ -168,6 +171,7 @@ describe('admin console', () => {
     expect(doc.scheduling).toMatchObject({ travelBufferMinutes: 45, crews: ['crew-1', 'crew-2'], slotMinutes: 30 });
     expect(doc.alerts.at(-1)).toEqual({ on: 'missed_call', via: 'email', to: 'maria@example.com' });
     expect(doc.afterHours).toEqual({ action: 'agent', greeting: "We're closed, but I can still book you in." });
+    expect(doc.answer).toEqual({ ringSeconds: 15, ownerFirst: true, earlyMedia: false });
     // Untouched lists come back as they were: the add-ons keep their first-visit discount.
     expect(doc.pricing.modifiers.find((m) => m.id === 'first-visit')).toMatchObject({ kind: 'percent', amount: -10, firstVisitOnly: true });
     await shot('context-forms');
