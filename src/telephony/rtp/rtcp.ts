@@ -91,7 +91,10 @@ export class Rtcp {
   private rtcpIn = 0;
   private rtcpOut = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Where reports go, and what the SDP said (the RTP address, its a=rtcp port). */
   private remote: { address: string; port: number } | undefined;
+  private rtpRemote: { address: string; port: number } | undefined;
+  private rtcpPort: number | undefined;
   /** The far end's RTCP source, once seen (symmetric RTCP behind NAT). */
   private latchedRemote = false;
   private readonly now: () => number;
@@ -110,10 +113,6 @@ export class Rtcp {
     return this.mux || !this.o.socket;
   }
 
-  get localPort(): number | undefined {
-    return this.o.socket?.address().port;
-  }
-
   /** Where reports go: the SDP's a=rtcp port, or RTP + 1, or the RTP port itself with rtcp-mux. */
   setRemote(rtp: { address: string; port: number }, rtcpPort?: number, mux = this.mux): void {
     const same = this.rtpRemote?.address === rtp.address && this.rtpRemote.port === rtp.port && this.rtcpPort === rtcpPort && this.mux === mux;
@@ -124,9 +123,6 @@ export class Rtcp {
     this.remote = { address: rtp.address, port: this.muxed ? rtp.port : rtcpPort ?? rtp.port + 1 };
     this.latchedRemote = false;
   }
-
-  private rtpRemote: { address: string; port: number } | undefined;
-  private rtcpPort: number | undefined;
 
   start(): void {
     if (this.timer || this.closed || !this.o.send) return;
