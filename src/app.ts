@@ -23,6 +23,8 @@ import { VoiceSession } from './agent/voice/session.js';
 import { placePurposeCall } from './agent/voice/outbound.js';
 import { toE164 } from './util/phone.js';
 import { retrying } from './util/retry.js';
+import { recordQualityOnEnd } from './agent/call/quality.js';
+import { ringThenAnswer } from './agent/call/ring-first.js';
 import { Brain } from './agent/brain.js';
 import { AgentTools } from './agent/tools.js';
 import { AnsweringFlow } from './agent/call/answering.js';
@@ -115,6 +117,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       const id = await business.calls.start({ direction: 'outbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to, contextId: ctx?.id ?? null, purpose: 'admin' });
       await business.calls.answered(id);
       liveCalls.set(id, call);
+      recordQualityOnEnd(business.calls, id, call, (err) => logger.warn({ err, callId: id }, 'call quality not saved'));
       call.once('ended', (reason) => {
         liveCalls.delete(id);
         void business.calls.ended(id, reason);
@@ -147,7 +150,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       else sock.destroy();
     });
   }
-  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands }, call));
+  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands }, call));
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
   let cliEndpoint: CliEndpoint | undefined;
@@ -222,6 +225,8 @@ interface CallDeps {
   dataDir: string;
   logger: Logger;
   liveCalls: Map<string, Call>;
+  /** For the ring phase's calls to the owner's phones. */
+  telephony: Telephony | undefined;
   llmMaxTokens: number;
   llmUnderstands: boolean;
 }
@@ -259,11 +264,15 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     }
     const callId = id;
     d.liveCalls.set(callId, call);
+    recordQualityOnEnd(business.calls, callId, call, (err) => logger.warn({ err, callId }, 'call quality not saved'));
     const ended = new Promise<string>((r) => call.once('ended', (reason) => {
       d.liveCalls.delete(callId);
       r(reason);
     }));
-    const conversational = d.speech.stt && (routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours');
+    const agentAnswers = routed.decision.action === 'agent' || routed.decision.action === 'agent_after_hours';
+    // Ring first (context `answer`): the caller hears ringing, the owner's phones may ring; the agent answers after.
+    if (agentAnswers && await ringThenAnswer({ business, db: d.store.db, telephony: d.telephony, logger }, call, callId, routed.context, routed.decision)) return;
+    const conversational = d.speech.stt && agentAnswers;
     if (conversational) {
       const session = new VoiceSession(
         { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, turnDetector: d.speech.turn },

@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, settings } from '../src/config/index.js';
 import { envExample } from '../scripts/env-example.js';
+import { sipGuardDefaults } from '../src/telephony/sip/guard.js';
+import { tcpDefaults } from '../src/telephony/sip/stack.js';
+import { sessionTimerDefaults } from '../src/telephony/sip/session-timer.js';
 
 describe('configuration', () => {
   it('has working defaults', () => {
@@ -32,6 +35,23 @@ describe('configuration', () => {
     expect(() => loadConfig({ FRONTDESK_RTP_PORT_MIN: '30000', FRONTDESK_RTP_PORT_MAX: '20000' })).toThrow(
       /FRONTDESK_RTP_PORT_MIN: 30000 is above FRONTDESK_RTP_PORT_MAX 20000/,
     );
+  });
+
+  it('the SIP guard, TCP and session-timer settings default to what the stack uses, in seconds', () => {
+    const c = loadConfig({});
+    expect(c.sip.guard).toEqual({ maxFailures: sipGuardDefaults.maxFailures, windowS: sipGuardDefaults.windowMs / 1000, blockS: sipGuardDefaults.blockMs / 1000 });
+    expect(c.sip.tcp).toEqual({ idleS: tcpDefaults.idleMs / 1000, maxPerSource: tcpDefaults.maxPerSource, maxTotal: tcpDefaults.maxTotal });
+    expect(c.sip.sessionTimer).toEqual({ requestS: sessionTimerDefaults.requestSeconds, minS: sessionTimerDefaults.minSeconds });
+    const set = loadConfig({ FRONTDESK_SIP_GUARD_BLOCK_S: '3600', FRONTDESK_SIP_TCP_IDLE_S: '30', FRONTDESK_SIP_SESSION_EXPIRES_S: '600', FRONTDESK_SIP_MIN_SE_S: '120' });
+    expect([set.sip.guard.blockS, set.sip.tcp.idleS, set.sip.sessionTimer.requestS, set.sip.sessionTimer.minS]).toEqual([3600, 30, 600, 120]);
+  });
+
+  it('refuses session-timer values below the RFC 4028 floor or an interval below our own Min-SE', () => {
+    expect(() => loadConfig({ FRONTDESK_SIP_MIN_SE_S: '30' })).toThrow(/FRONTDESK_SIP_MIN_SE_S: .*"30"/);
+    expect(() => loadConfig({ FRONTDESK_SIP_SESSION_EXPIRES_S: '100', FRONTDESK_SIP_MIN_SE_S: '300' })).toThrow(
+      /FRONTDESK_SIP_SESSION_EXPIRES_S: 100 is below FRONTDESK_SIP_MIN_SE_S 300/,
+    );
+    expect(() => loadConfig({ FRONTDESK_SIP_TCP_MAX_TOTAL: '0' })).toThrow(/FRONTDESK_SIP_TCP_MAX_TOTAL/);
   });
 
   it('documents every variable in .env.example', () => {

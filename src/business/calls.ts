@@ -48,6 +48,11 @@ export class CallLog {
       .execute();
   }
 
+  /** The call's media quality (packets, loss, jitter, RTT), as the telephony backend measured it. */
+  async quality(id: string, quality: unknown): Promise<void> {
+    await this.db.updateTable('calls').set({ quality: JSON.stringify(quality) }).where('id', '=', id).execute();
+  }
+
   /**
    * Start-up: calls a previous process left `ringing` or `answered` cannot still be up (their
    * media died with it), so they end as `interrupted`. Returns how many were closed.

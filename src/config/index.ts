@@ -139,6 +139,46 @@ export const settings = {
     doc: 'Caller ID (E.164) for outbound calls; the context number is used when a call has one.',
     schema: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15125550100').optional(),
   },
+  FRONTDESK_SIP_GUARD_MAX_FAILURES: {
+    path: 'sip.guard.maxFailures',
+    doc: 'Authentication failures (wrong digest, INVITEs from untrusted networks) from one address within FRONTDESK_SIP_GUARD_WINDOW_S that block it.',
+    schema: z.coerce.number().int().min(1).max(1000).default(5),
+  },
+  FRONTDESK_SIP_GUARD_WINDOW_S: {
+    path: 'sip.guard.windowS',
+    doc: 'Seconds over which authentication failures from one address are counted.',
+    schema: z.coerce.number().int().min(1).max(86_400).default(60),
+  },
+  FRONTDESK_SIP_GUARD_BLOCK_S: {
+    path: 'sip.guard.blockS',
+    doc: 'Seconds a blocked address is ignored (its SIP requests get no answer).',
+    schema: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
+  },
+  FRONTDESK_SIP_TCP_IDLE_S: {
+    path: 'sip.tcp.idleS',
+    doc: 'Seconds an inbound SIP-over-TCP connection may sit idle before it is closed (never while a call uses it).',
+    schema: z.coerce.number().int().min(5).max(86_400).default(300),
+  },
+  FRONTDESK_SIP_TCP_MAX_PER_SOURCE: {
+    path: 'sip.tcp.maxPerSource',
+    doc: 'Inbound SIP-over-TCP connections at once from one address.',
+    schema: z.coerce.number().int().min(1).max(10_000).default(20),
+  },
+  FRONTDESK_SIP_TCP_MAX_TOTAL: {
+    path: 'sip.tcp.maxTotal',
+    doc: 'Inbound SIP-over-TCP connections at once in all.',
+    schema: z.coerce.number().int().min(1).max(100_000).default(1000),
+  },
+  FRONTDESK_SIP_SESSION_EXPIRES_S: {
+    path: 'sip.sessionTimer.requestS',
+    doc: 'Session-timer interval (RFC 4028 Session-Expires) asked for on our own calls, in seconds.',
+    schema: z.coerce.number().int().min(90).max(86_400).default(1800),
+  },
+  FRONTDESK_SIP_MIN_SE_S: {
+    path: 'sip.sessionTimer.minS',
+    doc: 'Smallest session-timer interval (Min-SE) accepted from a peer, in seconds; shorter ones get 422 (RFC 4028 floor: 90).',
+    schema: z.coerce.number().int().min(90).max(86_400).default(90),
+  },
   FRONTDESK_DIAL_INTERNATIONAL: {
     path: 'dial.international',
     doc: 'Allow outbound calls to numbers outside the domestic country code (+1 by default).',
@@ -430,6 +470,9 @@ export interface Config {
     trunkPassword: string | undefined;
     register: boolean | undefined;
     callerId: string | undefined;
+    guard: { maxFailures: number; windowS: number; blockS: number };
+    tcp: { idleS: number; maxPerSource: number; maxTotal: number };
+    sessionTimer: { requestS: number; minS: number };
   };
   dial: { international: boolean; premium: boolean; country: string; extensions: string };
   freeswitch: {
@@ -556,6 +599,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (cfg.telephony === 'asterisk' && (!cfg.asterisk?.url || !cfg.asterisk.password)) {
     problems.push('FRONTDESK_ARI_URL: FRONTDESK_TELEPHONY=asterisk needs FRONTDESK_ARI_URL and FRONTDESK_ARI_PASSWORD');
+  }
+  if (problems.length === 0 && cfg.sip.sessionTimer.requestS < cfg.sip.sessionTimer.minS) {
+    problems.push(`FRONTDESK_SIP_SESSION_EXPIRES_S: ${cfg.sip.sessionTimer.requestS} is below FRONTDESK_SIP_MIN_SE_S ${cfg.sip.sessionTimer.minS}`);
   }
   if (problems.length === 0 && cfg.rtp.portMin > cfg.rtp.portMax) {
     problems.push(

@@ -66,6 +66,8 @@ export interface CallsTable {
   recording_path: string | null;
   summary: string | null;
   result: NullableJson;
+  /** Media quality at the end (telephony/rtp/rtcp.ts CallQuality), where the backend measured it. */
+  quality: NullableJson;
 }
 
 export type CallEventKind =

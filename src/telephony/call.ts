@@ -1,4 +1,7 @@
 import type { EventEmitter } from 'node:events';
+import type { CallQuality } from './rtp/rtcp.js';
+
+export type { CallQuality };
 
 /**
  * The one interface every telephony backend (built-in SIP, Asterisk, FreeSWITCH) gives the agent.
@@ -80,6 +83,11 @@ export interface Call extends EventEmitter<CallEventMap> {
   /** Sample rate of 'audio' frames and the rate play() expects. */
   readonly sampleRate: number;
   answer(): Promise<void>;
+  /**
+   * Early media while ringing (SIP: 183 Session Progress with our SDP): what play() queues now is
+   * heard before the answer (a ringback tone). Where the backend cannot, absent or a no-op.
+   */
+  progress?(): Promise<void>;
   /** Refuse a ringing call (e.g. 486 busy, 603 decline, 403 blocked). */
   reject(status?: number, reason?: string): Promise<void>;
   play(source: AudioSource): PlaybackHandle;
@@ -88,6 +96,12 @@ export interface Call extends EventEmitter<CallEventMap> {
   sendDtmf(digits: string): Promise<void>;
   transfer(target: TransferTarget): Promise<TransferResult>;
   hangup(reason?: string): Promise<void>;
+  /**
+   * Media quality so far (packets, loss, jitter, RTT from RTCP where the far end reports): where the
+   * backend sees the RTP itself (built-in SIP, Asterisk externalMedia over RTP). Read at the end of
+   * the call for its record.
+   */
+  quality?(): CallQuality | undefined;
   /** Records the whole call where the backend can (Asterisk: a bridge recording); returns where it lands. */
   startRecording?(name: string): Promise<string>;
 }
@@ -100,6 +114,8 @@ export interface DialOptions {
   requestedBy?: string;
   /** A transfer's owner leg rather than a call of its own (audit log). */
   leg?: 'outbound' | 'warm';
+  /** Give up now (the leg is CANCELled where the backend can); the dial rejects. */
+  signal?: AbortSignal;
 }
 
 /** A running backend: emits 'call' for inbound calls and places outbound ones. */

@@ -56,6 +56,9 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         rtpPortMax: cfg.rtp.portMax,
         maxCalls: cfg.calls.max,
         mediaTimeoutMs: cfg.rtp.mediaTimeoutS * 1000,
+        guard: { maxFailures: cfg.sip.guard.maxFailures, windowMs: cfg.sip.guard.windowS * 1000, blockMs: cfg.sip.guard.blockS * 1000 },
+        tcp: { idleMs: cfg.sip.tcp.idleS * 1000, maxPerSource: cfg.sip.tcp.maxPerSource, maxTotal: cfg.sip.tcp.maxTotal },
+        sessionTimer: { requestSeconds: cfg.sip.sessionTimer.requestS, minSeconds: cfg.sip.sessionTimer.minS },
         logger: logger.child({ mod: 'sip' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
       });

@@ -107,12 +107,15 @@ describe('answering a call', () => {
     expect(JSON.stringify(alert.payload)).toMatch(/call me back/);
     // The call record is closed just after the hang-up.
     let rec = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
-    for (let i = 0; i < 40 && rec.state !== 'ended'; i++) {
+    for (let i = 0; i < 40 && (rec.state !== 'ended' || !rec.quality); i++) {
       await new Promise((r) => setTimeout(r, 50));
       rec = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
     }
     expect(rec).toMatchObject({ direction: 'inbound', state: 'ended', disposition: 'voicemail', from_number: '+15125550177', to_number: '+15125550100' });
     expect(rec.answered_at).not.toBeNull();
+    // The media quality the endpoint measured is kept with the call (and served by GET /api/calls/:id).
+    expect(rec.quality).toMatchObject({ packetsIn: expect.any(Number), lost: 0, discarded: 0 });
+    expect((rec.quality as { packetsIn: number }).packetsIn).toBeGreaterThan(100);
   }, 40_000);
 
   it('hands the caller to the owner when they press 0', async () => {

@@ -53,14 +53,15 @@ async function baresipCall(target: string, seconds: number): Promise<{ code: num
 describe('a baresip desk phone calls the built-in endpoint', () => {
   let ep: SipEndpoint;
   beforeAll(async () => {
-    ep = new SipEndpoint({ bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 47000, rtpPortMax: 47099 });
+    ep = new SipEndpoint({ bind: '127.0.0.1', port: await freePort(), trusted: parseCidrList([]), rtpPortMin: 47000, rtpPortMax: 47099, rtcpIntervalMs: 500 });
     await ep.start();
   });
   afterAll(async () => ep.stop());
 
-  it('is answered, its audio is heard, ours goes out to it, and its hang-up ends the call', async () => {
+  it('is answered, its audio is heard, ours goes out to it, RTCP both ways, and its hang-up ends the call', async () => {
     const callP = new Promise<SipCall>((r) => ep.once('call', (c) => r(c as SipCall)));
-    const phone = baresipCall(`127.0.0.1:${ep.port}`, 4);
+    // Long enough for baresip's RTCP (a report every ~5 s) to reach us.
+    const phone = baresipCall(`127.0.0.1:${ep.port}`, 8);
     const call = await callP;
     let toneFrames = 0;
     call.on('audio', (f) => {
@@ -75,5 +76,12 @@ describe('a baresip desk phone calls the built-in endpoint', () => {
     expect(toneFrames, run.output).toBeGreaterThan(25);
     expect(call.rtp.stats.packetsOut).toBeGreaterThan(50);
     expect(call.rtp.stats.foreign).toBe(0);
-  }, 20_000);
+    // The phone's reports were read: how it heard us (no loss on loopback) and the round trip.
+    const q = call.quality();
+    expect(q.rtcpIn, run.output).toBeGreaterThan(0);
+    expect(q.rtcpOut).toBeGreaterThan(0);
+    expect(q.remote?.lost).toBe(0);
+    expect(q.rttMs).toBeGreaterThanOrEqual(0);
+    expect(q.lost).toBe(0);
+  }, 30_000);
 });

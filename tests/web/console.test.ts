@@ -158,6 +158,9 @@ describe('admin console', () => {
     await alert.locator('[data-field="via"]').selectOption('email');
     await alert.locator('[data-field="to"]').fill('maria@example.com');
     await page.fill('#crews', 'crew-1, crew-2');
+    // Ring first: the owner's phones for 15 s, then the receptionist.
+    await page.fill('#ring-seconds', '15');
+    await page.check('#owner-first');
     await page.click('#save-context');
     await page.waitForSelector('h1:has-text("v4")');
     const doc = (await app.contexts.get('sparkle-cleaning')).document;
@@ -168,6 +171,7 @@ describe('admin console', () => {
     expect(doc.scheduling).toMatchObject({ travelBufferMinutes: 45, crews: ['crew-1', 'crew-2'], slotMinutes: 30 });
     expect(doc.alerts.at(-1)).toEqual({ on: 'missed_call', via: 'email', to: 'maria@example.com' });
     expect(doc.afterHours).toEqual({ action: 'agent', greeting: "We're closed, but I can still book you in." });
+    expect(doc.answer).toEqual({ ringSeconds: 15, ownerFirst: true, earlyMedia: false });
     // Untouched lists come back as they were: the add-ons keep their first-visit discount.
     expect(doc.pricing.modifiers.find((m) => m.id === 'first-visit')).toMatchObject({ kind: 'percent', amount: -10, firstVisitOnly: true });
     await shot('context-forms');
@@ -256,6 +260,11 @@ describe('admin console', () => {
     const wav = join(dir, 'call.wav');
     writeFileSync(wav, Buffer.concat([head, pcm]));
     await app.store.db.updateTable('calls').set({ recording_path: wav }).where('id', '=', callId).execute();
+    // What the telephony backend measured when the call ended (RTCP from the caller's phone included).
+    await app.business.calls.quality(callId, {
+      packetsIn: 497, packetsOut: 610, lost: 3, late: 1, duplicates: 0, discarded: 2, jitterMs: 4.2, maxJitterMs: 11.5,
+      rtcpIn: 4, rtcpOut: 5, remote: { lost: 0, fractionLost: 0, jitterMs: 1.1 }, rttMs: 38.2, maxRttMs: 52,
+    });
     await page.goto(`${base}/#/calls`);
     await page.waitForSelector('#calls a');
     await shot('calls');
@@ -289,6 +298,12 @@ describe('admin console', () => {
       return { status: r.status, range: r.headers.get('content-range'), bytes: (await r.arrayBuffer()).byteLength };
     }, callId);
     expect(part).toEqual({ status: 206, range: `bytes 100-199/${44 + 32000}`, bytes: 100 });
+    await page.click('#call-quality summary');
+    const quality = await page.textContent('#call-quality');
+    expect(quality).toContain('497 (lost 3, 0.6 %)');
+    expect(quality).toContain('4.2 ms (worst 11.5 ms)');
+    expect(quality).toContain('38.2 ms (worst 52 ms)');
+    expect(quality).toContain('5 sent, 4 received');
     await shot('call');
   });
 

@@ -6,6 +6,7 @@ import type { SpeechSet } from '../../speech/index.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
 import { VoiceSession } from './session.js';
+import { recordQualityOnEnd } from '../call/quality.js';
 
 /**
  * A call the agent places with a purpose: it speaks first (a reminder of a visit, or returning a
@@ -70,6 +71,7 @@ export async function placePurposeCall(d: OutboundDeps, p: PurposeCall): Promise
       await business.calls.ended(id, 'no_answer', { summary: `${p.purpose}: ${(err as Error).message}`, result: { purpose: p.purpose, reached: false } });
       return 'no_answer';
     }
+    recordQualityOnEnd(business.calls, id, call, (err) => d.logger?.warn({ err, callId: id }, 'call quality not saved'));
     try {
       const session = new VoiceSession(
         { business, tts, stt, newVad: d.speech.newVad, dataDir: d.dataDir, logger: d.logger, transcribe: d.speech.transcribe, llm: d.speech.llm, ...(d.llmMaxTokens ? { llmMaxTokens: d.llmMaxTokens } : {}), ...(d.llmUnderstands !== undefined ? { llmUnderstands: d.llmUnderstands } : {}) },

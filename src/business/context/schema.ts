@@ -174,6 +174,19 @@ export const contextSchema = z
         transferMode: z.enum(['blind', 'warm']).default('warm'),
       })
       .default({ name: 'the owner', targets: [], transferDigit: '0', transferMode: 'warm' }),
+    /**
+     * The ring phase before the agent answers. `ringSeconds` > 0: the caller hears ringing that
+     * long (their phone's own ringback after 180, or ours with `earlyMedia`: 183 and a ringback
+     * tone). `ownerFirst`: the owner's phones (owner.targets) ring during it, and whoever picks up
+     * gets the caller; the agent answers only if nobody does.
+     */
+    answer: z
+      .strictObject({
+        ringSeconds: z.number().int().min(0).max(120).default(0),
+        ownerFirst: z.boolean().default(false),
+        earlyMedia: z.boolean().default(false),
+      })
+      .default({ ringSeconds: 0, ownerFirst: false, earlyMedia: false }),
     callerRules: z.array(callerRule).default([]),
     recording: z
       .strictObject({
@@ -208,6 +221,12 @@ export const contextSchema = z
       if (nums.has(n)) ctx.addIssue({ code: 'custom', path: ['numbers', i], message: `duplicate number ${n}` });
       nums.add(n);
     });
+    if (c.answer.ownerFirst && c.answer.ringSeconds > 0 && !c.owner.targets.length) {
+      ctx.addIssue({ code: 'custom', path: ['answer', 'ownerFirst'], message: 'ringing the owner first needs at least one owner target' });
+    }
+    if (c.answer.ownerFirst && c.answer.ringSeconds === 0) {
+      ctx.addIssue({ code: 'custom', path: ['answer', 'ringSeconds'], message: 'ringing the owner first needs ringSeconds above 0' });
+    }
     c.alerts.forEach((a, i) => {
       if ((a.via === 'sms' || a.via === 'call') && !E164.safeParse(a.to).success) {
         ctx.addIssue({ code: 'custom', path: ['alerts', i, 'to'], message: 'must be an E.164 number for sms or call alerts' });

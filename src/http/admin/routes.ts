@@ -166,7 +166,9 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
   app.get<{ Params: { id: string } }>('/api/calls/:id', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
     const call = await d.business.calls.get(req.params.id);
     if (!call) return reply.code(404).send({ error: 'not_found', message: 'no such call' });
-    return { ...call, events: await d.business.calls.events(req.params.id) };
+    // A call in progress: its media quality so far; an ended one: what was stored when it ended.
+    const quality = d.live.get(req.params.id)?.quality?.() ?? call.quality;
+    return { ...call, quality: quality ?? null, events: await d.business.calls.events(req.params.id) };
   });
   app.get<{ Params: { id: string } }>('/api/calls/:id/recording', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
     const call = await d.business.calls.get(req.params.id);

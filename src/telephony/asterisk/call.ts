@@ -3,7 +3,7 @@ import type { Client, Channel, Bridge } from 'ari-client';
 import type {
   AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
-import type { AudioFrame } from '../call.js';
+import type { AudioFrame, CallQuality } from '../call.js';
 import type { AriTelephony } from './ari.js';
 import { AudioIn } from '../audio-in.js';
 
@@ -18,6 +18,8 @@ export interface MediaPort {
   play(source: AudioSource): PlaybackHandle;
   stopPlayback(): void;
   sendDtmf?(digits: string): Promise<void>;
+  /** RTP mode: packets, loss, jitter (RtpSession); chan_websocket has none. */
+  quality?(): CallQuality;
   on(event: 'audio', listener: (f: AudioFrame) => void): unknown;
   on(event: 'timeout', listener: () => void): unknown;
   on(event: 'fault', listener: (err: unknown) => void): unknown;
@@ -57,6 +59,10 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   ) {
     super();
     this.state = state;
+  }
+
+  quality(): CallQuality | undefined {
+    return this.media?.port.quality?.();
   }
 
   async answer(): Promise<void> {

@@ -2,8 +2,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 
 /**
- * Hands out even UDP ports from the configured RTP range (RTCP convention keeps odd ones free),
- * drawn at random: the next call's port cannot be guessed from the last one's.
+ * Hands out even UDP ports from the configured RTP range, drawn at random: the next call's port
+ * cannot be guessed from the last one's. With `rtcp`, the odd port above is bound too (RFC 3550
+ * §11: RTCP on RTP + 1); a pair is handed out only when both halves are free.
  */
 export class PortAllocator {
   private readonly first: number;
@@ -15,8 +16,8 @@ export class PortAllocator {
     this.span = Math.max(1, Math.floor((max - this.first) / 2) + 1);
   }
 
-  /** Binds a UDP socket on a free even port of the range. */
-  async bind(address: string): Promise<{ socket: Socket; port: number }> {
+  /** Binds a UDP socket on a free even port of the range (and its RTCP neighbour with `rtcp`). */
+  async bind(address: string, opts: { rtcp?: boolean } = {}): Promise<{ socket: Socket; port: number; rtcpSocket?: Socket }> {
     const span = this.span;
     // A random start and a random stride coprime with the span visit every port once, in no order.
     const start = randomInt(span);
@@ -26,15 +27,16 @@ export class PortAllocator {
       const port = this.first + ((start + tries * stride) % span) * 2;
       if (port > this.max) continue;
       if (this.inUse.has(port)) continue;
-      const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
-      const ok = await new Promise<boolean>((resolve) => {
-        socket.once('error', () => resolve(false));
-        socket.bind(port, address, () => resolve(true));
-      });
-      if (ok) {
+      const socket = await tryBind(address, port);
+      if (!socket) continue;
+      if (!opts.rtcp) {
         this.inUse.add(port);
-        socket.removeAllListeners('error');
         return { socket, port };
+      }
+      const rtcpSocket = port + 1 <= 65535 ? await tryBind(address, port + 1) : undefined;
+      if (rtcpSocket) {
+        this.inUse.add(port);
+        return { socket, port, rtcpSocket };
       }
       socket.close();
     }
@@ -48,6 +50,18 @@ export class PortAllocator {
   get used(): number {
     return this.inUse.size;
   }
+}
+
+async function tryBind(address: string, port: number): Promise<Socket | undefined> {
+  const socket = createSocket({ type: address.includes(':') ? 'udp6' : 'udp4' });
+  const ok = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, address, () => resolve(true));
+  });
+  socket.removeAllListeners('error');
+  if (ok) return socket;
+  socket.close();
+  return undefined;
 }
 
 function gcd(a: number, b: number): number {

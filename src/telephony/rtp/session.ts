@@ -4,6 +4,7 @@ import type { AudioFrame, AudioSource, PlaybackHandle, PlaybackResult } from '..
 import { decodeG711, encodeG711, G711_SILENCE, type G711 } from './g711.js';
 import { parseRtp, seqDiff, writeRtpHeader, type RtpHeader } from './packet.js';
 import { mediaClock, type MediaClock } from './clock.js';
+import { Rtcp, type CallQuality } from './rtcp.js';
 
 /**
  * One RTP stream (RFC 3550) carrying G.711 and RFC 4733 telephone-events. We own the playout
@@ -39,6 +40,11 @@ export interface RtpSessionOptions {
    * its media then arrives from this address, and the session latches to it once.
    */
   signallingAddress?: string | undefined;
+  /**
+   * RTCP: the socket on RTP + 1 (reports sent and read there), `mux` when the SDP agreed rtcp-mux,
+   * `remotePort` from the far end's a=rtcp. Absent: nothing is sent, quality is still measured.
+   */
+  rtcp?: { socket?: Socket | undefined; mux?: boolean; remotePort?: number | undefined; intervalMs?: number } | undefined;
 }
 
 export const rtpDefaults = {
@@ -163,7 +169,7 @@ interface Slot {
   data: Buffer;
 }
 
-export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [string]; timeout: []; latched: [string, number]; fault: [unknown] }> {
+export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [string]; timeout: []; latched: [string, number]; fault: [unknown]; rtcp: [] }> {
   readonly stats: RtpStats = {
     packetsIn: 0, packetsOut: 0, lost: 0, late: 0, duplicates: 0, malformed: 0, foreign: 0, sendErrors: 0,
     pacingErrorHistogram: new Uint32Array(50),
@@ -209,6 +215,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   private talking = false;
   private readonly dtmfQueue: { digit: string; resolve: () => void }[] = [];
   private dtmfSending: { event: number; ts: number; packets: number; endSent: number; resolve: () => void; gap: number } | undefined;
+  /** RTCP reports and the loss/jitter/RTT arithmetic behind the call's quality record. */
+  readonly rtcp: Rtcp;
 
   constructor(opts: RtpSessionOptions) {
     super();
@@ -224,6 +232,13 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       this.freeSlots.push({ seq: 0, pt: 0, ts: 0, marker: false, len: 0, data: Buffer.alloc(1500) });
     }
     this.resizeOut();
+    this.rtcp = new Rtcp({
+      socket: opts.rtcp?.socket, rtpSocket: opts.socket, send: !!opts.rtcp, ssrc: this.ssrc,
+      cname: `frontdesk-${this.ssrc.toString(16)}`, onReport: () => this.emit('rtcp'),
+      ...(opts.rtcp?.intervalMs ? { intervalMs: opts.rtcp.intervalMs } : {}),
+    });
+    if (this.remote) this.rtcp.setRemote(this.remote, opts.rtcp?.remotePort, !!opts.rtcp?.mux);
+    else this.rtcp.mux = !!opts.rtcp?.mux;
     this.socket.on('message', this.onPacket);
     // A UDP error (ICMP unreachable surfacing on send) must not crash the process.
     this.socket.on('error', () => {});
@@ -253,11 +268,21 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     if (ptimeChanged) this.resizeOut();
   }
 
-  /** New remote from SDP (re-INVITE): expect packets from there, latch again. */
-  setRemote(remote: { address: string; port: number }): void {
+  /** New remote from SDP (re-INVITE): expect packets from there, latch again. RTCP follows. */
+  setRemote(remote: { address: string; port: number }, rtcp?: { port?: number | undefined; mux: boolean }): void {
+    if (rtcp) this.rtcp.setRemote(remote, rtcp.port, rtcp.mux);
     if (this.remote?.address === remote.address && this.remote.port === remote.port) return;
     this.remote = remote;
     this.latched = false;
+  }
+
+  /** What this session's media looked like so far (the call record keeps the last one). */
+  quality(): CallQuality {
+    const s = this.stats;
+    return {
+      packetsIn: s.packetsIn, packetsOut: s.packetsOut, lost: this.rtcp.lost(), late: s.late, duplicates: s.duplicates,
+      discarded: s.malformed + s.foreign, ...this.rtcp.summary(),
+    };
   }
 
   setDirection(d: MediaDirection): void {
@@ -271,6 +296,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     this.lastRecvAt = this.startedAt;
     this.clock.add(this);
     this.nextSendAt = this.clock.nextTickAt();
+    this.rtcp.start();
   }
 
   // ---- receive -------------------------------------------------------------------------------
@@ -295,6 +321,12 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   }
 
   private receive(buf: Buffer, rinfo: RemoteInfo): void {
+    // rtcp-mux (RFC 5761): RTCP packet types 192–223 share the port; G.711 and events never look like them.
+    if (buf.length >= 8 && buf[0]! >> 6 === 2 && buf[1]! >= 192 && buf[1]! <= 223) {
+      if (this.rtcp.muxed) this.rtcp.onMessage(buf, rinfo);
+      else this.stats.malformed++;
+      return;
+    }
     const h = this.hdr;
     if (!parseRtp(buf, h)) {
       this.stats.malformed++;
@@ -319,12 +351,14 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
         return;
       }
       this.remote = { address: rinfo.address, port: rinfo.port };
+      this.rtcp.setRemote(this.remote);
       this.expectedSeq = -1;
       this.emit('latched', rinfo.address, rinfo.port);
     }
     this.latched = true;
     this.lastRecvAt = now;
     this.stats.packetsIn++;
+    this.rtcp.onRtp(h.ssrc, h.seq, h.timestamp, now, h.payloadType === this.codec.payloadType);
     if (this.expectedSeq < 0) this.expectedSeq = h.seq;
     const d = seqDiff(this.expectedSeq, h.seq);
     if (d < 0) {
@@ -523,6 +557,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     try {
       this.socket.send(buf, this.remote!.port, this.remote!.address);
       this.stats.packetsOut++;
+      this.rtcp.onSent(buf.length - 12, this.ts);
     } catch {
       // send() throws synchronously on a closed socket or a bad destination: one call's media
       // fault must never reach the clock that paces every other call.
@@ -537,6 +572,8 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     for (const p of this.queue.splice(0)) p.finish(false);
     for (const d of this.dtmfQueue.splice(0)) d.resolve();
     this.dtmfSending?.resolve();
+    // Our last report and an RTCP BYE before the sockets go.
+    this.rtcp.close(true);
     this.socket.off('message', this.onPacket);
     try {
       this.socket.close();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type {
-  AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
+  AudioSource, Call, CallEventMap, CallQuality, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
 import type { MediaDirection, RtpSession } from '../rtp/session.js';
 import { Headers, parseCSeq, parseNameAddr, type SipRequest, type SipResponse } from './message.js';
@@ -75,8 +75,29 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     });
   }
 
+  /**
+   * Early media (183 with our SDP): RTP starts now, send only, so a ringback tone is heard and the
+   * caller's silence before the answer is no media timeout. Not with a delayed offer (our offer
+   * would need reliable provisionals): the caller's phone plays its own ringback after the 180.
+   */
+  async progress(): Promise<void> {
+    if (this.state !== 'ringing' || !this.inviteTx || this.awaitingAnswer || this.earlyMedia) return;
+    const res = makeResponse(this.inviteTx.request, 183, 'Session Progress', this.dialog.localTag);
+    this.ep.addContact(res.headers, this.dialog.remote.transport);
+    res.headers.add('content-type', 'application/sdp');
+    res.body = Buffer.from(this.ep.localSdp(this));
+    this.inviteTx.respond(res);
+    this.earlyMedia = true;
+    this.rtp.setDirection('sendonly');
+    this.rtp.start();
+  }
+
+  private earlyMedia = false;
+
   async answer(): Promise<void> {
     if (this.state !== 'ringing' || !this.inviteTx) return;
+    // After early media (send only), media goes both ways from the answer.
+    if (this.earlyMedia) this.rtp.setDirection(this.localDirection);
     const res = makeResponse(this.inviteTx.request, 200, 'OK', this.dialog.localTag);
     this.ep.addContact(res.headers, this.dialog.remote.transport);
     res.headers.add('allow', this.ep.allow);
@@ -116,7 +137,8 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
         return;
       }
       this.ep.stack.sendRaw(this.ok2xx, this.dialog.remote);
-      interval = Math.min(interval * 2, timers.T2);
+      // Doubling to T2, and the last wait cut short so the limit is 64×T1, not the next slot after it.
+      interval = Math.min(interval * 2, timers.T2, 64 * timers.T1 - elapsed);
       this.ok2xxTimer = setTimeout(again, interval);
     };
     this.ok2xxTimer = setTimeout(again, interval);
@@ -205,6 +227,10 @@ export class SipCall extends EventEmitter<CallEventMap> implements Call {
     if (this.inviteTx) this.inviteTx.respond(makeResponse(this.inviteTx.request, 487, undefined, this.dialog.localTag));
     this.inviteTx = undefined;
     this.end('cancelled');
+  }
+
+  quality(): CallQuality {
+    return (this.continuedOn?.rtp ?? this.rtp).quality();
   }
 
   play(source: AudioSource): PlaybackHandle {

@@ -67,6 +67,8 @@ export interface SipEndpointOptions {
   mediaTimeoutMs?: number;
   /** Send silence packets while nothing plays (default true). false behaves like a phone with DTX. */
   sendSilence?: boolean;
+  /** RTCP report interval, ms (default 5 s, RFC 3550's minimum). */
+  rtcpIntervalMs?: number;
   clock?: MediaClock;
   logger?: Logger | undefined;
   /** fail2ban-style blocking of sources that keep failing authentication. */
@@ -192,6 +194,8 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       ...(call.awaitingAnswer ? {} : { codec: call.rtp.codecInUse }),
       direction: call.localDirection,
       ...(call.offeredStreams && !call.awaitingAnswer ? { streams: call.offeredStreams } : {}),
+      // Offering, we can mux; answering, only if they offered it.
+      rtcpMux: call.awaitingAnswer || call.rtp.rtcp.mux,
     });
   }
 
@@ -214,6 +218,10 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   /** A fault in one call's media or handlers: logged with the call id; the call ends as `failed`. */
   logFault(call: SipCall, err: unknown): void {
     this.log?.error({ err, callId: call.dialog.callId, call: call.id }, 'call failed; ending it');
+  }
+
+  private rtcpInterval(): { intervalMs?: number } {
+    return this.o.rtcpIntervalMs ? { intervalMs: this.o.rtcpIntervalMs } : {};
   }
 
   forget(call: SipCall): void {
@@ -445,7 +453,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const callId = req.headers.get('call-id')!;
     let rtpSocket;
     try {
-      rtpSocket = await this.ports.bind(this.o.bind);
+      rtpSocket = await this.ports.bind(this.o.bind, { rtcp: true });
     } catch {
       this.busy(req, tx, 'No media ports');
       this.log?.error({ callId }, 'RTP port range exhausted; call refused with 503');
@@ -454,6 +462,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     if (tx.state !== 'proceeding' || this.stopped) {
       // CANCELled (or shutting down) while we bound the port.
       rtpSocket.socket.close();
+      rtpSocket.rtcpSocket?.close();
       this.ports.release(rtpSocket.port);
       return;
     }
@@ -465,6 +474,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
       ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
       signallingAddress: remote.address,
+      rtcp: { socket: rtpSocket.rtcpSocket, mux: media?.rtcpMux ?? false, remotePort: media?.rtcpPort, ...this.rtcpInterval() },
     });
     // The session's direction is ours: the mirror of the offer (their sendonly = we only receive).
     rtp.setDirection(mirrorDirection(media?.direction ?? 'sendrecv'));
@@ -528,7 +538,10 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   /** The far end's SDP (a re-INVITE's offer, or the answer in an ACK): address, codec, direction, hold. */
   applyRemoteSdp(call: SipCall, sdp: string, inAck = false): void {
     const media = negotiate(sdp);
-    call.rtp.setRemote({ address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port });
+    call.rtp.setRemote(
+      { address: media.address === '0.0.0.0' ? call.rtp.remoteAddress?.address ?? media.address : media.address, port: media.port },
+      { port: media.rtcpPort, mux: media.rtcpMux },
+    );
     call.rtp.setCodec(media.codec);
     call.localDirection = mirrorDirection(media.direction);
     // Hold (their sendonly/inactive): we stop sending; their recvonly: we stop expecting media.
@@ -602,14 +615,19 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     const dest = this.resolveDestination(to, opts.leg ?? 'outbound', opts.requestedBy);
     const number = dest.label;
     const callId = `${randomBytes(10).toString('hex')}@frontdesk`;
-    const { socket, port } = await this.ports.bind(this.o.bind);
+    const { socket, port, rtcpSocket } = await this.ports.bind(this.o.bind, { rtcp: true });
+    const freePorts = () => {
+      socket.close();
+      rtcpSocket?.close();
+      this.ports.release(port);
+    };
     const remote = dest.remote;
     const fromNumber = opts.from ?? trunk?.callerId ?? 'frontdesk';
     const localUri = `sip:${fromNumber}@${dest.fromHost}`;
     const remoteUri = dest.remoteUri;
     const localTag = newTag();
     let cseq = 1;
-    const sdp = buildSdp({ address: this.advertise, port, sessionId: Date.now() % 1e9, version: 1 });
+    const sdp = buildSdp({ address: this.advertise, port, sessionId: Date.now() % 1e9, version: 1, rtcpMux: true });
     const build = (authHeader?: [string, string]): SipRequest => {
       const headers = new Headers();
       headers.add('via', this.via(remote.transport, newBranch()));
@@ -635,14 +653,18 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     let intervalTries = 0;
     // Nobody answered in time: CANCEL, so the phone stops ringing (the 487 or a racing 200 follows).
     let gaveUp = false;
-    const timeout = setTimeout(() => {
+    const giveUp = () => {
       gaveUp = true;
       current?.cancel();
-    }, (opts.timeoutSeconds ?? 60) * 1000);
+    };
+    const timeout = setTimeout(giveUp, (opts.timeoutSeconds ?? 60) * 1000);
+    // The caller of dial gave up (another phone answered, the caller hung up): same as the timeout.
+    opts.signal?.addEventListener('abort', giveUp, { once: true });
     let current: ReturnType<SipStack['request']> | undefined;
     try {
       for (;;) {
         current = this.stack.request(req, remote);
+        if (gaveUp || opts.signal?.aborted) giveUp();
         res = await current.response;
         if ((res.status === 401 || res.status === 407) && !gaveUp && trunk?.username && trunk.password && authTries++ < 2) {
           const ch = parseAuth(res.headers.get(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate') ?? '');
@@ -661,25 +683,23 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       }
     } finally {
       clearTimeout(timeout);
+      opts.signal?.removeEventListener('abort', giveUp);
     }
     if (gaveUp && res.status < 300) {
       // Answered just as we gave up: take the call down properly rather than leave it open.
       this.byeLateAnswer(res, remote);
-      socket.close();
-      this.ports.release(port);
+      freePorts();
       throw new DialError(`call to ${number} answered after we gave up (${opts.timeoutSeconds ?? 60} s); hung up`, 487);
     }
     if (res.status >= 300) {
-      socket.close();
-      this.ports.release(port);
+      freePorts();
       throw new DialError(`call to ${number} failed: ${res.status} ${res.reason}`, res.status);
     }
     let media;
     try {
       media = negotiate(res.body.toString('utf8'));
     } catch (e) {
-      socket.close();
-      this.ports.release(port);
+      freePorts();
       throw new DialError(`call to ${number}: bad answer SDP (${(e as Error).message})`, 488);
     }
     const toHdr = parseNameAddr(res.headers.get('to')!);
@@ -690,6 +710,7 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
       ...(this.o.mediaTimeoutMs !== undefined ? { mediaTimeoutMs: this.o.mediaTimeoutMs } : {}),
       ...(this.o.sendSilence !== undefined ? { sendSilence: this.o.sendSilence } : {}),
       signallingAddress: remote.address,
+      rtcp: { socket: rtcpSocket, mux: media.rtcpMux, remotePort: media.rtcpPort, ...this.rtcpInterval() },
     });
     const call = new SipCall(
       this, randomUUID().replace(/-/g, ''), 'outbound', fromNumber, number,

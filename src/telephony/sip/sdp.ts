@@ -13,6 +13,10 @@ export interface RemoteMedia {
   /** Every m= line of the offer, so the answer can have as many (RFC 3264 §6), and which one we use. */
   streams: OfferedStream[];
   used: number;
+  /** The far end's RTCP port (a=rtcp, RFC 3605), when it is not RTP + 1. */
+  rtcpPort?: number | undefined;
+  /** a=rtcp-mux (RFC 5761): RTCP shares the RTP port. */
+  rtcpMux: boolean;
 }
 
 export interface OfferedStream {
@@ -70,6 +74,8 @@ export function negotiate(sdp: string, prefer: readonly G711[] = ['PCMU', 'PCMA'
     codec: { codec, payloadType: pt, dtmfPayloadType: dtmf, cnPayloadType: cn, ptimeMs: [10, 20, 30, 40, 60].includes(ptime) ? ptime : 20 },
     streams: media.map((m) => ({ type: m.type, protocol: m.protocol, payloads: String(m.payloads ?? '0') })),
     used,
+    rtcpPort: Number.isInteger(audio.rtcp?.port) && audio.rtcp!.port > 0 && audio.rtcp!.port <= 65535 ? audio.rtcp!.port : undefined,
+    rtcpMux: audio.rtcpMux === 'rtcp-mux',
   };
 }
 
@@ -86,6 +92,8 @@ export function buildSdp(opts: {
   offerCodecs?: readonly G711[];
   /** Answering an offer of several m= lines: ours goes at `used`, the others are refused with port 0. */
   streams?: { list: readonly OfferedStream[]; used: number };
+  /** a=rtcp-mux: in an offer, that we can; in an answer, only when the offer had it. */
+  rtcpMux?: boolean;
 }): string {
   const codecs: { pt: number; name: string }[] = [];
   if (opts.codec) {
@@ -115,6 +123,7 @@ export function buildSdp(opts: {
         fmtp: dtmfPt !== undefined ? [{ payload: dtmfPt, config: '0-16' }] : [],
         ptime: opts.codec?.ptimeMs ?? 20,
         direction: opts.direction ?? 'sendrecv',
+        ...(opts.rtcpMux ? { rtcpMux: 'rtcp-mux' } : {}),
       },
     ],
   };

@@ -92,7 +92,7 @@ export async function callsPage(app: HTMLElement, filter: { caller?: string; out
 }
 
 export async function callPage(app: HTMLElement, id: string): Promise<void> {
-  const call = await api<CallRow & { recording_path: string | null; events: CallEvent[] }>('GET', `/calls/${id}`);
+  const call = await api<CallRow & { recording_path: string | null; quality: Quality | null; events: CallEvent[] }>('GET', `/calls/${id}`);
   const live = call.state !== 'ended';
   const transcript = h('div.card#transcript', { 'aria-live': live ? 'polite' : 'off' },
     h('h2', {}, live ? 'Transcript (live)' : 'Transcript'),
@@ -115,8 +115,30 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
         h('button#hangup', { type: 'button', onclick: async () => { await api('POST', `/calls/${id}/hangup`); await callPage(app, id); } }, 'Hang up'),
         h('button.secondary#transfer', { type: 'button', onclick: async () => { await api('POST', `/calls/${id}/transfer`); await callPage(app, id); } }, 'Put them through to me')) : null),
     transcript,
+    call.quality ? qualityCard(call.quality) : '',
     details.length ? h('details.card#call-details', {}, h('summary', {}, 'What the system did'), h('ul', {}, ...details)) : '',
   );
+}
+
+type Quality = {
+  packetsIn: number; packetsOut: number; lost: number; late: number; duplicates: number; discarded: number;
+  jitterMs: number; maxJitterMs: number; rtcpIn: number; rtcpOut: number;
+  remote?: { lost: number; fractionLost: number; jitterMs: number }; rttMs?: number; maxRttMs?: number;
+};
+
+/** The call's media quality: what we received, and what the far end reported about what we sent (RTCP). */
+function qualityCard(q: Quality): HTMLElement {
+  const pct = (lost: number, of: number) => (of + lost > 0 ? `${((lost / (of + lost)) * 100).toFixed(1)} %` : '0 %');
+  const row = (label: string, value: string) => h('tr', {}, h('th', { scope: 'row' }, label), h('td', {}, value));
+  return h('details.card#call-quality', {}, h('summary', {}, 'Call quality'),
+    h('table', {},
+      row('Packets received', `${q.packetsIn} (lost ${q.lost}, ${pct(q.lost, q.packetsIn)})`),
+      row('Late or discarded', `${q.late + q.duplicates + q.discarded}`),
+      row('Jitter (their audio)', `${q.jitterMs} ms (worst ${q.maxJitterMs} ms)`),
+      row('Packets sent', String(q.packetsOut)),
+      row('Their report of our audio', q.remote ? `lost ${q.remote.lost} (${(q.remote.fractionLost * 100).toFixed(1)} % lately), jitter ${q.remote.jitterMs} ms` : 'no RTCP report received'),
+      row('Round trip', q.rttMs !== undefined ? `${q.rttMs} ms (worst ${q.maxRttMs ?? q.rttMs} ms)` : 'not measured'),
+      row('RTCP reports', `${q.rtcpOut} sent, ${q.rtcpIn} received`)));
 }
 
 const CLOSED_TODAY = 'Closed today (set in the console)';

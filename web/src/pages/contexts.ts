@@ -53,6 +53,11 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
   const transferMode = h('select#transfer-mode', {}, ...[['warm', 'Tell me who is calling first'], ['blind', 'Put them straight through']]
     .map(([m, t]) => h('option', { value: m, ...(owner.transferMode === m ? { selected: true } : {}) }, t)));
   const transferDigit = h('input#transfer-digit', { value: owner.transferDigit, inputmode: 'numeric', maxlength: 1 });
+  // The ring phase before the receptionist answers (ring first, then answer).
+  const answer = (doc.answer as { ringSeconds: number; ownerFirst: boolean; earlyMedia: boolean } | undefined) ?? { ringSeconds: 0, ownerFirst: false, earlyMedia: false };
+  const ringSeconds = h('input#ring-seconds', { type: 'number', min: 0, max: 120, value: String(answer.ringSeconds), inputmode: 'numeric' });
+  const ownerFirst = h('input#owner-first', { type: 'checkbox', ...(answer.ownerFirst ? { checked: true } : {}) });
+  const earlyMedia = h('input#early-media', { type: 'checkbox', ...(answer.earlyMedia ? { checked: true } : {}) });
   const hours = hoursEditor('', doc.hours);
   const services = listEditor('services', 'service', [
     { path: 'name', label: 'Name' }, { path: 'id', label: 'Short id', width: '7rem', placeholder: 'from the name' },
@@ -105,7 +110,7 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
     { path: 'via', label: 'How', type: 'select', options: [['sms', 'Text'], ['call', 'Call'], ['email', 'E-mail']] },
     { path: 'to', label: 'To (number or e-mail)' }, { path: 'at', label: 'At (daily summary)', type: 'text', width: '6rem', placeholder: '18:00' },
   ], (doc.alerts as Record<string, unknown>[]) ?? [], () => ({ on: 'voicemail', via: 'sms', to: '' }), (a) => (a.via === 'email' ? a : { ...a, to: phone(a.to) }));
-  const formFields = ['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording', 'services', 'owner', 'callerRules', 'holidays', 'scheduling', 'pricing', 'alerts'];
+  const formFields = ['name', 'greeting', 'hours', 'afterHours', 'numbers', 'persona', 'recording', 'services', 'owner', 'callerRules', 'holidays', 'scheduling', 'pricing', 'alerts', 'answer'];
   // What has no form yet (business info, FAQ, SMS settings) stays editable as JSON.
   const advanced = h('textarea#advanced', { rows: 18, spellcheck: 'false', class: 'mono' },
     JSON.stringify(Object.fromEntries(Object.entries(doc).filter(([k]) => !formFields.includes(k))), null, 2));
@@ -115,7 +120,7 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
   const single: Record<string, [HTMLElement, string]> = {
     greeting: [greeting, 'Greeting'], 'afterHours.greeting': [afterHoursGreeting, 'After-hours greeting'], numbers: [numbers, 'Phone numbers'],
     'persona.name': [personaName, 'Receptionist name'], 'persona.style': [personaStyle, 'How the receptionist talks'], 'recording.consentMessage': [consent, 'Recording notice'],
-    'owner.name': [ownerName, 'Your name'], 'owner.transferDigit': [transferDigit, 'Key'], 'pricing.taxPercent': [tax, 'Tax'],
+    'owner.name': [ownerName, 'Your name'], 'owner.transferDigit': [transferDigit, 'Key'], 'answer.ringSeconds': [ringSeconds, 'Ring first'], 'answer.ownerFirst': [ownerFirst, 'Ring my phones first'], 'pricing.taxPercent': [tax, 'Tax'],
     'scheduling.crews': [crews, 'Crews'], 'scheduling.cancellationPolicy': [cancelPolicy, 'Cancellation policy'],
     ...Object.fromEntries(schedFields.map((f) => [`scheduling.${f.key}`, [f.el, f.label.textContent ?? '']])),
   };
@@ -160,6 +165,7 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
         services: services.value(),
         owner: { ...owner, name: ownerName.value, transferMode: transferMode.value, transferDigit: transferDigit.value, targets: targets.value() },
         callerRules: callerRules.value(),
+        answer: { ringSeconds: ringSeconds.value === '' ? 0 : Number(ringSeconds.value), ownerFirst: ownerFirst.checked, earlyMedia: earlyMedia.checked },
         pricing: { ...pricing, taxPercent: tax.value === '' ? 0 : Number(tax.value), modifiers: addOns.value() },
         alerts: alerts.value(),
         scheduling: {
@@ -213,6 +219,9 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
       h('h2', {}, 'Reaching you'),
       h('div.inline', {}, field('owner-name', 'Your name', ownerName), field('transfer-mode', 'When the receptionist puts a caller through', transferMode), field('transfer-digit', 'Key callers press for you', transferDigit)),
       h('p.hint', {}, 'Phones to ring, tried in order (follow-me):'), targets.element,
+      h('div.inline', {}, field('ring-seconds', 'Ring for this many seconds before the receptionist answers', ringSeconds)),
+      h('div.field', {}, h('label.check', {}, ownerFirst, ' Ring my phones during those seconds; the receptionist answers if I don\'t')),
+      h('div.field', {}, h('label.check', {}, earlyMedia, ' Play the ringing tone ourselves (for carriers that expect early media)')),
       h('h2', {}, 'Visits'),
       h('div.inline', {}, ...schedFields.map((f) => f.label)),
       field('crews', 'Crews (comma separated)', crews),
