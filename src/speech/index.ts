@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Llm, Stt, Tts, Vad } from './types.js';
-import { SileroVad } from './vad/silero.js';
 import { EnergyVad } from './vad/energy.js';
+import { SileroHost } from './vad/host.js';
 import { chooseSilero } from './vad/model.js';
 import { EspeakTts } from './tts/espeak.js';
 import { FliteTts } from './tts/flite.js';
@@ -126,6 +126,9 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       : { slot: 'llm', engine: 'guided-flow', why: 'no LLM (FRONTDESK_LLM_URL, FRONTDESK_LLM_MODEL or `npm run models`): the guided-flow engine answers calls and texts' });
 
   let generalStt: SphinxStt | undefined;
+  // Every call's Silero VAD runs on one worker thread; started once the model file passed its check.
+  let vadHost: SileroHost | undefined;
+  const host = () => (vadHost ??= new SileroHost({ model: silero! }));
   let neuralVoice = false;
   let sileroOk = Boolean(silero);
   const sttFiles = neuralStt.options ? [neuralStt.options.encoder, neuralStt.options.decoder, neuralStt.options.joiner, neuralStt.options.tokens] : [];
@@ -135,7 +138,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     stt: undefined,
     llm: undefined,
     transcribe: undefined,
-    newVad: () => (silero && sileroOk ? new SileroVad({ model: silero }) : new EnergyVad()),
+    newVad: () => (silero && sileroOk ? host().create() : new EnergyVad()),
     report,
     // What this set loads, and every pinned file present in the folder: one kept as a fallback
     // (Silero v5.1.2 behind the bundled v6.2) must not be found damaged only when it is needed.
@@ -151,6 +154,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
         return v.problems.length === 0;
       };
       if (silero && sileroOk) sileroOk = await checked([silero], 'Silero VAD');
+      if (silero && sileroOk) await host().ready();
       if (server && !set.llm) {
         // A server that is down must not take speech recognition with it: the guided flow answers.
         set.llm = await OpenAiLlm.connect({ baseUrl: server, apiKey: o.llmServer?.apiKey, model: o.llmServer?.model }).catch((e: Error) => {
@@ -178,7 +182,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       let model = adapted ?? join(SPHINX_BASE, 'en-us');
       if (canAdapt) model = await adaptTelephoneModel(adaptedDir, log);
       set.stt = new SphinxStt({ model, workDir: resolve(o.builtModelsDir, 'stt/lm') });
-      const general = new SphinxStt({ model, languageModel: { lm: SPHINX_GENERAL_LM, dictionary: SPHINX_DICT } });
+      const general = new SphinxStt({ model, languageModel: { lm: SPHINX_GENERAL_LM, dictionary: SPHINX_DICT }, spare: 0 });
       generalStt = general;
       set.transcribe = transcriber(general);
     },
@@ -187,6 +191,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       generalStt?.close();
       set.stt?.close();
       set.tts?.close();
+      void vadHost?.close();
     },
   };
   return set;
