@@ -10,7 +10,7 @@ import { FliteTts } from './tts/flite.js';
 import { CachedTts } from './tts/cache.js';
 import { SphinxStt } from './stt/sphinx/index.js';
 import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE, SPHINX_DICT, SPHINX_GENERAL_LM } from './stt/sphinx/adapt.js';
-import { loadSphinx } from './stt/sphinx/ffi.js';
+import { loadSphinx, stopSphinxLoader } from './stt/sphinx/ffi.js';
 import { LlamaCppLlm } from './llm/llama.js';
 import { OpenAiLlm } from './llm/openai.js';
 import { SherpaStt } from './stt/sherpa/index.js';
@@ -38,7 +38,8 @@ export interface SpeechSet {
   verify(): Promise<{ problems: string[]; unpinned: string[] }>;
   /** Builds what is missing and can be built here (the telephone-adapted recognizer), then loads STT. */
   prepare(log?: (msg: string) => void): Promise<void>;
-  close(): void;
+  /** Stops the engines; resolves when their threads have exited. */
+  close(): Promise<void>;
 }
 
 export interface SpeechOptions {
@@ -154,7 +155,8 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
         return v.problems.length === 0;
       };
       if (silero && sileroOk) sileroOk = await checked([silero], 'Silero VAD');
-      if (silero && sileroOk) await host().ready();
+      // The VAD worker starts making its first detectors now, on its own thread.
+      if (silero && sileroOk) host();
       if (server && !set.llm) {
         // A server that is down must not take speech recognition with it: the guided flow answers.
         set.llm = await OpenAiLlm.connect({ baseUrl: server, apiKey: o.llmServer?.apiKey, model: o.llmServer?.model }).catch((e: Error) => {
@@ -186,12 +188,13 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       generalStt = general;
       set.transcribe = transcriber(general);
     },
-    close() {
+    async close() {
       void set.llm?.close();
       generalStt?.close();
       set.stt?.close();
       set.tts?.close();
-      void vadHost?.close();
+      // Threads exit between their native calls: the loader after the decoder it is loading.
+      await Promise.all([vadHost?.close(), stopSphinxLoader()]);
     },
   };
   return set;

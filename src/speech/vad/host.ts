@@ -54,7 +54,6 @@ export class SileroHost {
     this.worker = new Worker(fileURLToPath(new URL('./vad-worker.cjs', import.meta.url)), {
       workerData: { config, maxIdle: o.maxIdle ?? vadHostDefaults.maxIdle },
     });
-    this.worker.unref();
     let warmed!: (n: number) => void;
     this.warmed = new Promise((r) => (warmed = r));
     this.worker.on('message', (m: { type: string; ev?: number[]; n?: number; message?: string }) => {
@@ -65,7 +64,12 @@ export class SileroHost {
       else if (m.type === 'fatal') this.fail(new Error(m.message));
     });
     this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => this.fail(new Error(`the VAD worker exited with code ${code}`)));
+    this.worker.on('exit', (code) => {
+      this.exited = true;
+      this.fail(new Error(`the VAD worker exited with code ${code}`));
+    });
+    // After the listeners: adding one re-refs the worker, which would keep the process alive.
+    this.worker.unref();
     this.worker.postMessage({ type: 'warm', n: o.warm ?? vadHostDefaults.warm });
     // A failure before warming settles it too, so nobody waits on a dead worker.
     this.warmed.catch(() => {});
@@ -136,11 +140,19 @@ export class SileroHost {
     for (const v of this.vads.values()) v.fallBack();
   }
 
+  /** Stops the worker once it is between frames (a terminate() inside sherpa-onnx aborts the process). */
   async close(): Promise<void> {
-    this.dead ??= new Error('closed');
+    if (this.closing) return this.closing;
+    const exited = this.exited ? Promise.resolve() : new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.vads.clear();
-    await this.worker.terminate();
+    if (!this.dead) this.worker.postMessage({ type: 'close' });
+    this.dead ??= new Error('closed');
+    this.closing = exited;
+    return exited;
   }
+
+  private closing: Promise<void> | undefined;
+  private exited = false;
 }
 
 function grow<T extends Int16Array | Int32Array>(a: T, size: number): T {

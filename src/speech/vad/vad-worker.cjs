@@ -123,6 +123,9 @@ parentPort.on('message', (m) => {
       st.vad.reset();
       st.inSpeech = false;
     }
+  } else if (m.type === 'close') {
+    // Exits between messages, never inside a sherpa-onnx call (terminate() there aborts the process).
+    process.exit(0);
   } else if (m.type === 'warm') {
     warmTarget = m.n;
     if (idle.length >= warmTarget) parentPort.postMessage({ type: 'warm', n: idle.length });

@@ -93,6 +93,12 @@ export function loadSphinx(): Sphinx {
 interface Loader {
   init(args: readonly string[]): Promise<Decoder>;
   free(d: Decoder): void;
+  stop(): Promise<void>;
+}
+
+/** Ends the loader thread after the load in progress and queued frees (a later load starts a new one). */
+export function stopSphinxLoader(): Promise<void> {
+  return theLoader?.stop() ?? Promise.resolve();
 }
 
 let theLoader: Loader | undefined;
@@ -104,7 +110,6 @@ let theLoader: Loader | undefined;
 function loader(): Loader {
   if (theLoader) return theLoader;
   const worker = new Worker(fileURLToPath(new URL('./loader-worker.cjs', import.meta.url)));
-  worker.unref();
   const pending = new Map<number, { resolve: (d: Decoder) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let dead: Error | undefined;
@@ -123,7 +128,13 @@ function loader(): Loader {
     else p.resolve(m.cmn && m.cmnInit ? { dec: m.dec, config: m.config, cmn: m.cmn, cmnInit: m.cmnInit } : { dec: m.dec, config: m.config });
   });
   worker.on('error', fail);
-  worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+  let gone = false;
+  worker.on('exit', (code) => {
+    gone = true;
+    fail(new Error(`exit code ${code}`));
+  });
+  // After the listeners: adding one re-refs the worker, which would keep the process alive.
+  worker.unref();
   const self: Loader = {
     init(args) {
       if (dead) return Promise.reject(dead);
@@ -135,6 +146,12 @@ function loader(): Loader {
     },
     free(d) {
       if (!dead) worker.postMessage({ type: 'free', dec: d.dec, config: d.config });
+    },
+    stop() {
+      if (theLoader === self) theLoader = undefined;
+      const exited = gone ? Promise.resolve() : new Promise<void>((r) => worker.once('exit', () => r()));
+      if (!dead) worker.postMessage({ type: 'exit' });
+      return exited;
     },
   };
   theLoader = self;

@@ -46,6 +46,8 @@ function cmnOf(dec) {
 }
 
 parentPort.on('message', (m) => {
+  // Exits between loads, never inside one.
+  if (m.type === 'exit') process.exit(0);
   if (m.type === 'free') {
     f.ps_free(m.dec);
     f.cmd_ln_free_r(m.config);
