@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
 import type { AriCall } from '../../src/telephony/asterisk/call.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
@@ -167,5 +167,53 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     expect(call.state).toBe('answered');
     expect(pbx.originates.at(-1)).toEqual({ endpoint: 'PJSIP/+15125550123@trunk', appArgs: 'outbound' });
     await call.hangup();
+  });
+});
+
+describe('Asterisk through ARI: admission control (against a fake ARI)', () => {
+  const pbx = new FakeAsterisk();
+  beforeAll(() => pbx.start());
+  afterAll(() => pbx.stop());
+
+  async function backend(o: { maxCalls?: number; ports: [number, number] }) {
+    const ari = new AriTelephony({
+      url: pbx.url, user: pbx.user, password: pbx.pass, app: pbx.app, mediaAddress: '127.0.0.1',
+      rtpPortMin: o.ports[0], rtpPortMax: o.ports[1], media: 'rtp', trunkEndpoint: 'PJSIP/{number}@trunk', extensionEndpoint: 'PJSIP/{ext}', mediaTimeoutMs: 0,
+      ...(o.maxCalls !== undefined ? { maxCalls: o.maxCalls } : {}),
+    });
+    const calls: AriCall[] = [];
+    ari.on('call', (c) => calls.push(c as AriCall));
+    await ari.start();
+    return { ari, calls };
+  }
+
+  it('hangs up a call beyond FRONTDESK_MAX_CALLS with cause congestion (503 to the carrier), and takes the next once one ends', async () => {
+    const { ari, calls } = await backend({ maxCalls: 1, ports: [48010, 48049] });
+    const first = pbx.inboundCall('+15125550181', '+15125550100');
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    await calls[0]!.answer();
+    const second = pbx.inboundCall('+15125550182', '+15125550100');
+    await vi.waitFor(() => expect(pbx.hangupReasons.get(second)).toBe('congestion'));
+    expect(calls).toHaveLength(1);
+    expect(pbx.channels.get(first)?.state).toBe('Up');
+    await calls[0]!.hangup();
+    const third = pbx.inboundCall('+15125550183', '+15125550100');
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    expect(calls[1]!.from).toBe('+15125550183');
+    expect(pbx.hangupReasons.has(third)).toBe(false);
+    await calls[1]!.hangup();
+    await ari.stop();
+  });
+
+  it('refuses a call no RTP port is left for, instead of answering it and failing', async () => {
+    const { ari, calls } = await backend({ ports: [48000, 48001] });
+    pbx.inboundCall('+15125550184', '+15125550100');
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    await calls[0]!.answer();
+    const second = pbx.inboundCall('+15125550185', '+15125550100');
+    await vi.waitFor(() => expect(pbx.hangupReasons.get(second)).toBe('congestion'));
+    expect(calls).toHaveLength(1);
+    await calls[0]!.hangup();
+    await ari.stop();
   });
 });

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FsTelephony, type FsCall } from '../../src/telephony/freeswitch/index.js';
 import { ForkServer } from '../../src/telephony/freeswitch/fork-server.js';
 import { FakeDrachtio } from '../fakes/drachtio.js';
@@ -154,6 +154,27 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     await wait(200);
     expect(loudFrames(leg.endpoint.fork!.heard) - before).toBeLessThanOrEqual(1);
     await legacy.stop();
+  });
+
+  it('answers an INVITE beyond FRONTDESK_MAX_CALLS with 503 and Retry-After, and takes the next once a call ends', async () => {
+    const port = (http.address() as { port: number }).port;
+    const pbx = new FakeDrachtio();
+    const capped = new FsTelephony({ seam: pbx, forks, forkUrl: `ws://127.0.0.1:${port}/audio-fork`, trunkUri: 'sip:{number}@t', extensionUri: 'sip:{ext}@p', maxCalls: 1 });
+    const calls: FsCall[] = [];
+    capped.on('call', (c) => calls.push(c as FsCall));
+    await capped.start();
+    pbx.incoming('+15125550191', '+15125550100');
+    expect(calls).toHaveLength(1);
+    await calls[0]!.answer();
+    const refused = pbx.incoming('+15125550192', '+15125550100');
+    await vi.waitFor(() => expect(refused.rejected).toBe(503));
+    expect(refused.rejectHeaders).toEqual({ 'Retry-After': '30' });
+    expect(calls).toHaveLength(1);
+    await calls[0]!.hangup();
+    const third = pbx.incoming('+15125550193', '+15125550100');
+    expect(calls).toHaveLength(2);
+    expect(third.rejected).toBeUndefined();
+    await capped.stop();
   });
 
   it('places outbound calls through the trunk only where policy allows', async () => {

@@ -57,7 +57,7 @@ export class DrachtioLibSeam extends EventEmitter implements DrachtioSeam {
         callingNumber: req.callingNumber,
         calledNumber: req.calledNumber,
         accept: () => this.ms!.connectCaller(req, res),
-        reject: async (status) => res.send(status),
+        reject: async (status, headers) => res.send(status, headers ? { headers } : {}),
       };
       this.emit('invite', inv);
     });
