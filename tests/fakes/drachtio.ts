@@ -85,7 +85,7 @@ export class FakeDrachtio extends EventEmitter implements DrachtioSeam {
   }
 
   /** A call from the trunk reaches drachtio. */
-  incoming(from: string, to: string): { endpoint: FakeEndpoint; dialog: FakeDialog } {
+  incoming(from: string, to: string): { endpoint: FakeEndpoint; dialog: FakeDialog; rejected?: number; rejectHeaders?: Record<string, string> } {
     const leg = { endpoint: new FakeEndpoint(), dialog: new FakeDialog() } as { endpoint: FakeEndpoint; dialog: FakeDialog; rejected?: number; rejectHeaders?: Record<string, string> };
     this.inbound.push(leg);
     const inv: IncomingInvite = {

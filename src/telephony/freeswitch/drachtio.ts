@@ -10,7 +10,7 @@ import type { DrachtioSeam, FsEndpoint, IncomingInvite, SipDialog } from './seam
 const require = createRequire(import.meta.url);
 
 interface SrfRequest { callingNumber: string; calledNumber: string; body: string }
-interface SrfResponse { send(status: number): void }
+interface SrfResponse { send(status: number, opts?: { headers?: Record<string, string> }): void }
 interface Srf extends EventEmitter {
   connect(o: { host: string; port: number; secret: string }): void;
   invite(handler: (req: SrfRequest, res: SrfResponse) => void): void;
