@@ -210,7 +210,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       await smsJobs?.stop();
       email?.close();
       await app.speechReady;
-      speech.close();
+      await speech.close();
       await store.close();
       logger.info('frontdesk stopped');
     },
@@ -231,6 +231,17 @@ interface CallDeps {
   llmUnderstands: boolean;
 }
 
+let setupQueue: Promise<void> = Promise.resolve();
+
+/** Waits for this call's turn to be set up (after the one before it, from a fresh event-loop turn); call the result when done. */
+function setupTurn(): Promise<() => void> {
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const start = setupQueue.then(() => new Promise<void>((r) => setImmediate(r)));
+  setupQueue = start.then(() => finished);
+  return start.then(() => done);
+}
+
 /**
  * An inbound call: routed, logged, then answered by the answering flow (greeting, the owner on a
  * key press, voicemail) until the conversational agent lands. Blocked callers get 603; with no
@@ -240,13 +251,22 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
   const { business, logger } = d;
   let id: string | undefined;
   try {
-    // Reads retried through a database blip (the caller hears ringing meanwhile).
-    const routed = await retrying(() => business.route(call.to, call.from));
-    const customer = await retrying(() => business.customers.findOrCreateByPhone(call.from));
-    id = await business.calls.start({
-      direction: 'inbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to,
-      contextId: routed?.context.id ?? null, customerId: customer?.customer.id ?? null,
-    });
+    // Calls are set up one at a time, each from a turn of the event loop of its own: fifty arriving
+    // at once otherwise route (hours arithmetic) back to back in one turn while the media clock waits.
+    const turn = await setupTurn();
+    let routed: Awaited<ReturnType<Business['route']>>;
+    let customer: Awaited<ReturnType<Business['customers']['findOrCreateByPhone']>>;
+    try {
+      // Reads retried through a database blip (the caller hears ringing meanwhile).
+      routed = await retrying(() => business.route(call.to, call.from));
+      customer = await retrying(() => business.customers.findOrCreateByPhone(call.from));
+      id = await business.calls.start({
+        direction: 'inbound', backend: call.backend, externalId: call.id, from: call.from, to: call.to,
+        contextId: routed?.context.id ?? null, customerId: customer?.customer.id ?? null,
+      });
+    } finally {
+      turn();
+    }
     const callRecordId = id;
     // The routing note is worth keeping, not worth holding the caller for: retried in the background.
     void retrying(() => business.calls.event(callRecordId, 'state', { role: 'system', text: routed?.decision.reason ?? 'no context', data: routed?.decision ?? null }))

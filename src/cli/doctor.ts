@@ -77,7 +77,7 @@ async function checkModels(cfg: Config): Promise<Check[]> {
     return [{ name: 'models', status: 'fail', detail: (e as Error).message }];
   }
   const v = await speech.verify();
-  speech.close();
+  await speech.close();
   const server: Check[] = [];
   if (cfg.llm?.url) {
     try {

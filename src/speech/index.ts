@@ -2,15 +2,15 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Llm, Stt, TurnDetector, Tts, Vad } from './types.js';
-import { SileroVad } from './vad/silero.js';
 import { EnergyVad } from './vad/energy.js';
+import { SileroHost } from './vad/host.js';
 import { chooseSilero } from './vad/model.js';
 import { EspeakTts } from './tts/espeak.js';
 import { FliteTts } from './tts/flite.js';
 import { CachedTts } from './tts/cache.js';
 import { SphinxStt } from './stt/sphinx/index.js';
 import { adaptTelephoneModel, adaptationMissing, adaptedModel, SPHINX_BASE, SPHINX_DICT, SPHINX_GENERAL_LM } from './stt/sphinx/adapt.js';
-import { loadSphinx } from './stt/sphinx/ffi.js';
+import { loadSphinx, stopSphinxLoader } from './stt/sphinx/ffi.js';
 import { LlamaCppLlm } from './llm/llama.js';
 import { OpenAiLlm } from './llm/openai.js';
 import { SherpaStt } from './stt/sherpa/index.js';
@@ -40,7 +40,8 @@ export interface SpeechSet {
   verify(): Promise<{ problems: string[]; unpinned: string[] }>;
   /** Builds what is missing and can be built here (the telephone-adapted recognizer), then loads STT. */
   prepare(log?: (msg: string) => void): Promise<void>;
-  close(): void;
+  /** Stops the engines; resolves when their threads have exited. */
+  close(): Promise<void>;
 }
 
 export interface SpeechOptions {
@@ -138,6 +139,9 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     : { slot: 'turn', engine: 'endpointing delays', why: 'no end-of-turn model (`npm run models` fetches Smart Turn v3.2)' });
 
   let generalStt: SphinxStt | undefined;
+  // Every call's Silero VAD runs on one worker thread; started once the model file passed its check.
+  let vadHost: SileroHost | undefined;
+  const host = () => (vadHost ??= new SileroHost({ model: silero! }));
   let neuralVoice = false;
   let sileroOk = Boolean(silero);
   const sttFiles = neuralStt.options ? [neuralStt.options.encoder, neuralStt.options.decoder, neuralStt.options.joiner, neuralStt.options.tokens] : [];
@@ -148,7 +152,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
     llm: undefined,
     turn: undefined,
     transcribe: undefined,
-    newVad: () => (silero && sileroOk ? new SileroVad({ model: silero }) : new EnergyVad()),
+    newVad: () => (silero && sileroOk ? host().create() : new EnergyVad()),
     report,
     // What this set loads, and every pinned file present in the folder: one kept as a fallback
     // (Silero v5.1.2 behind the bundled v6.2) must not be found damaged only when it is needed.
@@ -164,6 +168,8 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
         return v.problems.length === 0;
       };
       if (silero && sileroOk) sileroOk = await checked([silero], 'Silero VAD');
+      // The VAD worker starts making its first detectors now, on its own thread.
+      if (silero && sileroOk) host();
       if (server && !set.llm) {
         // A server that is down must not take speech recognition with it: the guided flow answers.
         set.llm = await OpenAiLlm.connect({ baseUrl: server, apiKey: o.llmServer?.apiKey, model: o.llmServer?.model }).catch((e: Error) => {
@@ -201,16 +207,18 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
       let model = adapted ?? join(SPHINX_BASE, 'en-us');
       if (canAdapt) model = await adaptTelephoneModel(adaptedDir, log);
       set.stt = new SphinxStt({ model, workDir: resolve(o.builtModelsDir, 'stt/lm') });
-      const general = new SphinxStt({ model, languageModel: { lm: SPHINX_GENERAL_LM, dictionary: SPHINX_DICT } });
+      const general = new SphinxStt({ model, languageModel: { lm: SPHINX_GENERAL_LM, dictionary: SPHINX_DICT }, spare: 0 });
       generalStt = general;
       set.transcribe = transcriber(general);
     },
-    close() {
+    async close() {
       void set.llm?.close();
       set.turn?.close();
       generalStt?.close();
       set.stt?.close();
       set.tts?.close();
+      // Threads exit between their native calls: the loader after the decoder it is loading.
+      await Promise.all([vadHost?.close(), stopSphinxLoader()]);
     },
   };
   return set;

@@ -39,6 +39,8 @@ export interface Stt {
   readonly name: string;
   /** A stream for one utterance; `hints` are words the context expects (services, days, names). */
   stream(hints?: readonly string[]): SttStream;
+  /** Gets ready for utterances with these hints (language model, loaded decoders) without waiting for the first one. */
+  prepare?(hints?: readonly string[]): Promise<void>;
   close(): void;
 }
 

@@ -157,8 +157,25 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     release();
     throw e;
   }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(paced(pglite)) });
   return makeStore(db, 'pglite', location, undefined, undefined, release);
+}
+
+/**
+ * PGlite runs each statement synchronously on this thread, and resolves a queue of them in one run
+ * of promise callbacks: fifty calls arriving at once held the media clock's timers off for seconds.
+ * One statement per turn of the event loop instead (it serves one statement at a time anyway).
+ */
+function paced(pglite: PGlite): PGlite {
+  const query = pglite.query.bind(pglite);
+  let chain: Promise<unknown> = Promise.resolve();
+  const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+  pglite.query = ((...args: Parameters<typeof query>) => {
+    const run = chain.then(nextTurn).then(() => query(...args));
+    chain = run.catch(() => {});
+    return run;
+  }) as typeof pglite.query;
+  return pglite;
 }
 
 /** The lock file that says which process owns the embedded database under a data folder. */

@@ -76,6 +76,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         extensionEndpoint: cfg.asterisk.extensionEndpoint,
         dialPolicy: dialPolicyFromConfig(cfg),
         mediaTimeoutMs: cfg.rtp.mediaTimeoutS * 1000,
+        maxCalls: cfg.calls.max,
         logger: logger.child({ mod: 'ari' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
       });
@@ -94,6 +95,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         trunkUri: cfg.freeswitch.trunkUri,
         extensionUri: cfg.freeswitch.extensionUri,
         dialPolicy: dialPolicyFromConfig(cfg),
+        maxCalls: cfg.calls.max,
         logger: logger.child({ mod: 'freeswitch' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
       });

@@ -73,7 +73,7 @@ export class FakeDrachtio extends EventEmitter implements DrachtioSeam {
   /** Whether outbound legs (owner, dial) answer. */
   legsAnswer = true;
   readonly legs: { uri: string; endpoint: FakeEndpoint; dialog: FakeDialog }[] = [];
-  readonly inbound: { endpoint: FakeEndpoint; dialog: FakeDialog; rejected?: number }[] = [];
+  readonly inbound: { endpoint: FakeEndpoint; dialog: FakeDialog; rejected?: number; rejectHeaders?: Record<string, string> }[] = [];
 
   async connect(): Promise<void> {
     this.connects++;
@@ -85,14 +85,15 @@ export class FakeDrachtio extends EventEmitter implements DrachtioSeam {
   }
 
   /** A call from the trunk reaches drachtio. */
-  incoming(from: string, to: string): { endpoint: FakeEndpoint; dialog: FakeDialog } {
-    const leg = { endpoint: new FakeEndpoint(), dialog: new FakeDialog() } as { endpoint: FakeEndpoint; dialog: FakeDialog; rejected?: number };
+  incoming(from: string, to: string): { endpoint: FakeEndpoint; dialog: FakeDialog; rejected?: number; rejectHeaders?: Record<string, string> } {
+    const leg = { endpoint: new FakeEndpoint(), dialog: new FakeDialog() } as { endpoint: FakeEndpoint; dialog: FakeDialog; rejected?: number; rejectHeaders?: Record<string, string> };
     this.inbound.push(leg);
     const inv: IncomingInvite = {
       callingNumber: from, calledNumber: to,
       accept: async () => leg,
-      reject: async (status) => {
+      reject: async (status, headers) => {
         leg.rejected = status;
+        if (headers) leg.rejectHeaders = headers;
       },
     };
     this.emit('invite', inv);

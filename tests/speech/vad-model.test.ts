@@ -16,7 +16,7 @@ describe('Silero VAD v6.2 with nothing downloaded', () => {
   it('is the embedded default on an empty models folder, and hears a caller\'s short answer', () => {
     const speech = createSpeech({ modelsDir: empty, builtModelsDir: BUILT_MODELS_DIR });
     const vad = speech.report.find((r) => r.slot === 'vad')!;
-    speech.close();
+    void speech.close();
     expect(vad.engine).toBe('silero (sherpa-onnx)');
     expect(vad.why).toMatch(/^Silero v6\.2 from @ricky0123\/vad-web \(.*node_modules\/@ricky0123\/vad-web\/dist\/silero_vad_v6\.onnx\)$/);
 

@@ -74,6 +74,39 @@ describe('espeak-ng voice', () => {
     for await (const c of tts.synthesize('One moment please.')) again.push(c.pcm);
     expect(concat(again).length).toBeGreaterThan(4000);
   });
+
+  it('renders a phrase once for callers who ask for it at the same time, and again for one whose render was cut off', async () => {
+    let renders = 0;
+    class Counted extends EspeakTts {
+      override synthesize(text: string, opts?: { signal?: AbortSignal }) {
+        renders++;
+        return super.synthesize(text, opts);
+      }
+    }
+    const tts = new CachedTts(new Counted());
+    const hear = async (text: string, signal?: AbortSignal) => {
+      const out: Int16Array[] = [];
+      for await (const c of tts.synthesize(text, signal ? { signal } : {})) out.push(c.pcm);
+      return concat(out);
+    };
+    const greeting = 'Thanks for calling Sparkle and Shine, how can I help?';
+    const heard = await Promise.all(Array.from({ length: 10 }, () => hear(greeting)));
+    expect(renders).toBe(1);
+    for (const pcm of heard) expect(pcm).toEqual(heard[0]);
+    // Kept: the next caller replays it from memory.
+    await hear(greeting);
+    expect(renders).toBe(1);
+    // The first asker barges in after one chunk: whoever shared its render renders their own.
+    const ac = new AbortController();
+    const line = 'This sentence is long enough to take several chunks of audio to play out.';
+    const cut = (async () => {
+      for await (const _ of tts.synthesize(line, { signal: ac.signal })) ac.abort();
+    })();
+    const other = hear(line);
+    await cut;
+    expect((await other).length).toBeGreaterThan(8000);
+    expect(renders).toBe(3);
+  });
 });
 
 describe('resampling', () => {

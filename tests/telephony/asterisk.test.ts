@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
 import type { AriCall } from '../../src/telephony/asterisk/call.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
@@ -9,7 +9,6 @@ const loudFrames = (pcm: Int16Array) => {
   for (let i = 0; i + 160 <= pcm.length; i += 160) if (rms(pcm.subarray(i, i + 160)) > 1000) n++;
   return n;
 };
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through ARI, ${media} media (against a fake speaking ARI)`, () => {
   const pbx = new FakeAsterisk();
@@ -42,12 +41,10 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     expect(pbx.channels.get(chan)?.state).toBe('Up');
     // The greeting reaches the caller through Asterisk...
     expect(await call.play(tone(400)).done).toEqual({ completed: true, playedMs: 400 });
-    await wait(60);
-    expect(loudFrames(pbx.heardBy(chan))).toBeGreaterThanOrEqual(19);
+    await vi.waitFor(() => expect(loudFrames(pbx.heardBy(chan))).toBeGreaterThanOrEqual(19));
     // ...and the caller's voice reaches us.
     await pbx.sendCallerAudio(chan, tone(300, 300));
-    await wait(60);
-    expect(heardFrames).toBeGreaterThanOrEqual(14);
+    await vi.waitFor(() => expect(heardFrames).toBeGreaterThanOrEqual(14));
     await call.hangup();
     expect(pbx.hungUp).toContain(chan);
     expect(ari.activeCalls()).toBe(0);
@@ -77,22 +74,23 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     const digits: string[] = [];
     call.on('dtmf', (d) => digits.push(d));
     const h = call.play(tone(3000));
-    await wait(300);
+    // The caller barges in once they have heard a quarter of a second of it.
+    await vi.waitFor(() => expect(loudFrames(pbx.heardBy(chan))).toBeGreaterThanOrEqual(12));
     const before = loudFrames(pbx.heardBy(chan));
     h.cancel();
     const result = await h.done;
     expect(result.completed).toBe(false);
-    // What the caller actually heard before the cut, for the transcript.
-    expect(result.playedMs).toBeGreaterThanOrEqual(200);
-    expect(result.playedMs).toBeLessThanOrEqual(450);
-    await wait(200);
-    expect(loudFrames(pbx.heardBy(chan)) - before).toBeLessThanOrEqual(2);
+    // What the caller actually heard before the cut, for the transcript (give or take the frames in flight).
+    expect(result.playedMs).toBeGreaterThanOrEqual(before * 20);
+    expect(result.playedMs).toBeLessThanOrEqual((before + 5) * 20);
+    // The next thing said is heard right after the cut: nothing of the cancelled audio in between.
+    expect(await call.play(tone(100)).done).toMatchObject({ completed: true });
+    await vi.waitFor(() => expect(loudFrames(pbx.heardBy(chan)) - before).toBeGreaterThanOrEqual(5));
+    expect(loudFrames(pbx.heardBy(chan)) - before).toBeLessThanOrEqual(5 + 2);
     pbx.dtmf(chan, '0');
-    await wait(50);
-    expect(digits).toEqual(['0']);
+    await vi.waitFor(() => expect(digits).toEqual(['0']));
     pbx.callerHangup(chan);
-    await wait(50);
-    expect(call.state).toBe('ended');
+    await vi.waitFor(() => expect(call.state).toBe('ended'));
     expect(call.endReason).toBe('remote_hangup');
   });
 
@@ -157,8 +155,7 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     expect(kept.state).toBe('answered');
     // Events flow again on the new socket.
     pbx.callerHangup(c1);
-    await wait(50);
-    expect(kept.endReason).toBe('remote_hangup');
+    await vi.waitFor(() => expect(kept.endReason).toBe('remote_hangup'));
   });
 
   it('places outbound calls through the trunk endpoint, only where policy allows', async () => {
@@ -167,5 +164,53 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     expect(call.state).toBe('answered');
     expect(pbx.originates.at(-1)).toEqual({ endpoint: 'PJSIP/+15125550123@trunk', appArgs: 'outbound' });
     await call.hangup();
+  });
+});
+
+describe('Asterisk through ARI: admission control (against a fake ARI)', () => {
+  const pbx = new FakeAsterisk();
+  beforeAll(() => pbx.start());
+  afterAll(() => pbx.stop());
+
+  async function backend(o: { maxCalls?: number; ports: [number, number] }) {
+    const ari = new AriTelephony({
+      url: pbx.url, user: pbx.user, password: pbx.pass, app: pbx.app, mediaAddress: '127.0.0.1',
+      rtpPortMin: o.ports[0], rtpPortMax: o.ports[1], media: 'rtp', trunkEndpoint: 'PJSIP/{number}@trunk', extensionEndpoint: 'PJSIP/{ext}', mediaTimeoutMs: 0,
+      ...(o.maxCalls !== undefined ? { maxCalls: o.maxCalls } : {}),
+    });
+    const calls: AriCall[] = [];
+    ari.on('call', (c) => calls.push(c as AriCall));
+    await ari.start();
+    return { ari, calls };
+  }
+
+  it('hangs up a call beyond FRONTDESK_MAX_CALLS with cause congestion (503 to the carrier), and takes the next once one ends', async () => {
+    const { ari, calls } = await backend({ maxCalls: 1, ports: [48010, 48049] });
+    const first = pbx.inboundCall('+15125550181', '+15125550100');
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    await calls[0]!.answer();
+    const second = pbx.inboundCall('+15125550182', '+15125550100');
+    await vi.waitFor(() => expect(pbx.hangupReasons.get(second)).toBe('congestion'));
+    expect(calls).toHaveLength(1);
+    expect(pbx.channels.get(first)?.state).toBe('Up');
+    await calls[0]!.hangup();
+    const third = pbx.inboundCall('+15125550183', '+15125550100');
+    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    expect(calls[1]!.from).toBe('+15125550183');
+    expect(pbx.hangupReasons.has(third)).toBe(false);
+    await calls[1]!.hangup();
+    await ari.stop();
+  });
+
+  it('refuses a call no RTP port is left for, instead of answering it and failing', async () => {
+    const { ari, calls } = await backend({ ports: [48000, 48001] });
+    pbx.inboundCall('+15125550184', '+15125550100');
+    await vi.waitFor(() => expect(calls).toHaveLength(1));
+    await calls[0]!.answer();
+    const second = pbx.inboundCall('+15125550185', '+15125550100');
+    await vi.waitFor(() => expect(pbx.hangupReasons.get(second)).toBe('congestion'));
+    expect(calls).toHaveLength(1);
+    await calls[0]!.hangup();
+    await ari.stop();
   });
 });

@@ -1,12 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FsTelephony, type FsCall } from '../../src/telephony/freeswitch/index.js';
 import { ForkServer } from '../../src/telephony/freeswitch/fork-server.js';
 import { FakeDrachtio } from '../fakes/drachtio.js';
 import { tone, concat, rms, pauseAfterWords } from '../helpers/audio.js';
 
 const loudFrames = (parts: Int16Array[]) => parts.filter((p) => rms(p) > 1000).length;
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wire protocol)', () => {
   const drachtio = new FakeDrachtio();
@@ -48,20 +47,24 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(loudFrames(fork.heard)).toBeGreaterThanOrEqual(19);
 
     await fork.speak(tone(300, 300));
-    await wait(40);
-    expect(frames).toBeGreaterThanOrEqual(14);
+    await vi.waitFor(() => expect(frames).toBeGreaterThanOrEqual(14));
 
+    const greeted = loudFrames(fork.heard);
     const h = call.play(tone(3000));
-    await wait(300);
+    // The caller barges in once they have heard a quarter of a second of it.
+    await vi.waitFor(() => expect(loudFrames(fork.heard) - greeted).toBeGreaterThanOrEqual(12));
     const before = loudFrames(fork.heard);
     h.cancel();
     const cut = await h.done;
     expect(cut.completed).toBe(false);
+    // What was heard before the cut (from FreeSWITCH's marks), give or take the frames in flight.
     expect(cut.playedMs).toBeGreaterThanOrEqual(200);
-    expect(cut.playedMs).toBeLessThanOrEqual(450);
-    await wait(200);
-    expect(fork.received).toContain('killAudio');
-    expect(loudFrames(fork.heard) - before).toBeLessThanOrEqual(2);
+    expect(cut.playedMs).toBeLessThanOrEqual((before - greeted + 5) * 20);
+    await vi.waitFor(() => expect(fork.received).toContain('killAudio'));
+    // The next thing said is heard right after the cut: nothing of the cancelled audio in between.
+    expect(await call.play(tone(100)).done).toMatchObject({ completed: true });
+    await vi.waitFor(() => expect(loudFrames(fork.heard) - before).toBeGreaterThanOrEqual(5));
+    expect(loudFrames(fork.heard) - before).toBeLessThanOrEqual(5 + 2);
 
     const digits: string[] = [];
     call.on('dtmf', (d) => digits.push(d));
@@ -128,8 +131,7 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     drachtio.drop();
     expect(call.endReason).toBe('media_server_lost');
     expect(fs.activeCalls()).toBe(0);
-    await wait(600);
-    expect(drachtio.connects - before).toBe(3);
+    await vi.waitFor(() => expect(drachtio.connects - before).toBe(3));
   });
 
   it('falls back to playAudio with uuid_break when the fork cannot stream', async () => {
@@ -142,18 +144,41 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     const call = await got;
     await call.answer();
     expect(await call.play(tone(200)).done).toEqual({ completed: true, playedMs: 200 });
-    await wait(100);
     expect(leg.endpoint.fork!.received).toContain('playAudio');
-    expect(loudFrames(leg.endpoint.fork!.heard)).toBeGreaterThanOrEqual(9);
+    await vi.waitFor(() => expect(loudFrames(leg.endpoint.fork!.heard)).toBeGreaterThanOrEqual(9));
+    const heardFirst = loudFrames(leg.endpoint.fork!.heard);
     const h = call.play(tone(3000));
-    await wait(300);
+    await vi.waitFor(() => expect(loudFrames(leg.endpoint.fork!.heard) - heardFirst).toBeGreaterThanOrEqual(5));
     h.cancel();
     expect((await h.done).completed).toBe(false);
     expect(leg.endpoint.apis.some((a) => a.startsWith('uuid_break'))).toBe(true);
     const before = loudFrames(leg.endpoint.fork!.heard);
-    await wait(200);
-    expect(loudFrames(leg.endpoint.fork!.heard) - before).toBeLessThanOrEqual(1);
+    // The next thing said is heard right after the break: nothing of the cancelled audio in between.
+    expect(await call.play(tone(100)).done).toMatchObject({ completed: true });
+    await vi.waitFor(() => expect(loudFrames(leg.endpoint.fork!.heard) - before).toBeGreaterThanOrEqual(4));
+    expect(loudFrames(leg.endpoint.fork!.heard) - before).toBeLessThanOrEqual(5 + 1);
     await legacy.stop();
+  });
+
+  it('answers an INVITE beyond FRONTDESK_MAX_CALLS with 503 and Retry-After, and takes the next once a call ends', async () => {
+    const port = (http.address() as { port: number }).port;
+    const pbx = new FakeDrachtio();
+    const capped = new FsTelephony({ seam: pbx, forks, forkUrl: `ws://127.0.0.1:${port}/audio-fork`, trunkUri: 'sip:{number}@t', extensionUri: 'sip:{ext}@p', maxCalls: 1 });
+    const calls: FsCall[] = [];
+    capped.on('call', (c) => calls.push(c as FsCall));
+    await capped.start();
+    pbx.incoming('+15125550191', '+15125550100');
+    expect(calls).toHaveLength(1);
+    await calls[0]!.answer();
+    const refused = pbx.incoming('+15125550192', '+15125550100');
+    await vi.waitFor(() => expect(refused.rejected).toBe(503));
+    expect(refused.rejectHeaders).toEqual({ 'Retry-After': '30' });
+    expect(calls).toHaveLength(1);
+    await calls[0]!.hangup();
+    const third = pbx.incoming('+15125550193', '+15125550100');
+    expect(calls).toHaveLength(2);
+    expect(third.rejected).toBeUndefined();
+    await capped.stop();
   });
 
   it('places outbound calls through the trunk only where policy allows', async () => {

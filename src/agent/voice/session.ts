@@ -132,6 +132,8 @@ export class VoiceSession {
     const { call } = this.i;
     const vad = this.d.newVad();
     const hints = contextPhrases(this.i.context.document);
+    // The recognizer loads what it needs while the greeting plays, off the media thread.
+    this.d.stt?.prepare?.(hints).catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'speech recognizer not prepared'));
     const listener = new Listener(vad, this.d.stt, hints, call.sampleRate, (e) => this.dispatch(e), this.now, undefined, !!this.d.turnDetector);
     this.listener = listener;
     const done = new Promise<string>((r) => (this.finished = r));

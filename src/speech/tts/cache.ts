@@ -1,9 +1,14 @@
 import type { Tts, TtsChunk } from '../types.js';
 
-/** Fixed phrases (greeting, fillers, prompts) rendered once and replayed from memory. */
+/**
+ * Fixed phrases (greeting, fillers, prompts) rendered once and replayed from memory. Callers asking
+ * for a phrase that is being rendered share that render: fifty calls arriving at once hear one
+ * synthesis of the greeting, not fifty (each a process to fork while the media clock waits).
+ */
 export class CachedTts implements Tts {
   readonly name: string;
   private readonly cache = new Map<string, TtsChunk[]>();
+  private readonly rendering = new Map<string, Promise<TtsChunk[] | undefined>>();
 
   constructor(private readonly inner: Tts, private readonly maxEntries = 200) {
     this.name = `${inner.name}+cache`;
@@ -36,7 +41,36 @@ export class CachedTts implements Tts {
       }
       return;
     }
-    yield* this.inner.synthesize(text, opts);
+    const shared = this.rendering.get(text);
+    if (shared) {
+      const chunks = await shared;
+      // The render it waited on was cut off (its caller barged in): this caller renders its own.
+      if (!chunks) {
+        yield* this.inner.synthesize(text, opts);
+        return;
+      }
+      for (const c of chunks) {
+        if (opts.signal?.aborted) return;
+        yield c;
+      }
+      return;
+    }
+    let done!: (c: TtsChunk[] | undefined) => void;
+    this.rendering.set(text, new Promise((r) => (done = r)));
+    const chunks: TtsChunk[] = [];
+    let complete = false;
+    try {
+      for await (const c of this.inner.synthesize(text, opts)) {
+        chunks.push(c);
+        yield c;
+      }
+      complete = !opts.signal?.aborted;
+    } finally {
+      this.rendering.delete(text);
+      // Only a whole render is shared (and kept, so the next caller replays it from memory).
+      if (complete && chunks.length) this.put(text, chunks);
+      done(complete && chunks.length ? chunks : undefined);
+    }
   }
 
   close(): void {

@@ -42,6 +42,11 @@ export interface AriOptions {
   logger?: Logger | undefined;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
   onOutbound?: OutboundHook;
+  /**
+   * Simultaneous calls (FRONTDESK_MAX_CALLS): a call beyond them, or one no RTP port is left for, is
+   * hung up with cause congestion (34), which PJSIP answers as 503 so the carrier can retry or fail over.
+   */
+  maxCalls?: number | undefined;
 }
 
 export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }> implements Telephony {
@@ -117,6 +122,14 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: [] }
     if (waiter) {
       this.waiting.delete(ch.id);
       waiter.resolve(ch);
+      return;
+    }
+    const full = this.o.maxCalls !== undefined && this.calls.size >= this.o.maxCalls;
+    // Each RTP call holds a port from answer to hang-up: none left is a refusal now, not a failed call later.
+    const noPort = this.o.media !== 'websocket' && this.ports.free === 0;
+    if (full || noPort) {
+      this.log?.warn({ channel: ch.id, active: this.calls.size, max: this.o.maxCalls }, full ? 'call refused: at the simultaneous-call cap' : 'call refused: no RTP port left');
+      void this.client!.channels.hangup({ channelId: ch.id, reason: 'congestion' }).catch((err: unknown) => this.log?.warn({ err, channel: ch.id }, 'could not refuse the call'));
       return;
     }
     const dialled = e.args[0] ?? ch.dialplan?.exten ?? '';

@@ -10,7 +10,7 @@ import type { DrachtioSeam, FsEndpoint, IncomingInvite, SipDialog } from './seam
 const require = createRequire(import.meta.url);
 
 interface SrfRequest { callingNumber: string; calledNumber: string; body: string }
-interface SrfResponse { send(status: number): void }
+interface SrfResponse { send(status: number, opts?: { headers?: Record<string, string> }): void }
 interface Srf extends EventEmitter {
   connect(o: { host: string; port: number; secret: string }): void;
   invite(handler: (req: SrfRequest, res: SrfResponse) => void): void;
@@ -57,7 +57,7 @@ export class DrachtioLibSeam extends EventEmitter implements DrachtioSeam {
         callingNumber: req.callingNumber,
         calledNumber: req.calledNumber,
         accept: () => this.ms!.connectCaller(req, res),
-        reject: async (status) => res.send(status),
+        reject: async (status, headers) => res.send(status, headers ? { headers } : {}),
       };
       this.emit('invite', inv);
     });

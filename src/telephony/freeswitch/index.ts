@@ -37,6 +37,10 @@ export interface FsOptions {
    * fallback for a mod_audio_fork without streaming — playAudio per item, uuid_break on barge-in.
    */
   streaming?: boolean;
+  /** Simultaneous calls (FRONTDESK_MAX_CALLS): an INVITE beyond them is answered 503 with Retry-After. */
+  maxCalls?: number | undefined;
+  /** Seconds a refused caller's carrier is asked to wait before trying again. */
+  retryAfterS?: number;
 }
 
 export class FsCall extends EventEmitter<CallEventMap> implements Call {
@@ -238,6 +242,11 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   }
 
   private onInvite(inv: IncomingInvite): void {
+    if (this.o.maxCalls !== undefined && this.calls.size >= this.o.maxCalls) {
+      this.o.logger?.warn({ active: this.calls.size, max: this.o.maxCalls }, 'call refused: at the simultaneous-call cap');
+      void inv.reject(503, { 'Retry-After': String(this.o.retryAfterS ?? 30) }).catch((err: unknown) => this.o.logger?.warn({ err }, 'could not refuse the call'));
+      return;
+    }
     const call = new FsCall(this, 'inbound', toE164(inv.callingNumber) ?? (inv.callingNumber || 'anonymous'), toE164(inv.calledNumber) ?? inv.calledNumber, inv);
     this.calls.add(call);
     this.emit('call', call);

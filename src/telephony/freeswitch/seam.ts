@@ -35,7 +35,8 @@ export interface IncomingInvite {
   calledNumber: string;
   /** connectCaller: a FreeSWITCH endpoint and the caller's dialog, answered. */
   accept(): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }>;
-  reject(status: number): Promise<void>;
+  /** Answers the INVITE with a final error (headers such as Retry-After with it). */
+  reject(status: number, headers?: Record<string, string>): Promise<void>;
 }
 
 /** drachtio-srf + drachtio-fsmrf together. Emits 'invite', 'connected', 'disconnected'. */

@@ -50,6 +50,13 @@ export class PortAllocator {
   get used(): number {
     return this.inUse.size;
   }
+
+  /** Ports of the range not handed out (one may still turn out to be taken by another program). */
+  get free(): number {
+    let n = this.span;
+    if (this.first + (this.span - 1) * 2 > this.max) n--;
+    return Math.max(0, n - this.inUse.size);
+  }
 }
 
 async function tryBind(address: string, port: number): Promise<Socket | undefined> {

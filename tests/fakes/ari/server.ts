@@ -39,6 +39,8 @@ export class FakeAsterisk {
   readonly recordings: { bridgeId: string; name: string; format: string }[] = [];
   readonly originates: { endpoint: string; appArgs: string | undefined }[] = [];
   readonly hungUp: string[] = [];
+  /** The reason frontdesk gave when it hung a channel up (ARI's `reason`), by channel. */
+  readonly hangupReasons = new Map<string, string>();
   /** How an originated channel behaves: answers, or never does. */
   originateAnswers = true;
   private seq = 0;
@@ -287,8 +289,11 @@ export class FakeAsterisk {
       if (req.method === 'GET') return send(200, this.json(c));
       if (req.method === 'DELETE') {
         this.hungUp.push(c.id);
+        const reason = q('reason') ?? 'normal';
+        this.hangupReasons.set(c.id, reason);
         send(204);
-        this.destroy(c, 16);
+        // ARI's reasons as Q.850 causes (Asterisk's ari/resource_channels.c); PJSIP turns 34 into a 503.
+        this.destroy(c, ({ normal: 16, busy: 17, congestion: 34, no_answer: 19, rejected: 21 } as Record<string, number>)[reason] ?? 16);
         return;
       }
     }

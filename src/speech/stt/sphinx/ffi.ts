@@ -1,8 +1,10 @@
 // Hand-written: no maintained Node binding exists for the pocketsphinx that Debian ships (5prealpha); koffi calls its C API.
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 
 /** The few pocketsphinx calls the recognizer needs; decoding runs on koffi's worker threads. */
-/** A loaded decoder and the configuration it owns. */
+/** A loaded decoder and the configuration it owns (addresses: koffi 3 passes pointers as BigInt). */
 export interface Decoder {
   readonly dec: unknown;
   readonly config: unknown;
@@ -12,7 +14,11 @@ export interface Decoder {
 }
 
 export interface Sphinx {
-  init(args: readonly string[]): Decoder;
+  /**
+   * Loads a decoder on a thread of its own (loader-worker.cjs), one at a time: ps_init reads the
+   * whole acoustic model, and neither the media clock nor the decoding of calls already up waits on it.
+   */
+  init(args: readonly string[]): Promise<Decoder>;
   free(d: Decoder): void;
   /**
    * Starts an utterance from the model's initial cepstral mean: live CMN otherwise carries the last
@@ -37,60 +43,20 @@ export function loadSphinx(): Sphinx {
   try {
     const ps = koffi.load('libpocketsphinx.so.3');
     const sb = koffi.load('libsphinxbase.so.3');
-    koffi.opaque('ps_decoder_t');
-    koffi.opaque('cmd_ln_t');
     koffi.opaque('ps_seg_t');
-    const ps_args = ps.func('void *ps_args()');
-    const cmd_ln_parse_r = sb.func('cmd_ln_t *cmd_ln_parse_r(cmd_ln_t *, void *, int, const char **, int)');
-    const cmd_ln_free_r = sb.func('int cmd_ln_free_r(cmd_ln_t *)');
-    const ps_init = ps.func('ps_decoder_t *ps_init(cmd_ln_t *)');
-    const ps_free = ps.func('int ps_free(ps_decoder_t *)');
-    const ps_start_utt = ps.func('int ps_start_utt(ps_decoder_t *)');
-    const ps_start_stream = ps.func('int ps_start_stream(ps_decoder_t *)');
-    const ps_end_utt = ps.func('int ps_end_utt(ps_decoder_t *)');
-    const ps_process_raw = ps.func('int ps_process_raw(ps_decoder_t *, const int16_t *, size_t, int, int)');
-    const ps_get_hyp = ps.func('const char *ps_get_hyp(ps_decoder_t *, _Out_ int32_t *)');
-    const ps_seg_iter = ps.func('ps_seg_t *ps_seg_iter(ps_decoder_t *)');
+    const ps_start_utt = ps.func('int ps_start_utt(void *)');
+    const ps_start_stream = ps.func('int ps_start_stream(void *)');
+    const ps_end_utt = ps.func('int ps_end_utt(void *)');
+    const ps_process_raw = ps.func('int ps_process_raw(void *, const int16_t *, size_t, int, int)');
+    const ps_get_hyp = ps.func('const char *ps_get_hyp(void *, _Out_ int32_t *)');
+    const ps_seg_iter = ps.func('ps_seg_t *ps_seg_iter(void *)');
     const ps_seg_next = ps.func('ps_seg_t *ps_seg_next(ps_seg_t *)');
     const ps_seg_word = ps.func('const char *ps_seg_word(ps_seg_t *)');
     const ps_seg_frames = ps.func('void ps_seg_frames(ps_seg_t *, _Out_ int *, _Out_ int *)');
-    const ps_get_feat = ps.func('void *ps_get_feat(ps_decoder_t *)');
-    const cmn_live_get = sb.func('int cmn_live_get(void *, _Out_ float *)');
     const cmn_live_set = sb.func('void cmn_live_set(void *, const float *)');
-    /**
-     * sphinxbase exports no getter for a feature extractor's CMN state: read `feat_t.cmn_struct` at its
-     * offset in 5prealpha (x86-64/arm64 LP64), after checking the neighbouring fields look right.
-     */
-    const cmnOf = (dec: unknown): { cmn: unknown; init: Float32Array } | undefined => {
-      const feat = ps_get_feat(dec);
-      if (!feat) return undefined;
-      const head = koffi.decode(feat, koffi.array('int32_t', 24)) as number[];
-      const cepsize = head[4]!; // int32 at byte 16
-      const refcount = head[0]!;
-      const cmnType = head[17]!; // cmn_type_t at byte 68: 0 none, 1 batch, 2 live (batch turns live on the first streamed block)
-      if (refcount < 1 || cepsize < 1 || cepsize > 64 || (cmnType !== 1 && cmnType !== 2)) return undefined;
-      const cmn = koffi.decode(feat, 88, 'void *') as unknown;
-      if (!cmn) return undefined;
-      const vec = new Float32Array(cepsize);
-      cmn_live_get(cmn, vec);
-      return { cmn, init: vec };
-    };
     loaded = {
-      init(args) {
-        const config = cmd_ln_parse_r(null, ps_args(), args.length, [...args], 1);
-        if (!config) throw new Error(`pocketsphinx rejected its configuration: ${args.join(' ')}`);
-        const dec = ps_init(config);
-        if (!dec) {
-          cmd_ln_free_r(config);
-          throw new Error('pocketsphinx could not load its model (see the acoustic model and dictionary paths)');
-        }
-        const c = cmnOf(dec);
-        return c ? { dec, config, cmn: c.cmn, cmnInit: c.init } : { dec, config };
-      },
-      free(d) {
-        ps_free(d.dec);
-        cmd_ln_free_r(d.config);
-      },
+      init: (args) => loader().init(args),
+      free: (d) => loader().free(d),
       startUtt(d) {
         // A new stream per utterance: word times count from its start, not from the decoder's first use.
         ps_start_stream(d.dec);
@@ -122,4 +88,72 @@ export function loadSphinx(): Sphinx {
     failure = new Error(`pocketsphinx is not installed (apt-get install pocketsphinx pocketsphinx-en-us): ${(e as Error).message}`);
     throw failure;
   }
+}
+
+interface Loader {
+  init(args: readonly string[]): Promise<Decoder>;
+  free(d: Decoder): void;
+  stop(): Promise<void>;
+}
+
+/** Ends the loader thread after the load in progress and queued frees (a later load starts a new one). */
+export function stopSphinxLoader(): Promise<void> {
+  return theLoader?.stop() ?? Promise.resolve();
+}
+
+let theLoader: Loader | undefined;
+
+/**
+ * The loader thread, started on first use and unref'd (it never keeps the process alive). If it
+ * dies, the loads it owed fail with the reason and the next load starts a new one.
+ */
+function loader(): Loader {
+  if (theLoader) return theLoader;
+  const worker = new Worker(fileURLToPath(new URL('./loader-worker.cjs', import.meta.url)));
+  const pending = new Map<number, { resolve: (d: Decoder) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let dead: Error | undefined;
+  const fail = (e: Error) => {
+    dead ??= new Error(`the pocketsphinx loader thread stopped: ${e.message}`);
+    if (theLoader === self) theLoader = undefined;
+    for (const p of pending.values()) p.reject(dead);
+    pending.clear();
+  };
+  worker.on('message', (m: { type: string; id: number; error?: string; message?: string; dec: unknown; config: unknown; cmn?: unknown; cmnInit?: Float32Array }) => {
+    if (m.type === 'fatal') return fail(new Error(m.message ?? 'failed to load'));
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.error) p.reject(new Error(m.error));
+    else p.resolve(m.cmn && m.cmnInit ? { dec: m.dec, config: m.config, cmn: m.cmn, cmnInit: m.cmnInit } : { dec: m.dec, config: m.config });
+  });
+  worker.on('error', fail);
+  let gone = false;
+  worker.on('exit', (code) => {
+    gone = true;
+    fail(new Error(`exit code ${code}`));
+  });
+  // After the listeners: adding one re-refs the worker, which would keep the process alive.
+  worker.unref();
+  const self: Loader = {
+    init(args) {
+      if (dead) return Promise.reject(dead);
+      const id = nextId++;
+      return new Promise<Decoder>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ type: 'init', id, args: [...args] });
+      });
+    },
+    free(d) {
+      if (!dead) worker.postMessage({ type: 'free', dec: d.dec, config: d.config });
+    },
+    stop() {
+      if (theLoader === self) theLoader = undefined;
+      const exited = gone ? Promise.resolve() : new Promise<void>((r) => worker.once('exit', () => r()));
+      if (!dead) worker.postMessage({ type: 'exit' });
+      return exited;
+    },
+  };
+  theLoader = self;
+  return self;
 }

@@ -31,12 +31,23 @@ export interface SphinxOptions {
    * general English model, for free-form speech such as voicemail.
    */
   languageModel?: { lm: string; dictionary: string };
+  /** Decoders loaded ahead of need (default sphinxDefaults.spare; 0 for a rarely used model). */
+  spare?: number;
 }
 
 const STEP_SAMPLES = 1600; // 100 ms at 16 kHz
 
+export const sphinxDefaults = {
+  /** Decoders kept loaded ahead of need per language model, so an utterance rarely waits for one. */
+  spare: 2,
+  /** Idle decoders kept per language model; more are freed. */
+  maxFree: 8,
+} as const satisfies Record<string, number>;
+
 interface Pool {
   free: Decoder[];
+  /** Decoders being loaded for this pool's spares. */
+  loading: number;
   lm: string;
   dict: string;
 }
@@ -57,10 +68,9 @@ export class SphinxStt implements Stt {
     this.name = `pocketsphinx (${o.model.split('/').filter(Boolean).at(-1)})`;
   }
 
-  /** Builds the language model for these phrases ahead of the first utterance. */
+  /** Builds the language model for these phrases and loads its spare decoders ahead of the first utterance. */
   async prepare(hints: readonly string[] = []): Promise<void> {
-    const d = await this.acquire(hints);
-    this.release(hints, d);
+    this.topUp(await this.pool(hints));
   }
 
   stream(hints: readonly string[] = []): SttStream {
@@ -70,17 +80,36 @@ export class SphinxStt implements Stt {
   /** @internal */
   async acquire(hints: readonly string[]): Promise<Decoder> {
     const pool = await this.pool(hints);
-    const free = pool.free.pop();
-    if (free) return free;
-    const args = ['-hmm', this.o.model, '-lm', pool.lm, '-dict', pool.dict, '-logfn', '/dev/null', ...(this.o.decoderArgs ?? [])];
-    return this.sphinx.init(args);
+    // This utterance's own load goes first; the spares queue behind it on the loader thread.
+    const d = pool.free.pop() ?? this.sphinx.init(this.args(pool));
+    this.topUp(pool);
+    return d;
+  }
+
+  private args(pool: Pool): string[] {
+    return ['-hmm', this.o.model, '-lm', pool.lm, '-dict', pool.dict, '-logfn', '/dev/null', ...(this.o.decoderArgs ?? [])];
+  }
+
+  /** Loads decoders (on the loader thread) until the pool has its spares. */
+  private topUp(pool: Pool): void {
+    while (!this.closed && pool.free.length + pool.loading < (this.o.spare ?? sphinxDefaults.spare)) {
+      pool.loading++;
+      this.sphinx.init(this.args(pool)).then((d) => {
+        pool.loading--;
+        if (this.closed || pool.free.length >= sphinxDefaults.maxFree) this.sphinx.free(d);
+        else pool.free.push(d);
+      }, () => {
+        // A load that failed here fails again, visibly, for the utterance that needs it.
+        pool.loading--;
+      });
+    }
   }
 
   /** @internal */
   release(hints: readonly string[], d: Decoder): void {
     const key = this.key(hints);
     void this.pools.get(key)?.then((p) => {
-      if (this.closed || p.free.length >= 8) this.sphinx.free(d);
+      if (this.closed || p.free.length >= sphinxDefaults.maxFree) this.sphinx.free(d);
       else p.free.push(d);
     });
   }
@@ -108,7 +137,7 @@ export class SphinxStt implements Stt {
   }
 
   private async buildLm(key: string, hints: readonly string[]): Promise<Pool> {
-    if (this.o.languageModel) return { free: [], lm: this.o.languageModel.lm, dict: this.o.languageModel.dictionary };
+    if (this.o.languageModel) return { free: [], loading: 0, lm: this.o.languageModel.lm, dict: this.o.languageModel.dictionary };
     const dir = join(this.workDir, key);
     const lm = join(dir, 'lm.arpa');
     const dictPath = join(dir, 'words.dict');
@@ -120,7 +149,7 @@ export class SphinxStt implements Stt {
       await writeFile(dictPath, subset(dict, vocab));
       await writeFile(lm, arpa(sentences));
     }
-    return { free: [], lm, dict: dictPath };
+    return { free: [], loading: 0, lm, dict: dictPath };
   }
 
   close(): void {
