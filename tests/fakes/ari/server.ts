@@ -37,11 +37,18 @@ export class FakeAsterisk {
   readonly bridges = new Map<string, Set<string>>();
   readonly redirects: { channelId: string; endpoint: string }[] = [];
   readonly recordings: { bridgeId: string; name: string; format: string }[] = [];
+  /** Finished recordings on "Asterisk's disk", by name (a WAV of what the bridge heard). */
+  readonly stored = new Map<string, Buffer>();
+  private readonly liveRecordings = new Map<string, string>();
   readonly originates: { endpoint: string; appArgs: string | undefined }[] = [];
   readonly hungUp: string[] = [];
   /** How an originated channel behaves: answers, or never does. */
   originateAnswers = true;
+  /** How long an originated leg rings before it answers (or gives up). */
+  originateRingMs = 100;
   private seq = 0;
+
+  private port = 0;
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -57,8 +64,21 @@ export class FakeAsterisk {
         ws.on('close', () => this.sockets.delete(ws));
       });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+    this.url = `http://127.0.0.1:${this.port}`;
+  }
+
+  /** "Asterisk" stops: its channels, bridges and sockets go, nothing answers on its port. */
+  async down(): Promise<void> {
+    await this.stop();
+    this.bridges.clear();
+    this.server = undefined;
+  }
+
+  /** ...and comes back on the same address, with nothing of before. */
+  async up(): Promise<void> {
+    await this.start();
   }
 
   async stop(): Promise<void> {
@@ -75,6 +95,7 @@ export class FakeAsterisk {
         c.ws.socket?.terminate();
       }
     }
+    this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
@@ -272,13 +293,14 @@ export class FakeAsterisk {
       const c: FakeChannel = { id, name: `${endpoint}-${++this.seq}`, state: 'Down', caller: { name: '', number: q('callerId') ?? '' }, dialplan: { context: 'default', exten: 's', priority: 1 }, vars: {} };
       this.channels.set(id, c);
       setTimeout(() => {
+        if (!this.channels.has(id)) return; // hung up while it rang
         if (this.originateAnswers) {
           c.state = 'Up';
           this.emit('StasisStart', { args: (q('appArgs') ?? '').split(',').filter(Boolean), channel: this.json(c) });
         } else {
           this.destroy(c, 19);
         }
-      }, 100);
+      }, this.originateRingMs);
       return send(200, this.json(c));
     }
     if ((r = m(/^\/ari\/channels\/([^/]+)$/))) {
@@ -324,7 +346,9 @@ export class FakeAsterisk {
       if (!b) return send(404, { message: 'Bridge not found' });
       if (req.method === 'DELETE' && !r[2]) {
         this.bridges.delete(r[1]!);
-        return send(204);
+        send(204);
+        for (const [name, bridgeId] of this.liveRecordings) if (bridgeId === r[1]) this.finishRecording(name);
+        return;
       }
       const chans = (q('channel') ?? '').split(',').filter(Boolean);
       if (r[2] === 'addChannel') {
@@ -342,10 +366,51 @@ export class FakeAsterisk {
       }
       if (r[2] === 'record') {
         this.recordings.push({ bridgeId: r[1]!, name: q('name') ?? '', format: q('format') ?? '' });
+        this.liveRecordings.set(q('name') ?? '', r[1]!);
         return send(201, { name: q('name'), format: q('format'), state: 'recording', target_uri: `bridge:${r[1]}` });
       }
     }
+    if ((r = m(/^\/ari\/recordings\/live\/([^/]+)\/stop$/)) && req.method === 'POST') {
+      const name = decodeURIComponent(r[1]!);
+      if (!this.liveRecordings.has(name)) return send(404, { message: 'Recording not found' });
+      send(204);
+      this.finishRecording(name);
+      return;
+    }
+    if ((r = m(/^\/ari\/recordings\/stored\/([^/]+)(\/file)?$/))) {
+      const file = this.stored.get(decodeURIComponent(r[1]!));
+      if (!file) return send(404, { message: 'Recording not found' });
+      if (req.method === 'GET' && r[2]) {
+        res.writeHead(200, { 'content-type': 'audio/wav' });
+        res.end(file);
+        return;
+      }
+      if (req.method === 'DELETE' && !r[2]) {
+        this.stored.delete(decodeURIComponent(r[1]!));
+        return send(204);
+      }
+    }
     return send(404, { message: `no route ${req.method} ${path}` });
+  }
+
+  /** The recording ends: a WAV of what was sent into the bridge lands on "disk", then the event. */
+  private finishRecording(name: string): void {
+    if (!this.liveRecordings.delete(name)) return;
+    const header = Buffer.alloc(44);
+    header.write('RIFF', 0);
+    header.writeUInt32LE(36, 4);
+    header.write('WAVEfmt ', 8);
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20);
+    header.writeUInt16LE(1, 22);
+    header.writeUInt32LE(8000, 24);
+    header.writeUInt32LE(16000, 28);
+    header.writeUInt16LE(2, 32);
+    header.writeUInt16LE(16, 34);
+    header.write('data', 36);
+    header.writeUInt32LE(0, 40);
+    this.stored.set(name, header);
+    this.emit('RecordingFinished', { recording: { name, format: 'wav', state: 'done', target_uri: '' } });
   }
 
   private async externalMedia(q: (k: string) => string | undefined, send: (code: number, body?: unknown) => void): Promise<void> {

@@ -31,6 +31,8 @@ const EVENT_MODELS = {
   ChannelHangupRequest: { id: 'ChannelHangupRequest', properties: { type: prop('string', true), cause: prop('int'), soft: prop('boolean'), channel: prop('Channel', true) } },
   ChannelDestroyed: { id: 'ChannelDestroyed', properties: { type: prop('string', true), cause: prop('int', true), cause_txt: prop('string', true), channel: prop('Channel', true) } },
   ChannelStateChange: { id: 'ChannelStateChange', properties: { type: prop('string', true), channel: prop('Channel', true) } },
+  RecordingFinished: { id: 'RecordingFinished', properties: { type: prop('string', true), recording: prop('LiveRecording', true) } },
+  RecordingFailed: { id: 'RecordingFailed', properties: { type: prop('string', true), recording: prop('LiveRecording', true) } },
 };
 
 function declaration(basePath: string, resource: string, apis: unknown[], models: Record<string, unknown>) {
