@@ -234,7 +234,7 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     pbx.inboundCall('+15125550186', '+15125550100');
     const call = await p;
     await call.answer();
-    const down = new Promise((r) => ari.once('down', r));
+    const down = new Promise<void>((r) => ari.once('down', () => r()));
     const ended = new Promise<string>((r) => call.once('ended', r));
     await pbx.down();
     await down;
@@ -242,7 +242,7 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     expect(ari.status().detail).toMatch(/down for/);
     // ari-client gives up after ~45 s; the calls it had are over, and frontdesk keeps trying.
     expect(await ended).toBe('asterisk_lost');
-    const up = new Promise((r) => ari.once('up', r));
+    const up = new Promise<void>((r) => ari.once('up', () => r()));
     await pbx.up();
     await up;
     expect(ari.status().up).toBe(true);

@@ -44,6 +44,11 @@ export class FakeAsterisk {
   readonly hungUp: string[] = [];
   /** How an originated channel behaves: answers, or never does. */
   originateAnswers = true;
+  /** Modules /asterisk/modules lists as running (a test removes one to see doctor name it). */
+  readonly modules = new Set(['res_ari.so', 'res_stasis.so', 'app_stasis.so', 'res_ari_channels.so', 'res_ari_bridges.so', 'res_ari_recordings.so',
+    'bridge_softmix.so', 'bridge_simple.so', 'chan_bridge_media.so', 'codec_ulaw.so', 'chan_rtp.so', 'res_rtp_multicast.so', 'chan_websocket.so']);
+  /** chan_websocket's [global] object as ARI's dynamic configuration shows it; undefined = none. */
+  websocketControlFormat: string | undefined = 'json';
   /** How long an originated leg rings before it answers (or gives up). */
   originateRingMs = 100;
   private seq = 0;
@@ -283,6 +288,16 @@ export class FakeAsterisk {
     const m = (re: RegExp) => re.exec(path);
     let r: RegExpExecArray | null;
 
+    if (req.method === 'GET' && path === '/ari/asterisk/info') return send(200, { system: { version: '22.10.1', entity_id: 'fa:ke' } });
+    if (req.method === 'GET' && path === '/ari/asterisk/modules') {
+      return send(200, [...this.modules].map((name) => ({ name, description: name, use_count: 0, status: 'Running', support_level: 'core' })));
+    }
+    if (req.method === 'GET' && path === `/ari/applications/${this.app}`) {
+      return this.sockets.size ? send(200, { name: this.app, channel_ids: [], bridge_ids: [], endpoint_ids: [], device_names: [] }) : send(404, { message: 'Application not found' });
+    }
+    if (req.method === 'GET' && path === '/ari/asterisk/config/dynamic/chan_websocket/global/global') {
+      return this.websocketControlFormat === undefined ? send(404, { message: 'Object not found' }) : send(200, [{ attribute: 'control_message_format', value: this.websocketControlFormat }]);
+    }
     if (req.method === 'GET' && path === '/ari/channels') return send(200, [...this.channels.values()].map((c) => this.json(c)));
     if (req.method === 'POST' && path === '/ari/channels/externalMedia') return this.externalMedia(q, send);
     if (req.method === 'POST' && path === '/ari/channels') {
