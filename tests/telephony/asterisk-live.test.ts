@@ -1,4 +1,5 @@
 import { execSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,6 +113,8 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
   }
 
   it('answers; the greeting reaches the caller, the caller\'s speech and DTMF reach frontdesk; barge-in stops what the caller hears', async () => {
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     const { call, caller } = await placeCall();
     const callerEars = ears(caller);
     const ours = ears(call);
@@ -136,6 +139,12 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
     await callerEars.when(() => callerEars.frames - framesAtCut >= 150, '3 s after the cut');
     // A few frames may already be on the wire or in Asterisk's jitter buffer; 5 s more of tone is the bug.
     expect(callerEars.loud - atCut).toBeLessThanOrEqual(15);
+    loop.disable();
+    // For the note (not asserted: speed is for `npm run bench`): does our event loop stall the playout clock?
+    const pacing = (call.media?.port as { stats?: { pacingErrorHistogram: Uint32Array } }).stats?.pacingErrorHistogram;
+    const late = pacing ? pacing.slice(30).reduce((a, b) => a + b, 0) : 0;
+    const all = pacing ? pacing.reduce((a, b) => a + b, 0) : 0;
+    console.log(`[live ${media}] event-loop delay max ${(loop.max / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms; packets sent ≥30 ms late: ${late} of ${all}`);
     const ended = new Promise<string>((r2) => call.once('ended', r2));
     await caller.hangup();
     expect(await ended).toBe('remote_hangup');
