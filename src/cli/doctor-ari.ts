@@ -59,8 +59,10 @@ async function modules(get: Get, media: 'rtp' | 'websocket'): Promise<Check> {
   try {
     const res = await get('/asterisk/modules');
     if (!res.ok) return { name, status: 'warn', detail: `/asterisk/modules answered ${res.status}: cannot check the modules frontdesk needs` };
-    const loaded = new Map(((await res.json()) as AriModule[]).map((m) => [m.name, m.status ?? 'Running']));
-    const missing = NEEDED.filter((n) => (!n.mode || n.mode === media) && loaded.get(n.module) !== 'Running');
+    // Names with or without ".so", as Asterisk versions list them.
+    const bare = (n: string) => n.replace(/\.so$/, '');
+    const loaded = new Map(((await res.json()) as AriModule[]).map((m) => [bare(m.name), m.status ?? 'Running']));
+    const missing = NEEDED.filter((n) => (!n.mode || n.mode === media) && loaded.get(bare(n.module)) !== 'Running');
     if (missing.length) {
       return { name, status: 'fail', detail: `not running: ${missing.map((m) => `${m.module} (${m.why})`).join(', ')}; load them in modules.conf (see asterisk/modules.conf)` };
     }
