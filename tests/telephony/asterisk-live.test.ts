@@ -70,9 +70,9 @@ async function expectClean(): Promise<void> {
 }
 
 for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`, () => {
-  const [peerHost, peerPort] = env.ASTERISK_TRUNK_PEER!.split(':');
-  const [astHost, astPort] = env.ASTERISK_SIP!.split(':');
-  const recDir = mkdtempSync(join(tmpdir(), 'fd-ast-live-'));
+  const [peerHost, peerPort] = (env.ASTERISK_TRUNK_PEER ?? ':').split(':');
+  const [astHost, astPort] = (env.ASTERISK_SIP ?? ':').split(':');
+  let recDir = '';
   let tel: AriTelephony;
   let pstn: SipEndpoint;
   // Calls reaching frontdesk, handed to whoever waits first (four callers may dial at once).
@@ -82,6 +82,7 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
   let ownerCall: (c: Call) => void = (c) => void c.reject(480);
 
   beforeAll(async () => {
+    recDir = mkdtempSync(join(tmpdir(), 'fd-ast-live-'));
     tel = new AriTelephony({
       url: env.ASTERISK_ARI_URL!, user: env.ASTERISK_ARI_USER!, password: env.ASTERISK_ARI_PASSWORD!, app: env.ASTERISK_ARI_APP ?? 'frontdesk',
       mediaAddress: env.FRONTDESK_ASTERISK_MEDIA_ADDRESS ?? '127.0.0.1', media,
