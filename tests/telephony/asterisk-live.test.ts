@@ -59,12 +59,19 @@ async function leftovers(): Promise<{ channels: string[]; bridges: string[] }> {
   return { channels, bridges };
 }
 
+/** What was there before the suite (another app's calls): not ours to judge. */
+let baseline: { channels: string[]; bridges: string[] } = { channels: [], bridges: [] };
+
 /** Asterisk tears down asynchronously after the last BYE: look again until clean or out of patience. */
 async function expectClean(): Promise<void> {
-  let left = await leftovers();
+  const ours = async () => {
+    const l = await leftovers();
+    return { channels: l.channels.filter((c) => !baseline.channels.includes(c)), bridges: l.bridges.filter((b) => !baseline.bridges.includes(b)) };
+  };
+  let left = await ours();
   for (let i = 0; i < 50 && (left.channels.length || left.bridges.length); i++) {
     await new Promise((r) => setTimeout(r, 100));
-    left = await leftovers();
+    left = await ours();
   }
   expect(left).toEqual({ channels: [], bridges: [] });
 }
@@ -82,6 +89,7 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
   let ownerCall: (c: Call) => void = (c) => void c.reject(480);
 
   beforeAll(async () => {
+    baseline = await leftovers();
     recDir = mkdtempSync(join(tmpdir(), 'fd-ast-live-'));
     tel = new AriTelephony({
       url: env.ASTERISK_ARI_URL!, user: env.ASTERISK_ARI_USER!, password: env.ASTERISK_ARI_PASSWORD!, app: env.ASTERISK_ARI_APP ?? 'frontdesk',
@@ -125,7 +133,10 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
     await callerEars.when(() => callerEars.loud >= 40, 'the greeting, 1 s');
     await caller.play(tone(1000, 600)).done;
     await ours.when(() => ours.loud >= 40, 'the caller speaking, 1 s');
-    const dtmf = new Promise<string>((r) => call.once('dtmf', r));
+    const dtmf = new Promise<string>((r, j) => {
+      call.once('dtmf', r);
+      setTimeout(() => j(new Error('DTMF 5 never reached frontdesk')), 10_000);
+    });
     await caller.sendDtmf('5');
     expect(await dtmf).toBe('5');
     // Barge-in: a 6 s reply cut after ~1 s must stop at the caller's ear, not just in our transcript.

@@ -198,9 +198,29 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: []; 
       const live = new Set((await this.client.channels.list()).map((c) => c.id));
       for (const call of [...this.calls.values()]) if (!live.has(call.channel.id)) call.end('lost_during_reconnect');
       for (const id of [...this.handovers.keys()]) if (!live.has(id)) this.legGone(id);
+      await this.adoptHandovers(live);
       this.emit('reconnected');
     } catch (err) {
       this.log?.warn({ err }, 'ARI reconcile failed');
+    }
+  }
+
+  /**
+   * Hand-over bridges Asterisk kept while we were away (a frontdesk restart leaves the caller and
+   * owner talking): watched again, or cleared when one side already left.
+   */
+  private async adoptHandovers(live: Set<string>): Promise<void> {
+    const bridges = (await this.client!.bridges.list()) as unknown as { id: string; name: string; channels: string[] }[];
+    for (const b of bridges) {
+      if (!b.name.startsWith('handover-') || this.handovers.has(b.channels[0] ?? '')) continue;
+      const [a, z] = b.channels.filter((c) => live.has(c));
+      if (a && z) {
+        this.handovers.set(a, { peer: z, bridgeId: b.id });
+        this.handovers.set(z, { peer: a, bridgeId: b.id });
+        continue;
+      }
+      if (a) void this.client!.channels.hangup({ channelId: a }).catch(() => {});
+      void this.client!.bridges.destroy({ bridgeId: b.id }).catch(() => {});
     }
   }
 

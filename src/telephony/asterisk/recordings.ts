@@ -44,7 +44,7 @@ export class AriRecordings {
   /** Asterisk refused to record: the likely cause in words (logged, and the error to throw). */
   failed(name: string, e: unknown): Error {
     const msg = (e as Error).message ?? String(e);
-    const err = new Error(`Asterisk did not start recording ${name}: ${msg} (is chan_bridge_media loaded? see asterisk/modules.conf)`);
+    const err = new Error(`Asterisk did not start recording ${name}: ${msg} (is chan_bridge_media loaded, and can Asterisk write its recording folder? its log says which)`);
     this.o.logger?.error({ err: msg, name }, 'bridge recording refused');
     return err;
   }

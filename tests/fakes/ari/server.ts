@@ -35,6 +35,7 @@ export class FakeAsterisk {
   private readonly sockets = new Set<WebSocket>();
   readonly channels = new Map<string, FakeChannel>();
   readonly bridges = new Map<string, Set<string>>();
+  private readonly bridgeNames = new Map<string, string>();
   readonly redirects: { channelId: string; endpoint: string }[] = [];
   readonly recordings: { bridgeId: string; name: string; format: string }[] = [];
   /** Finished recordings on "Asterisk's disk", by name (a WAV of what the bridge heard). */
@@ -351,9 +352,13 @@ export class FakeAsterisk {
       const v = c.vars[q('variable') ?? ''];
       return v === undefined ? send(404, { message: 'Provided variable was not found' }) : send(200, { value: v });
     }
+    if (req.method === 'GET' && path === '/ari/bridges') {
+      return send(200, [...this.bridges.entries()].map(([id, m]) => ({ id, technology: 'simple_bridge', bridge_type: 'mixing', bridge_class: 'stasis', name: this.bridgeNames.get(id) ?? '', channels: [...m] })));
+    }
     if (req.method === 'POST' && path === '/ari/bridges') {
       const id = q('bridgeId') ?? randomUUID();
       this.bridges.set(id, new Set());
+      this.bridgeNames.set(id, q('name') ?? '');
       return send(200, { id, technology: 'simple_bridge', bridge_type: q('type') ?? 'mixing', bridge_class: 'stasis', name: q('name') ?? '', channels: [] });
     }
     if ((r = m(/^\/ari\/bridges\/([^/]+)(?:\/(addChannel|removeChannel|record))?$/))) {

@@ -59,7 +59,7 @@ export function ariDocs(basePath: string): Record<string, unknown> {
       { path: '/channels/{channelId}/variable', operations: [op('GET', 'getChannelVar', [['channelId', 'path'], ['variable', 'query', 'string', true]], 'Variable')] },
     ], MODELS),
     'bridges.json': declaration(basePath, 'bridges', [
-      { path: '/bridges', operations: [op('POST', 'create', [['type', 'query'], ['bridgeId', 'query'], ['name', 'query']], 'Bridge')] },
+      { path: '/bridges', operations: [op('GET', 'list', [], 'List[Bridge]'), op('POST', 'create', [['type', 'query'], ['bridgeId', 'query'], ['name', 'query']], 'Bridge')] },
       { path: '/bridges/{bridgeId}', operations: [op('DELETE', 'destroy', [['bridgeId', 'path']])] },
       { path: '/bridges/{bridgeId}/addChannel', operations: [op('POST', 'addChannel', [['bridgeId', 'path'], ['channel', 'query', 'string', true]])] },
       { path: '/bridges/{bridgeId}/removeChannel', operations: [op('POST', 'removeChannel', [['bridgeId', 'path'], ['channel', 'query', 'string', true]])] },
