@@ -125,7 +125,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       return { id };
     },
   };
-  const http = await buildHttpServer({ store, business, sms, publicUrl: config.http.publicUrl, trustProxy: config.http.trustProxy, metrics, logger, version, live });
+  const http = await buildHttpServer({ store, business, sms, publicUrl: config.http.publicUrl, trustProxy: config.http.trustProxy, metrics, logger, version, live,
+    telephony: () => (telephonyRef?.status ? { backend: telephonyRef.name, ...telephonyRef.status() } : undefined) });
 
   // Notification channels this process can send on; calls join when the voice agent lands.
   const senders: Partial<Record<Channel, ChannelSender>> = {};

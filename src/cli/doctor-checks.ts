@@ -8,8 +8,10 @@ import { trunkFromConfig } from '../telephony/index.js';
 import { firstLanAddress } from '../telephony/sip/endpoint.js';
 import type { CliEndpointInfo } from '../http/cli-endpoint.js';
 import { twilioApiBase } from '../sms/twilio-compat.js';
+import { checkAri } from './doctor-ari.js';
 
 /** What a new user gets wrong about the network, the PBX and the providers; one check each. */
+
 export interface Check {
   name: string;
   status: 'ok' | 'warn' | 'fail';
@@ -158,21 +160,7 @@ export async function eslLogin(hostPort: string, secret: string): Promise<'accep
 
 /** The PBX connection for the chosen backend. */
 export async function checkPbx(cfg: Config): Promise<Check[]> {
-  if (cfg.telephony === 'asterisk') {
-    const name = 'asterisk ari';
-    const url = `${cfg.asterisk.url!.replace(/\/$/, '')}/ari/channels`;
-    try {
-      const res = await fetch(url, {
-        headers: { authorization: `Basic ${Buffer.from(`${cfg.asterisk.user}:${cfg.asterisk.password}`).toString('base64')}` },
-        signal: AbortSignal.timeout(doctorDefaults.probeTimeoutMs),
-      });
-      if (res.status === 401) return [{ name, status: 'fail', detail: `${cfg.asterisk.url} refused user ${cfg.asterisk.user}: check FRONTDESK_ARI_USER/PASSWORD against asterisk/ari.conf` }];
-      if (!res.ok) return [{ name, status: 'fail', detail: `${url} answered ${res.status}: is ARI enabled (http.conf, ari.conf)?` }];
-      return [{ name, status: 'ok', detail: `${cfg.asterisk.url} as ${cfg.asterisk.user}` }];
-    } catch (e) {
-      return [{ name, status: 'fail', detail: `${cfg.asterisk.url} does not answer (${(e as Error).message}): is Asterisk running with ARI on?` }];
-    }
-  }
+  if (cfg.telephony === 'asterisk') return checkAri(cfg, doctorDefaults.probeTimeoutMs);
   if (cfg.telephony === 'freeswitch') {
     const out: Check[] = [];
     try {

@@ -18,6 +18,12 @@ export function createMetrics() {
       labelNames: ['backend'] as const,
       registers: [registry],
     }),
+    telephonyUp: new Gauge({
+      name: 'frontdesk_telephony_up',
+      help: 'Whether the telephony backend\'s PBX connection is up (1) or down (0); only for backends with one (asterisk)',
+      labelNames: ['backend'] as const,
+      registers: [registry],
+    }),
     turnLatency: new Histogram({
       name: 'frontdesk_turn_latency_seconds',
       help: 'End of caller speech to first agent audio packet',

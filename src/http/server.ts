@@ -39,6 +39,8 @@ export interface HttpDeps {
   loginLimits?: LoginLimitOptions;
   logger: Logger;
   version: string;
+  /** The telephony backend's connection (Asterisk's ARI), when it has one: down → /health 503. */
+  telephony?: () => { backend: string; up: boolean; detail: string } | undefined;
 }
 
 /** JSON error body used everywhere: { error, message, fields? }. */
@@ -99,19 +101,25 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
 
   app.get('/health', async (_req, reply) => {
     const t0 = performance.now();
-    const ok = await deps.store.ping(2_000);
+    const dbOk = await deps.store.ping(2_000);
+    const tel = deps.telephony?.();
+    // Calls cannot be taken while the PBX connection is down: that is unhealthy, not a detail.
+    const ok = dbOk && (tel?.up ?? true);
     const body = {
       status: ok ? 'ok' : 'unhealthy',
       version: deps.version,
       uptime_s: Math.round((Date.now() - started) / 1000),
       checks: {
-        database: { ok, dialect: deps.store.dialect, latency_ms: Math.round(performance.now() - t0) },
+        database: { ok: dbOk, dialect: deps.store.dialect, latency_ms: Math.round(performance.now() - t0) },
+        ...(tel ? { telephony: { ok: tel.up, backend: tel.backend, detail: tel.detail } } : {}),
       },
     };
     return reply.code(ok ? 200 : 503).send(body);
   });
 
   app.get('/metrics', async (_req, reply) => {
+    const tel = deps.telephony?.();
+    if (tel) deps.metrics.telephonyUp.set({ backend: tel.backend }, tel.up ? 1 : 0);
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

@@ -119,8 +119,16 @@ export interface DialOptions {
 }
 
 /** A running backend: emits 'call' for inbound calls and places outbound ones. */
+/** Whether a backend can take calls now (a PBX connection can drop while frontdesk runs). */
+export interface TelephonyStatus {
+  up: boolean;
+  detail: string;
+}
+
 export interface Telephony {
   on(event: 'call', listener: (call: Call) => void): unknown;
+  /** Backends that depend on a connection (ARI) say whether it is up; /health and /metrics show it. */
+  status?(): TelephonyStatus;
   readonly name: Call['backend'];
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Telephony } from './call.js';
@@ -77,6 +78,7 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
         dialPolicy: dialPolicyFromConfig(cfg),
         mediaTimeoutMs: cfg.rtp.mediaTimeoutS * 1000,
         maxCalls: cfg.calls.max,
+        recordingsDir: join(cfg.dataDir, 'recordings'),
         logger: logger.child({ mod: 'ari' }),
         ...(hooks.onOutbound ? { onOutbound: hooks.onOutbound } : {}),
       });

@@ -94,10 +94,33 @@ describe('doctor: the PBX connection', () => {
 
   it('logs in to ARI, naming a wrong password or an Asterisk that does not answer', async () => {
     const env = { FRONTDESK_TELEPHONY: 'asterisk', FRONTDESK_ARI_URL: ari.url, FRONTDESK_ARI_USER: ari.user };
-    expect(await checkPbx(cfg({ ...env, FRONTDESK_ARI_PASSWORD: ari.pass }))).toEqual([{ name: 'asterisk ari', status: 'ok', detail: `${ari.url} as frontdesk` }]);
+    expect((await checkPbx(cfg({ ...env, FRONTDESK_ARI_PASSWORD: ari.pass })))[0]).toEqual({ name: 'asterisk ari', status: 'ok', detail: `${ari.url} as frontdesk, Asterisk 22.10.1` });
     expect((await checkPbx(cfg({ ...env, FRONTDESK_ARI_PASSWORD: 'wrong' })))[0]).toMatchObject({ status: 'fail', detail: expect.stringMatching(/refused user frontdesk/) });
     const closed = `http://127.0.0.1:${await freePort()}`;
     expect((await checkPbx(cfg({ ...env, FRONTDESK_ARI_URL: closed, FRONTDESK_ARI_PASSWORD: 'x' })))[0]).toMatchObject({ status: 'fail', detail: expect.stringMatching(/does not answer/) });
+  });
+
+  it('checks the modules frontdesk needs, the Stasis app, and chan_websocket\'s control format', async () => {
+    const env = { FRONTDESK_TELEPHONY: 'asterisk', FRONTDESK_ARI_URL: ari.url, FRONTDESK_ARI_USER: ari.user, FRONTDESK_ARI_PASSWORD: ari.pass };
+    const byName = (cs: { name: string }[]) => Object.fromEntries(cs.map((c) => [c.name, c]));
+    let c = byName(await checkPbx(cfg(env)));
+    expect(c['asterisk modules']).toMatchObject({ status: 'ok' });
+    // Nobody is connected as the app: the dialplan's Stasis() calls would fail.
+    expect(c['asterisk stasis app']).toMatchObject({ status: 'warn', detail: expect.stringMatching(/frontdesk is not registered/) });
+    expect(c['chan_websocket control format']).toBeUndefined();
+    ari.modules.delete('chan_bridge_media.so');
+    ari.modules.delete('chan_rtp.so');
+    c = byName(await checkPbx(cfg(env)));
+    expect(c['asterisk modules']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/chan_bridge_media\.so \(bridge recording.*chan_rtp\.so/) });
+    ari.modules.add('chan_bridge_media.so');
+    ari.modules.add('chan_rtp.so');
+    const ws = { ...env, FRONTDESK_ASTERISK_MEDIA: 'websocket' };
+    expect(byName(await checkPbx(cfg(ws)))['chan_websocket control format']).toMatchObject({ status: 'ok' });
+    ari.websocketControlFormat = 'plain-text';
+    expect(byName(await checkPbx(cfg(ws)))['chan_websocket control format']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/plain-text/) });
+    ari.websocketControlFormat = undefined;
+    expect(byName(await checkPbx(cfg(ws)))['chan_websocket control format']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/\[general\] section is ignored/) });
+    ari.websocketControlFormat = 'json';
   });
 
   it('reaches drachtio and logs in to FreeSWITCH\'s event socket, naming what is wrong', async () => {

@@ -100,6 +100,41 @@ describe('RTP session', () => {
     sock.close();
   });
 
+  it('hears a new stream from the same far end: a new SSRC, or a sequence restarted far behind (a PBX moving the call between bridges)', async () => {
+    const sock = await udp();
+    const rx = new RtpSession({ socket: await udp(), codec: PCMU, clock: new MediaClock(), sendSilence: false });
+    sessions.push(rx);
+    const got: number[] = [];
+    rx.on('audio', (f) => got.push(Math.round(f.pcm[0]! / 1000)));
+    const packet = (seq: number, ssrc: number, v: number) => {
+      const buf = Buffer.alloc(12 + 160);
+      writeRtpHeader(buf, false, 0, seq, seq * 160, ssrc);
+      encodeG711('PCMU', new Int16Array(160).fill(v * 1000), 0, 160, buf, 12);
+      return buf;
+    };
+    const send = (b: Buffer) => new Promise<void>((r) => sock.send(b, rx.localPort, '127.0.0.1', () => r()));
+    const heard = (n: number) => new Promise<void>((r) => {
+      const check = () => (got.length >= n ? (rx.off('audio', check), r()) : undefined);
+      rx.on('audio', check);
+      check();
+    });
+    for (const seq of [30000, 30001]) await send(packet(seq, 111, 1));
+    await heard(2);
+    // New SSRC, sequence far behind: a new stream, heard at once.
+    for (const seq of [500, 501]) await send(packet(seq, 222, 2));
+    await heard(4);
+    // Same SSRC, sequence restarted far behind: the first packet is held back, the second agrees.
+    for (const seq of [100, 101, 102]) await send(packet(seq, 222, 3));
+    await heard(6);
+    expect(got).toEqual([1, 1, 2, 2, 3, 3]);
+    // One old-looking packet is still just late, not a reason to jump.
+    await send(packet(60, 222, 4));
+    await send(packet(103, 222, 5));
+    await heard(7);
+    expect(got.at(-1)).toBe(5);
+    sock.close();
+  });
+
   it('takes RFC 3389 comfort noise as the far end going quiet when negotiated, as foreign otherwise', async () => {
     const sock = await udp();
     const withCn = new RtpSession({ socket: await udp(), codec: { ...PCMU, cnPayloadType: 13 }, clock: new MediaClock(), sendSilence: false });

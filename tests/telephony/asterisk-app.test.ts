@@ -58,6 +58,26 @@ describe('frontdesk on Asterisk', () => {
     expect(inOwnerBridge).toBe(true);
     const call = await app.store.db.selectFrom('calls').selectAll().executeTakeFirstOrThrow();
     expect(call.backend).toBe('asterisk');
-    expect(call.recording_path).toMatch(/^asterisk:.*frontdesk-.*\.wav$/);
+    // The bridge recording lives in frontdesk's storage once the call is over (fetched over ARI).
+    expect(call.recording_path).toBe(join(dir, 'data', 'recordings', `frontdesk-${call.id}.wav`));
   }, 30_000);
+
+  it('says on /health and /metrics whether Asterisk is connected', async () => {
+    const health = await fetch(`${app.url}/health`);
+    expect(health.status).toBe(200);
+    expect((await health.json()) as unknown).toMatchObject({ status: 'ok', checks: { telephony: { ok: true, backend: 'asterisk' } } });
+    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^frontdesk_telephony_up\{backend="asterisk"\} 1$/m);
+    const down = new Promise((r) => (app.telephony as unknown as NodeJS.EventEmitter).once('down', r));
+    await pbx.down();
+    await down;
+    const h2 = await fetch(`${app.url}/health`);
+    expect(h2.status).toBe(503);
+    expect((await h2.json()) as unknown).toMatchObject({ status: 'unhealthy', checks: { telephony: { ok: false, backend: 'asterisk' } } });
+    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^frontdesk_telephony_up\{backend="asterisk"\} 0$/m);
+    // Asterisk back: ari-client reconnects, healthy again.
+    const up = new Promise((r) => (app.telephony as unknown as NodeJS.EventEmitter).once('up', r));
+    await pbx.up();
+    await up;
+    expect((await fetch(`${app.url}/health`)).status).toBe(200);
+  });
 });

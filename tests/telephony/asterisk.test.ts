@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
 import type { AriCall } from '../../src/telephony/asterisk/call.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
@@ -9,9 +12,19 @@ const loudFrames = (pcm: Int16Array) => {
   for (let i = 0; i + 160 <= pcm.length; i += 160) if (rms(pcm.subarray(i, i + 160)) > 1000) n++;
   return n;
 };
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits for a condition the fake PBX reaches (an event we cannot subscribe to), up to a bound. */
+async function until(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`never happened: ${what}`);
+    await wait(10);
+  }
+}
 
 for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through ARI, ${media} media (against a fake speaking ARI)`, () => {
   const pbx = new FakeAsterisk();
+  const recDir = mkdtempSync(join(tmpdir(), 'fd-ari-rec-'));
   let ari: AriTelephony;
   let next: (c: AriCall) => void = () => {};
   const incoming = () => new Promise<AriCall>((r) => (next = r));
@@ -21,6 +34,7 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     ari = new AriTelephony({
       url: pbx.url, user: pbx.user, password: pbx.pass, app: pbx.app, mediaAddress: '127.0.0.1',
       rtpPortMin: media === 'rtp' ? 37000 : 37200, rtpPortMax: media === 'rtp' ? 37199 : 37399, media, trunkEndpoint: 'PJSIP/{number}@trunk', extensionEndpoint: 'PJSIP/{ext}', mediaTimeoutMs: 0,
+      recordingsDir: recDir, reconnectMaxMs: 1_000,
     });
     ari.on('call', (c) => next(c as AriCall));
     await ari.start();
@@ -28,7 +42,13 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
   afterAll(async () => {
     await ari.stop();
     await pbx.stop();
+    rmSync(recDir, { recursive: true, force: true });
   });
+  const ownerOf = (chan: string) => {
+    const b = [...pbx.bridges.entries()].find(([, m]) => m.has(chan));
+    const owner = b && [...b[1]].find((id) => id !== chan && !pbx.channels.get(id)?.name.match(/^(UnicastRTP|WebSocket)\//));
+    return b && owner ? { bridgeId: b[0], owner } : undefined;
+  };
 
   it('answers, bridges an externalMedia leg, and carries audio both ways', async () => {
     const p = incoming();
@@ -94,27 +114,50 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     expect(call.endReason).toBe('remote_hangup');
   });
 
-  it('transfers blind with a channel redirect', async () => {
+  it('transfers blind by bridging the owner in Asterisk (no REFER with a desk phone\'s private contact): ringback while it rings, the real outcome', async () => {
     const p = incoming();
     const chan = pbx.inboundCall('+15125550179', '+15125550100');
     const call = await p;
     await call.answer();
-    expect(await call.transfer({ uri: '101', mode: 'blind' })).toMatchObject({ ok: true });
-    expect(pbx.redirects).toContainEqual({ channelId: chan, endpoint: 'PJSIP/101' });
+    pbx.originateRingMs = 1_500;
+    const before = loudFrames(pbx.heardBy(chan));
+    const r = call.transfer({ uri: '101', mode: 'blind' });
+    // The caller hears ringback, not silence, while the desk phone rings.
+    await until(() => loudFrames(pbx.heardBy(chan)) - before >= 20, 'ringback heard by the caller');
+    expect(await r).toMatchObject({ ok: true, status: 200 });
+    pbx.originateRingMs = 100;
+    expect(pbx.redirects).toEqual([]);
+    expect(pbx.originates.at(-1)).toEqual({ endpoint: 'PJSIP/101', appArgs: 'blind' });
+    expect(pbx.channels.get(ownerOf(chan)!.owner)?.name).toMatch(/^PJSIP\/101/);
     expect(call.endReason).toBe('transferred');
+    // The caller hangs up later: the owner's leg goes with them, and the bridge.
+    const { bridgeId, owner } = ownerOf(chan)!;
+    pbx.callerHangup(chan);
+    await until(() => !pbx.channels.has(owner) && !pbx.bridges.has(bridgeId), 'owner leg and hand-over bridge gone');
+    expect(ari.handoverCount()).toBe(0);
   });
 
-  it('transfers warm: rings the owner, whispers, bridges; and reports no answer', async () => {
+  it('transfers warm: rings the owner, whispers, bridges; the owner hanging up ends the caller\'s call and leaks no bridge', async () => {
     const p = incoming();
     const chan = pbx.inboundCall('+15125550180', '+15125550100');
     const call = await p;
     await call.answer();
+    const bridgesBefore = pbx.bridges.size;
     const r = await call.transfer({ uri: '+15125550199', mode: 'warm', whisper: tone(200), ringSeconds: 5 });
     expect(r).toMatchObject({ ok: true });
     expect(pbx.originates.at(-1)).toEqual({ endpoint: 'PJSIP/+15125550199@trunk', appArgs: 'warm' });
-    const ownerBridge = [...pbx.bridges.values()].find((b) => b.has(chan));
-    expect(ownerBridge && [...ownerBridge].some((id) => pbx.channels.get(id)?.name.startsWith('PJSIP/+15125550199@trunk'))).toBe(true);
+    const { bridgeId, owner } = ownerOf(chan)!;
+    expect(pbx.channels.get(owner)?.name).toMatch(/^PJSIP\/\+15125550199@trunk/);
+    // The owner hangs up after the hand-over: the caller is not left in dead air.
+    pbx.callerHangup(owner);
+    await until(() => !pbx.channels.has(chan), 'caller hung up after the owner left');
+    expect(pbx.hungUp).toContain(chan);
+    await until(() => !pbx.bridges.has(bridgeId), 'hand-over bridge destroyed');
+    expect(pbx.bridges.size).toBeLessThanOrEqual(bridgesBefore - 1);
+    expect(ari.handoverCount()).toBe(0);
+  });
 
+  it('reports an owner who does not answer as a failed transfer; the caller stays with the agent', async () => {
     pbx.originateAnswers = false;
     const p2 = incoming();
     pbx.inboundCall('+15125550181', '+15125550100');
@@ -122,19 +165,45 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     await call2.answer();
     const r2 = await call2.transfer({ uri: '102', mode: 'warm', ringSeconds: 5 });
     expect(r2).toMatchObject({ ok: false, status: 480 });
+    expect(r2.reason).toMatch(/no answer/);
     expect(call2.state).toBe('answered');
     pbx.originateAnswers = true;
+    // Still talking to the agent: audio reaches the caller after the failed attempt.
+    expect(await call2.play(tone(200)).done).toMatchObject({ completed: true });
     await call2.hangup();
   });
 
-  it('records the conversation when asked', async () => {
+  it('stops ringing the owner when the caller hangs up first', async () => {
     const p = incoming();
-    pbx.inboundCall('+15125550182', '+15125550100');
+    const chan = pbx.inboundCall('+15125550185', '+15125550100');
     const call = await p;
     await call.answer();
-    await call.startRecording('call-123');
+    pbx.originateRingMs = 2_000;
+    const n = pbx.originates.length;
+    const r = call.transfer({ uri: '101', mode: 'blind' });
+    await until(() => pbx.originates.length > n, 'owner leg originated');
+    const leg = [...pbx.channels.values()].find((c) => c.name.startsWith('PJSIP/101'))!;
+    pbx.callerHangup(chan);
+    expect(await r).toMatchObject({ ok: false, status: 487 });
+    pbx.originateRingMs = 100;
+    expect(pbx.hungUp).toContain(leg.id);
+  });
+
+  it('records the conversation and fetches the file from Asterisk into frontdesk\'s storage when the call ends', async () => {
+    const p = incoming();
+    const chan = pbx.inboundCall('+15125550182', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const where = await call.startRecording!('call-123');
     expect(pbx.recordings.at(-1)).toMatchObject({ name: 'call-123', format: 'wav' });
-    await call.hangup();
+    expect(where).toBe(join(recDir, 'call-123.wav'));
+    const ended = new Promise((r) => call.once('ended', r));
+    pbx.callerHangup(chan);
+    await ended;
+    await ari.recordings.settled();
+    expect(readFileSync(where).subarray(0, 4).toString()).toBe('RIFF');
+    // Asterisk's copy is removed once frontdesk has it.
+    expect(pbx.stored.has('call-123')).toBe(false);
   });
 
   it('survives a dropped event socket: reconnects, keeps live calls, ends the ones that vanished', async () => {
@@ -157,6 +226,32 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     pbx.callerHangup(c1);
     await vi.waitFor(() => expect(kept.endReason).toBe('remote_hangup'));
   });
+
+  it('keeps reconnecting while Asterisk is away longer than ari-client\'s own retries, says it is down meanwhile, and takes calls again when it is back', async () => {
+    const p = incoming();
+    pbx.inboundCall('+15125550186', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const down = new Promise<void>((r) => ari.once('down', () => r()));
+    const ended = new Promise<string>((r) => call.once('ended', r));
+    await pbx.down();
+    await down;
+    expect(ari.status()).toMatchObject({ up: false });
+    expect(ari.status().detail).toMatch(/down for/);
+    // ari-client gives up after ~45 s; the calls it had are over, and frontdesk keeps trying.
+    expect(await ended).toBe('asterisk_lost');
+    const up = new Promise<void>((r) => ari.once('up', () => r()));
+    await pbx.up();
+    await up;
+    expect(ari.status().up).toBe(true);
+    const p2 = incoming();
+    const chan2 = pbx.inboundCall('+15125550187', '+15125550100');
+    const call2 = await p2;
+    await call2.answer();
+    expect(await call2.play(tone(200)).done).toMatchObject({ completed: true });
+    expect(loudFrames(pbx.heardBy(chan2))).toBeGreaterThan(0);
+    await call2.hangup();
+  }, 120_000);
 
   it('places outbound calls through the trunk endpoint, only where policy allows', async () => {
     await expect(ari.dial('+19005550100')).rejects.toThrow(/premium-rate/);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Client, Channel, Bridge } from 'ari-client';
+import type { Channel, Bridge } from 'ari-client';
 import type {
   AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult, TransferTarget,
 } from '../call.js';
@@ -42,14 +42,13 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   state: CallState;
   endReason: string | undefined;
   media: AriMedia | undefined;
-  /** A redirect is under way: the channel leaving Stasis is the transfer, not a hang-up. */
-  transferring = false;
+  /** The bridge recording under way (its name), fetched into frontdesk's storage when the call ends. */
+  private recording: string | undefined;
   /** Audio in on wall-clock time (see call.ts): silence fills in between Asterisk's talkspurts. */
   readonly audioIn = new AudioIn((f) => this.emit('audio', f), this.sampleRate);
 
   constructor(
     private readonly t: AriTelephony,
-    private readonly client: Client,
     readonly channel: Channel,
     readonly id: string,
     readonly direction: 'inbound' | 'outbound',
@@ -63,6 +62,11 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
 
   quality(): CallQuality | undefined {
     return this.media?.port.quality?.();
+  }
+
+  /** ARI as it is now (a reconnect brings a new client). */
+  private get client() {
+    return this.t.ari();
   }
 
   async answer(): Promise<void> {
@@ -109,35 +113,29 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
   async hangup(reason = 'local_hangup'): Promise<void> {
     if (this.state === 'ended') return;
     this.end(reason);
-    await this.client.channels.hangup({ channelId: this.channel.id }).catch(() => {});
+    await this.t.ari().channels.hangup({ channelId: this.channel.id }).catch(() => {});
   }
 
-  /** Records the whole conversation (the bridge) as `name`.wav in Asterisk's recordings folder. */
+  /**
+   * Records the whole conversation (the bridge) as `name`.wav on Asterisk; when the call ends the
+   * file is fetched over ARI into frontdesk's recordings folder, the path returned here.
+   */
   async startRecording(name: string): Promise<string> {
     if (!this.media) throw new Error('call has no media yet (answer first)');
-    await this.client.bridges.record({ bridgeId: this.media.bridge.id, name, format: 'wav', ifExists: 'overwrite' } as never);
-    return `asterisk:/var/spool/asterisk/recording/${name}.wav`;
+    const where = this.t.recordings.expect(name);
+    try {
+      await this.client.bridges.record({ bridgeId: this.media.bridge.id, name, format: 'wav', ifExists: 'overwrite' } as never);
+    } catch (e) {
+      this.t.recordings.forget(name);
+      throw this.t.recordings.failed(name, e);
+    }
+    this.recording = name;
+    return where;
   }
 
   async transfer(target: TransferTarget): Promise<TransferResult> {
     if (this.state !== 'answered') return { ok: false, status: 481, reason: 'call not answered' };
-    if (target.mode === 'warm') return this.t.warmTransfer(this, target);
-    let endpoint: string;
-    try {
-      endpoint = this.t.endpointFor(target.uri, 'transfer', target.requestedBy);
-    } catch (e) {
-      return { ok: false, status: (e as { status?: number }).status ?? 403, reason: (e as Error).message };
-    }
-    this.transferring = true;
-    try {
-      // Asterisk moves the channel out of Stasis to the endpoint (for PJSIP trunks: a REFER or a new leg).
-      await this.client.channels.redirect({ channelId: this.channel.id, endpoint });
-      this.end('transferred');
-      return { ok: true, status: 200, reason: 'redirected' };
-    } catch (e) {
-      this.transferring = false;
-      return { ok: false, status: 500, reason: (e as Error).message };
-    }
+    return this.t.handOver(this, target);
   }
 
   /** Frees media and the bridge; idempotent. */
@@ -147,10 +145,9 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
     this.endReason = reason;
     this.audioIn.stop();
     const m = this.media;
-    if (m) {
-      m.port.close();
-      this.t.releaseMedia(m);
-    }
+    // Stop and collect the recording before the bridge goes (its end finalises the file too).
+    if (this.recording) this.t.recordings.collect(this.recording);
+    if (m) this.t.releaseMedia(m);
     this.t.forget(this);
     this.emit('ended', reason);
   }

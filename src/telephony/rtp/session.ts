@@ -69,6 +69,8 @@ export interface RtpStats {
 }
 
 const DTMF_EVENTS = '0123456789*#ABCD';
+/** RFC 3550 A.1 MAX_MISORDER: further behind than this is not reordering but a new sequence. */
+const MAX_MISORDER = 100;
 const SAMPLE_RATE = 8000;
 
 class Playback implements PlaybackHandle {
@@ -192,6 +194,10 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   // receive state
   private readonly hdr: RtpHeader = { marker: false, payloadType: 0, seq: 0, timestamp: 0, ssrc: 0, payloadOffset: 0, payloadLength: 0 };
   private expectedSeq = -1;
+  /** The far end's stream: a new SSRC (a PBX moving the call to another bridge, an SBC) starts afresh. */
+  private rxSsrc = -1;
+  /** RFC 3550 A.1: a packet far behind the window is a restarted sequence once the next one agrees. */
+  private badSeq = -1;
   private readonly slots: Slot[] = [];
   private readonly freeSlots: Slot[] = [];
   private readonly frames = new Map<number, Int16Array>();
@@ -359,9 +365,21 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     this.lastRecvAt = now;
     this.stats.packetsIn++;
     this.rtcp.onRtp(h.ssrc, h.seq, h.timestamp, now, h.payloadType === this.codec.payloadType);
+    if (h.ssrc !== this.rxSsrc) {
+      if (this.rxSsrc !== -1) this.resync();
+      this.rxSsrc = h.ssrc;
+    }
     if (this.expectedSeq < 0) this.expectedSeq = h.seq;
-    const d = seqDiff(this.expectedSeq, h.seq);
+    let d = seqDiff(this.expectedSeq, h.seq);
+    if (d < -MAX_MISORDER && h.seq === this.badSeq) {
+      // Same SSRC, sequence restarted far behind (Asterisk passes a bridged leg's numbers through):
+      // without this every later packet would count as late and the caller would go unheard.
+      this.resync();
+      this.expectedSeq = h.seq;
+      d = 0;
+    }
     if (d < 0) {
+      if (d < -MAX_MISORDER) this.badSeq = (h.seq + 1) & 0xffff;
       if (this.recent.includes(h.seq)) this.stats.duplicates++;
       else this.stats.late++;
       return;
@@ -383,6 +401,15 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     while (i > 0 && seqDiff(this.expectedSeq, this.slots[i - 1]!.seq) > d) i--;
     this.slots.splice(i, 0, slot);
     this.drain();
+  }
+
+  /** Forget the old stream: its buffered packets and where its sequence was. */
+  private resync(): void {
+    for (const slot of this.slots) this.freeSlots.push(slot);
+    this.slots.length = 0;
+    this.expectedSeq = -1;
+    this.badSeq = -1;
+    this.recent.fill(-1);
   }
 
   private drain(): void {

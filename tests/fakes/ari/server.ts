@@ -35,15 +35,28 @@ export class FakeAsterisk {
   private readonly sockets = new Set<WebSocket>();
   readonly channels = new Map<string, FakeChannel>();
   readonly bridges = new Map<string, Set<string>>();
+  private readonly bridgeNames = new Map<string, string>();
   readonly redirects: { channelId: string; endpoint: string }[] = [];
   readonly recordings: { bridgeId: string; name: string; format: string }[] = [];
+  /** Finished recordings on "Asterisk's disk", by name (a WAV of what the bridge heard). */
+  readonly stored = new Map<string, Buffer>();
+  private readonly liveRecordings = new Map<string, string>();
   readonly originates: { endpoint: string; appArgs: string | undefined }[] = [];
   readonly hungUp: string[] = [];
   /** The reason frontdesk gave when it hung a channel up (ARI's `reason`), by channel. */
   readonly hangupReasons = new Map<string, string>();
   /** How an originated channel behaves: answers, or never does. */
   originateAnswers = true;
+  /** Modules /asterisk/modules lists as running (a test removes one to see doctor name it). */
+  readonly modules = new Set(['res_ari.so', 'res_stasis.so', 'app_stasis.so', 'res_ari_channels.so', 'res_ari_bridges.so', 'res_ari_recordings.so',
+    'bridge_softmix.so', 'bridge_simple.so', 'chan_bridge_media.so', 'codec_ulaw.so', 'chan_rtp.so', 'res_rtp_multicast.so', 'chan_websocket.so']);
+  /** chan_websocket's [global] object as ARI's dynamic configuration shows it; undefined = none. */
+  websocketControlFormat: string | undefined = 'json';
+  /** How long an originated leg rings before it answers (or gives up). */
+  originateRingMs = 100;
   private seq = 0;
+
+  private port = 0;
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -59,8 +72,21 @@ export class FakeAsterisk {
         ws.on('close', () => this.sockets.delete(ws));
       });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+    this.url = `http://127.0.0.1:${this.port}`;
+  }
+
+  /** "Asterisk" stops: its channels, bridges and sockets go, nothing answers on its port. */
+  async down(): Promise<void> {
+    await this.stop();
+    this.bridges.clear();
+    this.server = undefined;
+  }
+
+  /** ...and comes back on the same address, with nothing of before. */
+  async up(): Promise<void> {
+    await this.start();
   }
 
   async stop(): Promise<void> {
@@ -77,6 +103,7 @@ export class FakeAsterisk {
         c.ws.socket?.terminate();
       }
     }
+    this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 
@@ -264,6 +291,16 @@ export class FakeAsterisk {
     const m = (re: RegExp) => re.exec(path);
     let r: RegExpExecArray | null;
 
+    if (req.method === 'GET' && path === '/ari/asterisk/info') return send(200, { system: { version: '22.10.1', entity_id: 'fa:ke' } });
+    if (req.method === 'GET' && path === '/ari/asterisk/modules') {
+      return send(200, [...this.modules].map((name) => ({ name, description: name, use_count: 0, status: 'Running', support_level: 'core' })));
+    }
+    if (req.method === 'GET' && path === `/ari/applications/${this.app}`) {
+      return this.sockets.size ? send(200, { name: this.app, channel_ids: [], bridge_ids: [], endpoint_ids: [], device_names: [] }) : send(404, { message: 'Application not found' });
+    }
+    if (req.method === 'GET' && path === '/ari/asterisk/config/dynamic/chan_websocket/global/global') {
+      return this.websocketControlFormat === undefined ? send(404, { message: 'Object not found' }) : send(200, [{ attribute: 'control_message_format', value: this.websocketControlFormat }]);
+    }
     if (req.method === 'GET' && path === '/ari/channels') return send(200, [...this.channels.values()].map((c) => this.json(c)));
     if (req.method === 'POST' && path === '/ari/channels/externalMedia') return this.externalMedia(q, send);
     if (req.method === 'POST' && path === '/ari/channels') {
@@ -274,13 +311,14 @@ export class FakeAsterisk {
       const c: FakeChannel = { id, name: `${endpoint}-${++this.seq}`, state: 'Down', caller: { name: '', number: q('callerId') ?? '' }, dialplan: { context: 'default', exten: 's', priority: 1 }, vars: {} };
       this.channels.set(id, c);
       setTimeout(() => {
+        if (!this.channels.has(id)) return; // hung up while it rang
         if (this.originateAnswers) {
           c.state = 'Up';
           this.emit('StasisStart', { args: (q('appArgs') ?? '').split(',').filter(Boolean), channel: this.json(c) });
         } else {
           this.destroy(c, 19);
         }
-      }, 100);
+      }, this.originateRingMs);
       return send(200, this.json(c));
     }
     if ((r = m(/^\/ari\/channels\/([^/]+)$/))) {
@@ -319,9 +357,13 @@ export class FakeAsterisk {
       const v = c.vars[q('variable') ?? ''];
       return v === undefined ? send(404, { message: 'Provided variable was not found' }) : send(200, { value: v });
     }
+    if (req.method === 'GET' && path === '/ari/bridges') {
+      return send(200, [...this.bridges.entries()].map(([id, m]) => ({ id, technology: 'simple_bridge', bridge_type: 'mixing', bridge_class: 'stasis', name: this.bridgeNames.get(id) ?? '', channels: [...m] })));
+    }
     if (req.method === 'POST' && path === '/ari/bridges') {
       const id = q('bridgeId') ?? randomUUID();
       this.bridges.set(id, new Set());
+      this.bridgeNames.set(id, q('name') ?? '');
       return send(200, { id, technology: 'simple_bridge', bridge_type: q('type') ?? 'mixing', bridge_class: 'stasis', name: q('name') ?? '', channels: [] });
     }
     if ((r = m(/^\/ari\/bridges\/([^/]+)(?:\/(addChannel|removeChannel|record))?$/))) {
@@ -329,7 +371,9 @@ export class FakeAsterisk {
       if (!b) return send(404, { message: 'Bridge not found' });
       if (req.method === 'DELETE' && !r[2]) {
         this.bridges.delete(r[1]!);
-        return send(204);
+        send(204);
+        for (const [name, bridgeId] of this.liveRecordings) if (bridgeId === r[1]) this.finishRecording(name);
+        return;
       }
       const chans = (q('channel') ?? '').split(',').filter(Boolean);
       if (r[2] === 'addChannel') {
@@ -347,10 +391,51 @@ export class FakeAsterisk {
       }
       if (r[2] === 'record') {
         this.recordings.push({ bridgeId: r[1]!, name: q('name') ?? '', format: q('format') ?? '' });
+        this.liveRecordings.set(q('name') ?? '', r[1]!);
         return send(201, { name: q('name'), format: q('format'), state: 'recording', target_uri: `bridge:${r[1]}` });
       }
     }
+    if ((r = m(/^\/ari\/recordings\/live\/([^/]+)\/stop$/)) && req.method === 'POST') {
+      const name = decodeURIComponent(r[1]!);
+      if (!this.liveRecordings.has(name)) return send(404, { message: 'Recording not found' });
+      send(204);
+      this.finishRecording(name);
+      return;
+    }
+    if ((r = m(/^\/ari\/recordings\/stored\/([^/]+)(\/file)?$/))) {
+      const file = this.stored.get(decodeURIComponent(r[1]!));
+      if (!file) return send(404, { message: 'Recording not found' });
+      if (req.method === 'GET' && r[2]) {
+        res.writeHead(200, { 'content-type': 'audio/wav' });
+        res.end(file);
+        return;
+      }
+      if (req.method === 'DELETE' && !r[2]) {
+        this.stored.delete(decodeURIComponent(r[1]!));
+        return send(204);
+      }
+    }
     return send(404, { message: `no route ${req.method} ${path}` });
+  }
+
+  /** The recording ends: a WAV of what was sent into the bridge lands on "disk", then the event. */
+  private finishRecording(name: string): void {
+    if (!this.liveRecordings.delete(name)) return;
+    const header = Buffer.alloc(44);
+    header.write('RIFF', 0);
+    header.writeUInt32LE(36, 4);
+    header.write('WAVEfmt ', 8);
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20);
+    header.writeUInt16LE(1, 22);
+    header.writeUInt32LE(8000, 24);
+    header.writeUInt32LE(16000, 28);
+    header.writeUInt16LE(2, 32);
+    header.writeUInt16LE(16, 34);
+    header.write('data', 36);
+    header.writeUInt32LE(0, 40);
+    this.stored.set(name, header);
+    this.emit('RecordingFinished', { recording: { name, format: 'wav', state: 'done', target_uri: '' } });
   }
 
   private async externalMedia(q: (k: string) => string | undefined, send: (code: number, body?: unknown) => void): Promise<void> {

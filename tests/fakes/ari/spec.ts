@@ -31,6 +31,8 @@ const EVENT_MODELS = {
   ChannelHangupRequest: { id: 'ChannelHangupRequest', properties: { type: prop('string', true), cause: prop('int'), soft: prop('boolean'), channel: prop('Channel', true) } },
   ChannelDestroyed: { id: 'ChannelDestroyed', properties: { type: prop('string', true), cause: prop('int', true), cause_txt: prop('string', true), channel: prop('Channel', true) } },
   ChannelStateChange: { id: 'ChannelStateChange', properties: { type: prop('string', true), channel: prop('Channel', true) } },
+  RecordingFinished: { id: 'RecordingFinished', properties: { type: prop('string', true), recording: prop('LiveRecording', true) } },
+  RecordingFailed: { id: 'RecordingFailed', properties: { type: prop('string', true), recording: prop('LiveRecording', true) } },
 };
 
 function declaration(basePath: string, resource: string, apis: unknown[], models: Record<string, unknown>) {
@@ -57,7 +59,7 @@ export function ariDocs(basePath: string): Record<string, unknown> {
       { path: '/channels/{channelId}/variable', operations: [op('GET', 'getChannelVar', [['channelId', 'path'], ['variable', 'query', 'string', true]], 'Variable')] },
     ], MODELS),
     'bridges.json': declaration(basePath, 'bridges', [
-      { path: '/bridges', operations: [op('POST', 'create', [['type', 'query'], ['bridgeId', 'query'], ['name', 'query']], 'Bridge')] },
+      { path: '/bridges', operations: [op('GET', 'list', [], 'List[Bridge]'), op('POST', 'create', [['type', 'query'], ['bridgeId', 'query'], ['name', 'query']], 'Bridge')] },
       { path: '/bridges/{bridgeId}', operations: [op('DELETE', 'destroy', [['bridgeId', 'path']])] },
       { path: '/bridges/{bridgeId}/addChannel', operations: [op('POST', 'addChannel', [['bridgeId', 'path'], ['channel', 'query', 'string', true]])] },
       { path: '/bridges/{bridgeId}/removeChannel', operations: [op('POST', 'removeChannel', [['bridgeId', 'path'], ['channel', 'query', 'string', true]])] },
