@@ -294,9 +294,19 @@ describe('admin console', () => {
 
   it('sends a text to a number typed any common way', async () => {
     await page.goto(`${base}/#/inbox`);
+    await page.waitForSelector('html[data-live="open"]');
     await page.click('#new-text summary');
+    await page.waitForSelector('#new-text[open] #sms-to');
     await page.fill('#sms-to', '(512) 555-0142');
     await page.fill('#sms-text', 'Your crew is on the way!');
+    // A text arriving while the owner writes redraws the list, not the half-written form.
+    const w = telnyx.inbound('+15125550191', '+15125550100', 'Are you open on Sunday?');
+    expect((await fetch(`${base}/webhooks/sms/telnyx`, { method: 'POST', body: w.body, headers: w.headers })).status).toBe(200);
+    await page.waitForSelector('#inbox:has-text("(512) 555-0191")');
+    expect(await page.inputValue('#sms-to')).toBe('(512) 555-0142');
+    expect(await page.inputValue('#sms-text')).toBe('Your crew is on the way!');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('sms-text');
+    expect(await page.isVisible('#sms-send')).toBe(true);
     await page.click('#sms-send');
     await page.waitForSelector('#sms-status:has-text("Sending to (512) 555-0142")');
     const mine = () => telnyx.sent.find((m) => m.to === '+15125550142' && m.text === 'Your crew is on the way!');
