@@ -3,6 +3,7 @@ import { h } from './dom.js';
 import { contextsPage, contextPage } from './pages/contexts.js';
 import { dashboardPage, callsPage, callPage } from './pages/activity.js';
 import { customersPage, customerPage } from './pages/people.js';
+import { testCallPage } from './pages/test-call.js';
 import { appointmentsPage } from './pages/calendar.js';
 import { inboxPage, threadPage, unreadCount } from './pages/inbox.js';
 import { onLive, startLive, stopLive } from './live.js';
@@ -109,6 +110,7 @@ async function render(): Promise<void> {
     else if (section === 'calls') await (id ? callPage(app, id) : callsPage(app, Object.fromEntries(new URLSearchParams(query))));
     else if (section === 'inbox' || section === 'messages' || section === 'voicemails') await (id === 't' && sub ? threadPage(app, sub) : inboxPage(app));
     else if (section === 'appointments') await appointmentsPage(app);
+    else if (section === 'test-call') await testCallPage(app);
     else if (section === 'customers') await (id ? customerPage(app, id) : customersPage(app));
     else app.replaceChildren(h('p', {}, 'Not found.'));
   } catch (e) {

@@ -51,6 +51,7 @@ export async function dashboardPage(app: HTMLElement): Promise<void> {
   app.replaceChildren(
     h('h1', {}, 'Today'),
     await closedToday(app),
+    h('p', {}, h('a.button.secondary#talk', { href: '#/test-call' }, 'Talk to your receptionist')),
     h('div.grid', {},
       stat('live calls', calls.filter((c) => c.live).length, 'stat-live', '#/calls?outcome=live'),
       stat("today's calls", todays.length, 'stat-today', '#/calls'),
