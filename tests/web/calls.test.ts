@@ -96,15 +96,15 @@ describe('console: customer timeline, click-to-call, test call from the browser'
     while (start.weekday > 5) start = start.plus({ days: 1 });
     await app.business.scheduling.book({ context: demoContext.name, service: 'standard', start: start.toJSDate(), customerId: rosa.id, source: 'admin' });
 
-    // A spoken question for the fake microphone: a pause for the greeting, the question, then quiet.
+    // A spoken question for the fake microphone, played over and over: a pause for the greeting, the question, quiet for the answer.
     const said = join(dir, 'said.wav');
     execFileSync('flite', ['-t', 'How much is a standard cleaning?', '-o', said]);
-    execFileSync('sox', [said, '-r', '16000', '-c', '1', '-b', '16', join(dir, 'question.wav'), 'pad', '7', '20']);
+    execFileSync('sox', [said, '-r', '16000', '-c', '1', '-b', '16', join(dir, 'question.wav'), 'pad', '7', '15']);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: [
         '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${join(dir, 'question.wav')}%noloop`,
+        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${join(dir, 'question.wav')}`,
         '--autoplay-policy=no-user-gesture-required',
       ],
     });
@@ -205,11 +205,18 @@ describe('console: customer timeline, click-to-call, test call from the browser'
     await page.click('#talk');
     await page.waitForSelector('html[data-live="open"]');
     await page.click('#test-call');
-    await page.waitForSelector('#test-status:has-text("Connected")');
+    await page.waitForSelector('#test-hangup');
     // The greeting, what the (fake) microphone asked, and the receptionist's answer.
     await page.waitForSelector(`#test-transcript .turn-agent:has-text("${demoContext.greeting.slice(0, 20)}")`, { timeout: 30_000 });
-    await page.waitForSelector('#test-transcript .turn-caller', { timeout: 60_000 });
-    await page.waitForSelector('#test-transcript .turn-caller ~ .turn-agent', { timeout: 60_000 });
+    // On a failure, what the call's record says happened.
+    const record = async () => {
+      await page.click('#test-hangup').catch(() => {});
+      const c = await app.store.db.selectFrom('calls').select('id').where('purpose', '=', 'test_call').executeTakeFirst();
+      if (c) await expect.poll(async () => (await app.business.calls.get(c.id))?.state, { timeout: 10_000 }).toBe('ended').catch(() => {});
+      return c ? (await app.business.calls.events(c.id)).map((e) => `${e.kind} ${e.role}: ${e.text ?? ''} ${JSON.stringify(e.data)}`).join('\n') : 'no call';
+    };
+    await page.waitForSelector('#test-transcript .turn-caller', { timeout: 60_000 }).catch(async (e: Error) => { throw new Error(`${e.message}\n${await record()}`); });
+    await page.waitForSelector('#test-transcript .turn-caller ~ .turn-agent', { timeout: 60_000 }).catch(async (e: Error) => { throw new Error(`${e.message}\n${await record()}`); });
     const lines = await page.$$eval('#test-transcript > div', (els) => els.map((e) => e.textContent ?? ''));
     await page.screenshot({ path: `${SHOTS}/test-call.png`, fullPage: true });
     expect(lines[0]).toContain('Receptionist:');

@@ -519,9 +519,11 @@ describe('admin console', () => {
   it('fits a phone and a desktop: every page accessible, no sideways scrolling, 44 px targets', async () => {
     const axe = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
     const thread = (await app.store.db.selectFrom('sms_threads').select('id').where('customer_number', '=', '+15125550142').executeTakeFirstOrThrow()).id;
+    const rosa = (await app.business.customers.findByPhone('+15125550142'))!.id;
     const pages: [string, string][] = [
       ['dashboard', '#/'], ['inbox', '#/inbox'], ['thread', `#/inbox/t/${thread}`], ['calls', '#/calls'], ['call', `#/calls/${callId}`],
-      ['calendar', '#/appointments'], ['customers', '#/customers'], ['settings', '#/contexts'], ['context', '#/contexts/sparkle-cleaning'],
+      ['calendar', '#/appointments'], ['customers', '#/customers'], ['customer', `#/customers/${rosa}`], ['test-call', '#/test-call'],
+      ['settings', '#/contexts'], ['context', '#/contexts/sparkle-cleaning'],
     ];
     for (const [size, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]] as const) {
       await page.setViewportSize(viewport);

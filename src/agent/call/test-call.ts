@@ -44,6 +44,8 @@ export async function acceptTestCall(d: CallDeps, http: FastifyInstance, line: B
       { call, callId: id, context: stored, greeting: decision.greeting, customer: undefined },
     );
     const { disposition, summary } = await session.run();
+    // "It didn't hear me": whether the microphone's audio arrived at all.
+    await retrying(() => business.calls.event(id, 'state', { role: 'system', text: `${(call.receivedMs / 1000).toFixed(1)} s of microphone audio received`, data: { receivedMs: Math.round(call.receivedMs) } })).catch(() => {});
     await retrying(() => business.calls.ended(id, disposition, { summary }));
   } catch (err) {
     logger.error({ err, callId: id }, 'test call failed');

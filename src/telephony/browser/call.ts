@@ -124,6 +124,8 @@ export class BrowserCall extends EventEmitter<CallEventMap> implements Call, Clo
   private readonly ring: Buffer[];
   private ringPos = 0;
   private inFrame: Int16Array | undefined;
+  /** Microphone audio received, ms (the call's record says whether the browser was heard at all). */
+  receivedMs = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -161,6 +163,7 @@ export class BrowserCall extends EventEmitter<CallEventMap> implements Call, Clo
     // Aligned copy into a frame reused while the browser keeps its frame size (the Call contract allows reuse).
     if (!this.inFrame || this.inFrame.length !== samples) this.inFrame = new Int16Array(samples);
     for (let i = 0; i < samples; i++) this.inFrame[i] = buf.readInt16LE(i * 2);
+    this.receivedMs += (samples * 1000) / this.sampleRate;
     this.audioIn.push({ pcm: this.inFrame, sampleRate: this.sampleRate });
   }
 

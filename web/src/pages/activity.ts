@@ -117,7 +117,7 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
   });
   app.replaceChildren(
     h('h1', {}, call.direction === 'outbound' ? `Call to ${showPhone(call.to_number)}` : `Call from ${showPhone(call.from_number)}`),
-    call.customer_id ? h('p', {}, h('a#call-customer', { href: `#/customers/${call.customer_id}` }, 'Everything with this customer →')) : '',
+    call.customer_id ? h('p', {}, h('a#call-timeline', { href: `#/customers/${call.customer_id}` }, 'Everything with this customer →')) : '',
     h('div.card', {},
       h('p', {}, `${call.direction} · ${when(call.started_at)} · `, live ? h('b.live#call-live', {}, 'in progress') : call.disposition ?? call.state),
       call.recording_path?.endsWith('.wav') ? h('audio#call-recording', { controls: true, src: `/api/calls/${id}/recording`, preload: 'metadata', 'aria-label': 'Call recording' }) : null,

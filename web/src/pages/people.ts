@@ -111,13 +111,11 @@ export function callButton(to: string, name: string): { button: HTMLButtonElemen
       status.textContent = e.message;
     }
   } }, `Call ${name}`);
+  // The call's end and its last words may come in one batch, in either order: the id is kept.
   const live = (e: LiveEvent) => {
     if (!placing) return;
     if (e.type === 'call_event' && e.call === placing && e.kind === 'state' && e.text) status.firstChild!.textContent = e.text;
-    if (e.type === 'call' && e.id === placing && e.state === 'ended') {
-      placing = undefined;
-      button.disabled = false;
-    }
+    if (e.type === 'call' && e.id === placing && e.state === 'ended') button.disabled = false;
   };
   return { button, status, live };
 }
