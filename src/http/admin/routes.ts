@@ -404,7 +404,12 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     const t = await d.business.customers.timeline(req.params.id);
     if (!t) return reply.code(404).send({ error: 'not_found', message: 'no such customer' });
     const live = new Set(d.live.list().map((l) => l.id));
-    return { customer: t.customer, items: t.items.map((i) => (i.kind === 'call' ? { ...i, live: live.has(i.id) } : i)) };
+    // Visits by the service's name, as the owner calls it.
+    const names = new Map((await d.business.contexts.list()).flatMap((c) => c.document.services.map((s) => [s.id, s.name] as const)));
+    return {
+      customer: t.customer,
+      items: t.items.map((i) => (i.kind === 'call' ? { ...i, live: live.has(i.id) } : i.kind === 'visit' ? { ...i, service: names.get(i.service) ?? i.service } : i)),
+    };
   });
   app.get<{ Params: { id: string } }>('/api/voicemails/:id/audio', { schema: { tags: ['voicemails'], params: idParam } }, async (req, reply) => {
     const row = await d.db.selectFrom('owner_messages').select('recording_path').where('id', '=', req.params.id).executeTakeFirst();
