@@ -127,7 +127,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       return { id };
     },
     connect: async (to, contextName, requestedBy) => {
-      if (!telephonyRef) throw new Error('no telephony backend is running');
+      if (!telephonyRef) throw new ConnectError('no_telephony', 'Calls cannot be placed: no phone line (FRONTDESK_TELEPHONY) is set up.');
       const stored = contextName ? await contexts.get(contextName) : (await contexts.list()).find((c) => c.document.default);
       if (!stored) throw new ConnectError('no_owner_phone', 'There is no business to call for.');
       // Refused before the owner's phone rings, not after they answered.

@@ -19,7 +19,7 @@ const showPhone = (e164: string) => parsePhoneNumberFromString(e164)?.formatNati
  */
 
 export class ConnectError extends Error {
-  constructor(readonly code: 'no_owner_phone' | 'bad_number', message: string) {
+  constructor(readonly code: 'no_owner_phone' | 'bad_number' | 'no_telephony', message: string) {
     super(message);
   }
 }

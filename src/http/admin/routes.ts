@@ -234,6 +234,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
       return r;
     } catch (e) {
       const code = (e as { code?: string }).code;
+      if (code === 'no_telephony') return reply.code(409).send({ error: code, message: (e as Error).message });
       if (code === 'no_owner_phone' || code === 'bad_number') {
         return reply.code(code === 'bad_number' ? 400 : 409).send({ error: code, message: (e as Error).message, fields: [{ path: 'to', message: (e as Error).message }] });
       }
