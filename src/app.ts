@@ -149,7 +149,10 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   // Each call's one-line summary and tag, written once it ends (by the LLM when there is one).
   const summarizing = new Set<Promise<unknown>>();
   business.calls.onEnded((id) => {
-    const p = summarizeStoredCall(store.db, business, id, speechRef?.llm)
+    // The in-process model serves one request at a time: while any call is in progress a summary
+    // is written by the rules, so no caller waits behind it.
+    const llm = liveCalls.size === 0 || config.llm.url ? speechRef?.llm : undefined;
+    const p = summarizeStoredCall(store.db, business, id, llm)
       .catch((err: unknown) => logger.warn({ err, callId: id }, 'call summary not written'))
       .finally(() => summarizing.delete(p));
     summarizing.add(p);
