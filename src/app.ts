@@ -151,7 +151,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   business.calls.onEnded((id) => {
     // The in-process model serves one request at a time: while any call is in progress a summary
     // is written by the rules, so no caller waits behind it.
-    const llm = liveCalls.size === 0 || config.llm.url ? speechRef?.llm : undefined;
+    const llm = liveCalls.size === 0 || config.llm?.url ? speechRef?.llm : undefined;
     const p = summarizeStoredCall(store.db, business, id, llm)
       .catch((err: unknown) => logger.warn({ err, callId: id }, 'call summary not written'))
       .finally(() => summarizing.delete(p));
