@@ -75,10 +75,7 @@ function convert(f: AudioFrame, to: number): Int16Array {
 export interface Bridge {
   /** Resolves with who ended it ('a' or 'b') once either call ends; the other is hung up. */
   readonly done: Promise<'a' | 'b'>;
-  /** Stops the bridge and hangs up both calls. */
-  close(reason?: string): Promise<void>;
 }
-
 /** Joins `a` and `b` (both answered). When either ends, the other is hung up with `reason`. */
 export function bridge(a: Call, b: Call, reason = 'bridge_ended'): Bridge {
   const toB = new FramePipe((b.sampleRate * BRIDGE_MAX_QUEUED_MS) / 1000);
@@ -113,20 +110,5 @@ export function bridge(a: Call, b: Call, reason = 'bridge_ended'): Bridge {
   b.once('ended', endB);
   if (a.state === 'ended') stop('a');
   else if (b.state === 'ended') stop('b');
-  return {
-    done,
-    async close(r = reason) {
-      if (!over) {
-        over = true;
-        a.off('audio', fromA);
-        b.off('audio', fromB);
-        toA.close();
-        toB.close();
-        a.off('ended', endA);
-        b.off('ended', endB);
-        finish('a');
-      }
-      await Promise.all([a.state !== 'ended' ? a.hangup(r).catch(() => {}) : undefined, b.state !== 'ended' ? b.hangup(r).catch(() => {}) : undefined]);
-    },
-  };
+  return { done };
 }

@@ -77,18 +77,26 @@ async function open(onState: (text: string, live: boolean) => void, onCall: (id:
     if (msg.type === 'call' && msg.id) {
       s.callId = msg.id;
       onCall(msg.id);
-    } else if (msg.type === 'answered') onState('Connected: say hello.', true);
+    } else if (msg.type === 'answered') {
+      answered = true;
+      onState('Connected: say hello.', true);
+    }
     else if (msg.type === 'clear') {
       for (const n of playing) n.stop();
       playing.clear();
       next = 0;
-    } else if (msg.type === 'ended') onState(`The call ended (${msg.reason ?? 'hung up'}).`, false);
+    } else if (msg.type === 'ended') {
+      said = true;
+      onState(`The call ended (${msg.reason ?? 'hung up'}).`, false);
+    }
   };
-  ws.onclose = (e) => {
+  let answered = false;
+  let said = false;
+  ws.onclose = () => {
     stream.getTracks().forEach((t) => t.stop());
     void ctx.close().catch(() => {});
     if (current === s) current = undefined;
-    onState(e.code === 1000 || e.code === 1005 ? 'The call ended.' : 'The call could not be connected: is the receptionist\'s voice installed? See frontdesk doctor.', false);
+    if (!said) onState(answered ? 'The call ended.' : 'The call could not be connected: signed out, or the server has no voice or speech recognition installed (see frontdesk doctor).', false);
   };
   return s;
 }
