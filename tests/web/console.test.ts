@@ -393,6 +393,13 @@ describe('admin console', () => {
       const res = await fetch(`${base}/webhooks/sms/telnyx`, { method: 'POST', body: w.body, headers: w.headers });
       expect(res.status).toBe(200);
     };
+    // What was unread before (texts from earlier tests): the badge must come to that plus these three.
+    const unreadNow = () => page.evaluate(async () => {
+      const threads = await (await fetch('/api/sms/threads')).json() as { unread: number }[];
+      const msgs = await (await fetch('/api/voicemails')).json() as { read_at: string | null }[];
+      return threads.reduce((n, t) => n + t.unread, 0) + msgs.filter((m) => !m.read_at).length;
+    });
+    const before = await unreadNow();
     await post(telnyx.inbound('+15125550142', '+15125550100', 'Hi, could a crew come Friday?'));
     await post(telnyx.inbound('+15125550166', '+15125550100', 'STOP'));
     const db = app.store.db;
@@ -405,9 +412,8 @@ describe('admin console', () => {
     await app.business.messages.take(ctx, { kind: 'voicemail', body: 'Hi, this is Tom, please call me back about a quote.', callerNumber: '+15125550123' });
 
     await page.goto(`${base}/#/`);
-    await page.waitForSelector('#unread');
-    const unread = Number(await page.textContent('#unread'));
-    expect(unread).toBeGreaterThanOrEqual(3);
+    const unread = before + 3;
+    await page.waitForFunction((n) => document.querySelector('#unread')?.textContent === String(n), unread);
     await page.click('nav a[href="#/inbox"]');
     await page.waitForSelector('#inbox [data-message]:has-text("please call me back")');
     const rosaThread = (await threadOf('+15125550142'))!;
