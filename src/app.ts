@@ -30,6 +30,11 @@ import { AgentTools } from './agent/tools.js';
 import { AnsweringFlow } from './agent/call/answering.js';
 import { createCallAlertSender } from './agent/call/alert-call.js';
 import { startCliEndpoint, type CliEndpoint } from './http/cli-endpoint.js';
+import { summarizeStoredCall } from './agent/call-summary.js';
+import { clickToCall, ConnectError } from './agent/call/connect.js';
+import { checkDial } from './business/dial-policy.js';
+import { BrowserLine } from './telephony/browser/index.js';
+import { acceptTestCall } from './agent/call/test-call.js';
 
 /** The running process: store, HTTP and (as they land) telephony, SMS and agent workers. */
 export interface App {
@@ -124,6 +129,17 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       });
       return { id };
     },
+    connect: async (to, contextName, requestedBy) => {
+      if (!telephonyRef) throw new ConnectError('no_telephony', 'Calls cannot be placed: no phone line (FRONTDESK_TELEPHONY) is set up.');
+      const stored = contextName ? await contexts.get(contextName) : (await contexts.list()).find((c) => c.document.default);
+      if (!stored) throw new ConnectError('no_owner_phone', 'There is no business to call for.');
+      // Refused before the owner's phone rings, not after they answered.
+      const verdict = checkDial(to, dialPolicyFromConfig(config));
+      const number = toE164(verdict.target);
+      if (!verdict.allowed || !number) throw new ConnectError('bad_number', verdict.allowed ? `${to} is not a phone number.` : `${to} cannot be called: ${verdict.reason}.`);
+      const r = await clickToCall({ telephony: telephonyRef, business, tts: speechRef?.tts, logger, liveCalls }, { context: stored, to: number, requestedBy });
+      return { id: r.id, owner: r.owner };
+    },
   };
   const http = await buildHttpServer({ store, business, sms, publicUrl: config.http.publicUrl, trustProxy: config.http.trustProxy, metrics, logger, version, live,
     telephony: () => (telephonyRef?.status ? { backend: telephonyRef.name, ...telephonyRef.status() } : undefined) });
@@ -134,6 +150,17 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const email = config.smtp.url ? createEmailSender(config.smtp.url, config.smtp.from, { allowPlain: config.smtp.allowPlain }) : undefined;
   if (email) senders.email = email;
   const outbox = new OutboxWorker(store.db, { senders, logger: logger.child({ mod: 'outbox' }), now: business.now });
+  // Each call's one-line summary and tag, written once it ends (by the LLM when there is one).
+  const summarizing = new Set<Promise<unknown>>();
+  business.calls.onEnded((id) => {
+    // The in-process model serves one request at a time: while any call is in progress a summary
+    // is written by the rules, so no caller waits behind it.
+    const llm = liveCalls.size === 0 || config.llm?.url ? speechRef?.llm : undefined;
+    const p = summarizeStoredCall(store.db, business, id, llm)
+      .catch((err: unknown) => logger.warn({ err, callId: id }, 'call summary not written'))
+      .finally(() => summarizing.delete(p));
+    summarizing.add(p);
+  });
   const telephony = createTelephony(config, logger, {
     onOutbound: (e) => {
       void audit(store.db, { actor: e.requestedBy, action: e.allowed ? 'call.outbound' : 'call.outbound_refused', targetType: 'phone', targetId: e.to, details: e })
@@ -144,13 +171,19 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   speechRef = speech;
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;
-  if (telephony instanceof FsTelephony) {
-    // mod_audio_fork connects to /audio-fork on the HTTP port.
-    http.server.on('upgrade', (req, sock, head) => {
-      if ((req.url ?? '').startsWith('/audio-fork')) telephony.forkServer.handleUpgrade(req, sock, head);
-      else sock.destroy();
-    });
-  }
+  // WebSockets on the HTTP port: the console's test call, and mod_audio_fork's media (FreeSWITCH).
+  const browserLine = new BrowserLine();
+  http.server.on('upgrade', (req, sock, head) => {
+    const url = req.url ?? '';
+    if (url.startsWith('/api/test-call')) {
+      void acceptTestCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands }, http, browserLine, req, sock, head)
+        .catch((err: unknown) => {
+          logger.warn({ err }, 'test call failed to start');
+          sock.destroy();
+        });
+    } else if (telephony instanceof FsTelephony && url.startsWith('/audio-fork')) telephony.forkServer.handleUpgrade(req, sock, head);
+    else sock.destroy();
+  });
   telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands }, call));
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
@@ -205,12 +238,14 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     async stop() {
       clearInterval(summaryTimer);
       await cliEndpoint?.close();
+      await browserLine.stop();
       await telephony?.stop();
       await http.close();
       await outbox.stop();
       await smsJobs?.stop();
       email?.close();
       await app.speechReady;
+      await Promise.all(summarizing);
       await speech.close();
       await store.close();
       logger.info('frontdesk stopped');
@@ -219,7 +254,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   return app;
 }
 
-interface CallDeps {
+export interface CallDeps {
   store: Store;
   business: Business;
   speech: SpeechSet;

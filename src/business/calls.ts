@@ -15,7 +15,14 @@ export interface NewCall {
 }
 
 export class CallLog {
+  private readonly endedHooks = new Set<(id: string) => void>();
   constructor(private readonly db: Db) {}
+
+  /** Runs `fn` after each call is recorded as ended (the app writes the call's summary from it). */
+  onEnded(fn: (id: string) => void): () => void {
+    this.endedHooks.add(fn);
+    return () => this.endedHooks.delete(fn);
+  }
 
   async start(c: NewCall): Promise<string> {
     const row = await this.db
@@ -46,6 +53,7 @@ export class CallLog {
       })
       .where('id', '=', id)
       .execute();
+    for (const fn of this.endedHooks) fn(id);
   }
 
   /** The call's media quality (packets, loss, jitter, RTT), as the telephony backend measured it. */

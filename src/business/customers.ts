@@ -21,6 +21,13 @@ export interface CustomerHistory {
   texts: { at: Date; direction: string; body: string }[];
 }
 
+/** One entry of a customer's timeline: a call, a text, a voicemail or message, a visit. */
+export type TimelineItem =
+  | { kind: 'call'; at: Date; id: string; direction: string; tag: string | null; summary: string | null; disposition: string | null; live: boolean }
+  | { kind: 'text'; at: Date; id: string; thread: string; direction: string; body: string; status: string }
+  | { kind: 'voicemail' | 'message'; at: Date; id: string; body: string; hasRecording: boolean; read: boolean }
+  | { kind: 'visit'; at: Date; id: string; service: string; status: string; address: string | null; crew: string };
+
 export class CustomerService {
   constructor(private readonly db: Db) {}
 
@@ -90,6 +97,42 @@ export class CustomerService {
       calls: calls.map((c) => ({ id: c.id, startedAt: c.started_at, direction: c.direction, summary: c.summary, disposition: c.disposition })),
       texts: texts.map((t) => ({ at: t.created_at, direction: t.direction, body: t.body })),
     };
+  }
+
+  /**
+   * Everything with this customer, newest first: calls (theirs by record or by number), texts,
+   * voicemails and messages, visits. At most `limit` of each kind.
+   */
+  async timeline(id: string, limit = 100): Promise<{ customer: Customer; items: TimelineItem[] } | undefined> {
+    const customer = await this.get(id);
+    if (!customer) return undefined;
+    const phone = customer.phone ?? '\u0000';
+    const [calls, texts, messages, visits] = await Promise.all([
+      this.db.selectFrom('calls')
+        .select(['id', 'started_at', 'direction', 'tag', 'summary', 'disposition', 'state'])
+        .where((eb) => eb.or([eb('customer_id', '=', id), eb.and([eb('direction', '=', 'inbound'), eb('from_number', '=', phone)]), eb.and([eb('direction', '=', 'outbound'), eb('to_number', '=', phone)])]))
+        .orderBy('started_at', 'desc').limit(limit).execute(),
+      this.db.selectFrom('sms_messages').innerJoin('sms_threads', 'sms_threads.id', 'sms_messages.thread_id')
+        .select(['sms_messages.id', 'sms_messages.thread_id', 'sms_messages.created_at', 'sms_messages.direction', 'sms_messages.body', 'sms_messages.status'])
+        .where((eb) => eb.or([eb('sms_threads.customer_id', '=', id), eb('sms_threads.customer_number', '=', phone)]))
+        .orderBy('sms_messages.created_at', 'desc').limit(limit).execute(),
+      this.db.selectFrom('owner_messages')
+        .select(['id', 'kind', 'created_at', 'body', 'recording_path', 'read_at'])
+        .where((eb) => eb.or([eb('customer_id', '=', id), eb('caller_number', '=', phone)]))
+        .orderBy('created_at', 'desc').limit(limit).execute(),
+      this.db.selectFrom('appointments')
+        .select(['id', 'service', 'starts_at', 'status', 'address', 'crew'])
+        .where('customer_id', '=', id).where('parent_id', 'is', null)
+        .orderBy('starts_at', 'desc').limit(limit).execute(),
+    ]);
+    const items: TimelineItem[] = [
+      ...calls.map((c) => ({ kind: 'call' as const, at: c.started_at, id: c.id, direction: c.direction, tag: c.tag, summary: c.summary, disposition: c.disposition, live: c.state !== 'ended' })),
+      ...texts.map((t) => ({ kind: 'text' as const, at: t.created_at, id: t.id, thread: t.thread_id, direction: t.direction, body: t.body, status: t.status })),
+      ...messages.map((m) => ({ kind: m.kind, at: m.created_at, id: m.id, body: m.body, hasRecording: !!m.recording_path, read: !!m.read_at })),
+      ...visits.map((v) => ({ kind: 'visit' as const, at: v.starts_at, id: v.id, service: v.service, status: v.status, address: v.address, crew: v.crew })),
+    ];
+    items.sort((a, b) => b.at.getTime() - a.at.getTime());
+    return { customer, items };
   }
 
   async list(opts: { search?: string; limit?: number; offset?: number } = {}): Promise<Customer[]> {

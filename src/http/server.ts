@@ -16,12 +16,15 @@ import type { SmsService } from '../sms/service.js';
 import cookie from '@fastify/cookie';
 import { AdminAuth, adminCheck } from './admin/auth.js';
 import { installGuards, type RouteEntry } from './guard.js';
+import { upgradeAuthenticator } from './admin/upgrade-auth.js';
 import type { LoginLimitOptions } from './admin/login-limits.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Every route as registered, with whether it skips admin authentication. */
     routeTable: RouteEntry[];
+    /** Who opens a WebSocket on this server (the console's test call); undefined for nobody valid. */
+    authenticateUpgrade: (req: import('node:http').IncomingMessage) => Promise<import('./admin/auth.js').AdminPrincipal | undefined>;
   }
 }
 
@@ -64,6 +67,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<FastifyInstance> 
   await app.register(cookie);
   const auth = new AdminAuth(deps.store.db);
   app.decorate('routeTable', installGuards(app, adminCheck(auth)));
+  app.decorate('authenticateUpgrade', upgradeAuthenticator(app, auth, deps.publicUrl));
 
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpRequests.inc({

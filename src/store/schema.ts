@@ -65,6 +65,8 @@ export interface CallsTable {
   disposition: string | null;
   recording_path: string | null;
   summary: string | null;
+  /** The outcome in one word (0004): see agent/call-summary.ts. */
+  tag: string | null;
   result: NullableJson;
   /** Media quality at the end (telephony/rtp/rtcp.ts CallQuality), where the backend measured it. */
   quality: NullableJson;

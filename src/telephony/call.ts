@@ -73,7 +73,7 @@ export interface CallEventMap {
 
 export interface Call extends EventEmitter<CallEventMap> {
   readonly id: string;
-  readonly backend: 'sip' | 'asterisk' | 'freeswitch';
+  readonly backend: 'sip' | 'asterisk' | 'freeswitch' | 'browser';
   readonly direction: 'inbound' | 'outbound';
   /** Caller: E.164 when known, else what the network said. */
   readonly from: string;

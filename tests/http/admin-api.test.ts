@@ -13,10 +13,10 @@ const ROUTES: [string, string][] = [
   ['POST', '/api/auth/logout'], ['GET', '/api/auth/me'], ['POST', '/api/tokens'],
   ['GET', '/api/contexts'], ['GET', '/api/contexts/sparkle-cleaning'], ['PUT', '/api/contexts/sparkle-cleaning'],
   ['GET', '/api/contexts/sparkle-cleaning/history'], ['POST', '/api/contexts/sparkle-cleaning/rollback'], ['GET', '/api/contexts/sparkle-cleaning/status'],
-  ['GET', '/api/calls'], ['GET', `/api/calls/${ID}`], ['POST', `/api/calls/${ID}/hangup`], ['POST', `/api/calls/${ID}/transfer`], ['POST', '/api/calls/outbound'],
+  ['GET', '/api/calls'], ['GET', `/api/calls/${ID}`], ['POST', `/api/calls/${ID}/hangup`], ['POST', `/api/calls/${ID}/transfer`], ['POST', '/api/calls/outbound'], ['POST', '/api/calls/connect'],
   ['POST', '/api/sms'], ['GET', '/api/sms/threads'], ['GET', `/api/sms/threads/${ID}`],
   ['GET', '/api/scheduling/available?context=x&service=y'], ['POST', '/api/scheduling/book'], ['POST', `/api/scheduling/${ID}/cancel`],
-  ['GET', '/api/customers'], ['GET', `/api/customers/${ID}`], ['GET', '/api/voicemails'], ['POST', `/api/voicemails/${ID}/read`],
+  ['GET', '/api/customers'], ['GET', `/api/customers/${ID}`], ['GET', `/api/customers/${ID}/timeline`], ['GET', '/api/voicemails'], ['POST', `/api/voicemails/${ID}/read`],
 ];
 
 describeStores('admin API', ({ store }) => {

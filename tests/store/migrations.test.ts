@@ -15,7 +15,7 @@ for (const dialect of ['pglite', 'postgres'] as const) {
       const { store, dispose } = await openTestStore(dialect, { migrate: false });
       try {
         const first = await migrateToLatest(store.db);
-        expect(first.map((m) => [m.migrationName, m.status])).toEqual([['0001_initial', 'Success'], ['0002_security', 'Success'], ['0003_sms_thread_read', 'Success'], ['0004_i18b_call_quality', 'Success']]);
+        expect(first.map((m) => [m.migrationName, m.status])).toEqual([['0001_initial', 'Success'], ['0002_security', 'Success'], ['0003_sms_thread_read', 'Success'], ['0004_call_quality', 'Success'], ['0005_call_tag', 'Success']]);
         const again = await migrateToLatest(store.db);
         expect(again).toEqual([]);
         const { rows } = await sql<{ table_name: string }>`

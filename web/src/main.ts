@@ -2,14 +2,15 @@ import { api, login, logout, me, onReachability, UnreachableError } from './api.
 import { h } from './dom.js';
 import { contextsPage, contextPage } from './pages/contexts.js';
 import { dashboardPage, callsPage, callPage } from './pages/activity.js';
-import { customersPage } from './pages/people.js';
+import { customersPage, customerPage } from './pages/people.js';
+import { testCallPage } from './pages/test-call.js';
 import { appointmentsPage } from './pages/calendar.js';
 import { inboxPage, threadPage, unreadCount } from './pages/inbox.js';
 import { onLive, startLive, stopLive } from './live.js';
 
 /** The admin console: a hash router over the /api endpoints. */
 
-const app = document.getElementById('app')!;
+const main = document.getElementById('app')!;
 const nav = document.getElementById('nav')!;
 const who = document.getElementById('who')!;
 const account = document.getElementById('account')!;
@@ -76,7 +77,7 @@ function loginPage(): void {
   toggle.hidden = true;
   who.textContent = '';
   account.replaceChildren(who);
-  app.replaceChildren(h('div.card.narrow', {}, h('h1', {}, 'Sign in'),
+  main.replaceChildren(h('div.card.narrow', {}, h('h1', {}, 'Sign in'),
     h('form', { onsubmit: submit }, h('label', { for: 'username' }, 'Username'), user, h('label', { for: 'password' }, 'Password'), pass,
       h('p', {}, h('button#login', { type: 'submit' }, 'Sign in'))), err));
 }
@@ -103,16 +104,23 @@ async function render(): Promise<void> {
   toggle.setAttribute('aria-expanded', 'false');
   fold();
   const [, section, id, sub] = path.split('/');
+  // Each visit to a page draws into its own element: a redraw the last page had in flight (a live
+  // event's answer arriving after the owner moved on) lands in a detached element, never over this page.
+  const previous = [...main.childNodes];
+  const app = h('div.view');
+  main.replaceChildren(app);
   try {
     if (!section) await dashboardPage(app);
     else if (section === 'contexts') await (id ? contextPage(app, id) : contextsPage(app));
     else if (section === 'calls') await (id ? callPage(app, id) : callsPage(app, Object.fromEntries(new URLSearchParams(query))));
     else if (section === 'inbox' || section === 'messages' || section === 'voicemails') await (id === 't' && sub ? threadPage(app, sub) : inboxPage(app));
     else if (section === 'appointments') await appointmentsPage(app);
-    else if (section === 'customers') await customersPage(app);
+    else if (section === 'test-call') await testCallPage(app);
+    else if (section === 'customers') await (id ? customerPage(app, id) : customersPage(app));
     else app.replaceChildren(h('p', {}, 'Not found.'));
   } catch (e) {
-    if (e instanceof UnreachableError) return;
+    // Unreachable: the banner says so, and the page the owner had stays.
+    if (e instanceof UnreachableError) return void main.replaceChildren(...previous);
     app.replaceChildren(h('p.error', { role: 'alert' }, (e as Error).message));
   }
 }

@@ -135,7 +135,8 @@ export async function ringThenAnswer(d: RingFirstDeps, call: Call, callId: strin
     return true;
   }
   void retrying(() => business.calls.answered(callId)).catch((err: unknown) => d.logger?.warn({ err, callId }, 'call answered state not saved'));
-  const reason = await bridge(call, outcome.leg);
+  const who = await bridge(call, outcome.leg, 'bridged_hangup').done;
+  const reason = `${who === 'a' ? 'caller' : 'owner'} hung up`;
   note(`connected to ${outcome.target} until ${reason}`, { target: outcome.target, reason });
   await retrying(() => business.calls.ended(callId, 'owner_answered'));
   return true;

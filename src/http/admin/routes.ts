@@ -21,6 +21,8 @@ export interface LiveCalls {
   list(): { id: string; call: Call }[];
   get(id: string): Call | undefined;
   dial?(to: string, contextName?: string, purpose?: { purpose: 'reminder' | 'callback'; appointmentId?: string }, requestedBy?: string): Promise<{ id: string }>;
+  /** Click-to-call: rings the owner's phone, then the customer, and joins them (agent/call/connect.ts). */
+  connect?(to: string, contextName: string | undefined, requestedBy: string): Promise<{ id: string; owner: string }>;
 }
 
 export interface AdminDeps {
@@ -127,14 +129,14 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
           limit: { type: 'integer', minimum: 1, maximum: 500 },
           context: { type: 'string' },
           caller: { type: 'string', maxLength: 32, description: 'part of the caller number' },
-          outcome: { type: 'string', enum: ['booked', 'transferred', 'voicemail', 'missed', 'live'] },
+          outcome: { type: 'string', enum: ['booked', 'quote', 'message', 'transferred', 'voicemail', 'missed', 'spam', 'question', 'outbound', 'live'] },
           since: { type: 'string', format: 'date-time' },
         },
       },
     },
   }, async (req) => {
     let q = d.db.selectFrom('calls').leftJoin('contexts', 'contexts.id', 'calls.context_id')
-      .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'calls.summary', 'contexts.name as context'])
+      .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'calls.summary', 'calls.tag', 'calls.customer_id', 'contexts.name as context'])
       .orderBy('calls.started_at', 'desc').limit(req.query.limit ?? 50);
     if (req.query.context) q = q.where('contexts.name', '=', req.query.context);
     // "512-555-0142", "(512) 555 0142" and "+1 512…" all find +15125550142: match on the digits.
@@ -142,11 +144,11 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     if (digits) q = q.where('calls.from_number', 'like', `%${digits}%`);
     if (req.query.since) q = q.where('calls.started_at', '>=', new Date(req.query.since));
     switch (req.query.outcome) {
-      case 'booked': q = q.where('calls.summary', 'like', '%booked%'); break;
-      case 'transferred': q = q.where('calls.disposition', '=', 'transferred'); break;
       case 'voicemail': q = q.where('calls.disposition', '=', 'voicemail'); break;
-      case 'missed': q = q.where((eb) => eb.or([eb('calls.disposition', '=', 'no_agent'), eb('calls.disposition', 'like', 'abandoned%')])); break;
       case 'live': q = q.where('calls.state', '!=', 'ended'); break;
+      // The rest are the tags written when each call ended (agent/call-summary.ts).
+      case undefined: break;
+      default: { const tag = req.query.outcome; q = q.where('calls.tag', '=', tag); }
     }
     const rows = await q.execute();
     const live = new Set(d.live.list().map((l) => l.id));
@@ -217,6 +219,28 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
       return r;
     } catch (e) {
       return reply.code(422).send({ error: 'dial_failed', message: (e as Error).message });
+    }
+  });
+
+  app.post<{ Body: { to: string; context?: string } }>('/api/calls/connect', {
+    schema: {
+      tags: ['calls'],
+      description: 'Click-to-call: rings the owner\'s phone (the first owner target) and, once they answer, the customer, and joins them. Progress arrives as the call\'s state events.',
+      body: { type: 'object', required: ['to'], properties: { to: { type: 'string', minLength: 1, maxLength: 32 }, context: { type: 'string' } } },
+    },
+  }, async (req, reply) => {
+    if (!d.live.connect) return reply.code(409).send({ error: 'no_telephony', message: 'Calls cannot be placed: no phone line (telephony backend) is set up.' });
+    try {
+      const r = await d.live.connect(req.body.to, req.body.context, who(req));
+      await audit(d.db, { actor: who(req), action: 'call.connect', targetType: 'phone', targetId: req.body.to, details: { call: r.id } });
+      return r;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'no_telephony') return reply.code(409).send({ error: code, message: (e as Error).message });
+      if (code === 'no_owner_phone' || code === 'bad_number') {
+        return reply.code(code === 'bad_number' ? 400 : 409).send({ error: code, message: (e as Error).message, fields: [{ path: 'to', message: (e as Error).message }] });
+      }
+      throw e;
     }
   });
 
@@ -378,6 +402,18 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
   app.get<{ Params: { id: string } }>('/api/customers/:id', { schema: { tags: ['customers'], params: idParam } }, async (req, reply) =>
     (await d.business.customers.history(req.params.id)) ?? reply.code(404).send({ error: 'not_found', message: 'no such customer' }));
   app.get('/api/voicemails', { schema: { tags: ['voicemails'] } }, async () => d.business.messages.list({}));
+  /** One customer's calls (with their summaries and tags), texts, voicemails and visits, newest first. */
+  app.get<{ Params: { id: string } }>('/api/customers/:id/timeline', { schema: { tags: ['customers'], params: idParam } }, async (req, reply) => {
+    const t = await d.business.customers.timeline(req.params.id);
+    if (!t) return reply.code(404).send({ error: 'not_found', message: 'no such customer' });
+    const live = new Set(d.live.list().map((l) => l.id));
+    // Visits by the service's name, as the owner calls it.
+    const names = new Map((await d.business.contexts.list()).flatMap((c) => c.document.services.map((s) => [s.id, s.name] as const)));
+    return {
+      customer: t.customer,
+      items: t.items.map((i) => (i.kind === 'call' ? { ...i, live: live.has(i.id) } : i.kind === 'visit' ? { ...i, service: names.get(i.service) ?? i.service } : i)),
+    };
+  });
   app.get<{ Params: { id: string } }>('/api/voicemails/:id/audio', { schema: { tags: ['voicemails'], params: idParam } }, async (req, reply) => {
     const row = await d.db.selectFrom('owner_messages').select('recording_path').where('id', '=', req.params.id).executeTakeFirst();
     const path = row?.recording_path;

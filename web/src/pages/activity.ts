@@ -3,7 +3,14 @@ import { h, when } from '../dom.js';
 import { showPhone, toE164 } from '../phone.js';
 import { busy, onLive } from '../live.js';
 
-type CallRow = { id: string; direction: string; from_number: string; to_number: string; state: string; started_at: string; disposition: string | null; summary: string | null; context: string | null; live: boolean };
+type CallRow = { id: string; direction: string; from_number: string; to_number: string; state: string; started_at: string; disposition: string | null; summary: string | null; tag: string | null; customer_id: string | null; context: string | null; live: boolean };
+/** The outcome tags written when a call ends (src/agent/call-summary.ts), as an owner reads them. */
+export const TAGS: Record<string, string> = {
+  booked: 'booked', quote: 'price asked', message: 'message left', transferred: 'put through', missed: 'missed',
+  spam: 'spam', question: 'question', outbound: 'we called',
+};
+export const tagChip = (tag: string | null | undefined) => (tag ? h('span', { class: `tag tag-${tag}`, 'data-tag': tag }, TAGS[tag] ?? tag) : null);
+
 type Latency = { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs?: number };
 
 type CallEvent = { kind: string; role: string | null; text: string | null; data: unknown; at: string };
@@ -44,6 +51,7 @@ export async function dashboardPage(app: HTMLElement): Promise<void> {
   app.replaceChildren(
     h('h1', {}, 'Today'),
     await closedToday(app),
+    h('p', {}, h('a.button.secondary#talk', { href: '#/test-call' }, 'Talk to your receptionist')),
     h('div.grid', {},
       stat('live calls', calls.filter((c) => c.live).length, 'stat-live', '#/calls?outcome=live'),
       stat("today's calls", todays.length, 'stat-today', '#/calls'),
@@ -62,7 +70,7 @@ export async function callsPage(app: HTMLElement, filter: { caller?: string; out
   const status = h('span#dial-status', { role: 'status' });
   const caller = h('input#filter-caller', { placeholder: 'e.g. 512-555-0142', value: filter.caller ?? '', type: 'search', inputmode: 'tel' });
   const outcome = h('select#filter-outcome', {},
-    ...['', 'booked', 'transferred', 'voicemail', 'missed', 'live'].map((o) => h('option', { value: o, ...(o === (filter.outcome ?? '') ? { selected: true } : {}) }, o || 'any outcome')));
+    ...['', ...Object.keys(TAGS), 'voicemail', 'live'].map((o) => h('option', { value: o, ...(o === (filter.outcome ?? '') ? { selected: true } : {}) }, o ? TAGS[o] ?? o : 'any outcome')));
   const apply = () => void callsPage(app, { caller: caller.value.trim(), outcome: outcome.value });
   caller.addEventListener('change', apply);
   outcome.addEventListener('change', apply);
@@ -85,8 +93,9 @@ export async function callsPage(app: HTMLElement, filter: { caller?: string; out
       h('tr', {}, h('th', {}, 'When'), h('th', {}, 'From'), h('th', {}, 'To'), h('th', {}, 'Outcome'), h('th', {}, 'Summary')),
       ...calls.map((c) => h('tr', {},
         h('td', {}, h('a', { href: `#/calls/${c.id}` }, when(c.started_at))),
-        h('td', { 'data-number': c.from_number }, showPhone(c.from_number)), h('td', {}, showPhone(c.to_number)),
-        h('td', {}, c.live ? h('b', {}, 'live') : c.disposition ?? c.state),
+        h('td', { 'data-number': c.from_number }, c.customer_id && c.direction === 'inbound' ? h('a', { href: `#/customers/${c.customer_id}` }, showPhone(c.from_number)) : showPhone(c.from_number)),
+        h('td', {}, c.customer_id && c.direction === 'outbound' ? h('a', { href: `#/customers/${c.customer_id}` }, showPhone(c.to_number)) : showPhone(c.to_number)),
+        h('td', {}, c.live ? h('b', {}, 'live') : tagChip(c.tag) ?? c.disposition ?? c.state),
         h('td.muted', {}, c.summary ?? ''))))),
   );
 }
@@ -96,7 +105,7 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
   const live = call.state !== 'ended';
   const transcript = h('div.card#transcript', { 'aria-live': live ? 'polite' : 'off' },
     h('h2', {}, live ? 'Transcript (live)' : 'Transcript'),
-    call.summary ? h('p', {}, h('b', {}, 'Summary: '), call.summary) : null,
+    call.summary ? h('p#call-summary', {}, tagChip(call.tag), ' ', call.summary) : null,
     ...call.events.map(transcriptLine));
   const details = call.events.map(detailLine).filter((x): x is HTMLElement => !!x);
   // The transcript grows as the call goes on; the end of the call redraws the page.
@@ -107,7 +116,8 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
     } else if (e.type === 'call' && e.id === id) void callPage(app, id);
   });
   app.replaceChildren(
-    h('h1', {}, `Call from ${showPhone(call.from_number)}`),
+    h('h1', {}, call.direction === 'outbound' ? `Call to ${showPhone(call.to_number)}` : `Call from ${showPhone(call.from_number)}`),
+    call.customer_id ? h('p', {}, h('a#call-timeline', { href: `#/customers/${call.customer_id}` }, 'Everything with this customer →')) : '',
     h('div.card', {},
       h('p', {}, `${call.direction} · ${when(call.started_at)} · `, live ? h('b.live#call-live', {}, 'in progress') : call.disposition ?? call.state),
       call.recording_path?.endsWith('.wav') ? h('audio#call-recording', { controls: true, src: `/api/calls/${id}/recording`, preload: 'metadata', 'aria-label': 'Call recording' }) : null,

@@ -2,11 +2,12 @@ import { api, ApiError } from '../api.js';
 import { h, when } from '../dom.js';
 import { ErrorDisplay } from '../forms.js';
 import { showPhone, toE164 } from '../phone.js';
-import { busy, onLive } from '../live.js';
+import { onLive } from '../live.js';
+import { callButton } from './people.js';
 
 /** One inbox for everything customers left: text conversations, voicemails and messages taken. */
 
-type Thread = { id: string; customer_number: string; customer_name: string | null; business_number: string; opted_out_at: string | null; last_message_at: string; last_body: string | null; unread: number };
+type Thread = { id: string; customer_number: string; customer_id: string | null; customer_name: string | null; business_number: string; opted_out_at: string | null; last_message_at: string; last_body: string | null; unread: number };
 type OwnerMessage = { id: string; kind: string; caller_number: string | null; body: string; recording_path: string | null; duration_ms: number | null; read_at: string | null; created_at: string };
 type Text = { id: string; direction: 'inbound' | 'outbound'; body: string; status: string; created_at: string };
 
@@ -18,6 +19,33 @@ export async function unreadCount(): Promise<number> {
 const who = (t: { customer_name: string | null; customer_number: string }) => t.customer_name || showPhone(t.customer_number);
 
 export async function inboxPage(app: HTMLElement): Promise<void> {
+  const list = h('div#inbox-list', {}, await inboxList());
+  // New arrivals redraw the list only: the New text form (perhaps half written, perhaps focused) is never replaced.
+  let drawing: Promise<void> | undefined;
+  let again = false;
+  const redraw = async (): Promise<void> => {
+    if (drawing) return void (again = true);
+    drawing = (async () => {
+      do {
+        again = false;
+        const fresh = await inboxList();
+        if (list.isConnected) list.replaceChildren(fresh);
+      } while (again && list.isConnected);
+    })().finally(() => { drawing = undefined; });
+    return drawing;
+  };
+  onLive((e) => { if (e.type === 'text' || e.type === 'voicemail') void redraw().catch(() => {}); });
+  app.replaceChildren(h('h1', {}, 'Inbox'), newText(), list);
+  const prefill = /^#\/inbox\/new\/(.+)$/.exec(location.hash)?.[1];
+  if (prefill) {
+    const to = document.getElementById('sms-to') as HTMLInputElement;
+    to.value = showPhone(decodeURIComponent(prefill));
+    document.getElementById('sms-text')?.focus();
+  }
+}
+
+/** Threads, voicemails and messages, newest first. */
+async function inboxList(): Promise<HTMLElement> {
   const [threads, msgs] = await Promise.all([api<Thread[]>('GET', '/sms/threads'), api<OwnerMessage[]>('GET', '/voicemails')]);
   const items = [
     ...threads.map((t) => ({ at: t.last_message_at, el: h('li.item', { 'data-thread': t.id, class: t.unread ? 'item unread' : 'item' },
@@ -31,35 +59,13 @@ export async function inboxPage(app: HTMLElement): Promise<void> {
       h('p.preview', {}, h('span.tag', {}, m.kind === 'voicemail' ? 'voicemail' : 'message'), ' ', m.body || (m.recording_path ? '(no transcript)' : '')),
       m.recording_path ? h('audio', { controls: true, src: `/api/voicemails/${m.id}/audio`, preload: 'metadata', 'aria-label': 'Voicemail recording' }) : null,
       h('p.actions', {},
-        h('button.secondary', { type: 'button', onclick: async () => { await api('POST', `/voicemails/${m.id}/read`, { read: !m.read_at }); await inboxPage(app); } },
-          m.read_at ? 'Mark unread' : 'Mark done'),
+        h('button.secondary', { type: 'button', onclick: async () => {
+          await api('POST', `/voicemails/${m.id}/read`, { read: !m.read_at });
+          document.getElementById('inbox-list')?.replaceChildren(await inboxList());
+        } }, m.read_at ? 'Mark unread' : 'Mark done'),
         m.caller_number ? h('a.button.secondary', { href: `#/inbox/new/${encodeURIComponent(m.caller_number)}` }, 'Text back') : null)) })),
   ].sort((a, b) => b.at.localeCompare(a.at));
-  // New arrivals redraw the list; a text being written stays as it was.
-  onLive(async (e) => {
-    if ((e.type !== 'text' && e.type !== 'voicemail') || busy()) return;
-    const keep = ['sms-to', 'sms-text', 'sms-status'].map((i) => document.getElementById(i) as HTMLInputElement | null);
-    const values = keep.map((el) => (el?.tagName === 'SPAN' ? el.textContent : el?.value) ?? '');
-    const open = (document.getElementById('new-text') as HTMLDetailsElement | null)?.open ?? false;
-    await inboxPage(app);
-    (document.getElementById('new-text') as HTMLDetailsElement).open = open;
-    keep.forEach((_, n) => {
-      const el = document.getElementById(['sms-to', 'sms-text', 'sms-status'][n]!) as HTMLInputElement;
-      if (el.tagName === 'SPAN') el.textContent = values[n]!;
-      else el.value = values[n]!;
-    });
-  });
-  app.replaceChildren(
-    h('h1', {}, 'Inbox'),
-    newText(),
-    items.length ? h('ul.inbox#inbox', {}, ...items.map((i) => i.el)) : h('p.muted#inbox', {}, 'Nothing yet: texts, voicemails and messages land here.'),
-  );
-  const prefill = /^#\/inbox\/new\/(.+)$/.exec(location.hash)?.[1];
-  if (prefill) {
-    const to = document.getElementById('sms-to') as HTMLInputElement;
-    to.value = showPhone(decodeURIComponent(prefill));
-    document.getElementById('sms-text')?.focus();
-  }
+  return items.length ? h('ul.inbox#inbox', {}, ...items.map((i) => i.el)) : h('p.muted#inbox', {}, 'Nothing yet: texts, voicemails and messages land here.');
 }
 
 /** A text to any number; an opted-out customer is refused here, not dropped later. */
@@ -99,25 +105,30 @@ export async function threadPage(app: HTMLElement, id: string): Promise<void> {
   const reply = h('textarea#reply-text', { rows: 3, ...(t.opted_out_at ? { disabled: true } : {}) });
   const status = h('span#reply-status', { role: 'status' });
   const errors = new ErrorDisplay();
-  // A new text in this conversation redraws it, keeping whatever reply is being written.
-  onLive(async (e) => {
+  const bubbles = (list: Text[]) => list.map((m) => h('li', { class: `bubble ${m.direction}` },
+    h('span.sr-only', {}, m.direction === 'inbound' ? 'They wrote: ' : 'You wrote: '), m.body,
+    h('span.meta', {}, `${when(m.created_at)}${m.direction === 'outbound' ? ` · ${m.status}` : ''}`)));
+  const thread = h('ol.thread#thread', {}, ...bubbles(texts));
+  // A new text in this conversation redraws the texts only: the reply being written is never replaced.
+  let seen = 0;
+  const calling = callButton(t.customer_number, who(t));
+  onLive((e) => {
+    calling.live(e);
     if (e.type !== 'text' || e.thread !== id) return;
-    const draft = reply.value;
-    const typing = document.activeElement === reply;
-    await threadPage(app, id);
-    const again = document.getElementById('reply-text') as HTMLTextAreaElement | null;
-    if (again) {
-      again.value = draft;
-      if (typing) again.focus();
-    }
+    const mine = ++seen;
+    void api<Text[]>('GET', `/sms/threads/${id}`).then((fresh) => {
+      if (mine !== seen || !thread.isConnected) return; // a later event's answer draws it
+      thread.replaceChildren(...bubbles(fresh));
+      if (e.direction === 'inbound') void api('POST', `/sms/threads/${id}/read`).catch(() => {});
+    }, () => {});
   });
   app.replaceChildren(
     h('p', {}, h('a', { href: '#/inbox' }, '← Inbox')),
     h('h1', {}, who(t), t.customer_name ? h('span.muted', {}, ` ${showPhone(t.customer_number)}`) : null),
+    h('p.actions', {}, calling.button, t.customer_id ? h('a.button.secondary', { href: `#/customers/${t.customer_id}` }, 'Timeline') : null),
+    calling.status,
     t.opted_out_at ? h('p.notice.bad#opted-out', { role: 'note' }, `Opted out: this customer texted STOP on ${when(t.opted_out_at)}. They can't be texted until they text START.`) : '',
-    h('ol.thread#thread', {}, ...texts.map((m) => h('li', { class: `bubble ${m.direction}` },
-      h('span.sr-only', {}, m.direction === 'inbound' ? 'They wrote: ' : 'You wrote: '), m.body,
-      h('span.meta', {}, `${when(m.created_at)}${m.direction === 'outbound' ? ` · ${m.status}` : ''}`)))),
+    thread,
     h('form.card#reply', { onsubmit: async (ev: Event) => {
       ev.preventDefault();
       errors.clear();
