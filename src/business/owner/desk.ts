@@ -99,7 +99,7 @@ export class OwnerDesk {
 
   /** A customer by what the owner called them: "the Garcias", "Mrs. Lee", "Ana Garcia". */
   async findCustomer(who: string): Promise<Customer[]> {
-    const words = who.toLowerCase().replace(/[^a-z' -]/g, ' ').replace(/\b(the|mrs|mr|ms|miss|dr|my|customer|family)\b/g, ' ').replace(/'s\b/g, '').trim().split(/\s+/).filter(Boolean);
+    const words = who.toLowerCase().replace(/[^a-z' -]/g, ' ').replace(/\b(the|mrs|mr|ms|miss|missus|misses|mister|dr|my|customer|family)\b/g, ' ').replace(/'s\b/g, '').trim().split(/\s+/).filter(Boolean);
     if (!words.length) return [];
     const tries = [words.join(' '), words.map((w) => w.replace(/(es|s)$/, '')).join(' '), words.at(-1)!, words.at(-1)!.replace(/(es|s)$/, '')];
     for (const t of [...new Set(tries)]) {

@@ -34,8 +34,14 @@ export const policyCoversEveryCommand: Covered = true;
 const DAY_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 const DAY_RE = `(today|tomorrow|${DAY_NAMES.join('|')})`;
 
+const HOUR_WORDS: Record<string, number> = {
+  one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, eleven: 11, twelve: 12, noon: 12,
+};
+
 function clean(text: string): string {
-  return text.toLowerCase().replace(/[’‘]/g, "'").replace(/[.!?]+(\s|$)/g, ' ').replace(/\s+/g, ' ').trim();
+  return text.toLowerCase().replace(/[’‘]/g, "'").replace(/\b(a|p)\.m\./g, '$1m').replace(/[.!?]+(\s|$)/g, ' ').replace(/\s+/g, ' ').trim()
+    // A recognizer writes hours as words: "until five", "my three pm", "at six".
+    .replace(/\b(until|at|by|my|around|till) (one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon)\b/g, (_, w: string, h: string) => `${w} ${HOUR_WORDS[h]}`);
 }
 
 /** The next local day called `word` (today, tomorrow, a weekday: today counts for a weekday). */
