@@ -88,7 +88,10 @@ describe("the owner's line on a call", () => {
   /** Says `line` and returns the agent's answer to it. */
   async function exchange(caller: TestCaller, line: string, n: number): Promise<string> {
     await caller.say(line);
-    await caller.nextTurn();
+    await caller.nextTurn().catch(async (e: Error) => {
+      const evs = await app.business.calls.events((await callRecord()).id);
+      throw new Error(`${e.message} after "${line}"; the call so far: ${JSON.stringify(evs.map((x) => `${x.kind} ${x.role}: ${x.text}`))}`);
+    });
     return (await agentTurns(n))[n - 1]!;
   }
   const ownerCommands = () => app.store.db.selectFrom('audit_log').select(['details']).where('action', '=', 'owner.command').execute();
@@ -145,12 +148,16 @@ describe("the owner's line on a call", () => {
     now = new Date('2026-11-20T23:59:00Z');
     await app.outbox.runOnce();
     expect(await app.store.db.selectFrom('calls').select('id').where('purpose', '=', 'owner_briefing').execute()).toEqual([]);
-    const rang = new Promise<TestCaller>((resolve) => phone.once('call', (c) => void c.answer().then(() => resolve(new TestCaller(c)))));
+    const rang = new Promise<{ owner: TestCaller; ended: Promise<unknown> }>((resolve) => phone.once('call', (c) => {
+      const ended = new Promise((r) => c.once('ended', r));
+      void c.answer().then(() => resolve({ owner: new TestCaller(c), ended }));
+    }));
     now = new Date('2026-11-21T00:00:00Z');
     await app.outbox.runOnce();
-    const owner = await rang;
-    const heard = await owner.nextTurn();
-    expect(heard.length / 8000).toBeGreaterThan(3);
+    // The briefing is read out, then the call hangs up.
+    const { owner, ended } = await rang;
+    await ended;
+    expect(owner.timeline.filter((f) => f.loud).length * 0.02).toBeGreaterThan(3);
     const rec = await app.store.db.selectFrom('calls').selectAll().where('purpose', '=', 'owner_briefing').executeTakeFirstOrThrow();
     expect(rec.to_number).toBe(OWNER);
     const note = (await app.business.calls.events(rec.id)).find((e) => e.kind === 'note');
