@@ -17,6 +17,15 @@ export interface OwnerState {
 const YES = /^(yes|yeah|yep|y|yes please|confirm|confirmed|ok|okay|sure|do it|go ahead|correct|please do|that's right|that is right)\b/;
 const NO = /^(no|nope|n|no thanks|no thank you|cancel|cancel that|don't|do not|never ?mind|stop)$/;
 const PENDING_MS = 30 * 60_000;
+/** A text that is (or carries only) a PIN: never written down as sent. */
+const PIN_ONLY = /^(?:yes\s*,?\s*)?(?:pin\s*)?(\d{4,10})$/;
+
+export interface OwnerReply {
+  reply: string;
+  state: OwnerState;
+  /** The text was a PIN: the caller should not keep it (the SMS thread's copy is redacted). */
+  pinSeen?: boolean;
+}
 
 export const OWNER_HELP = 'Owner line. Try: what\'s on tomorrow; any messages; text the Garcias we\'re running late; move Mrs. Lee\'s Tuesday visit to Thursday at 10; cancel my 3 pm; we\'re closed Friday for the holiday; close early today at 3; forward calls until 5; block the last caller; notify me when someone books a deep clean; call me at 6 with tomorrow\'s schedule.';
 
@@ -27,8 +36,13 @@ export class OwnerAgent {
     return this.business.owner;
   }
 
-  async respond(raw: string, state: OwnerState): Promise<{ reply: string; state: OwnerState }> {
+  async respond(raw: string, state: OwnerState): Promise<OwnerReply> {
     const text = raw.trim().toLowerCase().replace(/[.!?]+$/, '');
+    const r = await this.answer(raw, text, state);
+    return PIN_ONLY.test(text) ? { ...r, pinSeen: true } : r;
+  }
+
+  private async answer(raw: string, text: string, state: OwnerState): Promise<OwnerReply> {
     const p = state.pending;
     const fresh = p && this.business.now().getTime() - Date.parse(p.at) < PENDING_MS;
     if (p && fresh) {
@@ -39,7 +53,7 @@ export class OwnerAgent {
         return { reply: 'OK, not done.', state: {} };
       }
       if (p.pin) {
-        const pin = /^(?:yes\s*,?\s*)?(?:pin\s*)?(\d{4,10})$/.exec(text)?.[1];
+        const pin = PIN_ONLY.exec(text)?.[1];
         if (pin) {
           const v = await this.business.ownerPins.check(this.stored, pin, this.who.number, this.who.channel);
           if (!v.ok) {
@@ -76,7 +90,9 @@ export class OwnerAgent {
   private async command(said: string): Promise<{ reply: string; state: OwnerState }> {
     const cmd = parseOwnerCommand(said, this.stored.document, this.business.now());
     if (cmd.kind === 'unknown') {
-      await this.desk.audit(this.stored, this.who, { kind: 'unknown', tier: 'none', verdict: 'not_understood', said });
+      const pinLike = PIN_ONLY.test(said.trim().toLowerCase().replace(/[.!?]+$/, ''));
+      await this.desk.audit(this.stored, this.who, { kind: 'unknown', tier: 'none', verdict: 'not_understood', said: pinLike ? '(digits, not kept)' : said });
+      if (pinLike) return { reply: 'Nothing is waiting for a PIN. Send the command first.', state: {} };
       return { reply: cmd.hint ?? `Sorry, I didn't get that. ${OWNER_HELP}`, state: {} };
     }
     const need = requirement(cmd.kind, this.who.channel);

@@ -147,6 +147,8 @@ export class SmsService {
       });
       reply = fitSegments(r.reply, smsDefaults.ownerSegments);
       state = { owner: r.state };
+      // A PIN is never kept: the thread (and the console's inbox) shows that one was sent, not which.
+      if ('pinSeen' in r && r.pinSeen) await this.db.updateTable('sms_messages').set({ body: '(owner PIN, not kept)' }).where('id', '=', row.id).execute();
     } else if (context && context.document.sms.autoReply) {
       const r = await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id, row.thread_id);
       reply = fitSegments(r.reply, this.o.maxSegments ?? smsDefaults.maxSegments);

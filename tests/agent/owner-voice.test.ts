@@ -94,6 +94,13 @@ describe("the owner's line on a call", () => {
     });
     return (await agentTurns(n))[n - 1]!;
   }
+  /** Says `line` and checks the answer; a mismatch names what the recognizer heard. */
+  async function answers(caller: TestCaller, line: string, n: number, expected: string): Promise<void> {
+    const got = await exchange(caller, line, n);
+    const evs = await app.business.calls.events((await callRecord()).id);
+    const heard = evs.filter((e) => e.kind === 'turn' && e.role === 'caller').at(-1)?.text;
+    expect(got, `said "${line}", heard "${heard}"`).toBe(expected);
+  }
   const ownerCommands = () => app.store.db.selectFrom('audit_log').select(['details']).where('action', '=', 'owner.command').execute();
 
   it("the owner's caller ID without the PIN hears the customer agent and changes nothing", async () => {
@@ -120,10 +127,10 @@ describe("the owner's line on a call", () => {
     // The PIN is nowhere in the call's record.
     expect(JSON.stringify(await app.business.calls.events((await callRecord()).id))).not.toContain(PIN);
 
-    expect(await exchange(caller, "What's on tomorrow?", 3)).toBe('1 booked tomorrow: 9 AM standard cleaning for Ana Garcia at 12 Oak Ave.');
+    await answers(caller, "What's on tomorrow?", 3, '1 booked tomorrow: 9 AM standard cleaning for Ana Garcia at 12 Oak Ave.');
     // Numbers are read out digit by digit (the record keeps what was said).
-    expect(await exchange(caller, 'Block the last caller.', 4)).toBe('Block 5 1 2, 5 5 5, 0 7 7 7: their calls get declined. Shall I do it?');
-    expect(await exchange(caller, 'Yes.', 5)).toBe('Blocked 5 1 2, 5 5 5, 0 7 7 7.');
+    await answers(caller, 'Block the last caller.', 4, 'Block 5 1 2, 5 5 5, 0 7 7 7: their calls get declined. Shall I do it?');
+    await answers(caller, 'Yes.', 5, 'Blocked 5 1 2, 5 5 5, 0 7 7 7.');
     expect((await app.business.route(BIZ, STRANGER))!.decision.action).toBe('reject');
     const ended = new Promise((r) => call.once('ended', r));
     await caller.say("That's all.");
@@ -136,12 +143,12 @@ describe("the owner's line on a call", () => {
     const call = (await phone.dial(BIZ)) as SipCall;
     const caller = new TestCaller(call);
     await caller.nextTurn();
-    expect(await exchange(caller, 'My pin is four eight two one.', 2)).toBe("Hi Maria, you're on the owner line. What can I do?");
-    expect(await exchange(caller, 'Cancel my three p.m.', 3)).toBe("Cancel Ana Garcia's standard cleaning on Friday, Nov 20 at 3 PM; they get a text saying so. Shall I do it?");
-    expect(await exchange(caller, 'Yes please.', 4)).toBe('Cancelled the standard cleaning on Friday, Nov 20 at 3 PM.');
+    await answers(caller, 'My pin is four eight two one.', 2, "Hi Maria, you're on the owner line. What can I do?");
+    await answers(caller, 'Cancel my three p.m.', 3, "Cancel Ana Garcia's standard cleaning on Friday, Nov 20 at 3 PM; they get a text saying so. Shall I do it?");
+    await answers(caller, 'Yes please.', 4, 'Cancelled the standard cleaning on Friday, Nov 20 at 3 PM.');
     expect((await app.business.scheduling.get(ids.fri3!)).status).toBe('cancelled');
-    expect(await exchange(caller, "Call me at six with tomorrow's schedule.", 5)).toBe("Call you at 5 1 2, 5 5 5, 0 1 9 9 Friday, Nov 20 at 6 PM with the next day's schedule. Shall I do it?");
-    expect(await exchange(caller, 'Yes.', 6)).toBe("I'll call you Friday, Nov 20 at 6 PM.");
+    await answers(caller, "Call me at six with tomorrow's schedule.", 5, "Call you at 5 1 2, 5 5 5, 0 1 9 9 Friday, Nov 20 at 6 PM with the next day's schedule. Shall I do it?");
+    await answers(caller, 'Yes.', 6, "I'll call you Friday, Nov 20 at 6 PM.");
     await call.hangup();
 
     // 5:59 pm: nothing yet. 6 pm: the outbox places the call through the trunk, and the owner hears the schedule.

@@ -159,8 +159,10 @@ describeStores('the owner\'s line by text', ({ store }) => {
     expect((await doc()).holidays.find((h) => h.date === '2026-11-23')).toEqual({ date: '2026-11-23', name: 'Holiday', hours: [] });
     const done = await lastCommand();
     expect(done).toMatchObject({ command: 'close_day', tier: 'high', verdict: 'done', changed: { holiday: { before: null, after: { date: '2026-11-23' } } } });
-    // The PIN itself is never written down.
+    // The PIN itself is never written down: not in the audit log, not in the thread the console shows.
     expect(JSON.stringify(await ownerAudit())).not.toContain(PIN);
+    const bodies = await store().db.selectFrom('sms_messages').select('body').where('body', 'like', `%${PIN}%`).execute();
+    expect(bodies).toEqual([]);
     expect((await biz.route(BIZ, GARCIA, at('2026-11-23T16:00:00Z')))!.decision.reason).toMatch(/closed for Holiday/);
 
     expect(await text('Close early today at 3.')).toBe('Close at 3 PM on Friday, November 20 instead of 6 PM. Reply with your PIN to confirm, or NO.');
@@ -232,6 +234,8 @@ describeStores('the owner\'s line by text', ({ store }) => {
     // A number that is not the owner's gets the customer agent, not owner tools.
     const reply = await text('Block the last caller.', GARCIA);
     expect(reply).not.toMatch(/PIN|Block/);
+    // A PIN with nothing waiting for it changes nothing, and is not kept either.
+    expect(await text(PIN)).toBe('Nothing is waiting for a PIN. Send the command first.');
     const rulesBefore = (await doc()).callerRules;
     expect(await text("We're closed Saturday for the holiday.")).toMatch(/Reply with your PIN/);
     for (let i = 4; i >= 1; i--) expect(await text('1111')).toBe(`That PIN is wrong; nothing was changed. ${i} ${i === 1 ? 'try' : 'tries'} left before owner changes lock for 15 minutes.`);

@@ -111,7 +111,7 @@ describe("the owner's line in the console", () => {
     await page.goto(`${base}/#/contexts/sparkle-cleaning`);
     await page.reload();
     await page.waitForSelector('#owner-commands');
-    const rows = await page.$$eval('#owner-commands tr', (trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].slice(2, 5).map((td) => td.textContent)));
+    const rows = await page.$$eval('#owner-commands tr', (trs) => trs.slice(1).map((tr) => Array.from(tr.querySelectorAll('td')).slice(2, 5).map((td) => td.textContent)));
     // Newest first (rows written in the same millisecond may come in either order).
     expect(rows[0]).toEqual(['close_day', 'high', 'done']);
     expect(rows.slice(1)).toEqual(expect.arrayContaining([['PIN', '', 'PIN accepted'], ['close_day', 'high', 'awaiting_confirmation'], ['PIN', '', 'PIN set']]));
