@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,5 +117,23 @@ describe("the owner's line in the console", () => {
     expect(rows.slice(1)).toEqual(expect.arrayContaining([['PIN', '', 'PIN accepted'], ['close_day', 'high', 'awaiting_confirmation'], ['PIN', '', 'PIN set']]));
     expect(rows).toHaveLength(4);
     expect(await page.textContent('#owner-policy')).toContain('High: PIN and confirmed');
+  });
+
+  it('the context page with the owner card stays accessible and fits a phone', async () => {
+    const axe = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/#/contexts/sparkle-cleaning`);
+    await page.reload();
+    await page.waitForSelector('#owner-commands');
+    const problems = await page.evaluate(async (src) => {
+      if (!(window as unknown as { axe?: unknown }).axe) new Function(src)();
+      const r = await (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } })
+        .axe.run(document.getElementById('owner-line'), { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }, axe);
+    expect(problems).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    const pin = await page.locator('#owner-pin').boundingBox();
+    expect(pin!.height).toBeGreaterThanOrEqual(44);
   });
 });
