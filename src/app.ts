@@ -76,10 +76,15 @@ export async function seedDemoIfEmpty(contexts: ContextService, logger: Logger):
   return true;
 }
 
-export async function createApp(config: Config, logger: Logger): Promise<App> {
+export interface AppOptions {
+  /** The business clock (tests inject one); default the wall clock. */
+  now?: () => Date;
+}
+
+export async function createApp(config: Config, logger: Logger, opts: AppOptions = {}): Promise<App> {
   const store = await openMigratedStore(config, logger);
   logger.info({ dialect: store.dialect, location: store.location }, 'store ready');
-  const business = createBusiness(store.db, undefined, { dialPolicy: dialPolicyFromConfig(config) });
+  const business = createBusiness(store.db, opts.now, { dialPolicy: dialPolicyFromConfig(config) });
   const contexts = business.contexts;
   // One process owns the calls: any a previous process left ringing or answered died with it.
   const interrupted = await business.calls.closeInterrupted();
@@ -307,6 +312,11 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     // The routing note is worth keeping, not worth holding the caller for: retried in the background.
     void retrying(() => business.calls.event(callRecordId, 'state', { role: 'system', text: routed?.decision.reason ?? 'no context', data: routed?.decision ?? null }))
       .catch((err: unknown) => logger.warn({ err, callId: callRecordId }, 'call event not saved'));
+    if (routed?.decision.vip) {
+      // "Notify me when a VIP calls": in the background, the caller is not held for it.
+      void retrying(() => business.alerts.handle(d.store.db, routed.context, { type: 'vip_call', callId: callRecordId, callerNumber: call.from, label: routed.decision.rule?.label ?? '' }))
+        .catch((err: unknown) => logger.warn({ err, callId: callRecordId }, 'VIP alert not queued'));
+    }
     if (routed?.decision.action === 'reject') {
       await call.reject(603, 'Decline');
       await business.calls.ended(id, 'rejected');

@@ -30,7 +30,8 @@ export type BusinessEvent =
   | { type: 'booking_cancelled'; appointment: AppointmentInfo; late: boolean; customer?: CustomerInfo | undefined }
   | { type: 'voicemail' | 'message'; id: string; body: string; callerNumber: string | null; callerName: string | null; urgent: boolean }
   | { type: 'owner_requested_after_hours'; callId: string; callerNumber: string | null; callerName: string | null; reason: string }
-  | { type: 'missed_call'; callId: string; callerNumber: string | null };
+  | { type: 'missed_call'; callId: string; callerNumber: string | null }
+  | { type: 'vip_call'; callId: string; callerNumber: string | null; label: string };
 
 export function whenText(d: Date, tz: string): string {
   return DateTime.fromJSDate(d, { zone: tz }).toFormat("cccc, LLLL d 'at' h:mm a");
@@ -58,6 +59,8 @@ export function ownerText(ctx: BusinessContext, e: BusinessEvent): string {
       return `${who({ name: e.callerName, number: e.callerNumber })} asked for you after hours: ${e.reason}`;
     case 'missed_call':
       return `Missed call from ${who({ name: null, number: e.callerNumber })}.`;
+    case 'vip_call':
+      return `VIP call from ${who({ name: e.label || null, number: e.callerNumber })}.`;
   }
 }
 
@@ -73,8 +76,19 @@ function eventKey(e: BusinessEvent): string {
       return `${e.type}:${e.id}`;
     case 'owner_requested_after_hours':
     case 'missed_call':
+    case 'vip_call':
       return `${e.type}:${e.callId}`;
   }
+}
+
+/** A rule's filters: a service for booking events, urgency for voicemails and messages. */
+function ruleMatches(ctx: BusinessContext, r: AlertRule, e: BusinessEvent): boolean {
+  if (r.service && 'appointment' in e) {
+    const svc = ctx.services.find((s) => s.id === r.service);
+    if (!svc || svc.name !== e.appointment.service) return false;
+  }
+  if (r.urgentOnly && (e.type === 'voicemail' || e.type === 'message') && !e.urgent) return false;
+  return true;
 }
 
 export class Alerts {
@@ -85,7 +99,7 @@ export class Alerts {
     const ctx = stored.document;
     const key = eventKey(e);
     const text = ownerText(ctx, e);
-    for (const rule of ctx.alerts.filter((r) => r.on === e.type)) {
+    for (const rule of ctx.alerts.filter((r) => r.on === e.type && ruleMatches(ctx, r, e))) {
       await enqueue(tx, {
         contextId: stored.id,
         channel: rule.via,

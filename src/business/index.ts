@@ -8,6 +8,8 @@ import { Alerts } from './alerts.js';
 import { route, type RouteDecision } from './routing.js';
 import { CallLog } from './calls.js';
 import type { DialPolicy } from './dial-policy.js';
+import { OwnerDesk } from './owner/desk.js';
+import { OwnerPins } from './owner/pin.js';
 
 /** Every business service over one store, sharing one clock (injected in tests). */
 export interface Business {
@@ -17,6 +19,9 @@ export interface Business {
   messages: MessageService;
   alerts: Alerts;
   calls: CallLog;
+  /** The owner's line: commands by call or text, and the PIN that guards them. */
+  owner: OwnerDesk;
+  ownerPins: OwnerPins;
   now: () => Date;
   /** Routing for a dialled number (or texted business number) and caller, now or at `at`. */
   route(dialled: string, callerId: string | undefined, at?: Date): Promise<{ context: StoredContext; decision: RouteDecision } | undefined>;
@@ -26,13 +31,16 @@ export function createBusiness(db: Db, now: () => Date = () => new Date(), opts:
   const contexts = new ContextService(db, opts.dialPolicy);
   const customers = new CustomerService(db);
   const alerts = new Alerts(now);
+  const scheduling = new SchedulingService(db, contexts, customers, alerts, now);
   return {
     contexts,
     customers,
     alerts,
     calls: new CallLog(db),
     now,
-    scheduling: new SchedulingService(db, contexts, customers, alerts, now),
+    scheduling,
+    owner: new OwnerDesk(db, contexts, scheduling, customers, now),
+    ownerPins: new OwnerPins(db, now),
     messages: new MessageService(db, alerts),
     async route(dialled, callerId, at) {
       const context = await contexts.forNumber(dialled);

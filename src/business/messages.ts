@@ -18,6 +18,13 @@ export interface NewOwnerMessage {
   urgent?: boolean;
 }
 
+/** Words that make a voicemail or message urgent when the agent did not say ("…when a voicemail sounds urgent"). */
+const URGENT = /\b(urgent|urgently|emergency|asap|right away|immediately|as soon as possible|flood(ed|ing)?|leak(ing)?|burst)\b/i;
+
+export function soundsUrgent(body: string): boolean {
+  return URGENT.test(body);
+}
+
 export class MessageService {
   constructor(private readonly db: Db, private readonly alerts: Alerts) {}
 
@@ -35,7 +42,7 @@ export class MessageService {
           body: m.body.trim().slice(0, 5000),
           recording_path: m.recordingPath ?? null,
           duration_ms: m.durationMs ?? null,
-          urgent: m.urgent ?? false,
+          urgent: m.urgent ?? soundsUrgent(m.body),
         })
         .returningAll()
         .executeTakeFirstOrThrow();

@@ -99,10 +99,14 @@ export class OutboxWorker {
   constructor(db: Db, opts: OutboxWorkerOptions) {
     const o = { ...outboxDefaults, now: () => new Date(), ...opts };
     // Only channels this process can send on: the rest wait, pending, for a process that can.
-    const channels = (Object.keys(o.senders) as Channel[]).filter((c) => o.senders[c]);
+    // Read at each claim: the call channel joins once telephony is up, after this worker exists.
+    const channels = () => (Object.keys(o.senders) as Channel[]).filter((c) => o.senders[c]);
     this.q = new LeaseQueue<OutboxItem>(db, {
       name: 'outbox', table: 'outbox', dueColumn: 'next_attempt_at', claimedStatus: 'sending', parallel: true,
-      scope: () => (channels.length ? sql<boolean>`channel in (${sql.join(channels)})` : undefined),
+      scope: () => {
+        const c = channels();
+        return c.length ? sql<boolean>`channel in (${sql.join(c)})` : undefined;
+      },
       leaseMs: o.leaseMs, batchSize: o.batchSize, backoffBaseMs: o.backoffBaseMs, backoffMaxMs: o.backoffMaxMs, now: o.now, logger: opts.logger,
       handle: async (item, reclaimed) => {
         const result = await o.senders[item.channel]!(item, { reclaimed });

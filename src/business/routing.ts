@@ -68,6 +68,11 @@ export function route(ctx: BusinessContext, callerId: string | undefined, at: Da
   if (rule?.action === 'block') {
     return { ...base, action: 'reject', greeting: '', reason: `caller ${callerId} is blocked${who}` };
   }
+  const forwardUntil = ctx.owner.forwardUntil ? DateTime.fromISO(ctx.owner.forwardUntil) : undefined;
+  if (forwardUntil?.isValid && at < forwardUntil && ctx.owner.targets.length) {
+    const until = forwardUntil.setZone(ctx.timezone).toFormat('h:mm a');
+    return { ...base, action: 'forward', greeting: ctx.greeting, reason: `the owner forwarded calls until ${until}: ring the owner` };
+  }
   if (rule?.action === 'ring_through' && ctx.owner.targets.length) {
     return { ...base, action: 'ring_owner', greeting: ctx.greeting, reason: `known contact${who}: ring the owner` };
   }

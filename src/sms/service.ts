@@ -9,6 +9,7 @@ import { toE164 } from '../util/phone.js';
 import { AgentTools } from '../agent/tools.js';
 import type { GuidedState } from '../agent/guided/engine.js';
 import { Brain, brainDefaults } from '../agent/brain.js';
+import { OwnerAgent, type OwnerState } from '../agent/owner.js';
 import type { Llm } from '../speech/types.js';
 import { IngestBatcher } from './ingest-batch.js';
 import { complianceKeyword } from './keywords.js';
@@ -26,6 +27,8 @@ export const INBOUND_QUEUE = 'sms.inbound';
 
 export const smsDefaults = {
   maxSegments: 3,
+  /** The owner's replies (a week's schedule) may run longer than a customer's. */
+  ownerSegments: 8,
   /** Outbound texts per second, all numbers together. */
   globalPerSecond: 10,
   /** Minimum gap between two texts to one number. */
@@ -114,7 +117,7 @@ export class SmsService {
     let reply: string | undefined;
     let compliance = false;
     let optOut: Date | null | undefined;
-    let state: GuidedState | undefined;
+    let state: GuidedState | { owner: OwnerState } | undefined;
 
     if (keyword?.kind === 'stop') {
       if (!row.opted_out_at) {
@@ -135,6 +138,17 @@ export class SmsService {
       compliance = true;
     } else if (row.opted_out_at) {
       reply = undefined; // they asked not to be texted: no reply, but the text is kept for the owner
+    } else if (context && context.document.owner.numbers.includes(row.customer_number)) {
+      // The owner's line: owner tools under the policy (src/agent/owner.ts), not the customer agent.
+      const prior = (row.state as { owner?: OwnerState } | null)?.owner ?? {};
+      const r = await new OwnerAgent(this.business, context, { number: row.customer_number, channel: 'sms' }).respond(row.body, prior).catch((err: unknown) => {
+        this.o.logger?.error({ err, messageId }, 'owner command failed');
+        return { reply: 'Sorry, that failed on our side; nothing was changed.', state: {} };
+      });
+      reply = fitSegments(r.reply, smsDefaults.ownerSegments);
+      state = { owner: r.state };
+      // A PIN is never kept: the thread (and the console's inbox) shows that one was sent, not which.
+      if ('pinSeen' in r && r.pinSeen) await this.db.updateTable('sms_messages').set({ body: '(owner PIN, not kept)' }).where('id', '=', row.id).execute();
     } else if (context && context.document.sms.autoReply) {
       const r = await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id, row.thread_id);
       reply = fitSegments(r.reply, this.o.maxSegments ?? smsDefaults.maxSegments);

@@ -9,6 +9,8 @@ export interface AuditEntry {
   targetType?: string;
   targetId?: string;
   details?: unknown;
+  /** When, on the caller's clock (the owner's PIN lockout counts on the injected clock); default now. */
+  at?: Date;
 }
 
 export async function audit(db: Db | Kysely<Database> | Transaction<Database>, e: AuditEntry): Promise<void> {
@@ -20,6 +22,7 @@ export async function audit(db: Db | Kysely<Database> | Transaction<Database>, e
       target_type: e.targetType ?? null,
       target_id: e.targetId ?? null,
       details: e.details === undefined ? null : JSON.stringify(e.details),
+      ...(e.at ? { at: e.at } : {}),
     })
     .execute();
 }

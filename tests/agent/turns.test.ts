@@ -136,6 +136,17 @@ describe('turn-taking', () => {
     tm.dispatch({ type: 'vad_start', at: 1500 });
     expect(kinds(tm.dispatch({ type: 'tick', at: 60_000 }))).toEqual(['play:goodbye']);
   });
+  it('takes a keyed turn (the owner\'s PIN) at once, cutting off what the agent was saying', () => {
+    const { tm, at, send } = run();
+    send({ type: 'start' });
+    at(500);
+    expect(send({ type: 'keyed', text: 'pin:4821' })).toEqual(['stop_playback', 'abort_reply', 'think:pin:4821']);
+    expect(tm.state).toBe('thinking');
+    expect(send({ type: 'reply', text: 'Hi Maria.' })).toEqual(['play:reply']);
+    at(1500);
+    send({ type: 'playback_done', completed: true, heardMs: 1000 });
+    expect(send({ type: 'keyed', text: 'pin:1111' })).toEqual(['think:pin:1111']);
+  });
 });
 
 describe('turn-taking with a semantic end-of-turn model', () => {

@@ -117,6 +117,13 @@ export class TurnMachine {
         }
         return [{ type: 'log', event: 'dtmf', data: { digit: e.digit } }];
 
+      case 'keyed': {
+        if (m.state === 'transferring') return [];
+        const fx: Effect[] = m.speaking || m.state === 'thinking' ? [{ type: 'stop_playback' }, { type: 'abort_reply' }] : [];
+        m.speaking = undefined;
+        return [...fx, ...takeTurn(m, e.text, e.at)];
+      }
+
       case 'tick':
         return this.tick(e.at);
 

@@ -11,6 +11,8 @@ export type TurnEvent =
   | { type: 'reply'; at: number; text: string; then?: 'transfer' | 'end' }
   | { type: 'playback_done'; at: number; completed: boolean; heardMs: number }
   | { type: 'dtmf'; at: number; digit: string }
+  /** A whole turn keyed rather than spoken (the owner's PIN): taken at once, cutting off any reply. */
+  | { type: 'keyed'; at: number; text: string }
   | { type: 'tick'; at: number }
   /** The end-of-turn model's verdict on the speech that ended at `speechEndedAt`. */
   | { type: 'turn_verdict'; at: number; speechEndedAt: number; complete: boolean; probability: number }

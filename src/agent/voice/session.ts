@@ -21,6 +21,9 @@ import { CallRecorder } from './call-recorder.js';
 import { retrying } from '../../util/retry.js';
 import { join } from 'node:path';
 import { sileroDefaults } from '../../speech/vad/silero.js';
+import { OwnerAgent, type OwnerState } from '../owner.js';
+import { toE164 } from '../../util/phone.js';
+import { spokenPin } from './owner-pin.js';
 
 /**
  * A conversation on a live call: caller audio → VAD → streaming STT → the turn machine → the
@@ -106,6 +109,13 @@ export class VoiceSession {
   private handingOff = false;
   private recorder: CallRecorder | undefined;
   private listener: Listener | undefined;
+  /** The caller ID is one of the owner's numbers and a PIN is set: the PIN may switch on owner mode. */
+  private readonly ownerNumber: string | undefined;
+  /** Owner mode, after the PIN: owner tools instead of customer tools. */
+  private owner: OwnerAgent | undefined;
+  private ownerState: OwnerState = {};
+  /** Keypad digits after '*', until '#': a PIN being entered (never logged). */
+  private pinDigits: string | undefined;
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
     this.now = d.now ?? Date.now;
@@ -118,6 +128,8 @@ export class VoiceSession {
       transfer: `Sure, connecting you to ${ctx.owner.name}.`,
     }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
+    const from = toE164(i.call.from);
+    if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
     this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}) });
   }
@@ -132,6 +144,11 @@ export class VoiceSession {
     const { call } = this.i;
     const vad = this.d.newVad();
     const hints = contextPhrases(this.i.context.document);
+    if (this.ownerNumber) {
+      // The owner names customers ("text the Garcias…"): their names join the recognizer's words on this call.
+      const names = (await this.d.business.customers.list({ limit: 200 }).catch(() => [])).map((c) => c.name).filter((n): n is string => !!n);
+      for (const n of names) hints.push(`text ${n}`, `move ${n}'s visit`, `the ${n.split(' ').at(-1)}s`);
+    }
     // The recognizer loads what it needs while the greeting plays, off the media thread.
     this.d.stt?.prepare?.(hints).catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'speech recognizer not prepared'));
     const listener = new Listener(vad, this.d.stt, hints, call.sampleRate, (e) => this.dispatch(e), this.now, undefined, !!this.d.turnDetector);
@@ -142,6 +159,16 @@ export class VoiceSession {
       this.recorder?.addCaller(f.pcm);
     });
     call.on('dtmf', (digit) => {
+      // From an owner number, '*' starts a PIN and '#' ends it; the digits are never written down.
+      if (this.ownerNumber && !this.owner && (digit === '*' || this.pinDigits !== undefined)) {
+        if (digit === '*') this.pinDigits = '';
+        else if (digit === '#') {
+          const pin = this.pinDigits ?? '';
+          this.pinDigits = undefined;
+          this.dispatch({ type: 'keyed', at: this.now(), text: `pin:${pin}` });
+        } else if ((this.pinDigits ?? '').length < 16) this.pinDigits += digit;
+        return;
+      }
       this.event('dtmf', { role: 'caller', text: digit });
       this.dispatch({ type: 'dtmf', at: this.now(), digit });
     });
@@ -300,6 +327,7 @@ export class VoiceSession {
    * moves or cancels waits for the turn to be taken.
    */
   private speculate(heard: string): void {
+    if (this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)) return;
     const text = spokenToText(heard);
     if (!text.trim() || !this.brain.routesToLlm(text, this.state)) return;
     const reply = this.brain.respond(text, this.state);
@@ -335,7 +363,18 @@ export class VoiceSession {
     const turn = ++this.thinking;
     this.turns++;
     const text = spokenToText(heard);
-    this.event('turn', { role: 'caller', text: heard });
+    const pin = this.ownerNumber && !this.owner ? (heard.startsWith('pin:') ? heard.slice(4) : spokenPin(heard)) : undefined;
+    this.event('turn', { role: 'caller', text: pin !== undefined ? '(owner PIN)' : heard });
+    if (pin !== undefined || this.owner) {
+      const r = await this.ownerTurn(text, pin).catch((err: unknown) => {
+        this.d.logger?.error({ err, call: this.i.callId }, 'owner command failed');
+        return { reply: 'Sorry, that failed on my side; nothing was changed.', then: undefined };
+      });
+      if (turn !== this.thinking) return;
+      this.timer.replied(this.now());
+      this.dispatch({ type: 'reply', at: this.now(), text: r.reply, ...(r.then ? { then: r.then } : {}) });
+      return;
+    }
     let reply: string;
     let then: 'transfer' | 'end' | undefined;
     let stream: AsyncIterable<string> | undefined;
@@ -382,6 +421,28 @@ export class VoiceSession {
     this.stream = stream;
     this.preparedReply = prepared;
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
+  }
+
+  /** The owner's PIN (keyed or said), then owner commands under the policy (src/agent/owner.ts). */
+  private async ownerTurn(text: string, pin: string | undefined): Promise<{ reply: string; then?: 'end' | undefined }> {
+    const number = this.ownerNumber!;
+    const ctx = this.i.context;
+    if (pin !== undefined) {
+      const v = await this.d.business.ownerPins.check(ctx, pin, number, 'call');
+      if (!v.ok) {
+        this.event('state', { role: 'system', text: v.locked ? 'owner PIN locked' : 'wrong owner PIN' });
+        return { reply: v.locked ? 'Owner access is locked for now. How else can I help?' : "That PIN isn't right. How else can I help?" };
+      }
+      this.owner = new OwnerAgent(this.d.business, ctx, { number, channel: 'call' });
+      this.event('state', { role: 'system', text: 'owner mode' });
+      return { reply: `Hi ${ctx.document.owner.name}, you're on the owner line. What can I do?` };
+    }
+    if (!this.ownerState.pending && /^(that's all|that is all|nothing else|goodbye|bye|bye bye|no thanks|thanks bye)\b/.test(text.toLowerCase())) {
+      return { reply: 'Goodbye.', then: 'end' };
+    }
+    const r = await this.owner!.respond(text, this.ownerState);
+    this.ownerState = r.state;
+    return { reply: r.reply };
   }
 
   /** Transfer to the owner (find-me/follow-me); nobody answers → voicemail. */

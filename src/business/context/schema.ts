@@ -93,8 +93,12 @@ const callerRule = z.strictObject({
 const alertRule = z.strictObject({
   on: z.enum([
     'booking_created', 'booking_changed', 'booking_cancelled', 'voicemail', 'message',
-    'owner_requested_after_hours', 'missed_call', 'daily_summary',
+    'owner_requested_after_hours', 'missed_call', 'daily_summary', 'vip_call',
   ]),
+  /** Booking events: only for this service id ("notify me when someone books a deep clean"). */
+  service: slug.optional(),
+  /** Voicemail and message events: only urgent ones. */
+  urgentOnly: z.boolean().optional(),
   via: z.enum(['sms', 'call', 'email']),
   /** E.164 number for sms/call, an address for email. */
   to: z.string().min(3).max(200),
@@ -172,8 +176,14 @@ export const contextSchema = z
         transferDigit: z.string().regex(/^[0-9*#]$/, 'must be one DTMF digit').default('0'),
         /** Warm transfer whispers a summary to the owner before bridging. */
         transferMode: z.enum(['blind', 'warm']).default('warm'),
+        /** Numbers the owner calls or texts from: they reach the owner's line (a call only after the PIN). */
+        numbers: z.array(E164).default([]),
+        /** argon2id hash of the owner's PIN, set in the console; never the PIN itself. */
+        pinHash: z.string().max(300).regex(/^\$argon2id\$/, 'must be an argon2id hash: set the PIN in the console').optional(),
+        /** Calls ring the owner targets until this time ("forward calls to my cell until 5"). */
+        forwardUntil: z.iso.datetime({ offset: true }).optional(),
       })
-      .default({ name: 'the owner', targets: [], transferDigit: '0', transferMode: 'warm' }),
+      .default({ name: 'the owner', targets: [], transferDigit: '0', transferMode: 'warm', numbers: [] }),
     /**
      * The ring phase before the agent answers. `ringSeconds` > 0: the caller hears ringing that
      * long (their phone's own ringback after 180, or ours with `earlyMedia`: 183 and a ringback
@@ -249,6 +259,13 @@ export const contextSchema = z
     };
     once(c.callerRules, (r) => r.match, (i) => ['callerRules', i, 'match'], (r) => `${r.match} already has a rule`);
     once(c.owner.targets, (t) => `${t.kind}:${t.value}`, (i) => ['owner', 'targets', i, 'value'], (t) => `${t.value} is already in the list`);
+    once(c.owner.numbers, (n) => n, (i) => ['owner', 'numbers', i], (n) => `${n} is already in the list`);
+    c.owner.numbers.forEach((n, i) => {
+      if (nums.has(n)) ctx.addIssue({ code: 'custom', path: ['owner', 'numbers', i], message: `${n} is one of the business's own numbers` });
+    });
+    c.alerts.forEach((a, i) => {
+      if (a.service && !c.services.some((s) => s.id === a.service)) ctx.addIssue({ code: 'custom', path: ['alerts', i, 'service'], message: `no service with id "${a.service}"` });
+    });
     once(c.holidays, (d) => d.date, (i) => ['holidays', i, 'date'], (d) => `${d.date} is already listed`);
     once(c.alerts, (a) => `${a.on}:${a.via}:${a.to}`, (i) => ['alerts', i, 'to'], () => 'the same alert is already in the list');
     once(c.pricing.modifiers, (m) => m.id, (i) => ['pricing', 'modifiers', i, 'id'], (m) => `duplicate add-on id "${m.id}"`);

@@ -14,6 +14,7 @@ import type { Call } from '../../telephony/call.js';
 import { type AdminAuth, LoginError } from './auth.js';
 import { loginLimiter, type LoginLimitOptions } from './login-limits.js';
 import { LiveFeed } from './live-feed.js';
+import { auditPinChange, ownerLineRoutes, OwnerPinInputError, redactContext, redactDiff, withOwnerPin } from './owner-line.js';
 
 /** The admin REST API under /api: what the console uses and scripts may call with a token. */
 
@@ -88,20 +89,31 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     (await d.business.contexts.list()).map((c) => ({ name: c.name, displayName: c.document.displayName, version: c.version, numbers: c.document.numbers, default: c.document.default, timezone: c.document.timezone })));
   app.get<{ Params: { name: string } }>('/api/contexts/:name', { schema: { tags: ['contexts'], params: nameParam } }, async (req) => {
     const c = await d.business.contexts.get(req.params.name);
-    return { name: c.name, version: c.version, updatedAt: c.updatedAt, document: c.document };
+    return { name: c.name, version: c.version, updatedAt: c.updatedAt, document: redactContext(c.document), ownerPinSet: !!c.document.owner.pinHash };
   });
   app.put<{ Params: { name: string }; Body: Record<string, unknown> & { message?: string } }>('/api/contexts/:name', {
     schema: { tags: ['contexts'], params: nameParam, body: { type: 'object' } },
   }, async (req, reply) => {
-    const { message, ...doc } = req.body;
-    if (doc.name !== undefined && doc.name !== req.params.name) {
+    const { message, ownerPin, ...body } = req.body;
+    if (body.name !== undefined && body.name !== req.params.name) {
       return reply.code(400).send({ error: 'invalid_context', message: 'the context has errors', fields: [{ path: 'name', message: `must be "${req.params.name}" (the URL's name)` }] });
     }
+    const current = await d.business.contexts.find(req.params.name);
+    let doc: Record<string, unknown>;
+    let pinChanged: 'set' | 'cleared' | undefined;
+    try {
+      ({ doc, pinChanged } = await withOwnerPin(body, ownerPin, current?.document));
+    } catch (e) {
+      if (!(e instanceof OwnerPinInputError)) throw e;
+      return reply.code(400).send({ error: 'invalid_context', message: 'the context has errors', fields: [{ path: 'owner.pin', message: e.message }] });
+    }
     const saved = await d.business.contexts.save({ ...doc, name: req.params.name }, who(req), typeof message === 'string' ? message : undefined);
-    return { name: saved.name, version: saved.version, document: saved.document };
+    if (pinChanged) await auditPinChange(d.db, who(req), saved.id, pinChanged);
+    return { name: saved.name, version: saved.version, document: redactContext(saved.document), ownerPinSet: !!saved.document.owner.pinHash };
   });
   app.get<{ Params: { name: string } }>('/api/contexts/:name/history', { schema: { tags: ['contexts'], params: nameParam } }, async (req) =>
-    (await d.business.contexts.history(req.params.name)).map((h) => ({ version: h.version, author: h.author, message: h.message, createdAt: h.createdAt, diff: h.diff })));
+    (await d.business.contexts.history(req.params.name)).map((h) => ({ version: h.version, author: h.author, message: h.message, createdAt: h.createdAt, diff: redactDiff(h.diff) })));
+  ownerLineRoutes(app, d);
   app.post<{ Params: { name: string }; Body: { version: number } }>('/api/contexts/:name/rollback', {
     schema: { tags: ['contexts'], params: nameParam, body: { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1 } } } },
   }, async (req) => {

@@ -4,6 +4,7 @@ import { listEditor, type ListEditor } from '../list-editor.js';
 import { hoursEditor, type Interval } from '../hours-editor.js';
 import { ErrorDisplay, type FieldError } from '../forms.js';
 import { toE164, showPhone } from '../phone.js';
+import { ownerLineCard } from './owner-line.js';
 
 type Doc = Record<string, unknown> & {
   name: string; displayName: string; greeting: string; timezone: string;
@@ -33,7 +34,7 @@ const field = (id: string, label: string, input: HTMLElement, hint?: string) =>
   h('div.field', {}, h('label', { for: id }, label), hint ? h('p.hint', { id: `${id}-hint` }, hint) : null, input);
 
 export async function contextPage(app: HTMLElement, name: string, flash = ''): Promise<void> {
-  const { document: doc, version } = await api<{ document: Doc; version: number }>('GET', `/contexts/${name}`);
+  const { document: doc, version, ownerPinSet } = await api<{ document: Doc; version: number; ownerPinSet: boolean }>('GET', `/contexts/${name}`);
   const errors = new ErrorDisplay();
   const saved = h('span.ok#context-saved', { role: 'status', tabindex: '-1' }, flash);
   const greeting = h('textarea#greeting', {}, doc.greeting);
@@ -48,8 +49,11 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
   const recording = doc.recording as { enabled: boolean; consentMessage: string };
   const recordOn = h('input#recording', { type: 'checkbox', ...(recording.enabled ? { checked: true } : {}) });
   const consent = h('input#consent', { value: recording.consentMessage });
-  const owner = doc.owner as { name: string; transferDigit: string; transferMode: string; targets: Record<string, unknown>[] };
+  const owner = doc.owner as { name: string; transferDigit: string; transferMode: string; targets: Record<string, unknown>[]; numbers?: string[] };
   const ownerName = h('input#owner-name', { value: owner.name });
+  const ownerNumbers = h('input#owner-numbers', { value: (owner.numbers ?? []).map(showPhone).join(', '), inputmode: 'tel', 'aria-describedby': 'owner-numbers-hint' });
+  // The PIN is never shown, only replaced: empty keeps the one set.
+  const ownerPin = h('input#owner-pin', { type: 'password', inputmode: 'numeric', autocomplete: 'new-password', maxlength: 10, placeholder: ownerPinSet ? 'set (type to change)' : 'not set', 'aria-describedby': 'owner-pin-hint' });
   const transferMode = h('select#transfer-mode', {}, ...[['warm', 'Tell me who is calling first'], ['blind', 'Put them straight through']]
     .map(([m, t]) => h('option', { value: m, ...(owner.transferMode === m ? { selected: true } : {}) }, t)));
   const transferDigit = h('input#transfer-digit', { value: owner.transferDigit, inputmode: 'numeric', maxlength: 1 });
@@ -106,7 +110,8 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
   ], pricing.modifiers, () => ({ id: '', label: '', kind: 'fixed', amount: 0 }), (m) => (!m.id && m.label ? { ...m, id: slug(m.label) } : m));
   const tax = h('input#tax', { type: 'number', inputmode: 'decimal', value: String(pricing.taxPercent) });
   const alerts = listEditor('alerts', 'alert', [
-    { path: 'on', label: 'When', type: 'select', options: [['booking_created', 'A visit is booked'], ['booking_changed', 'A visit is moved'], ['booking_cancelled', 'A visit is cancelled'], ['voicemail', 'A voicemail is left'], ['message', 'A message is taken'], ['owner_requested_after_hours', 'A caller asks for me after hours'], ['missed_call', 'A call is missed'], ['daily_summary', 'Every day (summary)']] },
+    { path: 'on', label: 'When', type: 'select', options: [['booking_created', 'A visit is booked'], ['booking_changed', 'A visit is moved'], ['booking_cancelled', 'A visit is cancelled'], ['voicemail', 'A voicemail is left'], ['message', 'A message is taken'], ['owner_requested_after_hours', 'A caller asks for me after hours'], ['missed_call', 'A call is missed'], ['daily_summary', 'Every day (summary)'], ['vip_call', 'A VIP calls']] },
+    { path: 'service', label: 'Only this service (id)', width: '7rem', placeholder: 'any' },
     { path: 'via', label: 'How', type: 'select', options: [['sms', 'Text'], ['call', 'Call'], ['email', 'E-mail']] },
     { path: 'to', label: 'To (number or e-mail)' }, { path: 'at', label: 'At (daily summary)', type: 'text', width: '6rem', placeholder: '18:00' },
   ], (doc.alerts as Record<string, unknown>[]) ?? [], () => ({ on: 'voicemail', via: 'sms', to: '' }), (a) => (a.via === 'email' ? a : { ...a, to: phone(a.to) }));
@@ -120,7 +125,7 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
   const single: Record<string, [HTMLElement, string]> = {
     greeting: [greeting, 'Greeting'], 'afterHours.greeting': [afterHoursGreeting, 'After-hours greeting'], numbers: [numbers, 'Phone numbers'],
     'persona.name': [personaName, 'Receptionist name'], 'persona.style': [personaStyle, 'How the receptionist talks'], 'recording.consentMessage': [consent, 'Recording notice'],
-    'owner.name': [ownerName, 'Your name'], 'owner.transferDigit': [transferDigit, 'Key'], 'answer.ringSeconds': [ringSeconds, 'Ring first'], 'answer.ownerFirst': [ownerFirst, 'Ring my phones first'], 'pricing.taxPercent': [tax, 'Tax'],
+    'owner.name': [ownerName, 'Your name'], 'owner.numbers': [ownerNumbers, 'Numbers you call or text from'], 'owner.pin': [ownerPin, 'Owner PIN'], 'owner.transferDigit': [transferDigit, 'Key'], 'answer.ringSeconds': [ringSeconds, 'Ring first'], 'answer.ownerFirst': [ownerFirst, 'Ring my phones first'], 'pricing.taxPercent': [tax, 'Tax'],
     'scheduling.crews': [crews, 'Crews'], 'scheduling.cancellationPolicy': [cancelPolicy, 'Cancellation policy'],
     ...Object.fromEntries(schedFields.map((f) => [`scheduling.${f.key}`, [f.el, f.label.textContent ?? '']])),
   };
@@ -150,6 +155,9 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
     const nums = numbers.value.split(/[,;\n]/).map((n) => n.trim()).filter(Boolean);
     const bad = nums.filter((n) => !toE164(n));
     if (bad.length) return errors.show([{ path: 'numbers', message: `${bad.map((b) => `"${b}"`).join(', ')} is not a phone number` }], locate);
+    const ownerNums = ownerNumbers.value.split(/[,;\n]/).map((n) => n.trim()).filter(Boolean);
+    const badOwner = ownerNums.filter((n) => !toE164(n));
+    if (badOwner.length) return errors.show([{ path: 'owner.numbers', message: `${badOwner.map((b) => `"${b}"`).join(', ')} is not a phone number` }], locate);
     const fail = (fields: FieldError[]) => {
       // An error inside the collapsed JSON box must be visible to be focused.
       if (fields.some((f) => locate(f.path)?.el === advanced)) (advanced.closest('details') as HTMLDetailsElement).open = true;
@@ -163,7 +171,8 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
         persona: { ...persona, name: personaName.value, style: personaStyle.value },
         recording: { enabled: recordOn.checked, consentMessage: consent.value },
         services: services.value(),
-        owner: { ...owner, name: ownerName.value, transferMode: transferMode.value, transferDigit: transferDigit.value, targets: targets.value() },
+        owner: { ...owner, name: ownerName.value, transferMode: transferMode.value, transferDigit: transferDigit.value, targets: targets.value(), numbers: ownerNums.map((n) => toE164(n)!) },
+        ...(ownerPin.value ? { ownerPin: ownerPin.value } : {}),
         callerRules: callerRules.value(),
         answer: { ringSeconds: ringSeconds.value === '' ? 0 : Number(ringSeconds.value), ownerFirst: ownerFirst.checked, earlyMedia: earlyMedia.checked },
         pricing: { ...pricing, taxPercent: tax.value === '' ? 0 : Number(tax.value), modifiers: addOns.value() },
@@ -222,6 +231,8 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
       h('div.inline', {}, field('ring-seconds', 'Ring for this many seconds before the receptionist answers', ringSeconds)),
       h('div.field', {}, h('label.check', {}, ownerFirst, ' Ring my phones during those seconds; the receptionist answers if I don\'t')),
       h('div.field', {}, h('label.check', {}, earlyMedia, ' Play the ringing tone ourselves (for carriers that expect early media)')),
+      field('owner-numbers', "Numbers you call or text from (the owner's line)", ownerNumbers, 'Texts from these numbers get owner commands; calls need the PIN too.'),
+      field('owner-pin', 'Owner PIN', ownerPin, '4 to 10 digits. Needed on a call, and by text for hours, forwarding, blocks and alerts.'),
       h('h2', {}, 'Visits'),
       h('div.inline', {}, ...schedFields.map((f) => f.label)),
       field('crews', 'Crews (comma separated)', crews),
@@ -233,6 +244,7 @@ export async function contextPage(app: HTMLElement, name: string, flash = ''): P
       h('details', {}, h('summary', {}, 'Business info, FAQ, text settings (advanced)'), h('label', { for: 'advanced' }, 'Advanced settings (JSON)'), advanced),
       h('p.save-row', {}, h('button#save-context', { type: 'button', onclick: () => void save() }, 'Save'), ' ', saved),
       errors.summary),
+    await ownerLineCard(name),
     h('div.card', {},
       h('h2', {}, 'What happens if someone calls?'),
       field('preview-caller', 'Caller', caller), field('preview-at', `At (${doc.timezone} time)`, at),

@@ -58,8 +58,42 @@ function* phoneNumbers(): Generator<string> {
   for (const a of DIGITS) for (const b of DIGITS) yield `${a} ${b} ${DIGITS[(DIGITS.indexOf(a) + DIGITS.indexOf(b)) % DIGITS.length]}`;
 }
 
+/** What an owner says on the owner's line (src/agent/owner.ts); customers' names come per call as hints. */
+const OWNER = [
+  "what's on today", "what's on tomorrow", "what's on this week", "what's on next week", 'what do i have tomorrow', 'what about this week',
+  'any messages', 'any new messages', 'read me the voicemails', 'read me my messages', 'do i have any voicemails',
+  "we're running twenty minutes late", "we're running late", "we're on the way", 'the crew is on the way',
+  'block the last caller', 'block that number', 'notify me when someone books a deep clean', 'notify me when a vip calls',
+  'notify me when a voicemail sounds urgent', 'text me when someone books a deep clean', 'call me when a voicemail sounds urgent',
+  "call me at six with tomorrow's schedule", "forward calls to my cell until five", 'close early today at three',
+  "we're closed friday for the holiday", 'cancel my three p.m.', "that's all", 'my pin is', 'pin',
+];
+
+function* owner(): Generator<string> {
+  yield* OWNER;
+  for (const d of DAYS) {
+    yield `what's on ${d}`;
+    yield `we're closed ${d} for the holiday`;
+    yield `close early ${d} at three`;
+    for (const to of DAYS.slice(0, 6)) yield `move the ${d} visit to ${to} at ten`;
+  }
+  for (const h of HOURS) {
+    yield `cancel my ${h} p.m.`;
+    yield `cancel my ${h} a.m.`;
+    yield `cancel my ${h} o'clock`;
+    yield `close early today at ${h}`;
+    yield `forward calls to my cell until ${h}`;
+    yield `call me at ${h} with tomorrow's schedule`;
+    yield `move it to thursday at ${h}`;
+  }
+  for (const n of ['five', 'ten', 'fifteen', 'twenty', 'thirty', 'forty five']) yield `we're running ${n} minutes late`;
+  // PINs are said digit by digit: a deterministic spread of four-digit groups.
+  for (let i = 0; i < 30; i++) yield `my pin is ${[0, 1, 2, 3].map((k) => DIGITS[(i * 3 + k * 7 + 2) % DIGITS.length]).join(' ')}`;
+}
+
 function* generate(): Generator<string> {
   yield* FIXED;
+  yield* owner();
   yield* EVERYDAY;
   yield* phoneNumbers();
   for (const w of WHEN) {
