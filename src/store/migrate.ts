@@ -3,12 +3,14 @@ import type { Db } from './db.js';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_security.js';
 import * as m0003 from './migrations/0003_sms_thread_read.js';
+import * as m0004 from './migrations/0004_i24_nodes.js';
 
 /** Migrations are listed here, not read from disk, so they work the same under tsx, tsc and bundles. */
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_security': m0002,
   '0003_sms_thread_read': m0003,
+  '0004_i24_nodes': m0004,
 };
 
 export class MigrationError extends Error {}

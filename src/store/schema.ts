@@ -66,6 +66,8 @@ export interface CallsTable {
   recording_path: string | null;
   summary: string | null;
   result: NullableJson;
+  /** The node (FRONTDESK_NODE_ID) whose process holds the call's media; null before 0004. */
+  node_id: Generated<string | null>;
 }
 
 export type CallEventKind =
@@ -229,6 +231,22 @@ export interface AdminSessionsTable {
   last_seen_at: Timestamp;
 }
 
+export type NodeState = 'up' | 'draining' | 'gone';
+
+/** One frontdesk process sharing the database (cluster/registry.ts). */
+export interface NodesTable {
+  id: string;
+  /** Random per process start: a second process claiming a live node's id is refused. */
+  instance: string;
+  sip_uri: string | null;
+  http_url: string | null;
+  capacity: number;
+  calls: number;
+  state: NodeState;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+}
+
 export interface LoginLimitsTable {
   key: string;
   hits: number;
@@ -253,6 +271,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   admin_sessions: AdminSessionsTable;
   login_limits: LoginLimitsTable;
+  nodes: NodesTable;
 }
 
 export type Customer = Selectable<CustomersTable>;
