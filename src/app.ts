@@ -76,7 +76,13 @@ export async function openMigratedStore(config: Config, logger: Logger): Promise
 /** Seeds the demo cleaning business when the store has no context yet. */
 export async function seedDemoIfEmpty(contexts: ContextService, logger: Logger): Promise<boolean> {
   if ((await contexts.list()).length > 0) return false;
-  await contexts.save(demoContext, 'system', 'demo context seeded on first start');
+  try {
+    await contexts.save(demoContext, 'system', 'demo context seeded on first start');
+  } catch (e) {
+    // Two nodes starting together on one database: the other one seeded it first.
+    if ((await contexts.list()).length > 0) return false;
+    throw e;
+  }
   logger.info({ context: demoContext.name }, 'seeded the demo context');
   return true;
 }

@@ -101,6 +101,11 @@ export class NodeRegistry {
       this.o.logger?.warn({ node: this.o.id }, 'this node was taken for dead while cut off; registering again');
       await this.register().catch((err: unknown) => this.o.logger?.error({ err }, 'registering again failed'));
       if (this.state !== 'up') await this.setState(this.state);
+    } else if (mine.state === 'gone' && this.state !== 'gone') {
+      // Taken for dead by a survivor (we stalled past the lapse) yet alive: back in the set. Our
+      // calls in progress were marked interrupted; each one's real end still overwrites that.
+      this.o.logger?.warn({ node: this.o.id }, 'this node was taken for dead after a stall; it is back');
+      await this.setState(this.state);
     } else if (mine.state === 'draining' && this.state === 'up') {
       this.state = 'draining';
       this.o.logger?.info({ node: this.o.id }, 'drain requested');
