@@ -68,7 +68,7 @@ describe('a cluster: kamailio in front of two nodes on one Postgres', () => {
 
   it('spreads 20 calls over both nodes, every one answered and ended', async () => {
     const since = new Date();
-    const run = await runSipp({ scenario: 'uac-edge.xml', target: edgeTarget(), calls: 20, rate: 10, extra: ['-d', '500'], timeoutS: 60 });
+    const run = await runSipp({ scenario: 'uac-edge.xml', target: edgeTarget(), calls: 20, rate: 4, extra: ['-d', '300'], timeoutS: 60 });
     expect(run.code, `${run.output}\n${edge.logs().slice(-3000)}`).toBe(0);
     await vi.waitFor(async () => {
       const rows = await callsByNode(since);
