@@ -15,6 +15,8 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 export interface Proc {
   child: ChildProcess;
+  /** Leads its own process group (killed as a whole). */
+  group?: boolean;
   logs(): string;
   exited: Promise<number | null>;
   /** Resolves when a line matching `re` is logged (or rejects when the process exits first). */
@@ -107,8 +109,10 @@ export async function startEdge(dir: string, nodes: { ip: string; sipPort: numbe
     '-f', join(ROOT, 'kamailio/kamailio.cfg'), '-DD', '-E', '-n', '2', '-m', '32', '-M', '4', '-Y', run, '-w', run,
     '-l', `udp:127.0.0.1:${port}`,
     '-A', `DS_LIST="${list}"`, '-A', `DS_PING_INTERVAL=${pingIntervalS}`,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: Kamailio forks workers, and all of them go when the group is killed.
+  ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const p = track(child, 'kamailio');
+  p.group = true;
   const status = await Promise.race([sipOptions('127.0.0.1', port), p.exited.then((c) => { throw new Error(`kamailio exited (${c}):\n${p.logs()}`); })]);
   if (status !== 200) throw new Error(`kamailio answered OPTIONS with ${status}`);
   return { ...p, port };
@@ -153,11 +157,17 @@ export async function sipOptions(host: string, port: number, attempts = 40): Pro
   }
 }
 
-/** Ends every process still running (SIGKILL) and waits for them. */
+/** Ends every process still running (SIGKILL; Kamailio with its workers) and waits for them. */
 export async function stopAll(procs: (Proc | undefined)[]): Promise<void> {
   await Promise.all(procs.map(async (p) => {
     if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-    p.child.kill('SIGKILL');
+    if (p.group && p.child.pid) {
+      try {
+        process.kill(-p.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    } else p.child.kill('SIGKILL');
     await p.exited;
   }));
 }
