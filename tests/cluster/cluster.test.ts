@@ -153,6 +153,10 @@ describe('a cluster: kamailio in front of two nodes on one Postgres', () => {
     expect(b2.logs()).toMatch(/drain requested/);
     expect(b2.logs()).toMatch(/frontdesk stopped/);
     expect((await store.db.selectFrom('nodes').select('state').where('id', '=', 'node-b').executeTakeFirstOrThrow()).state).toBe('gone');
+    let listed = '';
+    expect(await runCli(['nodes'], { out: (s) => (listed += s), err: (s) => (listed += s), env: { DATABASE_URL: database.url, FRONTDESK_LOG_LEVEL: 'silent' } })).toBe(0);
+    expect(listed).toMatch(/^node-a\tup\t\d+\/\d+ calls\tsip:127\.0\.0\.2:\d+\theartbeat /m);
+    expect(listed).toMatch(/^node-b\tgone\t/m);
     // Unknown node: a clear error, exit 2.
     let err = '';
     expect(await runCli(['drain', 'node-z'], { out: () => {}, err: (s) => (err += s), env: { DATABASE_URL: database.url, FRONTDESK_LOG_LEVEL: 'silent' } })).toBe(2);
