@@ -30,7 +30,8 @@ EXPOSE 8080 5060/udp 5060/tcp 20000-20999/udp
 # --restart unless-stopped): the process exits non-zero on an unexpected error and must come back.
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.FRONTDESK_HTTP_PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# SIGTERM finishes within 10 s (Docker's default stop timeout).
+# SIGTERM drains (new calls get 503; calls in progress get FRONTDESK_DRAIN_TIMEOUT_S to finish), then
+# stops within 10 s: give `docker stop -t` / stop_grace_period that much.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "bin/frontdesk.js", "start"]

@@ -35,6 +35,9 @@ import { clickToCall, ConnectError } from './agent/call/connect.js';
 import { checkDial } from './business/dial-policy.js';
 import { BrowserLine } from './telephony/browser/index.js';
 import { acceptTestCall } from './agent/call/test-call.js';
+import { NodeRegistry, listNodes } from './cluster/registry.js';
+import { ControlChannel, type ControlRequest } from './cluster/control.js';
+import { ownerTarget } from './http/admin/routes.js';
 
 /** The running process: store, HTTP and (as they land) telephony, SMS and agent workers. */
 export interface App {
@@ -52,7 +55,16 @@ export interface App {
   speech: SpeechSet;
   /** Resolves when speech recognition is loaded (its model may be built on the first start). */
   speechReady: Promise<void>;
+  /** This process in the cluster: its row in `nodes`, heartbeat and reaping of dead nodes. */
+  node: NodeRegistry;
+  /** Set by `frontdesk start`: someone asked this node to drain (frontdesk drain on any machine). */
+  onDrainRequested: (() => void) | undefined;
   start(): Promise<void>;
+  /**
+   * Stops taking calls (OPTIONS and INVITE get 503, the node's row says `draining`) and resolves
+   * when the calls in progress have ended or `limitMs` has passed; stop() follows.
+   */
+  drain(limitMs: number): Promise<{ left: number }>;
   stop(): Promise<void>;
 }
 
@@ -71,7 +83,13 @@ export async function openMigratedStore(config: Config, logger: Logger): Promise
 /** Seeds the demo cleaning business when the store has no context yet. */
 export async function seedDemoIfEmpty(contexts: ContextService, logger: Logger): Promise<boolean> {
   if ((await contexts.list()).length > 0) return false;
-  await contexts.save(demoContext, 'system', 'demo context seeded on first start');
+  try {
+    await contexts.save(demoContext, 'system', 'demo context seeded on first start');
+  } catch (e) {
+    // Two nodes starting together on one database: the other one seeded it first.
+    if ((await contexts.list()).length > 0) return false;
+    throw e;
+  }
   logger.info({ context: demoContext.name }, 'seeded the demo context');
   return true;
 }
@@ -84,9 +102,27 @@ export interface AppOptions {
 export async function createApp(config: Config, logger: Logger, opts: AppOptions = {}): Promise<App> {
   const store = await openMigratedStore(config, logger);
   logger.info({ dialect: store.dialect, location: store.location }, 'store ready');
-  const business = createBusiness(store.db, opts.now, { dialPolicy: dialPolicyFromConfig(config) });
+  const business = createBusiness(store.db, opts.now, { dialPolicy: dialPolicyFromConfig(config), nodeId: config.node.id });
   const contexts = business.contexts;
-  // One process owns the calls: any a previous process left ringing or answered died with it.
+  // Calls in progress by call-record id, for live control from the console.
+  const liveCalls = new Map<string, Call>();
+  // Inbound calls being set up or answered here (some are not in liveCalls yet): drain waits for them.
+  const inFlight = { n: 0 };
+  const callsHere = () => Math.max(liveCalls.size, inFlight.n);
+  const sipAddress = config.sip.advertise ?? (config.sip.bind === '0.0.0.0' ? undefined : config.sip.bind);
+  const node = new NodeRegistry(store.db, {
+    id: config.node.id, capacity: config.calls.max, calls: callsHere, heartbeatMs: config.node.heartbeatMs, lapseMs: config.node.lapseMs,
+    sipUri: config.telephony === 'sip' && sipAddress ? `sip:${sipAddress}:${config.sip.port}` : undefined, httpUrl: config.http.publicUrl,
+    now: business.now, logger: logger.child({ mod: 'node' }),
+    onDrainRequested: () => app.onDrainRequested?.(),
+  });
+  try {
+    await node.register();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  // This node's calls that a previous process left ringing or answered died with it.
   const interrupted = await business.calls.closeInterrupted();
   if (interrupted) logger.warn({ calls: interrupted }, 'closed calls a previous process left open as interrupted');
   if (config.seedDemo) await seedDemoIfEmpty(contexts, logger);
@@ -102,12 +138,29 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
       })
     : undefined;
   if (sms) smsJobs = new JobRunner(store.db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), logger: logger.child({ mod: 'sms-jobs' }) });
-  // Calls in progress by call-record id, for live control from the console.
-  const liveCalls = new Map<string, Call>();
   let telephonyRef: Telephony | undefined;
+  // Another node's calls are reached through the database (LISTEN/NOTIFY); PGlite is one process.
+  const control = config.databaseUrl
+    ? new ControlChannel({ databaseUrl: config.databaseUrl, nodeId: config.node.id, logger: logger.child({ mod: 'control' }), handle: (r) => onControl(r) })
+    : undefined;
+  const onControl = async (r: ControlRequest) => {
+    const call = liveCalls.get(r.callId);
+    if (!call) return { status: 'not_live' as const };
+    if (r.op === 'hangup') {
+      await call.hangup('admin_hangup');
+      return { status: 'ok' as const, result: { ok: true } };
+    }
+    const target = await ownerTarget(business, r.callId);
+    if (!target) return { status: 'failed' as const, error: 'the context has no owner target' };
+    const result = await call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}) });
+    return { status: 'ok' as const, result };
+  };
   const live: LiveCalls = {
     list: () => [...liveCalls.entries()].map(([id, call]) => ({ id, call })),
     get: (id) => liveCalls.get(id),
+    nodeId: config.node.id,
+    nodes: () => listNodes(store.db, business.now(), config.node.lapseMs),
+    ...(control ? { remote: (to: string, op: 'hangup' | 'transfer', callId: string, by: string) => control.send(to, op, callId, by) } : {}),
     dial: async (to, contextName, purpose, requestedBy) => {
       if (!telephonyRef) throw new Error('no telephony backend is running');
       if (purpose) {
@@ -189,7 +242,11 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
     } else if (telephony instanceof FsTelephony && url.startsWith('/audio-fork')) telephony.forkServer.handleUpgrade(req, sock, head);
     else sock.destroy();
   });
-  telephony?.on('call', (call) => void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands }, call));
+  telephony?.on('call', (call) => {
+    inFlight.n++;
+    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, draining: () => node.draining }, call)
+      .finally(() => inFlight.n--);
+  });
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
   let cliEndpoint: CliEndpoint | undefined;
@@ -214,6 +271,8 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
     url: undefined,
     speech,
     speechReady: Promise.resolve(),
+    node,
+    onDrainRequested: undefined,
     async start() {
       // Calls are answered while the recognizer loads; until then they get the keypad flow.
       app.speechReady = speech.prepare((msg) => logger.info(msg)).then(
@@ -235,16 +294,31 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
         trunk: telephony instanceof SipEndpoint && config.sip.trunk ? { registered: telephony.registered } : null,
       }), dialPolicyFromConfig(config));
       await telephony?.start();
+      await control?.start();
+      node.start();
       outbox.start();
       smsJobs?.start();
       summaryTimer = setInterval(() => void summaries(), 60_000);
       logger.info({ url: app.url, version }, 'frontdesk is up');
+    },
+    async drain(limitMs) {
+      if (telephony) telephony.draining = true;
+      if (!node.draining) await node.setState('draining').catch((err: unknown) => logger.warn({ err }, 'could not record the drain'));
+      logger.info({ calls: callsHere(), limitMs }, 'draining: new calls are refused; waiting for the calls in progress');
+      // Polled: calls end through several paths (inbound handlers, outbound and alert legs).
+      const deadline = Date.now() + limitMs;
+      while (callsHere() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, deadline - Date.now()))));
+      const left = callsHere();
+      if (left) logger.warn({ calls: left }, 'drain limit reached; the remaining calls end now');
+      return { left };
     },
     async stop() {
       clearInterval(summaryTimer);
       await cliEndpoint?.close();
       await browserLine.stop();
       await telephony?.stop();
+      await node.stop().catch((err: unknown) => logger.warn({ err }, 'could not record leaving the cluster'));
+      await control?.stop();
       await http.close();
       await outbox.stop();
       await smsJobs?.stop();
@@ -270,6 +344,8 @@ export interface CallDeps {
   telephony: Telephony | undefined;
   llmMaxTokens: number;
   llmUnderstands: boolean;
+  /** The node is draining: a new call is refused with 503 so the carrier or dispatcher goes elsewhere. */
+  draining: () => boolean;
 }
 
 let setupQueue: Promise<void> = Promise.resolve();
@@ -291,6 +367,11 @@ function setupTurn(): Promise<() => void> {
 async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
   const { business, logger } = d;
   let id: string | undefined;
+  if (d.draining()) {
+    // The built-in endpoint refuses these itself; a PBX backend's calls are refused here.
+    await call.reject(503, 'Service Unavailable').catch(() => {});
+    return;
+  }
   try {
     // Calls are set up one at a time, each from a turn of the event loop of its own: fifty arriving
     // at once otherwise route (hours arithmetic) back to back in one turn while the media clock waits.

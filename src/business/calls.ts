@@ -16,7 +16,8 @@ export interface NewCall {
 
 export class CallLog {
   private readonly endedHooks = new Set<(id: string) => void>();
-  constructor(private readonly db: Db) {}
+  /** `nodeId`: this process's node; every call it starts is stamped with it (the owner of its media). */
+  constructor(private readonly db: Db, private readonly nodeId: string | null = null) {}
 
   /** Runs `fn` after each call is recorded as ended (the app writes the call's summary from it). */
   onEnded(fn: (id: string) => void): () => void {
@@ -29,7 +30,7 @@ export class CallLog {
       .insertInto('calls')
       .values({
         direction: c.direction, backend: c.backend, external_id: c.externalId ?? null, from_number: c.from, to_number: c.to,
-        context_id: c.contextId ?? null, customer_id: c.customerId ?? null, purpose: c.purpose ?? null, started_at: new Date(),
+        context_id: c.contextId ?? null, customer_id: c.customerId ?? null, purpose: c.purpose ?? null, started_at: new Date(), node_id: this.nodeId,
       })
       .returning('id')
       .executeTakeFirstOrThrow();
@@ -62,14 +63,17 @@ export class CallLog {
   }
 
   /**
-   * Start-up: calls a previous process left `ringing` or `answered` cannot still be up (their
-   * media died with it), so they end as `interrupted`. Returns how many were closed.
+   * Start-up: calls this node's previous process left `ringing` or `answered` cannot still be up
+   * (their media died with it), so they end as `interrupted`; so do calls with no owner (written
+   * before nodes were recorded). Other nodes' calls are theirs: a dead node's are ended by the
+   * survivors once its heartbeat lapses (cluster/registry.ts). Returns how many were closed.
    */
   async closeInterrupted(): Promise<number> {
     const rows = await this.db
       .updateTable('calls')
       .set({ state: 'ended', ended_at: new Date(), disposition: 'interrupted' })
       .where('state', 'in', ['ringing', 'answered'])
+      .where((eb) => (this.nodeId === null ? eb.val(true) : eb.or([eb('node_id', '=', this.nodeId), eb('node_id', 'is', null)])))
       .returning('id')
       .execute();
     return rows.length;

@@ -27,7 +27,7 @@ export interface Business {
   route(dialled: string, callerId: string | undefined, at?: Date): Promise<{ context: StoredContext; decision: RouteDecision } | undefined>;
 }
 
-export function createBusiness(db: Db, now: () => Date = () => new Date(), opts: { dialPolicy?: DialPolicy } = {}): Business {
+export function createBusiness(db: Db, now: () => Date = () => new Date(), opts: { dialPolicy?: DialPolicy; nodeId?: string } = {}): Business {
   const contexts = new ContextService(db, opts.dialPolicy);
   const customers = new CustomerService(db);
   const alerts = new Alerts(now);
@@ -36,7 +36,7 @@ export function createBusiness(db: Db, now: () => Date = () => new Date(), opts:
     contexts,
     customers,
     alerts,
-    calls: new CallLog(db),
+    calls: new CallLog(db, opts.nodeId ?? null),
     now,
     scheduling,
     owner: new OwnerDesk(db, contexts, scheduling, customers, now),

@@ -11,9 +11,10 @@ import { ContextValidationError } from '../business/context/schema.js';
 import { ContextNotFoundError } from '../business/context/service.js';
 import { UserError } from '../http/admin/users.js';
 import { pgliteLockFile } from '../store/db.js';
+import { NodeIdInUseError } from '../cluster/registry.js';
 import { lockHolder, StoreLockedError } from '../store/lock.js';
 import { readCliEndpoint, RemoteInputError, runOpRemote } from '../http/cli-endpoint.js';
-import { runOp, type CliOp } from './ops.js';
+import { NodeNotFoundError, runOp, type CliOp } from './ops.js';
 import { runDoctor } from './doctor.js';
 import { version } from '../version.js';
 
@@ -108,22 +109,42 @@ export function buildCli(io: CliIo = defaultIo): Command {
       await app.start();
       await new Promise<void>((resolve) => {
         let stopping = false;
-        const stop = (signal: string) => {
+        const stop = (signal: string, drain: boolean) => {
           if (stopping) {
             // A second signal: the operator means it.
             logger.warn({ signal }, 'second signal; exiting now');
             process.exit(shutdownDefaults.failureExitCode);
           }
           stopping = true;
-          logger.info({ signal }, 'shutting down');
-          stopWithin(logger, () => app.stop()).then(resolve, (err: unknown) => {
-            logger.error({ err }, 'shutdown failed');
-            resolve();
-          });
+          logger.info({ signal }, drain ? 'draining, then shutting down' : 'shutting down');
+          // SIGTERM (systemd, Docker, Kubernetes, frontdesk drain) lets the calls in progress finish first; SIGINT does not.
+          const drained = drain ? app.drain(cfg.node.drainTimeoutS * 1000) : Promise.resolve();
+          drained
+            .then(() => stopWithin(logger, () => app.stop()))
+            .then(resolve, (err: unknown) => {
+              logger.error({ err }, 'shutdown failed');
+              resolve();
+            });
         };
-        process.on('SIGINT', () => stop('SIGINT'));
-        process.on('SIGTERM', () => stop('SIGTERM'));
+        app.onDrainRequested = () => stop('drain', true);
+        process.on('SIGINT', () => stop('SIGINT', false));
+        process.on('SIGTERM', () => stop('SIGTERM', true));
       });
+    });
+
+  program
+    .command('drain')
+    .description('make a node refuse new calls (its OPTIONS and INVITEs get 503), finish its calls, then exit')
+    .argument('[node]', 'the node id (FRONTDESK_NODE_ID); default: this machine\'s')
+    .action(async (nodeId: string | undefined) => {
+      await run({ op: 'node.drain', node: nodeId ?? loadCfg().node.id });
+    });
+
+  program
+    .command('nodes')
+    .description('list the nodes sharing this database: state, calls in progress, capacity, heartbeat')
+    .action(async () => {
+      await run({ op: 'node.list', lapseMs: loadCfg().node.lapseMs });
     });
 
   program
@@ -235,7 +256,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     if (e instanceof CommanderError) return e.exitCode;
     if (
       e instanceof ConfigError || e instanceof ContextValidationError || e instanceof UserError || e instanceof RemoteInputError ||
-      e instanceof ContextNotFoundError || e instanceof StoreLockedError
+      e instanceof ContextNotFoundError || e instanceof StoreLockedError || e instanceof NodeNotFoundError || e instanceof NodeIdInUseError
     ) {
       io.err(`${e.message}\n`);
       return 2;

@@ -6,6 +6,10 @@ import { contextsFromYaml, contextsToYaml } from '../business/context/yaml.js';
 import { createAdminUser } from '../http/admin/users.js';
 import { unlockAddress, unlockLogins } from '../http/admin/login-limits.js';
 import { audit } from '../store/audit.js';
+import { listNodes, requestDrain } from '../cluster/registry.js';
+
+/** A node named on the command line that the store does not know. */
+export class NodeNotFoundError extends Error {}
 
 /**
  * The CLI's database operations, one schema for both ways of running them: in this process over its
@@ -18,6 +22,8 @@ export const cliOp = z.discriminatedUnion('op', [
   z.object({ op: z.literal('context.import'), yaml: z.string(), source: z.string(), author: z.string().min(1), message: z.string().optional() }),
   z.object({ op: z.literal('admin.create-user'), username: z.string(), password: z.string(), role: z.enum(['admin', 'viewer']) }),
   z.object({ op: z.literal('admin.unlock'), username: z.string().min(1).optional(), address: z.string().min(1).optional() }),
+  z.object({ op: z.literal('node.drain'), node: z.string().min(1) }),
+  z.object({ op: z.literal('node.list'), lapseMs: z.number().int().positive() }),
 ]);
 export type CliOp = z.input<typeof cliOp>;
 
@@ -61,6 +67,21 @@ export async function runOp(store: Store, input: CliOp, dialPolicy?: DialPolicy)
       const n = (op.username ? await unlockLogins(store.db, op.username) : 0) + (op.address ? await unlockAddress(store.db, op.address) : 0);
       await audit(store.db, { actor: 'cli', action: 'admin.unlock', targetType: 'admin_user', targetId: op.username ?? op.address ?? '', details: { cleared: n } });
       return `cleared ${n} login limit${n === 1 ? '' : 's'}\n`;
+    }
+    case 'node.drain': {
+      if (!(await requestDrain(store.db, op.node))) {
+        const known = (await listNodes(store.db, new Date(), 1)).filter((n) => n.state !== 'gone').map((n) => n.id);
+        throw new NodeNotFoundError(`no running node is called ${op.node}${known.length ? ` (running: ${known.join(', ')})` : ''}`);
+      }
+      await audit(store.db, { actor: 'cli', action: 'node.drain', targetType: 'node', targetId: op.node });
+      return `${op.node} is draining: it refuses new calls (OPTIONS and INVITE get 503) and exits after its last call\n`;
+    }
+    case 'node.list': {
+      let out = '';
+      for (const n of await listNodes(store.db, new Date(), op.lapseMs)) {
+        out += `${n.id}\t${n.alive ? n.state : n.state === 'gone' ? 'gone' : 'silent'}\t${n.calls}/${n.capacity} calls\t${n.sipUri ?? '-'}\theartbeat ${n.heartbeatAt.toISOString()}\n`;
+      }
+      return out;
     }
   }
 }

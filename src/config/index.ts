@@ -1,6 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseCidrList } from '../util/cidr.js';
@@ -215,6 +215,26 @@ export const settings = {
     path: 'calls.max',
     doc: 'Simultaneous calls before new ones get 503 + Retry-After (the carrier tries again or fails over). Default: 4 per CPU core.',
     schema: z.coerce.number().int().min(1).max(10_000).optional(),
+  },
+  FRONTDESK_NODE_ID: {
+    path: 'node.id',
+    doc: 'This node\'s name in the cluster (nodes sharing one DATABASE_URL). Default: the host name; two nodes on one host need their own.',
+    schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/, 'letters, digits and . _ : - (up to 63)').optional(),
+  },
+  FRONTDESK_NODE_HEARTBEAT_MS: {
+    path: 'node.heartbeatMs',
+    doc: 'How often this node writes its heartbeat (and checks for nodes that stopped).',
+    schema: z.coerce.number().int().min(100).max(60_000).default(2000),
+  },
+  FRONTDESK_NODE_LAPSE_MS: {
+    path: 'node.lapseMs',
+    doc: 'A node whose heartbeat is older than this is dead: the survivors end its calls as interrupted. Keep it several heartbeats long.',
+    schema: z.coerce.number().int().min(300).max(600_000).default(10_000),
+  },
+  FRONTDESK_DRAIN_TIMEOUT_S: {
+    path: 'node.drainTimeoutS',
+    doc: 'On SIGTERM or `frontdesk drain`: new calls are refused (OPTIONS and INVITE get 503) and calls in progress get this long to finish before the node exits anyway.',
+    schema: z.coerce.number().int().min(0).max(86_400).default(300),
   },
   FRONTDESK_ARI_URL: {
     path: 'asterisk.url',
@@ -496,6 +516,8 @@ export interface Config {
     extensionEndpoint: string;
   };
   rtp: { portMin: number; portMax: number; mediaTimeoutS: number };
+  /** This process in the cluster; `id` is filled in from the host name when unset. */
+  node: { id: string; heartbeatMs: number; lapseMs: number; drainTimeoutS: number };
   /** Admission control; `max` is filled in from the machine when unset. */
   calls: { max: number };
   dataDir: string;
@@ -582,6 +604,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   cfg.builtModelsDir ??= join(cfg.dataDir ?? './data', 'models');
   // Each call runs VAD, a recognizer and TTS on this machine: size the cap to its cores.
   cfg.calls = { max: cfg.calls?.max ?? availableParallelism() * callDefaults.callsPerCore };
+  if (cfg.node) cfg.node.id ??= hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 63) || 'frontdesk';
+  if (cfg.node && cfg.node.lapseMs < 2 * cfg.node.heartbeatMs) problems.push(`FRONTDESK_NODE_LAPSE_MS: ${cfg.node.lapseMs} must be at least two heartbeats (FRONTDESK_NODE_HEARTBEAT_MS ${cfg.node.heartbeatMs}), or a slow beat would look like a dead node`);
   const pairs: [string, unknown, string, unknown][] = [
     ['FRONTDESK_TELNYX_API_KEY', cfg.sms?.telnyx?.apiKey, 'FRONTDESK_TELNYX_PUBLIC_KEY', cfg.sms?.telnyx?.publicKey],
     ['FRONTDESK_SIGNALWIRE_SPACE_URL', cfg.sms?.signalwire?.spaceUrl, 'FRONTDESK_SIGNALWIRE_SIGNING_KEY', cfg.sms?.signalwire?.signingKey],

@@ -10,6 +10,7 @@ import type { DialPolicy } from '../business/dial-policy.js';
 import { ContextValidationError } from '../business/context/schema.js';
 import { ContextNotFoundError } from '../business/context/service.js';
 import { UserError } from './admin/users.js';
+import { NodeNotFoundError } from '../cli/ops.js';
 
 /**
  * While `frontdesk start` owns the embedded database, CLI commands run inside it through this
@@ -22,7 +23,7 @@ const endpointFile = z.object({ url: z.string().url(), token: z.string().min(32)
 export type CliEndpointInfo = z.infer<typeof endpointFile>;
 
 /** Errors the CLI reports as bad input (exit 2), by name, since they cross a process boundary. */
-const inputErrors = [ContextValidationError, ContextNotFoundError, UserError, ZodError];
+const inputErrors = [ContextValidationError, ContextNotFoundError, UserError, ZodError, NodeNotFoundError];
 
 export interface CliEndpoint {
   info: CliEndpointInfo;

@@ -8,7 +8,8 @@ import { toE164 } from '../util/phone.js';
  * Stores inbound texts in micro-batches: webhooks arriving within a couple of milliseconds share
  * one statement and one commit (customer, thread, message, job for each), so a burst costs one
  * round trip and one WAL flush instead of one per text. Each webhook is acknowledged only after
- * the commit that holds its text.
+ * the commit that holds its text. Rows are written in key order, so two nodes storing overlapping
+ * bursts lock them in the same order.
  */
 
 export interface PendingText {
@@ -44,8 +45,23 @@ export class IngestBatcher {
   }
 
   private async write(batch: IngestBatcher['pending']): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.writeOnce(batch);
+        return;
+      } catch (e) {
+        // Several nodes storing the same burst (a carrier's retry reaching another node) may
+        // deadlock on the same customers' rows; Postgres ends one side, which simply goes again.
+        if (attempt < 4 && ['40P01', '40001'].includes((e as { code?: string }).code ?? '')) continue;
+        for (const b of batch) b.reject(e);
+        return;
+      }
+    }
+  }
+
+  private async writeOnce(batch: IngestBatcher['pending']): Promise<void> {
     const col = <T>(f: (p: PendingText) => T) => batch.map((b) => f(b.t));
-    try {
+    {
       const { rows } = await sql<{ provider: string; provider_message_id: string }>`
         WITH input AS (
           SELECT * FROM unnest(
@@ -56,7 +72,7 @@ export class IngestBatcher {
           ) AS t(provider, pid, business, customer, body, segs, context_id, phone)
         ), new_customers AS (
           INSERT INTO customers (phone, updated_at)
-          SELECT DISTINCT phone, now() FROM input WHERE phone IS NOT NULL
+          SELECT DISTINCT phone, now() FROM input WHERE phone IS NOT NULL ORDER BY phone
           ON CONFLICT (phone) DO NOTHING
           RETURNING id, phone
         ), cust AS (
@@ -66,7 +82,7 @@ export class IngestBatcher {
           INSERT INTO sms_threads (context_id, business_number, customer_number, customer_id, provider, last_message_at)
           SELECT DISTINCT ON (business, customer) context_id, business, customer,
                  (SELECT id FROM cust WHERE cust.phone = input.customer LIMIT 1), provider, now()
-          FROM input
+          FROM input ORDER BY business, customer
           ON CONFLICT (business_number, customer_number) DO UPDATE SET
             last_message_at = excluded.last_message_at, provider = excluded.provider,
             customer_id = coalesce(sms_threads.customer_id, excluded.customer_id),
@@ -76,6 +92,7 @@ export class IngestBatcher {
           INSERT INTO sms_messages (thread_id, direction, provider, provider_message_id, body, status, segments, created_at, updated_at)
           SELECT th.id, 'inbound', i.provider, i.pid, i.body, 'received', i.segs, now(), now()
           FROM input i JOIN threads th ON th.business_number = i.business AND th.customer_number = i.customer
+          ORDER BY i.provider, i.pid
           ON CONFLICT (provider, provider_message_id) DO NOTHING
           RETURNING id, provider, provider_message_id
         ), queued AS (
@@ -92,8 +109,6 @@ export class IngestBatcher {
         // A retry inside one batch: the first copy is stored, the others are duplicates.
         b.resolve(stored.delete(key));
       }
-    } catch (e) {
-      for (const b of batch) b.reject(e);
     }
   }
 }

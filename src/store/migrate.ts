@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002_security.js';
 import * as m0003 from './migrations/0003_sms_thread_read.js';
 import * as m0004 from './migrations/0004_call_quality.js';
 import * as m0005 from './migrations/0005_call_tag.js';
+import * as m0006 from './migrations/0006_nodes.js';
 
 /** Migrations are listed here, not read from disk, so they work the same under tsx, tsc and bundles. */
 const migrations: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '0003_sms_thread_read': m0003,
   '0004_call_quality': m0004,
   '0005_call_tag': m0005,
+  '0006_nodes': m0006,
 };
 
 export class MigrationError extends Error {}

@@ -70,6 +70,8 @@ export interface CallsTable {
   result: NullableJson;
   /** Media quality at the end (telephony/rtp/rtcp.ts CallQuality), where the backend measured it. */
   quality: NullableJson;
+  /** The node (FRONTDESK_NODE_ID) whose process holds the call's media; null before 0006. */
+  node_id: Generated<string | null>;
 }
 
 export type CallEventKind =
@@ -233,6 +235,22 @@ export interface AdminSessionsTable {
   last_seen_at: Timestamp;
 }
 
+export type NodeState = 'up' | 'draining' | 'gone';
+
+/** One frontdesk process sharing the database (cluster/registry.ts). */
+export interface NodesTable {
+  id: string;
+  /** Random per process start: a second process claiming a live node's id is refused. */
+  instance: string;
+  sip_uri: string | null;
+  http_url: string | null;
+  capacity: number;
+  calls: number;
+  state: NodeState;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+}
+
 export interface LoginLimitsTable {
   key: string;
   hits: number;
@@ -257,6 +275,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   admin_sessions: AdminSessionsTable;
   login_limits: LoginLimitsTable;
+  nodes: NodesTable;
 }
 
 export type Customer = Selectable<CustomersTable>;

@@ -134,4 +134,6 @@ export interface Telephony {
   stop(): Promise<void>;
   dial(to: string, opts?: DialOptions): Promise<Call>;
   activeCalls(): number;
+  /** Set while the node drains: new calls are refused (the built-in endpoint also answers OPTIONS 503). */
+  draining?: boolean;
 }

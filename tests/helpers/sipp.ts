@@ -13,7 +13,7 @@ export interface SippRun {
 }
 
 /** Runs SIPp (Debian's sip-tester) with one of our scenarios; resolves when it exits. */
-export async function runSipp(args: { scenario: string; target?: string; service?: string; calls?: number; rate?: number; extra?: string[]; localPort?: number; timeoutS?: number }): Promise<SippRun> {
+export async function runSipp(args: { scenario: string; target?: string; service?: string; calls?: number; rate?: number; extra?: string[]; localPort?: number; timeoutS?: number; signal?: AbortSignal }): Promise<SippRun> {
   const port = args.localPort ?? (await freePort());
   const mediaPort = await freePort();
   const argv = [
@@ -27,7 +27,8 @@ export async function runSipp(args: { scenario: string; target?: string; service
   ];
   // SIPp writes its logs into its working folder: a fresh one per run, removed after it.
   const cwd = mkdtempSync(join(tmpdir(), 'sipp-'));
-  const child = spawn('sipp', argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sipp', argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], ...(args.signal ? { signal: args.signal } : {}) });
+  child.on('error', () => {}); // an abort is reported through the exit below
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

@@ -5,7 +5,7 @@ import { openTestStore } from '../helpers/stores.js';
 
 const TABLES = [
   'admin_sessions', 'admin_users', 'api_tokens', 'appointments', 'audit_log', 'call_events', 'calls',
-  'context_versions', 'contexts', 'customers', 'jobs', 'login_limits', 'outbox', 'owner_messages', 'phone_numbers',
+  'context_versions', 'contexts', 'customers', 'jobs', 'login_limits', 'nodes', 'outbox', 'owner_messages', 'phone_numbers',
   'sms_messages', 'sms_threads',
 ];
 
@@ -15,7 +15,7 @@ for (const dialect of ['pglite', 'postgres'] as const) {
       const { store, dispose } = await openTestStore(dialect, { migrate: false });
       try {
         const first = await migrateToLatest(store.db);
-        expect(first.map((m) => [m.migrationName, m.status])).toEqual([['0001_initial', 'Success'], ['0002_security', 'Success'], ['0003_sms_thread_read', 'Success'], ['0004_call_quality', 'Success'], ['0005_call_tag', 'Success']]);
+        expect(first.map((m) => [m.migrationName, m.status])).toEqual([['0001_initial', 'Success'], ['0002_security', 'Success'], ['0003_sms_thread_read', 'Success'], ['0004_call_quality', 'Success'], ['0005_call_tag', 'Success'], ['0006_nodes', 'Success']]);
         const again = await migrateToLatest(store.db);
         expect(again).toEqual([]);
         const { rows } = await sql<{ table_name: string }>`

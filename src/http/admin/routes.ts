@@ -16,11 +16,24 @@ import { loginLimiter, type LoginLimitOptions } from './login-limits.js';
 import { LiveFeed } from './live-feed.js';
 import { auditPinChange, ownerLineRoutes, OwnerPinInputError, redactContext, redactDiff, withOwnerPin } from './owner-line.js';
 
+/** Where "put through" sends a call: the first owner target of its context. */
+export async function ownerTarget(business: Business, callId: string): Promise<{ value: string; ringSeconds: number } | undefined> {
+  const rec = await business.calls.get(callId);
+  const ctx = rec?.context_id ? await business.contexts.getById(rec.context_id) : undefined;
+  return ctx?.document.owner.targets[0];
+}
+
 /** The admin REST API under /api: what the console uses and scripts may call with a token. */
 
 export interface LiveCalls {
   list(): { id: string; call: Call }[];
   get(id: string): Call | undefined;
+  /** This process's node id: a call record owned by another node is that node's to control. */
+  nodeId?: string;
+  /** Asks the owning node to act on its call (cluster/control.ts); absent: one node, no peers. */
+  remote?(node: string, op: 'hangup' | 'transfer', callId: string, requestedBy: string): Promise<{ status: 'ok' | 'not_live' | 'failed'; result?: unknown; error?: string }>;
+  /** The nodes sharing the store (cluster/registry.ts). */
+  nodes?(): Promise<unknown[]>;
   dial?(to: string, contextName?: string, purpose?: { purpose: 'reminder' | 'callback'; appointmentId?: string }, requestedBy?: string): Promise<{ id: string }>;
   /** Click-to-call: rings the owner's phone, then the customer, and joins them (agent/call/connect.ts). */
   connect?(to: string, contextName: string | undefined, requestedBy: string): Promise<{ id: string; owner: string }>;
@@ -148,7 +161,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     },
   }, async (req) => {
     let q = d.db.selectFrom('calls').leftJoin('contexts', 'contexts.id', 'calls.context_id')
-      .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'calls.summary', 'calls.tag', 'calls.customer_id', 'contexts.name as context'])
+      .select(['calls.id', 'calls.direction', 'calls.from_number', 'calls.to_number', 'calls.state', 'calls.started_at', 'calls.ended_at', 'calls.disposition', 'calls.summary', 'calls.tag', 'calls.customer_id', 'calls.node_id as node', 'contexts.name as context'])
       .orderBy('calls.started_at', 'desc').limit(req.query.limit ?? 50);
     if (req.query.context) q = q.where('contexts.name', '=', req.query.context);
     // "512-555-0142", "(512) 555 0142" and "+1 512…" all find +15125550142: match on the digits.
@@ -164,7 +177,8 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     }
     const rows = await q.execute();
     const live = new Set(d.live.list().map((l) => l.id));
-    return rows.map((r) => ({ ...r, live: live.has(r.id) }));
+    // Another node's open call is live there (a dead node's calls are ended by the survivors).
+    return rows.map((r) => ({ ...r, live: live.has(r.id) || (r.state !== 'ended' && !!r.node && r.node !== d.live.nodeId && !!d.live.remote) }));
   });
   /** How fast the agent answers: end of the caller's speech → first audio out, over recent turns. */
   app.get<{ Querystring: { hours?: number } }>('/api/stats/turn-latency', {
@@ -191,23 +205,47 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
     if (!path || !path.endsWith('.wav') || !existsSync(path)) return reply.code(404).send({ error: 'not_found', message: 'no recording on this server' });
     return sendWav(req, reply, path);
   });
+  /** The live node that holds a call this process does not: undefined when nobody does. */
+  async function ownerNode(id: string): Promise<string | undefined> {
+    if (!d.live.remote) return undefined;
+    const rec = await d.business.calls.get(id);
+    if (!rec || rec.state === 'ended' || !rec.node_id || rec.node_id === d.live.nodeId) return undefined;
+    return rec.node_id;
+  }
+  /** Asks the owning node; its reply (or its silence) is answered here. */
+  async function onOwner(node: string, id: string, op: 'hangup' | 'transfer', req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    try {
+      const r = await d.live.remote!(node, op, id, who(req));
+      if (r.status === 'not_live') return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });
+      if (r.status === 'failed') return reply.code(502).send({ error: 'failed', message: r.error ?? `node ${node} could not do it` });
+      return r.result ?? { ok: true };
+    } catch (e) {
+      return reply.code(504).send({ error: 'node_unreachable', message: (e as Error).message });
+    }
+  }
   app.post<{ Params: { id: string } }>('/api/calls/:id/hangup', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
     const call = d.live.get(req.params.id);
-    if (!call) return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });
-    await call.hangup('admin_hangup');
-    await audit(d.db, { actor: who(req), action: 'call.hangup', targetType: 'call', targetId: req.params.id });
+    const node = call ? undefined : await ownerNode(req.params.id);
+    if (!call && !node) return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });
+    await audit(d.db, { actor: who(req), action: 'call.hangup', targetType: 'call', targetId: req.params.id, ...(node ? { details: { node } } : {}) });
+    if (node) return onOwner(node, req.params.id, 'hangup', req, reply);
+    await call!.hangup('admin_hangup');
     return { ok: true };
   });
   app.post<{ Params: { id: string } }>('/api/calls/:id/transfer', { schema: { tags: ['calls'], params: idParam } }, async (req, reply) => {
     const call = d.live.get(req.params.id);
-    if (!call) return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });
-    const rec = await d.business.calls.get(req.params.id);
-    const ctx = rec?.context_id ? await d.business.contexts.getById(rec.context_id) : undefined;
-    const target = ctx?.document.owner.targets[0];
+    const node = call ? undefined : await ownerNode(req.params.id);
+    if (!call && !node) return reply.code(409).send({ error: 'not_live', message: 'that call is not in progress' });
+    const target = await ownerTarget(d.business, req.params.id);
     if (!target) return reply.code(409).send({ error: 'no_target', message: 'the context has no owner target' });
-    await audit(d.db, { actor: who(req), action: 'call.transfer', targetType: 'call', targetId: req.params.id, details: { to: target.value } });
-    return call.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds, requestedBy: who(req) });
+    await audit(d.db, { actor: who(req), action: 'call.transfer', targetType: 'call', targetId: req.params.id, details: { to: target.value, ...(node ? { node } : {}) } });
+    if (node) return onOwner(node, req.params.id, 'transfer', req, reply);
+    return call!.transfer({ uri: target.value, mode: 'blind', ringSeconds: target.ringSeconds, requestedBy: who(req) });
   });
+  app.get('/api/nodes', { schema: { tags: ['calls'], description: 'The frontdesk nodes sharing this database: state, calls in progress, capacity, heartbeat.' } }, async () => ({
+    nodes: d.live.nodes ? await d.live.nodes() : [],
+    self: d.live.nodeId ?? null,
+  }));
   app.post<{ Body: { to: string; context?: string; purpose?: 'reminder' | 'callback'; appointment?: string } }>('/api/calls/outbound', {
     schema: {
       tags: ['calls'],

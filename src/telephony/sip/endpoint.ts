@@ -118,6 +118,11 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
   private registerTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   registered = false;
+  /**
+   * Draining (SIGTERM, `frontdesk drain`): OPTIONS and new INVITEs get 503, so a dispatcher
+   * (kamailio/) stops sending here while the calls in progress finish.
+   */
+  draining = false;
 
   constructor(private readonly o: SipEndpointOptions) {
     super();
@@ -275,7 +280,8 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
     }
     switch (req.method) {
       case 'OPTIONS':
-        tx.respond(this.optionsResponse(req));
+        if (this.draining) this.busy(req, tx, 'Draining');
+        else tx.respond(this.optionsResponse(req));
         return;
       case 'INVITE':
         if (call) {
@@ -408,6 +414,10 @@ export class SipEndpoint extends EventEmitter<{ call: [Call]; refer: [Call, stri
 
   private async onInvite(req: SipRequest, tx: ServerTransaction, remote: Remote): Promise<void> {
     if (!this.admit(req, tx, remote)) return;
+    if (this.draining) {
+      this.busy(req, tx, 'Draining');
+      return;
+    }
     if (this.o.maxCalls !== undefined && this.calls.size >= this.o.maxCalls) {
       this.busy(req, tx, 'Too Many Calls');
       this.log?.warn({ active: this.calls.size, max: this.o.maxCalls, callId: req.headers.get('call-id') }, 'call refused: at the simultaneous-call cap');

@@ -101,7 +101,7 @@ export async function callsPage(app: HTMLElement, filter: { caller?: string; out
 }
 
 export async function callPage(app: HTMLElement, id: string): Promise<void> {
-  const call = await api<CallRow & { recording_path: string | null; quality: Quality | null; events: CallEvent[] }>('GET', `/calls/${id}`);
+  const call = await api<CallRow & { recording_path: string | null; quality: Quality | null; node_id: string | null; events: CallEvent[] }>('GET', `/calls/${id}`);
   const live = call.state !== 'ended';
   const transcript = h('div.card#transcript', { 'aria-live': live ? 'polite' : 'off' },
     h('h2', {}, live ? 'Transcript (live)' : 'Transcript'),
@@ -119,7 +119,9 @@ export async function callPage(app: HTMLElement, id: string): Promise<void> {
     h('h1', {}, call.direction === 'outbound' ? `Call to ${showPhone(call.to_number)}` : `Call from ${showPhone(call.from_number)}`),
     call.customer_id ? h('p', {}, h('a#call-timeline', { href: `#/customers/${call.customer_id}` }, 'Everything with this customer →')) : '',
     h('div.card', {},
-      h('p', {}, `${call.direction} · ${when(call.started_at)} · `, live ? h('b.live#call-live', {}, 'in progress') : call.disposition ?? call.state),
+      h('p', {}, `${call.direction} · ${when(call.started_at)} · `, live ? h('b.live#call-live', {}, 'in progress') : call.disposition ?? call.state,
+        // With several nodes (docs/scaling.md), which one holds the call; its controls work from any.
+        live && call.node_id ? ` on ${call.node_id}` : ''),
       call.recording_path?.endsWith('.wav') ? h('audio#call-recording', { controls: true, src: `/api/calls/${id}/recording`, preload: 'metadata', 'aria-label': 'Call recording' }) : null,
       live ? h('p.actions', {},
         h('button#hangup', { type: 'button', onclick: async () => { await api('POST', `/calls/${id}/hangup`); await callPage(app, id); } }, 'Hang up'),
