@@ -234,7 +234,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   http.server.on('upgrade', (req, sock, head) => {
     const url = req.url ?? '';
     if (url.startsWith('/api/test-call')) {
-      void acceptTestCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands }, http, browserLine, req, sock, head)
+      void acceptTestCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony: undefined, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, draining: () => node.draining }, http, browserLine, req, sock, head)
         .catch((err: unknown) => {
           logger.warn({ err }, 'test call failed to start');
           sock.destroy();
