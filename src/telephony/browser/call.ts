@@ -7,6 +7,8 @@ import { mediaClock, type ClockListener, type MediaClock } from '../rtp/clock.js
 
 /**
  * A call from the console's "Test call" button: the owner's microphone over a WebSocket.
+ * Hand-written on `ws`: the wire is raw PCM of our own choosing, and what it must meet is our Call
+ * contract (paced playout, cancel within a frame, AudioIn), which no library knows.
  *
  * Wire: binary messages both ways are 16-bit little-endian mono PCM at the rate agreed when the
  * socket opened (16 kHz or 8 kHz). Text messages are JSON: from us {type: 'answered' | 'clear' |
