@@ -105,6 +105,17 @@ describe('a cluster: kamailio in front of two nodes on one Postgres', () => {
     expect(await api(other, `/api/calls/${call.id}/hangup`, 'POST')).toMatchObject({ status: 409, body: { error: 'not_live' } });
   }, 120_000);
 
+  it("puts a call on one node through to the owner from the other node's admin API", async () => {
+    const since = new Date();
+    // The caller takes a blind REFER to the owner's desk phone (extension 101 in the demo business).
+    const caller = runSipp({ scenario: 'uac-edge-transferee.xml', target: edgeTarget(), timeoutS: 60 });
+    const call = await answeredCall(since);
+    const other = call.node_id === 'node-a' ? b : a;
+    expect(await api(other, `/api/calls/${call.id}/transfer`, 'POST')).toEqual({ status: 200, body: { ok: true, status: 200, reason: 'OK' } });
+    const run = await caller;
+    expect(run.code, run.output).toBe(0);
+  }, 120_000);
+
   it('a node killed mid-call: the survivor ends its calls as interrupted and answers every new call', async () => {
     const since = new Date();
     const stopCaller = new AbortController();
