@@ -113,7 +113,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   const node = new NodeRegistry(store.db, {
     id: config.node.id, capacity: config.calls.max, calls: callsHere, heartbeatMs: config.node.heartbeatMs, lapseMs: config.node.lapseMs,
     sipUri: config.telephony === 'sip' && sipAddress ? `sip:${sipAddress}:${config.sip.port}` : undefined, httpUrl: config.http.publicUrl,
-    now: business.now, logger: logger.child({ mod: 'node' }),
+    now: business.now, logger: logger.child({ mod: 'node' }), exclusive: store.dialect === 'pglite',
     onDrainRequested: () => app.onDrainRequested?.(),
   });
   try {

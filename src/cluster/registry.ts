@@ -39,6 +39,11 @@ export interface NodeRegistryOptions {
   lapseMs: number;
   now: () => Date;
   logger?: Logger | undefined;
+  /**
+   * The store guarantees this is the only process (embedded PGlite holds a lock file): the row is
+   * taken over even if its heartbeat is fresh, so a restart after a crash is not held back.
+   */
+  exclusive?: boolean;
   /** Someone set this node's row to `draining` (frontdesk drain, the admin API). */
   onDrainRequested?: () => void;
   /** Survivors reaped these nodes; `calls` is how many of their calls were ended. */
@@ -79,7 +84,10 @@ export class NodeRegistry {
     const taken = await this.db
       .insertInto('nodes')
       .values({ id: this.o.id, ...row })
-      .onConflict((oc) => oc.column('id').doUpdateSet(row).where((eb) => eb.or([eb('nodes.state', '=', 'gone'), eb('nodes.heartbeat_at', '<', cutoff)])))
+      .onConflict((oc) => {
+        const update = oc.column('id').doUpdateSet(row);
+        return this.o.exclusive ? update : update.where((eb) => eb.or([eb('nodes.state', '=', 'gone'), eb('nodes.heartbeat_at', '<', cutoff)]));
+      })
       .returning('id')
       .executeTakeFirst();
     if (!taken) throw new NodeIdInUseError(this.o.id);

@@ -46,7 +46,7 @@ describe('a cluster: kamailio in front of two nodes on one Postgres', () => {
   });
 
   const callsByNode = async (since: Date) => {
-    const rows = await store.db.selectFrom('calls').select(['id', 'node_id', 'state', 'disposition']).where('started_at', '>=', since).execute();
+    const rows = await store.db.selectFrom('calls').select(['id', 'node_id', 'state', 'disposition', 'external_id']).where('started_at', '>=', since).execute();
     return rows;
   };
   const login = async (node: NodeProc) => {
@@ -68,15 +68,19 @@ describe('a cluster: kamailio in front of two nodes on one Postgres', () => {
 
   it('spreads 20 calls over both nodes, every one answered and ended', async () => {
     const since = new Date();
-    const run = await runSipp({ scenario: 'uac-edge.xml', target: edgeTarget(), calls: 20, rate: 4, extra: ['-d', '300'], timeoutS: 60 });
+    const run = await runSipp({ scenario: 'uac-edge.xml', target: edgeTarget(), calls: 20, rate: 2, extra: ['-d', '300'], timeoutS: 90 });
     expect(run.code, `${run.output}\n${edge.logs().slice(-3000)}`).toBe(0);
+    // One record per caller's Call-ID. Under overload a node may take an INVITE after the edge gave
+    // up on it (FR_TIMER) and sent it to the other node: that late leg is a second record with the
+    // same Call-ID that the caller never heard (docs/scaling.md); every record still ends.
     await vi.waitFor(async () => {
       const rows = await callsByNode(since);
-      expect(rows.filter((r) => r.state === 'ended')).toHaveLength(20);
-    }, { timeout: 30_000, interval: 100 });
+      expect(new Set(rows.map((r) => r.external_id)).size).toBe(20);
+      expect(rows.filter((r) => r.state !== 'ended')).toEqual([]);
+    }, { timeout: 60_000, interval: 100 });
     const rows = await callsByNode(since);
     const per = { a: rows.filter((r) => r.node_id === 'node-a').length, b: rows.filter((r) => r.node_id === 'node-b').length };
-    expect(per.a + per.b).toBe(20);
+    expect(per.a + per.b).toBe(rows.length);
     expect(per.a).toBeGreaterThan(0);
     expect(per.b).toBeGreaterThan(0);
     expect(rows.filter((r) => r.disposition === 'interrupted')).toEqual([]);
@@ -99,6 +103,17 @@ describe('a cluster: kamailio in front of two nodes on one Postgres', () => {
     await vi.waitFor(async () => expect((await store.db.selectFrom('calls').select('state').where('id', '=', call.id).executeTakeFirstOrThrow()).state).toBe('ended'), { timeout: 10_000, interval: 100 });
     // A call nobody holds is refused in plain words, not sent around.
     expect(await api(other, `/api/calls/${call.id}/hangup`, 'POST')).toMatchObject({ status: 409, body: { error: 'not_live' } });
+  }, 120_000);
+
+  it("puts a call on one node through to the owner from the other node's admin API", async () => {
+    const since = new Date();
+    // The caller takes a blind REFER to the owner's desk phone (extension 101 in the demo business).
+    const caller = runSipp({ scenario: 'uac-edge-transferee.xml', target: edgeTarget(), timeoutS: 60 });
+    const call = await answeredCall(since);
+    const other = call.node_id === 'node-a' ? b : a;
+    expect(await api(other, `/api/calls/${call.id}/transfer`, 'POST')).toEqual({ status: 200, body: { ok: true, status: 200, reason: 'OK' } });
+    const run = await caller;
+    expect(run.code, run.output).toBe(0);
   }, 120_000);
 
   it('a node killed mid-call: the survivor ends its calls as interrupted and answers every new call', async () => {

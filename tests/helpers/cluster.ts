@@ -76,9 +76,10 @@ export async function startNode(o: NodeOptions): Promise<NodeProc> {
     ...process.env,
     DATABASE_URL: o.databaseUrl,
     FRONTDESK_NODE_ID: o.id,
-    // Short, but long enough that a node busy with 20 calls on a shared 2-core machine is not taken for dead.
+    // Short, but long enough that a node whose event loop stalls for seconds under 20 calls on a shared,
+    // overloaded 2-core machine is not taken for dead.
     FRONTDESK_NODE_HEARTBEAT_MS: '500',
-    FRONTDESK_NODE_LAPSE_MS: '4000',
+    FRONTDESK_NODE_LAPSE_MS: '8000',
     FRONTDESK_DATA_DIR: join(o.dir, o.id), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR,
     FRONTDESK_HTTP_HOST: o.ip, FRONTDESK_HTTP_PORT: String(httpPort),
     FRONTDESK_SIP_BIND: o.ip, FRONTDESK_SIP_ADVERTISE: o.ip, FRONTDESK_SIP_PORT: String(sipPort),
