@@ -253,6 +253,19 @@ for (const media of ['rtp', 'websocket'] as const) describe(`Asterisk through AR
     await call2.hangup();
   }, 120_000);
 
+  it('leaves no media channel behind when the caller hangs up while frontdesk sets up the media leg (bridging then fails)', async () => {
+    const p = incoming();
+    const chan = pbx.inboundCall('+15125550188', '+15125550100');
+    const call = await p;
+    const ended = new Promise<string>((r) => call.once('ended', r));
+    pbx.onExternalMedia = () => pbx.callerHangup(chan);
+    await call.answer().catch(() => {});
+    pbx.onExternalMedia = undefined;
+    expect(await ended).toBe('remote_hangup');
+    expect(call.state).toBe('ended');
+    await until(() => ![...pbx.channels.values()].some((c) => /^(UnicastRTP|WebSocket)\//.test(c.name)), 'media channel hung up');
+  });
+
   it('places outbound calls through the trunk endpoint, only where policy allows', async () => {
     await expect(ari.dial('+19005550100')).rejects.toThrow(/premium-rate/);
     const call = await ari.dial('(512) 555-0123', { from: '+15125550100' });

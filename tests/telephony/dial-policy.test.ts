@@ -118,7 +118,8 @@ describe('Asterisk (ARI fake): redirect and originate obey the policy', () => {
     await expect(ari.dial('+18765550100', { requestedBy: 'maria' })).rejects.toThrow(/international/);
     expect(pbx.originates).toEqual([]);
     expect(await call.transfer({ uri: '+15125550199', mode: 'blind' })).toMatchObject({ ok: true });
-    expect(pbx.redirects.at(-1)?.endpoint).toBe('PJSIP/+15125550199@trunk');
+    // Transfers are bridged in Asterisk (no redirect): the owner's leg is originated.
+    expect(pbx.originates.at(-1)).toEqual({ endpoint: 'PJSIP/+15125550199@trunk', appArgs: 'blind' });
     expect(attempts.at(-1)).toMatchObject({ to: '+15125550199', allowed: true, leg: 'transfer', requestedBy: 'agent' });
   });
 });

@@ -200,9 +200,12 @@ export class AriTelephony extends EventEmitter<{ call: [Call]; reconnected: []; 
   private async reconcile(): Promise<void> {
     if (!this.client) return;
     try {
+      // Only what we knew before asking: a call arriving while the list is on its way is not in it.
+      const calls = [...this.calls.values()];
+      const handovers = [...this.handovers.keys()];
       const live = new Set((await this.client.channels.list()).map((c) => c.id));
-      for (const call of [...this.calls.values()]) if (!live.has(call.channel.id)) call.end('lost_during_reconnect');
-      for (const id of [...this.handovers.keys()]) if (!live.has(id)) this.legGone(id);
+      for (const call of calls) if (!live.has(call.channel.id)) call.end('lost_during_reconnect');
+      for (const id of handovers) if (!live.has(id)) this.legGone(id);
       await this.adoptHandovers(live);
       this.emit('reconnected');
     } catch (err) {

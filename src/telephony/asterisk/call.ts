@@ -73,15 +73,22 @@ export class AriCall extends EventEmitter<CallEventMap> implements Call {
     if (this.state !== 'ringing') return;
     await this.channel.answer();
     await this.attachMedia();
+    if ((this.state as CallState) === 'ended') return;
     this.state = 'answered';
     this.emit('answered');
   }
 
   /** externalMedia leg + mixing bridge; the caller's audio arrives as RTP we pace and parse. */
   async attachMedia(): Promise<void> {
-    this.media = await this.t.mediaLeg(this.channel);
+    const media = await this.t.mediaLeg(this.channel);
+    if (this.state === 'ended') {
+      // Hung up (or lost) while the leg was being set up: nothing else would release it.
+      this.t.releaseMedia(media);
+      return;
+    }
+    this.media = media;
     this.media.port.on('audio', (f: AudioFrame) => this.audioIn.push(f));
-    if (this.state !== 'ended') this.audioIn.start();
+    this.audioIn.start();
     this.media.port.on('timeout', () => void this.hangup('media_timeout').catch(() => {}));
     // A fault in this call's media path (a throwing listener) ends this call only.
     this.media.port.on('fault', () => void this.hangup('failed').catch(() => {}));

@@ -438,7 +438,11 @@ export class FakeAsterisk {
     this.emit('RecordingFinished', { recording: { name, format: 'wav', state: 'done', target_uri: '' } });
   }
 
+  /** Called when the app asks for an externalMedia channel (a test hangs the caller up there). */
+  onExternalMedia: (() => void) | undefined;
+
   private async externalMedia(q: (k: string) => string | undefined, send: (code: number, body?: unknown) => void): Promise<void> {
+    this.onExternalMedia?.();
     const host = q('external_host');
     if (!host || !q('app') || !q('format')) return send(400, { message: 'app, external_host and format are required' });
     if (q('format') !== 'ulaw') return send(400, { message: 'format not supported by this fake' });
