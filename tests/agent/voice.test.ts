@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { aroundTheClock } from '../helpers/contexts.js';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -291,7 +291,15 @@ describe('talking to the agent', () => {
     try {
       const call = (await phone.dial('+15125550100')) as SipCall;
       const caller = new TestCaller(call);
-      await caller.nextTurn(); // consent line and greeting
+      // The consent line, then the greeting: wait until the greeting has been said, however long
+      // the pause between the two (a quiet gap is not the end of what the agent says first).
+      const started = Date.now();
+      await vi.waitFor(async () => {
+        const rec = await callRecord();
+        expect(rec.started_at.getTime()).toBeGreaterThanOrEqual(started - 1000);
+        expect((await events(rec.id)).some((e) => e.kind === 'turn' && e.role === 'agent' && /How can I help/.test(e.text ?? ''))).toBe(true);
+      }, { timeout: 30_000, interval: 100 });
+      caller.reset();
       await caller.say('What are your hours?');
       await caller.nextTurn();
       await call.hangup();
