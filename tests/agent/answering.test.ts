@@ -11,6 +11,7 @@ import type { SipCall } from '../../src/telephony/sip/call.js';
 import { FliteTts } from '../../src/speech/tts/flite.js';
 import { parseCidrList } from '../../src/util/cidr.js';
 import { freePort } from '../helpers/ports.js';
+import { TestCaller } from '../helpers/caller.js';
 import { MODELS_DIR, concat, BUILT_MODELS_DIR } from '../helpers/audio.js';
 
 /** Goertzel power of `hz` in a frame, relative to the frame's energy: finds the beep. */
@@ -106,11 +107,12 @@ describe('answering a call', () => {
     // The owner's alert carries the transcript, not just "a recording".
     expect(JSON.stringify(alert.payload)).toMatch(/call me back/);
     // The call record is closed just after the hang-up.
-    let rec = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
-    for (let i = 0; i < 40 && (rec.state !== 'ended' || !rec.quality); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      rec = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
-    }
+    const rec = await vi.waitFor(async () => {
+      const r = await db.selectFrom('calls').selectAll().where('id', '=', vm.call_id!).executeTakeFirstOrThrow();
+      expect(r.state).toBe('ended');
+      expect(r.quality).toBeTruthy();
+      return r;
+    }, { timeout: 10_000, interval: 50 });
     expect(rec).toMatchObject({ direction: 'inbound', state: 'ended', disposition: 'voicemail', from_number: '+15125550177', to_number: '+15125550100' });
     expect(rec.answered_at).not.toBeNull();
     // The media quality the endpoint measured is kept with the call (and served by GET /api/calls/:id).
@@ -121,7 +123,8 @@ describe('answering a call', () => {
   it('hands the caller to the owner when they press 0', async () => {
     const call = (await caller.dial('+15125550100')) as SipCall;
     const referred = new Promise<string>((r) => caller.once('refer', (_c, target) => r(target)));
-    await new Promise((r) => setTimeout(r, 500));
+    // The caller presses 0 once the greeting has started.
+    await new TestCaller(call).agentStartsTalking();
     await call.sendDtmf('0');
     expect(await referred).toBe(`sip:maria@127.0.0.1:${ownerPort}`);
     await call.hangup();

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -81,11 +81,11 @@ describe('talking to the agent on the neural set (generated models)', () => {
     await call.hangup();
 
     const rec = await app.store.db.selectFrom('calls').selectAll().orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
-    let evs = await app.business.calls.events(rec.id);
-    for (let i = 0; i < 40 && !evs.some((e) => e.kind === 'turn' && e.role === 'agent' && (e.data as { completed?: boolean }).completed === false); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      evs = await app.business.calls.events(rec.id);
-    }
+    const evs = await vi.waitFor(async () => {
+      const e = await app.business.calls.events(rec.id);
+      expect(e.some((x) => x.kind === 'turn' && x.role === 'agent' && (x.data as { completed?: boolean }).completed === false)).toBe(true);
+      return e;
+    }, { timeout: 10_000, interval: 50 });
     const callerTurns = evs.filter((e) => e.kind === 'turn' && e.role === 'caller');
     expect(callerTurns.length).toBeGreaterThanOrEqual(3);
     // The recognizer's words (noise from random weights) are what the LLM answered.

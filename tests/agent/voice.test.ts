@@ -125,7 +125,7 @@ describe('talking to the agent', () => {
     const latency = evs.filter((e) => e.kind === 'latency').map((e) => e.data as { totalMs: number; sttMs: number });
     expect(latency.length).toBeGreaterThanOrEqual(3);
     for (const l of latency) expect(l.totalMs).toBeGreaterThan(0);
-    for (let i = 0; i < 40 && (await callRecord()).state !== 'ended'; i++) await new Promise((r) => setTimeout(r, 50));
+    await vi.waitFor(async () => expect((await callRecord()).state).toBe('ended'), { timeout: 10_000, interval: 50 });
     expect((await callRecord()).summary).toMatch(/booked/);
   }, 120_000);
 
@@ -245,11 +245,11 @@ describe('talking to the agent', () => {
     await call.sendDtmf('0');
     expect(await referred).toBe(`sip:maria@127.0.0.1:${ownerPort}`);
     await call.hangup();
-    let rec = await callRecord();
-    for (let i = 0; i < 40 && rec.state !== 'ended'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      rec = await callRecord();
-    }
+    const rec = await vi.waitFor(async () => {
+      const r = await callRecord();
+      expect(r.state).toBe('ended');
+      return r;
+    }, { timeout: 10_000, interval: 50 });
     // The hand-off decides the record: the owner's desk was tried, and the outcome is the transfer's
     // (this test phone declines the REFER and hangs up), not a finished conversation.
     expect((await events(rec.id)).some((e) => e.kind === 'transfer' && e.text === 'trying Desk')).toBe(true);
@@ -303,11 +303,11 @@ describe('talking to the agent', () => {
       await caller.say('What are your hours?');
       await caller.nextTurn();
       await call.hangup();
-      let rec = await callRecord();
-      for (let i = 0; i < 40 && !rec.recording_path; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        rec = await callRecord();
-      }
+      const rec = await vi.waitFor(async () => {
+        const r = await callRecord();
+        expect(r.recording_path).toBeTruthy();
+        return r;
+      }, { timeout: 10_000, interval: 100 });
       expect(rec.recording_path).toMatch(/recordings\/.+\.wav$/);
       const wav = readFileSync(rec.recording_path!);
       expect(wav.readUInt16LE(22)).toBe(2); // stereo

@@ -53,14 +53,20 @@ export class TestCaller {
   }
 
   /** Resolves when the agent starts talking. */
-  async agentStartsTalking(timeoutMs = 20_000): Promise<void> {
-    const start = Date.now();
-    const from = this.timeline.length;
-    while (Date.now() - start < timeoutMs) {
-      if (this.timeline.slice(from).some((f) => f.loud)) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error('the agent never started talking');
+  agentStartsTalking(timeoutMs = 20_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAudio = (f: { pcm: Int16Array }) => {
+        if (rms(f.pcm) <= this.threshold) return;
+        clearTimeout(t);
+        this.call.off('audio', onAudio);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        this.call.off('audio', onAudio);
+        reject(new Error('the agent never started talking'));
+      }, timeoutMs);
+      this.call.on('audio', onAudio);
+    });
   }
 
   async synthesize(text: string): Promise<Int16Array> {

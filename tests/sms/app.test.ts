@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -38,7 +38,7 @@ describe('frontdesk with Telnyx configured', () => {
     // Acknowledged on its own (the reply follows from the queue); ingest speed lives in `npm run bench sms`.
     const res = await fetch(`${base}/webhooks/sms/telnyx`, { method: 'POST', body: w.body, headers: w.headers });
     expect(res.status).toBe(200);
-    for (let i = 0; i < 50 && telnyx.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(telnyx.sent.length).toBeGreaterThan(0), { timeout: 10_000, interval: 100 });
     expect(telnyx.sent).toHaveLength(1);
     expect(telnyx.sent[0]).toMatchObject({ from: '+15125550100', to: '+15125550501' });
     expect(telnyx.sent[0]!.text).toMatch(/^We're open Monday to Friday 8 AM to 6 PM; Saturday 9 AM to 2 PM; closed Sunday\./);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { aroundTheClock } from '../helpers/contexts.js';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -11,7 +11,6 @@ import { FakeAsterisk } from '../fakes/ari/server.js';
 import { freePort } from '../helpers/ports.js';
 import { MODELS_DIR, rms, BUILT_MODELS_DIR } from '../helpers/audio.js';
 
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The same caller experience with FRONTDESK_TELEPHONY=asterisk: the agent does not know the backend. */
 describe('frontdesk on Asterisk', () => {
@@ -41,21 +40,14 @@ describe('frontdesk on Asterisk', () => {
 
   it('greets with the consent line, records the bridge, and warm-transfers to the owner on 0', async () => {
     const chan = pbx.inboundCall('+15125550177', '+15125550100');
-    for (let i = 0; i < 100 && pbx.recordings.length === 0; i++) await wait(50);
-    expect(pbx.recordings).toHaveLength(1);
-    await wait(500);
-    const heard = pbx.heardBy(chan);
-    expect(rms(heard)).toBeGreaterThan(300);
+    await vi.waitFor(() => expect(pbx.recordings).toHaveLength(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(rms(pbx.heardBy(chan))).toBeGreaterThan(300), { timeout: 10_000 });
     pbx.dtmf(chan, '0');
-    for (let i = 0; i < 100 && !pbx.originates.some((o) => o.endpoint === 'PJSIP/101'); i++) await wait(50);
+    await vi.waitFor(() => expect(pbx.originates.some((o) => o.endpoint === 'PJSIP/101')).toBe(true), { timeout: 10_000 });
     expect(pbx.originates[0]).toEqual({ endpoint: 'PJSIP/101', appArgs: 'warm' });
     // The caller ends up in the owner's bridge once the whisper has played.
-    let inOwnerBridge = false;
-    for (let i = 0; i < 200 && !inOwnerBridge; i++) {
-      await wait(50);
-      inOwnerBridge = [...pbx.bridges.values()].some((b) => b.has(chan) && [...b].some((id) => pbx.channels.get(id)?.name.startsWith('PJSIP/101')));
-    }
-    expect(inOwnerBridge).toBe(true);
+    const ownerBridge = () => [...pbx.bridges.values()].some((b) => b.has(chan) && [...b].some((id) => pbx.channels.get(id)?.name.startsWith('PJSIP/101')));
+    await vi.waitFor(() => expect(ownerBridge()).toBe(true), { timeout: 20_000 });
     const call = await app.store.db.selectFrom('calls').selectAll().executeTakeFirstOrThrow();
     expect(call.backend).toBe('asterisk');
     // The bridge recording lives in frontdesk's storage once the call is over (fetched over ARI).

@@ -145,6 +145,8 @@ export class SileroHost {
     if (this.closing) return this.closing;
     const exited = this.exited ? Promise.resolve() : new Promise<void>((r) => this.worker.once('exit', () => r()));
     this.vads.clear();
+    // Held until it has exited: an unref'd worker's exit cannot keep a shutting-down process waiting.
+    if (!this.exited) this.worker.ref();
     if (!this.dead) this.worker.postMessage({ type: 'close' });
     this.dead ??= new Error('closed');
     this.closing = exited;

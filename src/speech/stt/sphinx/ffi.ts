@@ -150,6 +150,8 @@ function loader(): Loader {
     stop() {
       if (theLoader === self) theLoader = undefined;
       const exited = gone ? Promise.resolve() : new Promise<void>((r) => worker.once('exit', () => r()));
+      // Held until it has exited: an unref'd worker's exit cannot keep a shutting-down process waiting.
+      if (!gone) worker.ref();
       if (!dead) worker.postMessage({ type: 'exit' });
       return exited;
     },
