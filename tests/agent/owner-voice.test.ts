@@ -134,7 +134,7 @@ describe("the owner's line on a call", () => {
     await answers(caller, "What's on tomorrow?", 3, '1 booked tomorrow: 9 AM standard cleaning for Ana Garcia at 12 Oak Ave.');
     // Numbers are read out digit by digit (the record keeps what was said).
     await answers(caller, 'Block the last caller.', 4, 'Block 5 1 2, 5 5 5, 0 7 7 7: their calls get declined. Shall I do it?');
-    await answers(caller, 'Yes.', 5, 'Blocked 5 1 2, 5 5 5, 0 7 7 7.');
+    await answers(caller, 'Yes please.', 5, 'Blocked 5 1 2, 5 5 5, 0 7 7 7.');
     expect((await app.business.route(BIZ, STRANGER))!.decision.action).toBe('reject');
     const ended = new Promise((r) => call.once('ended', r));
     await caller.say("That's all.");
@@ -152,7 +152,7 @@ describe("the owner's line on a call", () => {
     await answers(caller, 'Yes please.', 4, 'Cancelled the standard cleaning on Friday, Nov 20 at 3 PM.');
     expect((await app.business.scheduling.get(ids.fri3!)).status).toBe('cancelled');
     await answers(caller, "Call me at six with tomorrow's schedule.", 5, "Call you at 5 1 2, 5 5 5, 0 1 9 9 Friday, Nov 20 at 6 PM with the next day's schedule. Shall I do it?");
-    await answers(caller, 'Yes.', 6, "I'll call you Friday, Nov 20 at 6 PM.");
+    await answers(caller, 'Yes please.', 6, "I'll call you Friday, Nov 20 at 6 PM.");
     await call.hangup();
 
     // 5:59 pm: nothing yet. 6 pm: the outbox places the call through the trunk, and the owner hears the schedule.
@@ -187,17 +187,17 @@ describe("the owner's line on a call", () => {
     const step = (line: string, expected: string | RegExp) => answers(caller, line, ++n, expected);
     await step('Any messages?', /^\d new messages?\. .*voicemail from Bob: Please call me back about Tuesday/);
     await step("Text the Garcias we're running twenty minutes late.", /^Text Ana Garcia at 5 1 2, 5 5 5, 0 3 0 1: "Sparkle .* Shine Cleaning: We're running twenty minutes late" Shall I do it\?$/);
-    await step('Yes.', 'Texted Ana Garcia.');
+    await step('Yes please.', 'Texted Ana Garcia.');
     await step("Move Grace Lee's Tuesday visit to Thursday at ten.", "Move Grace Lee's standard cleaning on Tuesday, Nov 24 at 10 AM to Thursday, Nov 26 at 10 AM; they get a text saying so. Shall I do it?");
-    await step('Yes.', 'Moved to Thursday, Nov 26 at 10 AM.');
-    await step("We're closed Monday for the holiday.", "Mark Monday, November 23 closed (Holiday): callers hear you're closed. Shall I do it?");
-    await step('Yes.', 'Done: closed Monday, November 23.');
+    await step('Yes please.', 'Moved to Thursday, Nov 26 at 10 AM.');
+    await step("We're closed Monday for the holiday.", "Mark Monday, November 23 closed, \"Holiday\"; callers hear you're closed. Shall I do it?");
+    await step('Yes please.', 'Done: closed Monday, November 23.');
     await step('Close early today at three.', 'Close at 3 PM on Friday, November 20 instead of 12 AM. Shall I do it?');
-    await step('Yes.', 'Done: closing at 3 PM that day.');
+    await step('Yes please.', 'Done: closing at 3 PM that day.');
     await step('Forward calls to my cell until five.', "Forward calls to Office desk phone, then Maria's cell until Friday, Nov 20 at 5 PM. Shall I do it?");
-    await step('Yes.', 'Forwarding calls until 5 PM.');
+    await step('Yes please.', 'Forwarding calls until 5 PM.');
     await step('Notify me when a VIP calls.', 'Text 5 1 2, 5 5 5, 0 1 9 9 when a VIP calls. Shall I do it?');
-    await step('Yes.', 'Alert set.');
+    await step('Yes please.', 'Alert set.');
     await call.hangup();
     const doc = (await app.contexts.get(demoContext.name)).document;
     expect(doc.holidays.map((h) => [h.date, h.hours])).toEqual([['2026-11-20', [{ open: '00:00', close: '15:00' }]], ['2026-11-23', []]]);
