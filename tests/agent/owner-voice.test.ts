@@ -176,6 +176,7 @@ describe("the owner's line on a call", () => {
   }, 120_000);
 
   it('the rest of the commands by voice: messages, a text to a customer, a move, hours, forwarding and an alert rule', async () => {
+    now = FRIDAY_NOON;
     const stored = await app.contexts.get(demoContext.name);
     await app.business.messages.take(stored, { kind: 'voicemail', body: 'Please call me back about Tuesday', callerName: 'Bob', callerNumber: '+15125550555' });
     const call = (await phone.dial(BIZ)) as SipCall;
