@@ -29,6 +29,9 @@ export interface OwnerReply {
 
 export const OWNER_HELP = 'Owner line. Try: what\'s on tomorrow; any messages; text the Garcias we\'re running late; move Mrs. Lee\'s Tuesday visit to Thursday at 10; cancel my 3 pm; we\'re closed Friday for the holiday; close early today at 3; forward calls until 5; block the last caller; notify me when someone books a deep clean; call me at 6 with tomorrow\'s schedule.';
 
+/** Short enough to hear on a call. */
+export const VOICE_HELP = "You can ask what's on tomorrow, for your messages, or to text, move or cancel a visit.";
+
 export class OwnerAgent {
   constructor(private readonly business: Business, private readonly stored: StoredContext, private readonly who: OwnerWho) {}
 
@@ -70,6 +73,13 @@ export class OwnerAgent {
       } else if (YES.test(text)) {
         return this.apply(p);
       }
+      // Something else: a new command replaces the one waiting; words that are no command
+      // (a misheard "yes") leave it waiting and ask again.
+      if (parseOwnerCommand(raw, this.stored.document, this.business.now()).kind === 'unknown') {
+        const again = this.who.channel === 'call' ? `Sorry, I didn't catch that. ${p.readBack} Shall I do it? Say yes or no.`
+          : p.pin ? 'Reply with your PIN to confirm, or NO.' : 'Reply YES to confirm, or NO.';
+        return { reply: again, state };
+      }
       await audit('abandoned');
     }
     return this.command(raw);
@@ -93,7 +103,8 @@ export class OwnerAgent {
       const pinLike = PIN_ONLY.test(said.trim().toLowerCase().replace(/[.!?]+$/, ''));
       await this.desk.audit(this.stored, this.who, { kind: 'unknown', tier: 'none', verdict: 'not_understood', said: pinLike ? '(digits, not kept)' : said });
       if (pinLike) return { reply: 'Nothing is waiting for a PIN. Send the command first.', state: {} };
-      return { reply: cmd.hint ?? `Sorry, I didn't get that. ${OWNER_HELP}`, state: {} };
+      const help = this.who.channel === 'call' ? VOICE_HELP : OWNER_HELP;
+      return { reply: cmd.hint ?? `Sorry, I didn't get that. ${help}`, state: {} };
     }
     const need = requirement(cmd.kind, this.who.channel);
     const plan = await this.desk.plan(this.stored, cmd, this.who);

@@ -54,6 +54,9 @@ describe("the owner's line on a call", () => {
     await app.business.customers.update(c.id, { name: 'Ana Garcia', address: '12 Oak Ave' });
     ids.sat = (await app.business.scheduling.book({ context: demoContext.name, service: 'standard', start: new Date('2026-11-21T15:00:00Z'), customerId: c.id, source: 'admin' })).appointment.id;
     ids.fri3 = (await app.business.scheduling.book({ context: demoContext.name, service: 'standard', start: new Date('2026-11-20T21:00:00Z'), customerId: c.id, source: 'admin' })).appointment.id;
+    const lee = (await app.business.customers.findOrCreateByPhone('+15125550302'))!.customer;
+    await app.business.customers.update(lee.id, { name: 'Grace Lee', address: '5 Elm St' });
+    ids.leeTue = (await app.business.scheduling.book({ context: demoContext.name, service: 'standard', start: new Date('2026-11-24T16:00:00Z'), customerId: lee.id, source: 'admin' })).appointment.id;
     now = FRIDAY_NOON;
     const stored = await app.contexts.get(demoContext.name);
     await app.business.calls.start({ direction: 'inbound', backend: 'sip', from: STRANGER, to: BIZ, contextId: stored.id });
@@ -95,11 +98,12 @@ describe("the owner's line on a call", () => {
     return (await agentTurns(n))[n - 1]!;
   }
   /** Says `line` and checks the answer; a mismatch names what the recognizer heard. */
-  async function answers(caller: TestCaller, line: string, n: number, expected: string): Promise<void> {
+  async function answers(caller: TestCaller, line: string, n: number, expected: string | RegExp): Promise<void> {
     const got = await exchange(caller, line, n);
     const evs = await app.business.calls.events((await callRecord()).id);
     const heard = evs.filter((e) => e.kind === 'turn' && e.role === 'caller').at(-1)?.text;
-    expect(got, `said "${line}", heard "${heard}"`).toBe(expected);
+    if (typeof expected === 'string') expect(got, `said "${line}", heard "${heard}"`).toBe(expected);
+    else expect(got, `said "${line}", heard "${heard}"`).toMatch(expected);
   }
   const ownerCommands = () => app.store.db.selectFrom('audit_log').select(['details']).where('action', '=', 'owner.command').execute();
 
@@ -130,7 +134,7 @@ describe("the owner's line on a call", () => {
     await answers(caller, "What's on tomorrow?", 3, '1 booked tomorrow: 9 AM standard cleaning for Ana Garcia at 12 Oak Ave.');
     // Numbers are read out digit by digit (the record keeps what was said).
     await answers(caller, 'Block the last caller.', 4, 'Block 5 1 2, 5 5 5, 0 7 7 7: their calls get declined. Shall I do it?');
-    await answers(caller, 'Yes.', 5, 'Blocked 5 1 2, 5 5 5, 0 7 7 7.');
+    await answers(caller, 'Yes please.', 5, 'Blocked 5 1 2, 5 5 5, 0 7 7 7.');
     expect((await app.business.route(BIZ, STRANGER))!.decision.action).toBe('reject');
     const ended = new Promise((r) => call.once('ended', r));
     await caller.say("That's all.");
@@ -148,7 +152,7 @@ describe("the owner's line on a call", () => {
     await answers(caller, 'Yes please.', 4, 'Cancelled the standard cleaning on Friday, Nov 20 at 3 PM.');
     expect((await app.business.scheduling.get(ids.fri3!)).status).toBe('cancelled');
     await answers(caller, "Call me at six with tomorrow's schedule.", 5, "Call you at 5 1 2, 5 5 5, 0 1 9 9 Friday, Nov 20 at 6 PM with the next day's schedule. Shall I do it?");
-    await answers(caller, 'Yes.', 6, "I'll call you Friday, Nov 20 at 6 PM.");
+    await answers(caller, 'Yes please.', 6, "I'll call you Friday, Nov 20 at 6 PM.");
     await call.hangup();
 
     // 5:59 pm: nothing yet. 6 pm: the outbox places the call through the trunk, and the owner hears the schedule.
@@ -171,7 +175,43 @@ describe("the owner's line on a call", () => {
     expect(note?.text).toBe("Here is tomorrow's schedule, Saturday, November 21. 1 booked tomorrow: 9 AM standard cleaning for Ana Garcia at 12 Oak Ave.");
   }, 120_000);
 
+  it('the rest of the commands by voice: messages, a text to a customer, a move, hours, forwarding and an alert rule', async () => {
+    now = FRIDAY_NOON;
+    const stored = await app.contexts.get(demoContext.name);
+    await app.business.messages.take(stored, { kind: 'voicemail', body: 'Please call me back about Tuesday', callerName: 'Bob', callerNumber: '+15125550555' });
+    const call = (await phone.dial(BIZ)) as SipCall;
+    const caller = new TestCaller(call);
+    await caller.nextTurn();
+    await call.sendDtmf(`*${PIN}#`);
+    await caller.nextTurn();
+    let n = 2;
+    const step = (line: string, expected: string | RegExp) => answers(caller, line, ++n, expected);
+    await step('Any messages?', /^\d new messages?\. .*voicemail from Bob: Please call me back about Tuesday/);
+    await step("Text the Garcias we're running twenty minutes late.", /^Text Ana Garcia at 5 1 2, 5 5 5, 0 3 0 1: "Sparkle .* Shine Cleaning: We're running twenty minutes late" Shall I do it\?$/);
+    await step('Yes please.', 'Texted Ana Garcia.');
+    await step("Move Grace Lee's Tuesday visit to Thursday at ten.", "Move Grace Lee's standard cleaning on Tuesday, Nov 24 at 10 AM to Thursday, Nov 26 at 10 AM; they get a text saying so. Shall I do it?");
+    await step('Yes please.', 'Moved to Thursday, Nov 26 at 10 AM.');
+    await step("We're closed Monday for the holiday.", "Mark Monday, November 23 closed, \"Holiday\"; callers hear you're closed. Shall I do it?");
+    await step('Yes please.', 'Done: closed Monday, November 23.');
+    await step('Close early today at three.', 'Close at 3 PM on Friday, November 20 instead of 12 AM. Shall I do it?');
+    await step('Yes please.', 'Done: closing at 3 PM that day.');
+    await step('Forward calls to my cell until five.', "Forward calls to Office desk phone, then Maria's cell until Friday, Nov 20 at 5 PM. Shall I do it?");
+    await step('Yes please.', 'Forwarding calls until 5 PM.');
+    await step('Notify me when a VIP calls.', 'Text 5 1 2, 5 5 5, 0 1 9 9 when a VIP calls. Shall I do it?');
+    await step('Yes please.', 'Alert set.');
+    await call.hangup();
+    const doc = (await app.contexts.get(demoContext.name)).document;
+    expect(doc.holidays.map((h) => [h.date, h.hours])).toEqual([['2026-11-20', [{ open: '00:00', close: '15:00' }]], ['2026-11-23', []]]);
+    expect(doc.owner.forwardUntil).toBe('2026-11-20T17:00:00.000-06:00');
+    expect(doc.alerts).toContainEqual({ on: 'vip_call', via: 'sms', to: OWNER });
+    expect((await app.business.scheduling.get(ids.leeTue!)).start.toISOString()).toBe('2026-11-26T16:00:00.000Z');
+    const text = await app.store.db.selectFrom('outbox').select(['recipient', 'payload']).where('purpose', '=', 'owner_text').executeTakeFirstOrThrow();
+    expect(text.recipient).toBe('+15125550301');
+  }, 240_000);
+
   it('wrong PINs on the keypad lock owner access (even the right PIN then) and alert the owner', async () => {
+    // Sunday noon: past the forwarding the owner set above (calls would ring the owner's phones instead).
+    now = new Date('2026-11-22T18:00:00Z');
     const call = (await phone.dial(BIZ)) as SipCall;
     const caller = new TestCaller(call);
     await caller.nextTurn();

@@ -23,6 +23,9 @@ describe('owner commands', () => {
     expect(parse("move missus lee's tuesday visit to thursday at ten")).toMatchObject({ kind: 'move', fromDay: '2026-11-24', to: '2026-11-26T10:00:00.000-06:00' });
     expect(parse('Cancel my 3 pm.')).toEqual({ kind: 'cancel', hour: 15, minute: 0 });
     expect(parse('cancel my three p.m.')).toEqual({ kind: 'cancel', hour: 15, minute: 0 });
+    // What the recognizer sometimes writes for it.
+    expect(parse('can my three p.m.')).toEqual({ kind: 'cancel', hour: 15, minute: 0 });
+    expect(parse('can my appointment be moved')).toMatchObject({ kind: 'unknown' });
     expect(parse("We're closed Friday for the holiday.")).toEqual({ kind: 'close_day', date: '2026-11-20', name: 'Holiday' });
     expect(parse('Close early today at 3.')).toEqual({ kind: 'close_early', date: '2026-11-20', close: '15:00' });
     expect(parse('close early today at three')).toEqual({ kind: 'close_early', date: '2026-11-20', close: '15:00' });

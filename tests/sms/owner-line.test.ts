@@ -132,6 +132,8 @@ describeStores('the owner\'s line by text', ({ store }) => {
 
   it('NO leaves everything as it was, and that is audited too', async () => {
     expect(await text('Text Grace Lee that the crew is on the way')).toMatch(/^Text Grace Lee/);
+    // Words that are no command leave it waiting.
+    expect(await text('hmm')).toBe('Reply YES to confirm, or NO.');
     expect(await text('no')).toBe('OK, not done.');
     expect(telnyx.sent.filter((m) => m.to === LEE && /crew/.test(m.text))).toHaveLength(0);
     expect(await lastCommand()).toMatchObject({ command: 'text_customer', verdict: 'declined' });
@@ -153,7 +155,7 @@ describeStores('the owner\'s line by text', ({ store }) => {
   });
 
   it('the high tier (hours, routing, blocks) needs the PIN by text: YES alone is not enough', async () => {
-    expect(await text("We're closed Monday for the holiday.")).toBe("Mark Monday, November 23 closed (Holiday): callers hear you're closed. Reply with your PIN to confirm, or NO.");
+    expect(await text("We're closed Monday for the holiday.")).toBe("Mark Monday, November 23 closed, \"Holiday\"; callers hear you're closed. Reply with your PIN to confirm, or NO.");
     expect(await text('YES')).toBe('This change needs your PIN: reply with the PIN to confirm, or NO.');
     expect((await doc()).holidays.find((h) => h.date === '2026-11-23')).toBeUndefined();
     expect(await text(PIN)).toBe('Done: closed Monday, November 23.');

@@ -145,7 +145,7 @@ export class OwnerDesk {
       }
       case 'close_day':
         if (cmd.date < now.toISODate()!) return { type: 'refuse', text: 'That day has passed.' };
-        return change(`Mark ${DateTime.fromISO(cmd.date).toFormat('cccc, LLLL d')} closed (${cmd.name}): callers hear you're closed.`, { kind: 'close_day', date: cmd.date, name: cmd.name });
+        return change(`Mark ${DateTime.fromISO(cmd.date).toFormat('cccc, LLLL d')} closed, "${cmd.name}"; callers hear you're closed.`, { kind: 'close_day', date: cmd.date, name: cmd.name });
       case 'close_early': {
         const day = DateTime.fromISO(cmd.date, { zone: ctx.timezone });
         const { intervals } = intervalsOn(ctx, ctx.hours, day);

@@ -83,7 +83,8 @@ function hhmm(c: { hour: number; minute: number }): string {
 }
 
 export function parseOwnerCommand(raw: string, ctx: BusinessContext, nowDate: Date): ParseResult {
-  const t = clean(raw);
+  // The recognizer's usual slips of "cancel my 3 pm" ("can my", "can sell my"): no other command starts so.
+  const t = clean(raw).replace(/^(?:can sell|can)(?= my \d)/, 'cancel');
   const now = DateTime.fromJSDate(nowDate, { zone: ctx.timezone });
   const dayWord = new RegExp(`\\b${DAY_RE}\\b`).exec(t)?.[1];
 
