@@ -71,6 +71,11 @@ export interface BookingRequest {
 
 const EXCLUSION_VIOLATION = '23P01';
 const isOverlap = (e: unknown) => (e as { code?: string }).code === EXCLUSION_VIOLATION;
+/**
+ * Postgres ends one of two transactions that wait on each other (two bookings checking the same
+ * exclusion index: deadlock 40P01) or cannot be serialised (40001); it is safe to look again.
+ */
+const isContention = (e: unknown) => ['40P01', '40001'].includes((e as { code?: string }).code ?? '');
 
 export class SchedulingService {
   constructor(
@@ -189,7 +194,7 @@ export class SchedulingService {
         });
         return { appointment: view, quote: q };
       } catch (e) {
-        if (!isOverlap(e)) throw e;
+        if (!isOverlap(e) && !isContention(e)) throw e;
       }
     }
     throw await this.unavailable(stored, q, svc.crewSize, start);
@@ -269,7 +274,7 @@ export class SchedulingService {
           return view;
         });
       } catch (e) {
-        if (!isOverlap(e)) throw e;
+        if (!isOverlap(e) && !isContention(e)) throw e;
       }
     }
     throw new SlotUnavailableError('that time is already taken', 'taken');
