@@ -191,6 +191,13 @@ describe('admin console', () => {
     if (!onPage) await page.click('text=Next week →');
     await page.waitForSelector(`[data-appointment="${booked.appointment.id}"]`);
     await shot('appointments');
+    // The visit's day on its own, then back to its week.
+    await page.click(`[data-day="${start.toISODate()}"]`);
+    await page.waitForSelector(`#day [data-appointment="${booked.appointment.id}"]`);
+    expect(await page.textContent('#day h2')).toContain(start.toFormat('d'));
+    await shot('calendar-day');
+    await page.click('#week-view');
+    await page.waitForSelector(`#week [data-appointment="${booked.appointment.id}"]`);
     // Move it to 14:00 the same day, entered on the business's clock.
     await page.fill(`[data-move="${booked.appointment.id}"]`, `${start.toISODate()}T14:00`);
     await page.click(`[data-move-button="${booked.appointment.id}"]`);

@@ -5,7 +5,7 @@ import { showPhone } from '../phone.js';
 import { ErrorDisplay } from '../forms.js';
 import { CALENDAR_DEFAULTS } from '../settings.js';
 
-/** The calendar: the week from a day, visits with who they are for; add, move, cancel (with undo). */
+/** The calendar: the week from a day, or one day; visits with who they are for; add, move, cancel (with undo). */
 
 
 type Appt = { id: string; context: string; serviceName: string; start: string; end: string; address: string | null; crews: string[]; status: string; customerName: string | null; customerPhone: string | null };
@@ -18,21 +18,24 @@ let adding = false;
 /** The visit whose "Cancel this visit?" is showing. */
 let confirming: string | undefined;
 
-export async function appointmentsPage(app: HTMLElement, weekOffset = 0): Promise<void> {
+/** `offset`: weeks from today (week view) or days from today (day view). */
+export async function appointmentsPage(app: HTMLElement, offset = 0, view: 'week' | 'day' = 'week'): Promise<void> {
+  const span = view === 'day' ? 1 : 7;
   const start = new Date();
   start.setHours(0, 0, 0, 0);
-  start.setDate(start.getDate() + weekOffset * 7);
-  const end = new Date(start.getTime() + 7 * 86_400_000);
+  start.setDate(start.getDate() + offset * span);
+  const end = new Date(start.getTime() + span * 86_400_000);
   const [appts, contexts] = await Promise.all([
     api<Appt[]>('GET', `/scheduling/appointments?from=${start.toISOString()}&to=${end.toISOString()}`),
     api<Ctx[]>('GET', '/contexts'),
   ]);
-  const redraw = () => appointmentsPage(app, weekOffset);
+  const redraw = () => appointmentsPage(app, offset, view);
   // Visits are shown on the business's clock, wherever the owner's browser is.
   const tz = (name: string) => contexts.find((c) => c.name === name)?.timezone ?? undefined;
   const dayKey = (d: Date, zone?: string) => d.toLocaleDateString('en-CA', { timeZone: zone });
   const time = (iso: string, ctx: string) => new Date(iso).toLocaleString([], { weekday: 'short', hour: 'numeric', minute: '2-digit', timeZone: tz(ctx) });
-  const days = Array.from({ length: 7 }, (_, i) => new Date(start.getTime() + i * 86_400_000));
+  const days = Array.from({ length: span }, (_, i) => new Date(start.getTime() + i * 86_400_000));
+  const dayOffset = (d: Date) => Math.round((d.getTime() - new Date(new Date().setHours(0, 0, 0, 0)).getTime()) / 86_400_000);
   const status = h('p#appt-status', { role: 'status' });
   /** Buttons for the times the server offers instead; `iso` → local wall time for the server. */
   const alternatives = (e: ApiError, ctx: string, pick: (iso: string) => Promise<void>) => {
@@ -84,13 +87,22 @@ export async function appointmentsPage(app: HTMLElement, weekOffset = 0): Promis
   onLive((e) => { if (e.type === 'booking' && !busy() && !adding && !confirming) void redraw(); });
   app.replaceChildren(
     h('h1', {}, 'Calendar'),
-    h('p.actions', {},
-      h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, weekOffset - 1) }, '← Previous week'),
-      h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, weekOffset + 1) }, 'Next week →')),
+    view === 'day'
+      ? h('p.actions', {},
+        h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, offset - 1, 'day') }, '← Previous day'),
+        h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, offset + 1, 'day') }, 'Next day →'),
+        h('button.secondary#week-view', { type: 'button', onclick: () => void appointmentsPage(app, Math.floor(offset / 7)) }, 'Whole week'))
+      : h('p.actions', {},
+        h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, offset - 1) }, '← Previous week'),
+        h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, offset + 1) }, 'Next week →')),
     status,
     await addVisit(contexts, redraw, alternatives),
-    h('div.week#week', {}, ...days.map((d) => h('div', {},
-      h('h2', {}, d.toLocaleDateString([], { weekday: 'short', month: 'short', day: 'numeric' })),
+    h(view === 'day' ? 'div.day#day' : 'div.week#week', {}, ...days.map((d) => h('div', {},
+      // A day's heading opens that day on its own.
+      h('h2', {}, view === 'day'
+        ? d.toLocaleDateString([], { weekday: 'long', month: 'long', day: 'numeric' })
+        : h('button.link', { type: 'button', 'data-day': dayKey(d), title: 'Show this day alone', onclick: () => void appointmentsPage(app, dayOffset(d), 'day') },
+          d.toLocaleDateString([], { weekday: 'short', month: 'short', day: 'numeric' }))),
       ...appts.filter((a) => dayKey(new Date(a.start), tz(a.context)) === dayKey(d)).map(visit)))),
   );
 }
