@@ -245,13 +245,17 @@ async function main(): Promise<number> {
     writeFileSync(join(dir, 'accounts'), `<sip:${callDefaults.callerId}@127.0.0.1>;regint=0;audio_codecs=PCMU\n`);
 
     process.stdout.write(`calling ${number} at ${target}:${cfg.sip.port} with baresip ...\n`);
-    phone = spawn('baresip', ['-f', dir, '-e', `/dial sip:${number}@${target}:${cfg.sip.port}`, '-t', String(callDefaults.maxCallS)], { stdio: 'ignore' });
+    phone = spawn('baresip', ['-f', dir, '-t', String(callDefaults.maxCallS)], { stdio: 'ignore' });
     let exited = false;
     phone.on('exit', () => (exited = true));
     control = await BaresipControl.connect(ctrlPort, 10_000);
     let closed: string | undefined;
     void control.next(['CALL_CLOSED']).then((e) => (closed = e.param ?? 'closed'));
-    const up = await Promise.race([control.next(['CALL_ESTABLISHED', 'CALL_CLOSED']), delay(callDefaults.answerTimeoutMs).then(() => ({ type: 'timeout', param: 'no answer' }))]);
+    // Dialled over the control socket once it is open, so no event of the call can be missed.
+    const answered = control.next(['CALL_ESTABLISHED', 'CALL_CLOSED']);
+    const dialled = await control.command('dial', `sip:${number}@${target}:${cfg.sip.port}`);
+    if (!dialled.ok) throw new Error(`baresip could not dial (${dialled.data})`);
+    const up = await Promise.race([answered, delay(callDefaults.answerTimeoutMs).then(() => ({ type: 'timeout', param: 'no answer' }))]);
     if (up.type !== 'CALL_ESTABLISHED') throw new Error(`the call was not answered (${up.param ?? up.type})`);
 
     let dump: string | undefined;
