@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { upsample2x } from '../audio.js';
 import type { Vad, VadEvent } from '../types.js';
 import { EnergyVad } from './energy.js';
-import { ModelMissingError, sileroDefaults, type SileroOptions } from './silero.js';
+import { ModelMissingError, sherpaVadConfig, sileroDefaults, type SileroOptions } from './silero.js';
 import { existsSync } from 'node:fs';
 
 /**
@@ -38,19 +38,7 @@ export class SileroHost {
 
   constructor(o: SileroOptions & { warm?: number; maxIdle?: number }) {
     if (!existsSync(o.model)) throw new ModelMissingError(o.model);
-    const config = {
-      sileroVad: {
-        model: o.model,
-        threshold: o.threshold ?? sileroDefaults.threshold,
-        minSilenceDuration: o.minSilenceS ?? sileroDefaults.minSilenceS,
-        minSpeechDuration: o.minSpeechS ?? sileroDefaults.minSpeechS,
-        maxSpeechDuration: sileroDefaults.maxSpeechS,
-        windowSize: 512,
-      },
-      sampleRate: 16000,
-      numThreads: 1,
-      debug: false,
-    };
+    const config = sherpaVadConfig(o);
     this.worker = new Worker(fileURLToPath(new URL('./vad-worker.cjs', import.meta.url)), {
       workerData: { config, maxIdle: o.maxIdle ?? vadHostDefaults.maxIdle },
     });

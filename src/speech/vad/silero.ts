@@ -45,6 +45,23 @@ export interface SpeechSegment {
   endMs: number;
 }
 
+/** sherpa-onnx's Silero configuration for these options: one place for the in-process VAD and the VAD worker. */
+export function sherpaVadConfig(o: SileroOptions) {
+  return {
+    sileroVad: {
+      model: o.model,
+      threshold: o.threshold ?? sileroDefaults.threshold,
+      minSilenceDuration: o.minSilenceS ?? sileroDefaults.minSilenceS,
+      minSpeechDuration: o.minSpeechS ?? sileroDefaults.minSpeechS,
+      maxSpeechDuration: sileroDefaults.maxSpeechS,
+      windowSize: 512,
+    },
+    sampleRate: 16000,
+    numThreads: 1,
+    debug: false,
+  };
+}
+
 export class SileroVad implements Vad {
   readonly name = 'silero';
   private readonly vad: SherpaVad;
@@ -58,19 +75,7 @@ export class SileroVad implements Vad {
   constructor(o: SileroOptions) {
     if (!existsSync(o.model)) throw new ModelMissingError(o.model);
     const sherpa = require('sherpa-onnx-node') as { Vad: new (cfg: unknown, bufferSeconds: number) => SherpaVad };
-    this.vad = new sherpa.Vad({
-      sileroVad: {
-        model: o.model,
-        threshold: o.threshold ?? sileroDefaults.threshold,
-        minSilenceDuration: o.minSilenceS ?? sileroDefaults.minSilenceS,
-        minSpeechDuration: o.minSpeechS ?? sileroDefaults.minSpeechS,
-        maxSpeechDuration: sileroDefaults.maxSpeechS,
-        windowSize: 512,
-      },
-      sampleRate: 16000,
-      numThreads: 1,
-      debug: false,
-    }, 60);
+    this.vad = new sherpa.Vad(sherpaVadConfig(o), 60);
   }
 
   get speaking(): boolean {
