@@ -14,7 +14,7 @@ import { SphinxStt } from '../../src/speech/stt/sphinx/index.js';
 import { telephoneModelDir } from '../../src/speech/index.js';
 import { contextPhrases } from '../../src/agent/voice/phrases.js';
 import { freePort } from '../helpers/ports.js';
-import { BUILT_MODELS_DIR, MODELS_DIR, frames } from '../helpers/audio.js';
+import { BUILT_MODELS_DIR, MODELS_DIR, concat, frames, silence, sound } from '../helpers/audio.js';
 import { TestCaller } from '../helpers/caller.js';
 import { AgentTools } from '../../src/agent/tools.js';
 import { placePurposeCall } from '../../src/agent/voice/outbound.js';
@@ -270,6 +270,8 @@ describe('talking to the agent', () => {
       { to: '+15125550142', context, purpose: 'reminder', appointmentId: visit.appointment.id },
     );
     const caller = await answered;
+    // A person answers the way people do, and waits.
+    await caller.say('Hello?');
     const opening = await caller.nextTurn();
     expect(opening.length / 8000).toBeGreaterThan(3);
     // What the customer heard names their visit.
@@ -283,7 +285,49 @@ describe('talking to the agent', () => {
     expect(evs.find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toMatch(/^Hi, this is Sam from Sparkle and Shine Cleaning, calling to remind you about your standard cleaning/);
     // The visit is still booked.
     expect((await app.business.scheduling.get(visit.appointment.id)).status).toBe('booked');
+    // The agent knew it had a person on the line.
+    expect(rec!.result).toMatchObject({ answeredBy: 'human' });
   }, 60_000);
+
+  it('leaves a reminder on an answering machine after its beep, and records that it did', async () => {
+    const context = await app.contexts.get(demoContext.name);
+    const { customer } = (await app.business.customers.findOrCreateByPhone('+15125550143'))!;
+    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
+    const { slots } = await tools.availability({ service: 'deep', from: new Date(Date.now() + 10 * 86_400_000).toISOString() });
+    const visit = await tools.book({ service: 'deep', start: slots[0]!.start, address: '14 Elm Street' });
+    // The machine: a recorded greeting, its beep, then it records whatever comes.
+    let beepOverAt = 0;
+    const recorded: Int16Array[] = [];
+    const machine = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
+      void c.answer().then(async () => {
+        const m = new TestCaller(c);
+        c.on('audio', (f) => recorded.push(Int16Array.from(f.pcm)));
+        resolve(m);
+        await c.play(concat([silence(300), sound('vm-intro'), silence(300), sound('beep')])).done;
+        beepOverAt = Date.now();
+      });
+    }));
+    const { id, done } = await placePurposeCall(
+      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
+      { to: '+15125550143', context, purpose: 'reminder', appointmentId: visit.appointment.id },
+    );
+    const m = await machine;
+    // The agent hangs up after its message; the record says a voicemail was left.
+    expect(await done).toBe('voicemail_left');
+    // Nothing was said over the greeting: the agent's first sound came after the beep.
+    const firstLoud = m.timeline.find((t) => t.loud);
+    expect(beepOverAt).toBeGreaterThan(0);
+    expect(firstLoud!.at).toBeGreaterThanOrEqual(beepOverAt);
+    // What the machine recorded names the business and the visit.
+    const heard = await transcribe(concat(recorded));
+    expect(heard).toMatch(/sparkle and shine/);
+    expect(heard).toMatch(/deep clean/);
+    const rec = await app.business.calls.get(id);
+    expect(rec).toMatchObject({ direction: 'outbound', purpose: 'reminder', disposition: 'voicemail_left' });
+    expect(rec!.result).toMatchObject({ answeredBy: 'machine', voicemailLeft: true, after: 'beep' });
+    expect((await events(id)).find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toMatch(/^Hi, this is Sam from Sparkle and Shine Cleaning, calling to remind you about your deep cleaning .* call us back at/);
+    expect((await app.business.scheduling.get(visit.appointment.id)).status).toBe('booked');
+  }, 90_000);
 
   it('records the whole call after the consent line, caller and agent on their own channels', async () => {
     const stored = await app.contexts.get(demoContext.name);
