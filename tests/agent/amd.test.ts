@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnsweringMachineDetector, BeepFinder, type AmdVerdict } from '../../src/agent/call/amd.js';
+import { AnsweringMachineDetector, BeepFinder, TalkOverDetector, type AmdVerdict } from '../../src/agent/call/amd.js';
 import { FliteTts } from '../../src/speech/tts/flite.js';
 import { concat, frames, silence, sound, tone } from '../helpers/audio.js';
 
@@ -119,5 +119,22 @@ describe('waiting for the beep', () => {
     let r;
     for (const f of frames(long)) if ((r = b.accept(f, 8000))) break;
     expect(r).toEqual({ why: 'timeout', atMs: 10_000 });
+  });
+});
+
+describe('a person talking over the message', () => {
+  const heard = (pcm: Int16Array) => {
+    const d = new TalkOverDetector();
+    return [...frames(pcm)].some((f) => d.accept(f, 8000));
+  };
+
+  it('is heard when someone says something', () => {
+    expect(heard(concat([silence(500), sound('hello-world'), silence(500)]))).toBe(true);
+  });
+
+  it('is not a late beep, line noise or a click', () => {
+    expect(heard(concat([silence(300), sound('beep'), silence(300), tone(600, 1000, 8000)]))).toBe(false);
+    expect(heard(noise(3000))).toBe(false);
+    expect(heard(concat([tone(60, 1000, 12000), silence(400), tone(60, 700, 12000)]))).toBe(false);
   });
 });

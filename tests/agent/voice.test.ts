@@ -329,6 +329,42 @@ describe('talking to the agent', () => {
     expect((await app.business.scheduling.get(visit.appointment.id)).status).toBe('booked');
   }, 90_000);
 
+  it('talks with a person whose long hello sounded like a machine, once they talk over the message', async () => {
+    const context = await app.contexts.get(demoContext.name);
+    const { customer } = (await app.business.customers.findOrCreateByPhone('+15125550144'))!;
+    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
+    const { slots } = await tools.availability({ service: 'standard', from: new Date(Date.now() + 11 * 86_400_000).toISOString() });
+    const visit = await tools.book({ service: 'standard', start: slots[0]!.start, address: '16 Pine Street' });
+    const answered = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
+      void c.answer().then(() => resolve(new TestCaller(c)));
+    }));
+    const { id, done } = await placePurposeCall(
+      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
+      { to: '+15125550144', context, purpose: 'reminder', appointmentId: visit.appointment.id },
+    );
+    const person = await answered;
+    await person.say('Hello, this is the Morgan residence, Pat speaking, how can I help you?');
+    // The agent takes that for a machine and, after a quiet while, starts its message; Pat talks over it.
+    await person.agentStartsTalking(30_000);
+    person.reset();
+    await person.say('Hello? Who is this?');
+    // The message stopped, and the agent talks to Pat instead: an apology, then the reminder's question.
+    await vi.waitFor(async () => {
+      const evs = await events(id);
+      expect(evs.some((e) => e.kind === 'note' && /talked over the voicemail message/.test(e.text ?? ''))).toBe(true);
+      expect(evs.some((e) => e.kind === 'turn' && e.role === 'agent' && /^Sorry, I thought I'd reached your voicemail\. Hi, this is Sam/.test(e.text ?? ''))).toBe(true);
+    }, { timeout: 30_000, interval: 100 });
+    await person.nextTurn();
+    await person.say('Yes please.');
+    expect(await done).toBe('completed');
+    const rec = await app.business.calls.get(id);
+    expect(rec).toMatchObject({ disposition: 'completed' });
+    expect(rec!.result).toMatchObject({ answeredBy: 'human' });
+    const evs = await events(id);
+    expect(evs.some((e) => e.kind === 'note' && /talked over the voicemail message/.test(e.text ?? ''))).toBe(true);
+    expect(evs.filter((e) => e.kind === 'turn' && e.role === 'agent').map((e) => e.text)).toContainEqual(expect.stringMatching(/^Sorry, I thought I'd reached your voicemail\. Hi, this is Sam/));
+  }, 120_000);
+
   it('records the whole call after the consent line, caller and agent on their own channels', async () => {
     const stored = await app.contexts.get(demoContext.name);
     await app.contexts.save({ ...stored.document, recording: { enabled: true, consentMessage: 'This call is recorded.' } }, 'test');

@@ -124,19 +124,17 @@ export type BeepOptions = { [K in keyof typeof beepDefaults]: number };
  */
 export class BeepFinder {
   private readonly o: BeepOptions;
-  private readonly freqs: number[];
   private elapsedMs = 0;
   private silentMs = 0;
   private toneMs = 0;
   private toneBin = -1;
   private heardBeep = false;
   private done: { why: 'beep' | 'silence' | 'timeout'; atMs: number } | undefined;
-  private readonly coeffs = new Map<number, Float64Array>();
+  private readonly meter: ToneMeter;
 
   constructor(options: Partial<BeepOptions> = {}, private readonly silenceThreshold: number = amdDefaults.silenceThreshold) {
     this.o = { ...beepDefaults, ...options };
-    this.freqs = [];
-    for (let f = this.o.lowHz; f <= this.o.highHz; f += this.o.stepHz) this.freqs.push(f);
+    this.meter = new ToneMeter(this.o);
   }
 
   /** Returns why and when to start talking, once it is time. */
@@ -145,7 +143,7 @@ export class BeepFinder {
     const ms = (pcm.length / sampleRate) * 1000;
     this.elapsedMs += ms;
     const loud = meanAbs(pcm) > this.silenceThreshold;
-    const bin = loud ? this.toneIn(pcm, sampleRate) : -1;
+    const bin = loud ? this.meter.bin(pcm, sampleRate) : -1;
     if (bin >= 0 && (this.toneBin < 0 || Math.abs(bin - this.toneBin) <= 1)) {
       this.toneMs += ms;
       this.toneBin = bin;
@@ -162,8 +160,19 @@ export class BeepFinder {
     return undefined;
   }
 
-  /** The Goertzel bin holding at least `purity` of the frame's energy, or -1. */
-  private toneIn(pcm: Int16Array, sampleRate: number): number {
+}
+
+/** Goertzel filters over the beep band: which bin, if any, holds nearly all of a frame's energy. */
+export class ToneMeter {
+  private readonly freqs: number[] = [];
+  private readonly coeffs = new Map<number, Float64Array>();
+
+  constructor(private readonly o: Pick<BeepOptions, 'lowHz' | 'highHz' | 'stepHz' | 'purity'> = beepDefaults) {
+    for (let f = o.lowHz; f <= o.highHz; f += o.stepHz) this.freqs.push(f);
+  }
+
+  /** The bin holding at least `purity` of the frame's energy, or -1. */
+  bin(pcm: Int16Array, sampleRate: number): number {
     const n = pcm.length;
     let energy = 0;
     for (let i = 0; i < n; i++) energy += pcm[i]! * pcm[i]!;
@@ -197,5 +206,27 @@ export class BeepFinder {
       this.coeffs.set(sampleRate, c);
     }
     return c;
+  }
+}
+
+/**
+ * A person talking over the message the agent leaves: a machine records in silence, so speech
+ * from the far end (not a tone) for `talkOverMs` means somebody is there after all.
+ */
+export class TalkOverDetector {
+  private voicedMs = 0;
+  private gapMs = 0;
+  private readonly meter = new ToneMeter();
+
+  constructor(private readonly talkOverMs = 600, private readonly silenceThreshold: number = amdDefaults.silenceThreshold) {}
+
+  /** True once the far end has talked long enough. */
+  accept(pcm: Int16Array, sampleRate: number): true | undefined {
+    const ms = (pcm.length / sampleRate) * 1000;
+    if (meanAbs(pcm) > this.silenceThreshold && this.meter.bin(pcm, sampleRate) < 0) {
+      this.voicedMs += ms;
+      this.gapMs = 0;
+    } else if ((this.gapMs += ms) > 300) this.voicedMs = 0;
+    return this.voicedMs >= this.talkOverMs ? true : undefined;
   }
 }

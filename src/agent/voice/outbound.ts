@@ -7,7 +7,7 @@ import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
 import { VoiceSession } from './session.js';
 import { recordQualityOnEnd } from '../call/quality.js';
-import { AnsweringMachineDetector, BeepFinder, type AmdOptions, type AmdVerdict, type BeepOptions } from '../call/amd.js';
+import { AnsweringMachineDetector, BeepFinder, TalkOverDetector, type AmdOptions, type AmdVerdict, type BeepOptions } from '../call/amd.js';
 import { speech } from '../../speech/speak.js';
 import { forSpeech } from '../../speech/text.js';
 
@@ -46,20 +46,28 @@ export interface OutboundDeps {
 
 /** Feeds the far end's audio to `detector` until it says something or the call ends. */
 function listen<T>(call: Call, feed: (pcm: Int16Array, rate: number) => T | undefined): Promise<T | undefined> {
+  return listenUntil(call, feed);
+}
+
+/** As listen(), also giving up (undefined) when `signal` aborts. */
+function listenUntil<T>(call: Call, feed: (pcm: Int16Array, rate: number) => T | undefined, signal?: AbortSignal): Promise<T | undefined> {
   return new Promise((resolve) => {
     const onAudio = (f: { pcm: Int16Array; sampleRate: number }) => {
       const r = feed(f.pcm, f.sampleRate);
       if (r !== undefined) finish(r);
     };
     const onEnded = () => finish(undefined);
-    const finish = (r: T | undefined) => {
+    const onAbort = () => finish(undefined);
+    function finish(r: T | undefined) {
       call.off('audio', onAudio);
       call.off('ended', onEnded);
+      signal?.removeEventListener('abort', onAbort);
       resolve(r);
-    };
+    }
     call.on('audio', onAudio);
     call.on('ended', onEnded);
-    if (call.state === 'ended') finish(undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (call.state === 'ended' || signal?.aborted) finish(undefined);
   });
 }
 
@@ -107,6 +115,7 @@ export async function placePurposeCall(d: OutboundDeps, p: PurposeCall): Promise
     recordQualityOnEnd(business.calls, id, call, (err) => d.logger?.warn({ err, callId: id }, 'call quality not saved'));
     try {
       let who: AmdVerdict | undefined;
+      let greeting = opening;
       if (d.amd !== false) {
         const { beep, ...o } = d.amd ?? {};
         const detector = new AnsweringMachineDetector(o);
@@ -116,11 +125,18 @@ export async function placePurposeCall(d: OutboundDeps, p: PurposeCall): Promise
           return 'abandoned';
         }
         await business.calls.event(id, 'note', { role: 'system', text: `answered by ${who.answeredBy === 'unknown' ? 'someone (not sure who)' : `a ${who.answeredBy}`}: ${who.reason}`, data: who });
-        if (who.answeredBy === 'machine') return await leaveVoicemail(call, who, beep);
+        if (who.answeredBy === 'machine') {
+          const left = await leaveVoicemail(call, who, beep);
+          if (left !== 'person') return left;
+          // Somebody talked over the message: a person with a long hello after all.
+          who = { answeredBy: 'human', reason: `talked over the voicemail message (${who.reason})`, atMs: who.atMs };
+          await business.calls.event(id, 'note', { role: 'system', text: 'a person talked over the voicemail message: talking with them', data: who });
+          greeting = `Sorry, I thought I'd reached your voicemail. ${opening}`;
+        }
       }
       const session = new VoiceSession(
         { business, tts, stt, newVad: d.speech.newVad, dataDir: d.dataDir, logger: d.logger, transcribe: d.speech.transcribe, llm: d.speech.llm, ...(d.llmMaxTokens ? { llmMaxTokens: d.llmMaxTokens } : {}), ...(d.llmUnderstands !== undefined ? { llmUnderstands: d.llmUnderstands } : {}) },
-        { call, callId: id, context: p.context, greeting: opening, customer, initialState },
+        { call, callId: id, context: p.context, greeting, customer, initialState },
       );
       const r = await session.run();
       await business.calls.ended(id, r.disposition, { summary: `${p.purpose}: ${r.summary}`, result: { purpose: p.purpose, reached: true, ...(who ? { answeredBy: who.answeredBy } : {}) } });
@@ -141,8 +157,20 @@ export async function placePurposeCall(d: OutboundDeps, p: PurposeCall): Promise
       await business.calls.ended(id, 'no_answer', { summary: `${p.purpose}: an answering machine, which hung up before the message`, result: { ...result, voicemailLeft: false } });
       return 'no_answer';
     }
+    const message = call.play(speech(tts!, voicemail, call.sampleRate));
+    // A machine records in silence; speech over the message is a person, and the message stops.
+    const talk = new TalkOverDetector();
+    const stopListening = new AbortController();
+    const interrupted = listenUntil(call, (pcm, rate) => talk.accept(pcm, rate), stopListening.signal);
+    const first = await Promise.race([message.done, interrupted.then((r) => (r ? 'person' as const : undefined))]);
+    stopListening.abort();
+    if (first === 'person') {
+      message.cancel();
+      await business.calls.event(id, 'turn', { role: 'agent', text: forSpeech(voicemail), data: { voicemail: true, after: cue.why, cutShortMs: message.playedMs() } });
+      return 'person';
+    }
+    const played = first ?? (await message.done);
     await business.calls.event(id, 'turn', { role: 'agent', text: forSpeech(voicemail), data: { voicemail: true, after: cue.why } });
-    const played = await call.play(speech(tts!, voicemail, call.sampleRate)).done;
     await call.hangup('voicemail left').catch(() => {});
     const left = played.completed;
     await business.calls.ended(id, left ? 'voicemail_left' : 'no_answer', {
