@@ -17,7 +17,7 @@ import type { Tts } from '../../src/speech/types.js';
 import { freePort } from '../../tests/helpers/ports.js';
 import { BUILT_MODELS_DIR, MODELS_DIR, concat } from '../../tests/helpers/audio.js';
 import { TestCaller } from '../../tests/helpers/caller.js';
-import { percentile, type Metrics, type Suite } from '../lib.js';
+import { percentile, trailingSilenceMs, type Metrics, type Suite } from '../lib.js';
 
 /**
  * Task success over SIP on the offline floor: scripted callers who want something (book, a price,
@@ -72,17 +72,6 @@ function withNoise(pcm: Int16Array, seed: number): Int16Array {
     s = (s * 1103515245 + 12345) & 0x7fffffff;
     return Math.max(-32768, Math.min(32767, x + ((s % 1600) - 800)));
   });
-}
-
-function trailingSilenceMs(pcm: Int16Array, rate = 8000): number {
-  const frame = rate / 50;
-  let end = pcm.length;
-  for (; end >= frame; end -= frame) {
-    let sum = 0;
-    for (let i = end - frame; i < end; i++) sum += pcm[i]! * pcm[i]!;
-    if (Math.sqrt(sum / frame) > 300) break;
-  }
-  return ((pcm.length - end) / rate) * 1000;
 }
 
 /** What a caller with `task` says to the agent's last words, as a person would answer them. */

@@ -78,6 +78,20 @@ describe('talking to the agent', () => {
     return app.business.calls.events(callId);
   }
 
+  /** A visit booked for the customer at `phone`, `days` out; the agent's reminder call placed. */
+  async function remind(phone_: string, service: string, days: number, address: string) {
+    const context = await app.contexts.get(demoContext.name);
+    const { customer } = (await app.business.customers.findOrCreateByPhone(phone_))!;
+    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
+    const { slots } = await tools.availability({ service, from: new Date(Date.now() + days * 86_400_000).toISOString() });
+    const visit = await tools.book({ service, start: slots[0]!.start, address });
+    const placed = await placePurposeCall(
+      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
+      { to: phone_, context, purpose: 'reminder', appointmentId: visit.appointment.id },
+    );
+    return { visit, ...placed };
+  }
+
   /** The agent's record of the latest call (its call id differs from the caller's). */
   async function callRecord() {
     return app.store.db.selectFrom('calls').selectAll().orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
@@ -257,18 +271,10 @@ describe('talking to the agent', () => {
   }, 30_000);
 
   it('calls a customer to remind them of a visit, speaks first, and records that they confirmed', async () => {
-    const context = await app.contexts.get(demoContext.name);
-    const { customer } = (await app.business.customers.findOrCreateByPhone('+15125550142'))!;
-    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
-    const { slots } = await tools.availability({ service: 'standard', from: new Date(Date.now() + 9 * 86_400_000).toISOString() });
-    const visit = await tools.book({ service: 'standard', start: slots[0]!.start, address: '12 Oak Street' });
     const answered = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
       void c.answer().then(() => resolve(new TestCaller(c)));
     }));
-    const { id, done } = await placePurposeCall(
-      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
-      { to: '+15125550142', context, purpose: 'reminder', appointmentId: visit.appointment.id },
-    );
+    const { visit, id, done } = await remind('+15125550142', 'standard', 9, '12 Oak Street');
     const caller = await answered;
     // A person answers the way people do, and waits.
     await caller.say('Hello?');
@@ -290,11 +296,6 @@ describe('talking to the agent', () => {
   }, 60_000);
 
   it('leaves a reminder on an answering machine after its beep, and records that it did', async () => {
-    const context = await app.contexts.get(demoContext.name);
-    const { customer } = (await app.business.customers.findOrCreateByPhone('+15125550143'))!;
-    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
-    const { slots } = await tools.availability({ service: 'deep', from: new Date(Date.now() + 10 * 86_400_000).toISOString() });
-    const visit = await tools.book({ service: 'deep', start: slots[0]!.start, address: '14 Elm Street' });
     // The machine: a recorded greeting, its beep, then it records whatever comes.
     let beepOverAt = 0;
     const recorded: Int16Array[] = [];
@@ -307,10 +308,7 @@ describe('talking to the agent', () => {
         beepOverAt = Date.now();
       });
     }));
-    const { id, done } = await placePurposeCall(
-      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
-      { to: '+15125550143', context, purpose: 'reminder', appointmentId: visit.appointment.id },
-    );
+    const { visit, id, done } = await remind('+15125550143', 'deep', 10, '14 Elm Street');
     const m = await machine;
     // The agent hangs up after its message; the record says a voicemail was left.
     expect(await done).toBe('voicemail_left');
@@ -330,18 +328,10 @@ describe('talking to the agent', () => {
   }, 90_000);
 
   it('talks with a person whose long hello sounded like a machine, once they talk over the message', async () => {
-    const context = await app.contexts.get(demoContext.name);
-    const { customer } = (await app.business.customers.findOrCreateByPhone('+15125550144'))!;
-    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
-    const { slots } = await tools.availability({ service: 'standard', from: new Date(Date.now() + 11 * 86_400_000).toISOString() });
-    const visit = await tools.book({ service: 'standard', start: slots[0]!.start, address: '16 Pine Street' });
     const answered = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
       void c.answer().then(() => resolve(new TestCaller(c)));
     }));
-    const { id, done } = await placePurposeCall(
-      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
-      { to: '+15125550144', context, purpose: 'reminder', appointmentId: visit.appointment.id },
-    );
+    const { id, done } = await remind('+15125550144', 'standard', 11, '16 Pine Street');
     const person = await answered;
     await person.say('Hello, this is the Morgan residence, Pat speaking, how can I help you?');
     // The agent takes that for a machine and, after a quiet while, starts its message; Pat talks over it.
