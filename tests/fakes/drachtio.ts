@@ -25,8 +25,6 @@ class FakeEndpoint extends EventEmitter implements FsEndpoint {
   }
   async api(command: string, args: string): Promise<unknown> {
     this.apis.push(`${command} ${args}`);
-    // uuid_break stops whatever FreeSWITCH is playing on this endpoint.
-    if (command === 'uuid_break') this.fork?.breakPlayback();
     return '+OK';
   }
   async bridge(other: FsEndpoint): Promise<void> {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
-  AudioSource, Call, CallEventMap, CallState, DialOptions, PlaybackHandle, Telephony, TransferResult, TransferTarget,
+  AudioSource, Call, CallEventMap, CallState, DialOptions, PlaybackHandle, Telephony, TelephonyStatus, TransferResult, TransferTarget,
 } from '../call.js';
 import { toE164 } from '../../util/phone.js';
 import type { DialPolicy } from '../../business/dial-policy.js';
@@ -30,17 +30,20 @@ export interface FsOptions {
   logger?: Logger | undefined;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
   onOutbound?: OutboundHook;
-  /** Reconnect backoff after drachtio or ESL is lost. */
+  /** First reconnect delay after drachtio or ESL is lost (doubles each failed attempt), ms. */
   reconnectMs?: number;
-  /**
-   * true (default): bidirectional streaming, FreeSWITCH's clock, killAudio + marks. false: the
-   * fallback for a mod_audio_fork without streaming — playAudio per item, uuid_break on barge-in.
-   */
-  streaming?: boolean;
+  /** Longest wait between reconnect attempts, ms. */
+  reconnectMaxMs?: number;
   /** Simultaneous calls (FRONTDESK_MAX_CALLS): an INVITE beyond them is answered 503 with Retry-After. */
   maxCalls?: number | undefined;
   /** Seconds a refused caller's carrier is asked to wait before trying again. */
   retryAfterS?: number;
+}
+
+/** Settles when `p` does or after `ms`, whichever is first (never rejects). */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => {}, () => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 export class FsCall extends EventEmitter<CallEventMap> implements Call {
@@ -70,7 +73,13 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
   async answer(): Promise<void> {
     if (this.state !== 'ringing' || !this.invite) return;
     const { endpoint, dialog } = await this.invite.accept();
-    await this.attach(endpoint, dialog);
+    try {
+      await this.attach(endpoint, dialog);
+    } catch (e) {
+      // Answered but no audio: hang up rather than leave a silent call (and its endpoint) behind.
+      await this.hangup('media_failed');
+      throw e;
+    }
     this.state = 'answered';
     this.emit('answered');
   }
@@ -167,6 +176,11 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   private readonly calls = new Set<FsCall>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private up = false;
+  private everUp = false;
+  private attempts = 0;
+  private downSince: number | undefined = performance.now();
+  private lastError = 'not connected yet';
   private readonly guard: DialGuard;
 
   constructor(private readonly o: FsOptions) {
@@ -183,38 +197,82 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
     return this.calls.size;
   }
 
+  /** Whether frontdesk can take calls through drachtio + FreeSWITCH now (for /health and /metrics). */
+  status(): TelephonyStatus {
+    if (this.up) return { up: true, detail: 'drachtio and FreeSWITCH connected' };
+    const s = this.downSince === undefined ? 0 : Math.round((performance.now() - this.downSince) / 1000);
+    return { up: false, detail: `drachtio/FreeSWITCH down for ${s} s: ${this.lastError}` };
+  }
+
+  /**
+   * Connects; if drachtio or FreeSWITCH is not there yet, keeps trying in the background (start
+   * never fails for an absent server: frontdesk comes up, /health says telephony is down until then).
+   */
   async start(): Promise<void> {
     const { seam } = this.o;
+    this.stopped = false;
     seam.on('invite', (inv: IncomingInvite) => this.onInvite(inv));
-    seam.on('disconnected', () => this.onLost());
-    await seam.connect();
+    seam.on('disconnected', (why?: string) => this.onLost(why ?? 'connection lost'));
+    await this.attempt();
+  }
+
+  private async attempt(): Promise<void> {
+    try {
+      await this.o.seam.connect();
+    } catch (err) {
+      if (this.stopped) return;
+      this.markDown((err as Error).message);
+      if (this.attempts === 0) this.o.logger?.error({ err: (err as Error).message }, 'drachtio/FreeSWITCH unreachable; retrying until both answer');
+      this.retry();
+      return;
+    }
+    if (this.stopped) {
+      await this.o.seam.close();
+      return;
+    }
+    if (this.attempts > 0 || this.everUp) this.o.logger?.info('drachtio/FreeSWITCH reconnected');
+    else this.o.logger?.info('drachtio/FreeSWITCH connected');
+    this.everUp = true;
+    this.attempts = 0;
+    this.up = true;
+    this.downSince = undefined;
+    this.lastError = '';
+  }
+
+  private markDown(why: string): void {
+    this.up = false;
+    this.lastError = why;
+    this.downSince ??= performance.now();
+  }
+
+  /** Forever, with capped exponential backoff. */
+  private retry(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const base = this.o.reconnectMs ?? 500;
+    const delay = Math.min(this.o.reconnectMaxMs ?? 15_000, base * 2 ** Math.min(this.attempts++, 10));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.attempt();
+    }, delay);
   }
 
   /** drachtio or ESL gone: the calls it carried are gone too; reconnect with backoff. */
-  private onLost(): void {
-    this.o.logger?.warn({ calls: this.calls.size }, 'drachtio/FreeSWITCH connection lost; ending calls and reconnecting');
-    for (const c of [...this.calls]) c.end('media_server_lost');
+  private onLost(why: string): void {
+    this.markDown(why);
     if (this.stopped) return;
-    let delay = this.o.reconnectMs ?? 1_000;
-    const retry = () => {
-      this.reconnectTimer = setTimeout(() => {
-        this.o.seam.connect().then(
-          () => this.o.logger?.info('drachtio/FreeSWITCH reconnected'),
-          () => {
-            delay = Math.min(delay * 2, 30_000);
-            retry();
-          },
-        );
-      }, delay);
-    };
-    retry();
+    this.o.logger?.warn({ calls: this.calls.size, why }, 'drachtio/FreeSWITCH connection lost; ending calls and reconnecting');
+    for (const c of [...this.calls]) c.end('media_server_lost');
+    this.retry();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    await Promise.all([...this.calls].map((c) => c.hangup('shutdown')));
+    this.reconnectTimer = undefined;
+    // A hang-up drachtio never confirms (it is gone or hung) must not hold shutdown up.
+    await Promise.all([...this.calls].map((c) => within(c.hangup('shutdown'), 2_000)));
     await this.o.seam.close();
+    this.up = false;
   }
 
   forget(call: FsCall): void {
@@ -230,15 +288,17 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   }
 
   async fork(endpoint: FsEndpoint, callId: string): Promise<ForkMedia> {
-    const streaming = this.o.streaming ?? true;
     const connected = this.o.forks.expect(callId, 8000);
-    await endpoint.forkAudioStart({
-      wsUrl: this.o.forkUrl, mixType: 'mono', sampling: '8000', metadata: { callId },
-      bidirectionalAudio: { enabled: true, streaming, sampleRate: 8000 },
-    });
-    const media = await connected;
-    if (!streaming) media.useFallback(() => void endpoint.api('uuid_break', `${endpoint.uuid} all`).catch(() => {}));
-    return media;
+    try {
+      await endpoint.forkAudioStart({
+        wsUrl: this.o.forkUrl, mixType: 'mono', sampling: '8000', metadata: { callId },
+        bidirectionalAudio: { enabled: true, streaming: true, sampleRate: 8000 },
+      });
+    } catch (e) {
+      this.o.forks.cancel(callId);
+      throw e;
+    }
+    return connected;
   }
 
   private onInvite(inv: IncomingInvite): void {
@@ -261,7 +321,12 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
       return { ok: false, status: (e as { status?: number }).status ?? 480, reason: (e as Error).message };
     }
     const owner = new FsCall(this, 'outbound', call.to, target.uri, undefined);
-    await owner.attach(leg.endpoint, leg.dialog);
+    try {
+      await owner.attach(leg.endpoint, leg.dialog);
+    } catch (e) {
+      await owner.hangup('media_failed');
+      return { ok: false, status: 500, reason: `owner leg has no audio: ${(e as Error).message}` };
+    }
     if (target.whisper) await owner.play(target.whisper).done;
     if (call.state !== 'answered' || !call.endpoint) {
       await owner.hangup('caller_gone');
@@ -279,7 +344,12 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
     const leg = await this.o.seam.call(uri, { timeoutSeconds: opts.timeoutSeconds ?? 60, ...(opts.from ? { callerId: opts.from } : {}) });
     const call = new FsCall(this, 'outbound', opts.from ?? '', toE164(to) ?? to, undefined);
     this.calls.add(call);
-    await call.attach(leg.endpoint, leg.dialog);
+    try {
+      await call.attach(leg.endpoint, leg.dialog);
+    } catch (e) {
+      await call.hangup('media_failed');
+      throw e;
+    }
     queueMicrotask(() => call.emit('answered'));
     return call;
   }
