@@ -86,6 +86,8 @@ export class FakeDrachtioServer extends FakeSocketServer {
 export class FakeEslServer extends FakeSocketServer {
   /** What `sofia status` lists: without the drachtio_mrf profile, drachtio-fsmrf cannot start. */
   profileUp = true;
+  /** What `module_exists` says yes to. */
+  readonly modules = new Set(['mod_sofia', 'mod_event_socket', 'mod_audio_fork']);
 
   constructor(readonly password: string) {
     super();
@@ -114,7 +116,8 @@ export class FakeEslServer extends FakeSocketServer {
     } else if (cmd.startsWith('event') || cmd.startsWith('events')) {
       sock.write('Content-Type: command/reply\nReply-Text: +OK event listener enabled json\n\n');
     } else if (cmd.startsWith('api ')) {
-      const body = cmd === 'api sofia status' ? this.sofiaStatus() : '-ERR no such command\n';
+      const mod = /^api module_exists (\S+)$/.exec(cmd);
+      const body = cmd === 'api sofia status' ? this.sofiaStatus() : mod ? String(this.modules.has(mod[1]!)) : '-ERR no such command\n';
       sock.write(`Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n${body}`);
     } else if (cmd === 'exit') {
       sock.write('Content-Type: command/reply\nReply-Text: +OK bye\n\n');
