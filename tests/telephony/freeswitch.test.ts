@@ -119,6 +119,12 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(loudFrames(owner.endpoint.fork!.heard)).toBeGreaterThanOrEqual(9);
     expect(leg.endpoint.bridgedWith).toBe(owner.endpoint.uuid);
     expect(leg.endpoint.destroyed).toBe(false);
+    expect(fs.handoverCount()).toBe(1);
+    // The owner hangs up: the caller gets a BYE, not dead air, and both FreeSWITCH channels go.
+    owner.dialog.remoteHangup();
+    expect(leg.dialog.destroyed).toBe(true);
+    expect([leg.endpoint.destroyed, owner.endpoint.destroyed]).toEqual([true, true]);
+    expect(fs.handoverCount()).toBe(0);
   });
 
   it('ends calls cleanly when drachtio or ESL drops, and reconnects with backoff', async () => {

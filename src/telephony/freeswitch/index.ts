@@ -174,6 +174,7 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
 export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telephony {
   readonly name = 'freeswitch' as const;
   private readonly calls = new Set<FsCall>();
+  private readonly handovers = new Set<() => void>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private up = false;
@@ -332,11 +333,40 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
       await owner.hangup('caller_gone');
       return { ok: false, status: 487, reason: 'the caller hung up during the whisper' };
     }
+    // The forks go before the bridge: nothing of ours is mixed into the conversation.
     owner.media?.close();
-    await call.endpoint.bridge(leg.endpoint);
     call.media?.close();
+    await Promise.all([leg.endpoint.forkAudioStop().catch(() => {}), call.endpoint.forkAudioStop().catch(() => {})]);
+    await call.endpoint.bridge(leg.endpoint);
+    const callerSide = { dialog: call.dialog!, endpoint: call.endpoint };
     call.end('transferred');
+    this.handover(callerSide, leg);
     return { ok: true, status: 200, reason: 'bridged with the owner' };
+  }
+
+  /**
+   * Caller and owner bridged on FreeSWITCH, each with its own SIP dialog here: whichever hangs up,
+   * the other gets a BYE and both endpoints go (no one is left in dead air, no channel lingers).
+   */
+  private handover(a: { dialog: SipDialog; endpoint: FsEndpoint }, b: { dialog: SipDialog; endpoint: FsEndpoint }): void {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.handovers.delete(finish);
+      for (const side of [a, b]) {
+        void side.dialog.destroy().catch(() => {});
+        void side.endpoint.destroy().catch(() => {});
+      }
+    };
+    this.handovers.add(finish);
+    a.dialog.on('destroy', finish);
+    b.dialog.on('destroy', finish);
+  }
+
+  /** Bridged caller–owner pairs still up. */
+  handoverCount(): number {
+    return this.handovers.size;
   }
 
   async dial(to: string, opts: DialOptions = {}): Promise<Call> {
