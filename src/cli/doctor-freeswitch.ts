@@ -53,7 +53,7 @@ export async function drachtioLogin(hostPort: string, secret: string, timeoutMs:
 interface EslMessage { headers: Record<string, string>; body: string }
 
 /** Just enough of an ESL client: login, api, plain events. */
-class Esl {
+export class Esl {
   private buf = Buffer.alloc(0);
   private readonly waiters: ((m: EslMessage) => void)[] = [];
   readonly events: EslMessage[] = [];

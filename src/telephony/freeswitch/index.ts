@@ -171,7 +171,7 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
   }
 }
 
-export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telephony {
+export class FsTelephony extends EventEmitter<{ call: [Call]; up: []; down: [] }> implements Telephony {
   readonly name = 'freeswitch' as const;
   private readonly calls = new Set<FsCall>();
   private readonly handovers = new Set<() => void>();
@@ -238,12 +238,15 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
     this.up = true;
     this.downSince = undefined;
     this.lastError = '';
+    this.emit('up');
   }
 
   private markDown(why: string): void {
+    const was = this.up;
     this.up = false;
     this.lastError = why;
     this.downSince ??= performance.now();
+    if (was) this.emit('down');
   }
 
   /** Forever, with capped exponential backoff. */
