@@ -30,7 +30,7 @@ interface WireProtocol {
 interface Srf extends EventEmitter {
   connect(o: { host: string; port: number; secret: string; reconnect?: { maxAttempts: number } }): void;
   invite(handler: (req: SrfRequest, res: SrfResponse) => void): void;
-  createUAC(uri: string, o: Record<string, unknown>): Promise<SipDialog & { remote: { sdp: string } }>;
+  createUAC(uri: string, o: Record<string, unknown>, cbs?: { cbRequest?: (err: unknown, req: { cancel?: () => void }) => void }): Promise<SipDialog & { remote: { sdp: string } }>;
   _app?: { client?: { wp?: WireProtocol; mapServer?: Map<Socket, unknown> } };
 }
 interface EslEvent { getBody(): string; getHeader(h: string): string | undefined }
@@ -269,15 +269,28 @@ export class DrachtioLibSeam extends EventEmitter implements DrachtioSeam {
     const s = this.session;
     if (!s?.ms || s.closed) throw Object.assign(new Error('drachtio/FreeSWITCH not connected'), { status: 503 });
     const endpoint = await s.ms.createEndpoint();
+    let invite: { cancel?: () => void } | undefined;
+    let timedOut = false;
     try {
       let timer: NodeJS.Timeout | undefined;
+      const uac = s.srf.createUAC(uri, {
+        localSdp: endpoint.local.sdp,
+        ...(opts.callerId ? { callingNumber: opts.callerId } : {}),
+        ...(this.o.trunkAuth ? { auth: this.o.trunkAuth } : {}),
+      }, { cbRequest: (_err: unknown, req: { cancel?: () => void }) => (invite = req) });
+      // Answered after we gave up: hang that up too, or it is a call connected to nothing.
+      void uac.then((d) => (timedOut ? d.destroy().catch(() => {}) : undefined), () => {});
       const dialog = await Promise.race([
-        s.srf.createUAC(uri, {
-          localSdp: endpoint.local.sdp,
-          ...(opts.callerId ? { callingNumber: opts.callerId } : {}),
-          ...(this.o.trunkAuth ? { auth: this.o.trunkAuth } : {}),
-        }),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { status: 408 })), opts.timeoutSeconds * 1000))),
+        uac,
+        new Promise<never>((_, reject) => (timer = setTimeout(() => {
+          timedOut = true;
+          try {
+            invite?.cancel?.();
+          } catch {
+            // already answered or gone
+          }
+          reject(Object.assign(new Error('no answer'), { status: 408 }));
+        }, opts.timeoutSeconds * 1000))),
       ]).finally(() => clearTimeout(timer));
       await endpoint.modify(dialog.remote.sdp);
       return { endpoint, dialog };
