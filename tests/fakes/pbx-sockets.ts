@@ -93,7 +93,11 @@ export class FakeEslServer extends FakeSocketServer {
     super();
   }
 
+  /** A FreeSWITCH that accepts connections and never says anything (hung, or half started). */
+  silent = false;
+
   protected onConnection(sock: Socket): void {
+    if (this.silent) return;
     sock.write('Content-Type: auth/request\n\n');
     let buf = '';
     sock.on('data', (d) => {

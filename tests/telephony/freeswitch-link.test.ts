@@ -117,6 +117,17 @@ describe('drachtio and FreeSWITCH links (drachtio-srf + drachtio-fsmrf against w
     await fs.stop();
     await vi.waitFor(() => expect(drachtio.open).toBe(0));
     expect(fs.status().up).toBe(false);
+  });
+
+  it('stops while an attempt hangs on a FreeSWITCH that never answers, closing it at once', async () => {
+    const { esl, fs } = await setup();
+    esl.silent = true;
+    const started = fs.start();
+    // The attempt would give up on its own after its 5 s step timeout; stop does not wait for that.
+    await vi.waitFor(() => expect(esl.open).toBe(1));
+    await fs.stop();
+    await started;
+    await vi.waitFor(() => expect(esl.open).toBe(0));
     // That nothing is retried afterwards (no timer left behind) is what the SIGTERM test below
     // shows: the process exits by itself.
   });
