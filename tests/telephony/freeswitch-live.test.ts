@@ -206,6 +206,10 @@ describe.runIf(live)('live drachtio + FreeSWITCH (shipped freeswitch/ conf)', ()
     const farEars = ears(far);
     expect(await call.play(tone(800)).done).toEqual({ completed: true, playedMs: 800 });
     await farEars.when(() => farEars.loud >= 35, 'frontdesk on the outbound call');
+    // And the other way: the far end's voice reaches frontdesk.
+    const ours = ears(call);
+    await far.play(tone(800, 500)).done;
+    await ours.when(() => ours.loud >= 30, 'the far end on the outbound call');
     const gone = new Promise((r) => far.once('ended', r));
     await call.hangup();
     await gone;
