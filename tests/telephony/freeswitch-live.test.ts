@@ -25,7 +25,25 @@ const env = process.env;
 const live = !!(env.DRACHTIO_HOST && env.DRACHTIO_SECRET && env.FREESWITCH_ESL && env.FREESWITCH_ESL_SECRET && env.DRACHTIO_SIP && env.FS_TRUNK_PEER);
 const DID = '+15125550100';
 const OWNER = '+15125550199';
-const loud = (pcm: Int16Array) => rms(pcm) > 500;
+/** The tones the tests play: a frame counts as heard when it is loud and mostly one of them. */
+const TONES = [440, 500, 550, 600, 660];
+function toneShare(pcm: Int16Array, hz: number): number {
+  // Goertzel power at hz against the frame's total power (1: a pure tone; noise: a few percent).
+  const w = (2 * Math.PI * hz) / 8000;
+  const c = 2 * Math.cos(w);
+  let s1 = 0;
+  let s2 = 0;
+  let total = 0;
+  for (const x of pcm) {
+    const s0 = x + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+    total += x * x;
+  }
+  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
+  return total ? (2 * power) / (pcm.length * total) : 0;
+}
+const loud = (pcm: Int16Array) => rms(pcm) > 500 && Math.max(...TONES.map((hz) => toneShare(pcm, hz))) > 0.5;
 
 /** Counts what one side of a call hears: loud 20 ms frames, all frames, and its energy. */
 function ears(call: Call) {

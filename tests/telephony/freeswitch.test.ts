@@ -76,6 +76,20 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(leg.dialog.requests[0]).toMatchObject({ method: 'REFER', headers: { 'Refer-To': '<sip:101@pbx.local>' } });
     expect(call.endReason).toBe('transferred');
     expect(leg.dialog.destroyed).toBe(true);
+    // Not bridged to anything of ours: its FreeSWITCH channel goes.
+    expect(leg.endpoint.destroyed).toBe(true);
+  });
+
+  it('a blind transfer whose NOTIFYs and BYE arrive with the REFER\'s 202 is still reported done', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550185', '+15125550100');
+    const call = await p;
+    await call.answer();
+    leg.dialog.quickTransferee = true;
+    expect(await call.transfer({ uri: '101', mode: 'blind' })).toEqual({ ok: true, status: 200, reason: 'OK' });
+    expect(call.endReason).toBe('transferred');
+    expect(leg.endpoint.destroyed).toBe(true);
+    expect(fs.activeCalls()).toBe(0);
   });
 
   it('keeps audio in on wall-clock time when the fork sends nothing: the pause after the words is heard', async () => {

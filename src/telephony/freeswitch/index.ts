@@ -55,7 +55,12 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
   endpoint: FsEndpoint | undefined;
   dialog: SipDialog | undefined;
   media: ForkMedia | undefined;
-  private pendingRefer: ((r: TransferResult) => void) | undefined;
+  /**
+   * A blind transfer being followed: the final sipfrag once seen, and who waits for it. The
+   * transferee's NOTIFYs (and its BYE) can arrive in the same read as the REFER's 202, before the
+   * code after `await request()` runs: they are kept here for it.
+   */
+  private refer: { final?: TransferResult; resolve?: (r: TransferResult) => void } | undefined;
   /** Audio in on wall-clock time (see call.ts): silence fills in when the fork sends nothing. */
   readonly audioIn = new AudioIn((f) => this.emit('audio', f), this.sampleRate);
 
@@ -89,16 +94,17 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
     this.endpoint = endpoint;
     this.dialog = dialog;
     endpoint.on('dtmf', (e: { dtmf: string }) => this.emit('dtmf', e.dtmf));
-    dialog.on('destroy', () => this.end('remote_hangup'));
+    // The transferee hanging up after a successful REFER is the transfer completing.
+    dialog.on('destroy', () => this.end(this.refer?.final?.ok ? 'transferred' : 'remote_hangup'));
     dialog.on('notify', (req: { body?: string; get?: (h: string) => string | undefined }, res: { send: (s: number) => void }) => {
       res.send(200);
       const m = /^SIP\/2\.0 (\d{3})\s*(.*)$/m.exec(req.body ?? '');
-      if (!m || !this.pendingRefer) return;
+      const watch = this.refer;
+      if (!m || !watch || watch.final) return;
       const status = Number(m[1]);
       if (status < 200) return;
-      const done = this.pendingRefer;
-      this.pendingRefer = undefined;
-      done({ ok: status < 300, status, reason: m[2]!.trim() });
+      watch.final = { ok: status < 300, status, reason: m[2]!.trim() };
+      watch.resolve?.(watch.final);
     });
     this.media = await this.t.fork(endpoint, this.id);
     this.media.on('audio', (f) => this.audioIn.push(f));
@@ -140,32 +146,38 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
     } catch (e) {
       return { ok: false, status: (e as { status?: number }).status ?? 403, reason: (e as Error).message };
     }
+    const watch: NonNullable<FsCall['refer']> = {};
+    this.refer = watch;
     const res = await this.dialog.request({ method: 'REFER', headers: { 'Refer-To': `<${referTo}>`, 'Referred-By': `<sip:${this.to}@frontdesk>` } });
-    if (res.status >= 300) return { ok: false, status: res.status, reason: res.reason ?? 'REFER refused' };
-    // Follow the transferee's NOTIFY sipfrag to the final answer.
-    return new Promise<TransferResult>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pendingRefer = undefined;
-        resolve({ ok: false, status: 408, reason: 'no final NOTIFY from the transferee' });
-      }, ((target.ringSeconds ?? 30) + 10) * 1000);
-      this.pendingRefer = (r) => {
+    if (res.status >= 300) {
+      if (this.refer === watch) this.refer = undefined;
+      return { ok: false, status: res.status, reason: res.reason ?? 'REFER refused' };
+    }
+    // Follow the transferee's NOTIFY sipfrag to the final answer (it may be here already).
+    const r = watch.final ?? await new Promise<TransferResult>((resolve) => {
+      const timer = setTimeout(() => resolve({ ok: false, status: 408, reason: 'no final NOTIFY from the transferee' }), ((target.ringSeconds ?? 30) + 10) * 1000);
+      watch.resolve = (x) => {
         clearTimeout(timer);
-        if (r.ok) void this.hangup('transferred');
-        resolve(r);
+        resolve(x);
       };
+      // Ended meanwhile without a final NOTIFY.
+      if (this.state === 'ended') watch.resolve({ ok: false, status: 487, reason: this.endReason ?? 'call ended' });
     });
+    if (this.refer === watch) this.refer = undefined;
+    if (r.ok) await this.hangup('transferred');
+    return r;
   }
 
-  end(reason: string): void {
+  /** `keepEndpoint`: a warm-transferred caller's endpoint now belongs to the bridge with the owner. */
+  end(reason: string, keepEndpoint = false): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endReason = reason;
     this.audioIn.stop();
-    this.pendingRefer?.({ ok: false, status: 487, reason });
-    this.pendingRefer = undefined;
+    const watch = this.refer;
+    if (watch && !watch.final) watch.resolve?.({ ok: false, status: 487, reason });
     this.media?.close();
-    // A transferred caller's endpoint now belongs to the bridge with the owner: leave it up.
-    if (reason !== 'transferred') void this.endpoint?.destroy().catch(() => {});
+    if (!keepEndpoint) void this.endpoint?.destroy().catch(() => {});
     this.t.forget(this);
     this.emit('ended', reason);
   }
@@ -342,7 +354,7 @@ export class FsTelephony extends EventEmitter<{ call: [Call]; up: []; down: [] }
     await Promise.all([leg.endpoint.forkAudioStop().catch(() => {}), call.endpoint.forkAudioStop().catch(() => {})]);
     await call.endpoint.bridge(leg.endpoint);
     const callerSide = { dialog: call.dialog!, endpoint: call.endpoint };
-    call.end('transferred');
+    call.end('transferred', true);
     this.handover(callerSide, leg);
     return { ok: true, status: 200, reason: 'bridged with the owner' };
   }
