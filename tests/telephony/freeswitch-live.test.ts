@@ -1,5 +1,8 @@
 import { execSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsTelephony, type FsCall } from '../../src/telephony/freeswitch/index.js';
 import { ForkServer } from '../../src/telephony/freeswitch/fork-server.js';
@@ -8,7 +11,15 @@ import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
 import type { Call } from '../../src/telephony/call.js';
 import { Esl } from '../../src/cli/doctor-freeswitch.js';
 import { parseCidrList } from '../../src/util/cidr.js';
-import { rms, tone } from '../helpers/audio.js';
+import { BUILT_MODELS_DIR, MODELS_DIR, rms, tone } from '../helpers/audio.js';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { aroundTheClock } from '../helpers/contexts.js';
+import { TestCaller } from '../helpers/caller.js';
+import { freePort } from '../helpers/ports.js';
+import { wordErrorRate } from '../helpers/wer.js';
 
 /**
  * Opt-in: real drachtio-server and FreeSWITCH (with jambonz's mod_audio_fork) running the shipped
@@ -268,4 +279,53 @@ describe.runIf(live)('live drachtio + FreeSWITCH (shipped freeswitch/ conf)', ()
       await expectNoChannels();
     }, 400_000);
   }
+});
+
+describe.runIf(live)('live drachtio + FreeSWITCH: frontdesk as `frontdesk start` wires it', () => {
+  const [peerHost, peerPort] = (env.FS_TRUNK_PEER ?? ':').split(':');
+  const [sipHost, sipPort] = (env.DRACHTIO_SIP ?? ':').split(':');
+  const dir = mkdtempSync(join(tmpdir(), 'fd-fs-live-app-'));
+  let app: App;
+  let phone: SipEndpoint;
+
+  beforeAll(async () => {
+    const httpPort = await freePort();
+    app = await createApp(loadConfig({
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_MODELS_DIR: MODELS_DIR,
+      FRONTDESK_HTTP_HOST: '0.0.0.0', FRONTDESK_HTTP_PORT: String(httpPort),
+      FRONTDESK_TELEPHONY: 'freeswitch', FRONTDESK_DRACHTIO_URL: env.DRACHTIO_HOST!, FRONTDESK_DRACHTIO_SECRET: env.DRACHTIO_SECRET!,
+      FRONTDESK_FREESWITCH_ESL: env.FREESWITCH_ESL!, FRONTDESK_FREESWITCH_ESL_SECRET: env.FREESWITCH_ESL_SECRET!,
+      FRONTDESK_FORK_URL: `ws://${env.FORK_HOST ?? '127.0.0.1'}:${httpPort}/audio-fork`,
+      FRONTDESK_FREESWITCH_TRUNK_URI: `sip:{number}@${env.FS_TRUNK_PEER}`,
+    }), silentLogger);
+    await app.contexts.save({ ...demoContext, hours: aroundTheClock, holidays: [] }, 'test');
+    await app.start();
+    await app.speechReady;
+    phone = new SipEndpoint({
+      bind: peerHost!, port: Number(peerPort), trusted: parseCidrList([`${sipHost}/32`]), rtpPortMin: 21000, rtpPortMax: 21999,
+      trunk: { host: sipHost!, port: Number(sipPort), transport: 'UDP', register: false, callerId: '+15125550142' },
+    });
+    await phone.start();
+  }, 120_000);
+  afterAll(async () => {
+    await phone?.stop();
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the greeting reaches the caller; what the caller says becomes a transcript turn', async () => {
+    const call = await phone.dial('+15125550100');
+    const caller = new TestCaller(call);
+    const greeting = await caller.nextTurn();
+    expect(greeting.length / 8000).toBeGreaterThan(1.5);
+    await caller.say('What services do you offer?');
+    const reply = await caller.nextTurn();
+    expect(reply.length / 8000).toBeGreaterThan(1);
+    const rec = await app.store.db.selectFrom('calls').selectAll().orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
+    const turns = (await app.business.calls.events(rec.id)).filter((e) => e.kind === 'turn' && e.role === 'caller');
+    expect(turns.length).toBeGreaterThanOrEqual(1);
+    // The recognizer's reading of it (the words came through FreeSWITCH's fork at 8 kHz).
+    expect(wordErrorRate('what services do you offer', turns[0]!.text ?? '')).toBeLessThan(0.5);
+    await call.hangup();
+  }, 120_000);
 });
