@@ -20,7 +20,7 @@ export function createMetrics() {
     }),
     telephonyUp: new Gauge({
       name: 'frontdesk_telephony_up',
-      help: 'Whether the telephony backend\'s PBX connection is up (1) or down (0); only for backends with one (asterisk)',
+      help: 'Whether the telephony backend\'s PBX connection is up (1) or down (0); only for backends with one (asterisk, freeswitch)',
       labelNames: ['backend'] as const,
       registers: [registry],
     }),
