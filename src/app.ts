@@ -225,7 +225,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });
-  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, llmServer: config.llm, sttModel: config.sttModel, ttsModel: config.ttsModel, turnModel: config.turnModel });
+  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, llmThreads: config.llmThreads, llmServer: config.llm, sttModel: config.sttModel, ttsModel: config.ttsModel, turnModel: config.turnModel });
   speechRef = speech;
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;

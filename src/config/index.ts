@@ -396,6 +396,11 @@ export const settings = {
     doc: 'Longest LLM reply in tokens (a spoken turn is a sentence or two).',
     schema: z.coerce.number().int().min(8).max(512).default(60),
   },
+  FRONTDESK_LLM_THREADS: {
+    path: 'llmThreads',
+    doc: 'CPU threads the in-process LLM computes on. llama.cpp\'s threads wait for each other by spinning, so on a machine whose cores are also busy with calls, fewer threads than cores (1 on 2 cores) keep replies from stalling.',
+    schema: z.coerce.number().int().min(1).max(256).default(2),
+  },
   FRONTDESK_LOG_LEVEL: {
     path: 'logLevel',
     doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
@@ -543,6 +548,7 @@ export interface Config {
   turnModel: string | undefined;
   llmMaxTokens: number;
   llmUnderstands: boolean;
+  llmThreads: number;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string; allowPlain: boolean };
