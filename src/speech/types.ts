@@ -24,6 +24,24 @@ export interface SttHypothesis {
   /** Audio time of the hypothesis, ms since the utterance started. */
   startMs: number;
   endMs: number;
+  /**
+   * How sure the recognizer is of `text`, 0..1 (pocketsphinx: the best path's lattice posterior;
+   * sherpa-onnx: the mean token probability). Absent when the engine gives none.
+   */
+  confidence?: number;
+  /** Other readings of the same audio, best first, `text` not repeated (where the engine gives them). */
+  nbest?: string[];
+}
+
+/**
+ * What the agent just asked, so the recognizer can expect its answers: a yes or no, a day and time,
+ * a service, a home size, digits. Engines without per-question models ignore it.
+ */
+export type SttQuestion = 'yes_no' | 'time' | 'service' | 'size' | 'digits';
+
+export interface SttStreamOptions {
+  /** The question and the answers the context expects to it (its services, its unit: "three bedrooms"). */
+  question?: { name: SttQuestion; phrases: readonly string[] } | undefined;
 }
 
 export interface SttStream {
@@ -38,9 +56,9 @@ export interface SttStream {
 export interface Stt {
   readonly name: string;
   /** A stream for one utterance; `hints` are words the context expects (services, days, names). */
-  stream(hints?: readonly string[]): SttStream;
+  stream(hints?: readonly string[], opts?: SttStreamOptions): SttStream;
   /** Gets ready for utterances with these hints (language model, loaded decoders) without waiting for the first one. */
-  prepare?(hints?: readonly string[]): Promise<void>;
+  prepare?(hints?: readonly string[], opts?: SttStreamOptions): Promise<void>;
   close(): void;
 }
 

@@ -32,9 +32,12 @@ function pump() {
   }
   for (const [id, s] of streams) {
     if (!s.finishing && !touched.has(s)) continue;
-    const text = recognizer.getResult(s.stream).text;
+    const result = recognizer.getResult(s.stream);
+    const text = result.text;
     if (s.finishing) {
-      parentPort.postMessage({ type: 'final', id, text, samples: s.samples });
+      // Per-token log probabilities, where this sherpa-onnx build reports them (transducers: ys_probs).
+      const probs = Array.isArray(result.ys_probs) ? result.ys_probs.filter((p) => typeof p === 'number' && Number.isFinite(p)) : [];
+      parentPort.postMessage({ type: 'final', id, text, samples: s.samples, probs });
       streams.delete(id);
     } else if (text !== s.text) {
       s.text = text;

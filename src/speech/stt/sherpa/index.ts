@@ -47,13 +47,16 @@ export class SherpaStt implements Stt {
 
   private constructor(private readonly worker: Worker, label: string) {
     this.name = label;
-    worker.on('message', (m: { type: string; id: number; text: string; samples: number; message?: string }) => {
+    worker.on('message', (m: { type: string; id: number; text: string; samples: number; message?: string; probs?: number[] }) => {
       if (m.type === 'partial') this.streams.get(m.id)?.setPartial(normalize(m.text));
       else if (m.type === 'final') {
         const p = this.finals.get(m.id);
         this.finals.delete(m.id);
         this.streams.delete(m.id);
-        p?.resolve({ text: normalize(m.text), final: true, startMs: 0, endMs: Math.round((m.samples / RATE) * 1000) });
+        const text = normalize(m.text);
+        // The mean token probability: the transducer's own sureness of what it emitted.
+        const confidence = text && m.probs?.length ? m.probs.reduce((a, lp) => a + Math.exp(lp), 0) / m.probs.length : undefined;
+        p?.resolve({ text, final: true, startMs: 0, endMs: Math.round((m.samples / RATE) * 1000), ...(confidence !== undefined ? { confidence } : {}) });
       }
     });
     const fail = (e: Error) => {

@@ -31,7 +31,18 @@ export interface Sphinx {
   processRaw(d: Decoder, pcm: Int16Array, fullUtt: boolean): Promise<number>;
   hyp(d: Decoder): string;
   /** Words of the best hypothesis with their frame spans (100 frames per second). */
-  words(d: Decoder): { word: string; startFrame: number; endFrame: number }[];
+  words(d: Decoder): { word: string; startFrame: number; endFrame: number; posterior: number }[];
+  /**
+   * The best hypothesis's posterior probability in the utterance's word lattice (0..1), after
+   * endUtt: near 1 when no other path came close, low when the audio fit many word strings.
+   */
+  posterior(d: Decoder): number | undefined;
+  /** Up to `n` distinct word strings from the lattice, best first (after endUtt). */
+  nbest(d: Decoder, n: number): string[];
+  /** Adds a language-model search named `name` from an ARPA file (once per decoder). */
+  addLmSearch(d: Decoder, name: string, path: string): boolean;
+  /** Decodes the next utterance with the named search ('_default': the decoder's own -lm). */
+  useSearch(d: Decoder, name: string): boolean;
 }
 
 let loaded: Sphinx | undefined;
@@ -53,7 +64,19 @@ export function loadSphinx(): Sphinx {
     const ps_seg_next = ps.func('ps_seg_t *ps_seg_next(ps_seg_t *)');
     const ps_seg_word = ps.func('const char *ps_seg_word(ps_seg_t *)');
     const ps_seg_frames = ps.func('void ps_seg_frames(ps_seg_t *, _Out_ int *, _Out_ int *)');
+    const ps_seg_prob = ps.func('int32_t ps_seg_prob(ps_seg_t *, _Out_ int32_t *, _Out_ int32_t *, _Out_ int32_t *)');
     const cmn_live_set = sb.func('void cmn_live_set(void *, const float *)');
+    // 5prealpha signatures (checked against the shipped library: ps_get_prob and ps_nbest take the decoder only).
+    const ps_get_prob = ps.func('int32_t ps_get_prob(void *)');
+    const ps_get_logmath = ps.func('void *ps_get_logmath(void *)');
+    const logmath_exp = sb.func('double logmath_exp(void *, int32_t)');
+    koffi.opaque('ps_nbest_t');
+    const ps_nbest = ps.func('ps_nbest_t *ps_nbest(void *)');
+    const ps_nbest_next = ps.func('ps_nbest_t *ps_nbest_next(ps_nbest_t *)');
+    const ps_nbest_hyp = ps.func('const char *ps_nbest_hyp(ps_nbest_t *, _Out_ int32_t *)');
+    const ps_nbest_free = ps.func('void ps_nbest_free(ps_nbest_t *)');
+    const ps_set_lm_file = ps.func('int ps_set_lm_file(void *, const char *, const char *)');
+    const ps_set_search = ps.func('int ps_set_search(void *, const char *)');
     loaded = {
       init: (args) => loader().init(args),
       free: (d) => loader().free(d),
@@ -73,15 +96,44 @@ export function loadSphinx(): Sphinx {
         return (ps_get_hyp(dec, score) as string | null) ?? '';
       },
       words({ dec }) {
-        const out: { word: string; startFrame: number; endFrame: number }[] = [];
+        const out: { word: string; startFrame: number; endFrame: number; posterior: number }[] = [];
+        const lmath = ps_get_logmath(dec);
+        const a = [0];
+        const l = [0];
+        const b = [0];
         for (let seg = ps_seg_iter(dec); seg; seg = ps_seg_next(seg)) {
           const sf = [0];
           const ef = [0];
           ps_seg_frames(seg, sf, ef);
-          out.push({ word: ps_seg_word(seg) as string, startFrame: sf[0]!, endFrame: ef[0]! });
+          // The word's posterior in the lattice (1 where no lattice was built).
+          const lp = ps_seg_prob(seg, a, l, b) as number;
+          const posterior = lmath ? Math.min(1, Math.max(0, logmath_exp(lmath, lp) as number)) : 1;
+          out.push({ word: ps_seg_word(seg) as string, startFrame: sf[0]!, endFrame: ef[0]!, posterior });
         }
         return out;
       },
+      posterior({ dec }) {
+        const lp = ps_get_prob(dec) as number;
+        const lmath = ps_get_logmath(dec);
+        if (!lmath) return undefined;
+        const p = logmath_exp(lmath, lp) as number;
+        return Number.isFinite(p) ? Math.min(1, Math.max(0, p)) : undefined;
+      },
+      nbest({ dec }, n) {
+        const out: string[] = [];
+        const score = [0];
+        let it = ps_nbest(dec);
+        // Distinct strings only: paths differing in fillers or timing read the same.
+        for (let tried = 0; it && out.length < n && tried < n * 4; tried++) {
+          const h = ((ps_nbest_hyp(it, score) as string | null) ?? '').trim();
+          if (h && !out.includes(h)) out.push(h);
+          it = ps_nbest_next(it);
+        }
+        if (it) ps_nbest_free(it);
+        return out;
+      },
+      addLmSearch: ({ dec }, name, path) => (ps_set_lm_file(dec, name, path) as number) >= 0,
+      useSearch: ({ dec }, name) => (ps_set_search(dec, name) as number) >= 0,
     };
     return loaded;
   } catch (e) {

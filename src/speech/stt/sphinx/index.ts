@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import type { Stt, SttHypothesis, SttStream } from '../../types.js';
+import type { Stt, SttHypothesis, SttStream, SttStreamOptions } from '../../types.js';
 import { upsample2x } from '../../audio.js';
 import { loadSphinx, type Decoder, type Sphinx } from './ffi.js';
 import { readDictionary, subset } from './dictionary.js';
@@ -33,6 +33,8 @@ export interface SphinxOptions {
   languageModel?: { lm: string; dictionary: string };
   /** Decoders loaded ahead of need (default sphinxDefaults.spare; 0 for a rarely used model). */
   spare?: number;
+  /** See sphinxDefaults.questionWeight. */
+  questionWeight?: number;
 }
 
 const STEP_SAMPLES = 1600; // 100 ms at 16 kHz
@@ -40,6 +42,16 @@ const STEP_SAMPLES = 1600; // 100 ms at 16 kHz
 export const sphinxDefaults = {
   /** Decoders kept loaded ahead of need per language model, so an utterance rarely waits for one. */
   spare: 2,
+  /** Other readings kept per utterance (the lattice's n-best, distinct strings). */
+  nbest: 4,
+  /** Longest utterance whose n-best is searched, ms (the search grows with the lattice). */
+  nbestMaxMs: 10_000,
+  /**
+   * How many times a question's own phrases count in its language model against the general
+   * sentences: enough that "yes" beats "yeah is" after "Shall I book it?", while a caller who
+   * answers something else ("cancel it instead") is still heard.
+   */
+  questionWeight: 6,
   /** Idle decoders kept per language model; more are freed. */
   maxFree: 8,
 } as const satisfies Record<string, number>;
@@ -50,7 +62,14 @@ interface Pool {
   loading: number;
   lm: string;
   dict: string;
+  /** The words the dictionary has (a question's phrases are kept to them). */
+  vocab: Set<string>;
+  /** Question searches' language models, by search name. */
+  questions: Map<string, Promise<string>>;
 }
+
+/** The searches each decoder has been given (a decoder is reused across utterances and questions). */
+const searches = new WeakMap<Decoder, Set<string>>();
 
 export class SphinxStt implements Stt {
   readonly name: string;
@@ -58,6 +77,8 @@ export class SphinxStt implements Stt {
   private readonly pools = new Map<string, Promise<Pool>>();
   private readonly workDir: string;
   private closed = false;
+  /** Told when a question's model could not be used (the utterance falls back to the general one). */
+  onWarning: ((e: Error) => void) | undefined;
 
   constructor(private readonly o: SphinxOptions) {
     if (!existsSync(join(o.model, 'mdef')) || !existsSync(join(o.model, 'means'))) {
@@ -69,12 +90,57 @@ export class SphinxStt implements Stt {
   }
 
   /** Builds the language model for these phrases and loads its spare decoders ahead of the first utterance. */
-  async prepare(hints: readonly string[] = []): Promise<void> {
-    this.topUp(await this.pool(hints));
+  async prepare(hints: readonly string[] = [], opts: SttStreamOptions = {}): Promise<void> {
+    const pool = await this.pool(hints);
+    this.topUp(pool);
+    if (opts.question) await this.questionLm(pool, hints, opts.question);
   }
 
-  stream(hints: readonly string[] = []): SttStream {
-    return new SphinxStream(this, hints);
+  stream(hints: readonly string[] = [], opts: SttStreamOptions = {}): SttStream {
+    return new SphinxStream(this, hints, opts);
+  }
+
+  /**
+   * @internal Points the decoder at the question's search (its language model: the general one
+   * with the question's phrases weighted up), adding the search the first time this decoder meets it.
+   */
+  async useQuestion(hints: readonly string[], d: Decoder, q: SttStreamOptions['question']): Promise<void> {
+    const e = this.sphinx;
+    if (!q || this.o.languageModel) {
+      e.useSearch(d, '_default');
+      return;
+    }
+    const pool = await this.pool(hints);
+    const { name, lm } = await this.questionLm(pool, hints, q);
+    let has = searches.get(d);
+    if (!has) searches.set(d, (has = new Set()));
+    if (!has.has(name)) {
+      if (!e.addLmSearch(d, name, lm)) throw new Error(`pocketsphinx could not load the language model for ${q.name}`);
+      has.add(name);
+    }
+    if (!e.useSearch(d, name)) throw new Error(`pocketsphinx has no search ${name}`);
+  }
+
+  private async questionLm(pool: Pool, hints: readonly string[], q: NonNullable<SttStreamOptions['question']>): Promise<{ name: string; lm: string }> {
+    const name = `q_${createHash('sha256').update(q.name).update('\0').update(q.phrases.join('\n')).digest('hex').slice(0, 12)}`;
+    let p = pool.questions.get(name);
+    if (!p) {
+      p = (async () => {
+        const path = join(pool.lm.replace(/lm\.arpa$/, ''), `${name}.arpa`);
+        if (!existsSync(path)) {
+          const general = [...BASE_SENTENCES, ...hints].map(normalizeWords);
+          const asked = q.phrases.map(normalizeWords);
+          const weight = this.o.questionWeight ?? sphinxDefaults.questionWeight;
+          const sentences = [...general, ...Array.from({ length: weight }, () => asked).flat()]
+            .map((ws) => ws.filter((w) => pool.vocab.has(w))).filter((ws) => ws.length);
+          await writeFile(path, arpa(sentences));
+        }
+        return path;
+      })();
+      pool.questions.set(name, p);
+      p.catch(() => pool.questions.delete(name));
+    }
+    return { name, lm: await p };
   }
 
   /** @internal */
@@ -137,7 +203,7 @@ export class SphinxStt implements Stt {
   }
 
   private async buildLm(key: string, hints: readonly string[]): Promise<Pool> {
-    if (this.o.languageModel) return { free: [], loading: 0, lm: this.o.languageModel.lm, dict: this.o.languageModel.dictionary };
+    if (this.o.languageModel) return { free: [], loading: 0, lm: this.o.languageModel.lm, dict: this.o.languageModel.dictionary, vocab: new Set(), questions: new Map() };
     const dir = join(this.workDir, key);
     const lm = join(dir, 'lm.arpa');
     const dictPath = join(dir, 'words.dict');
@@ -149,7 +215,9 @@ export class SphinxStt implements Stt {
       await writeFile(dictPath, subset(dict, vocab));
       await writeFile(lm, arpa(sentences));
     }
-    return { free: [], loading: 0, lm, dict: dictPath };
+    // The words of the pool's dictionary (its first column; alternates are written "word(2)").
+    const vocab = new Set((await readFile(dictPath, 'utf8')).split('\n').map((l) => l.split(/\s/)[0]!.replace(/\(\d+\)$/, '')).filter(Boolean));
+    return { free: [], loading: 0, lm, dict: dictPath, vocab, questions: new Map() };
   }
 
   close(): void {
@@ -169,8 +237,15 @@ class SphinxStream implements SttStream {
   private samples = 0;
   private done = false;
 
-  constructor(private readonly stt: SphinxStt, private readonly hints: readonly string[]) {
-    this.decoder = stt.acquire(hints).then((d) => {
+  constructor(private readonly stt: SphinxStt, private readonly hints: readonly string[], opts: SttStreamOptions) {
+    this.decoder = stt.acquire(hints).then(async (d) => {
+      try {
+        await stt.useQuestion(hints, d, opts.question);
+      } catch (e) {
+        // The general model still hears the answer; a question's model is a refinement.
+        stt.engine.useSearch(d, '_default');
+        stt.onWarning?.(e as Error);
+      }
       stt.engine.startUtt(d);
       return d;
     });
@@ -223,13 +298,22 @@ class SphinxStream implements SttStream {
     e.endUtt(d);
     this.ended = true;
     const text = e.hyp(d);
+    // The lattice's word posteriors (ps_get_prob computes them): the mean over the words said is the
+    // utterance's confidence; the path's own posterior shrinks with length, so it is not one.
+    if (text) e.posterior(d);
     const words = e.words(d).filter((w) => !w.word.startsWith('<') && !w.word.startsWith('['));
+    const confidence = text && words.length ? words.reduce((a, w) => a + w.posterior, 0) / words.length : undefined;
+    // The n-best search grows with the lattice (a second on 30 s of audio): only for turn-sized utterances.
+    const nbest = text && this.samples <= sphinxDefaults.nbestMaxMs * 16
+      ? e.nbest(d, sphinxDefaults.nbest + 1).filter((h) => h !== text).slice(0, sphinxDefaults.nbest) : [];
     this.close();
     return {
       text,
       final: true,
       startMs: (words[0]?.startFrame ?? 0) * 10,
       endMs: (words.at(-1)?.endFrame ?? this.samples / 160) * 10,
+      ...(confidence !== undefined ? { confidence } : {}),
+      ...(nbest.length ? { nbest } : {}),
     };
   }
 
