@@ -3,6 +3,9 @@ import type { AgentTools } from './tools.js';
 import { GuidedEngine, type GuidedResult, type GuidedState } from './guided/engine.js';
 import { understand, type Intent } from './guided/nlu.js';
 import { llmNluDefaults, understandWithLlm } from './guided/llm-nlu.js';
+import { dialogueDefaults, heardSurely, type DialogueOptions, type Hearing } from './guided/options.js';
+
+const dialogueDefaultsAct = dialogueDefaults.actAtConfidence;
 import { cleanText } from '../util/text.js';
 
 /**
@@ -57,6 +60,8 @@ export interface BrainOptions {
   understand?: boolean;
   /** Earlier turns of the conversation (an SMS thread's last texts). */
   history?: ChatMessage[];
+  /** How an unsure hearing is handled (confidence thresholds, escalation). */
+  dialogue?: Partial<DialogueOptions>;
 }
 
 export class Brain {
@@ -65,7 +70,7 @@ export class Brain {
   private abortLlm: (() => void) | undefined;
 
   constructor(private readonly tools: AgentTools, private readonly o: BrainOptions) {
-    this.guided = new GuidedEngine(tools, o.channel, o.now);
+    this.guided = new GuidedEngine(tools, o.channel, o.now, o.dialogue);
     if (o.history) this.history.push(...o.history.slice(-brainDefaults.historyTurns * 2));
   }
 
@@ -87,22 +92,31 @@ export class Brain {
     return lines.join('\n');
   }
 
-  /** True when the LLM would answer `text` in this state (an open question). */
-  routesToLlm(text: string, state: GuidedState): boolean {
-    if (!this.o.llm) return false;
+  /** The guided flow's question again, narrower (1) or as keypad choices (2): for a caller who went quiet. */
+  prompt(state: GuidedState, level: 1 | 2): string {
+    return (level === 1 ? this.guided.narrow(state) : this.guided.keypad(state)).reply;
+  }
+
+  /**
+   * True when the LLM would answer `text` in this state (an open question). A key press, or words
+   * not heard surely, stay with the guided flow: it confirms or asks again rather than answer a mishearing.
+   */
+  routesToLlm(text: string, state: GuidedState, hearing?: Hearing): boolean {
+    if (!this.o.llm || !heardSurely(hearing, { actAtConfidence: this.o.dialogue?.actAtConfidence ?? dialogueDefaultsAct })) return false;
     const u = understand(this.tools.context.document, text, this.o.now());
     return !this.wantsFreeText(state) && !u.intents.some((i) => TRANSACTIONAL.includes(i)) && !u.service && !u.when;
   }
 
   private wantsFreeText(state: GuidedState): boolean {
-    return state.pending?.kind === 'ask_address' || state.pending?.kind === 'take_message' || state.pending?.kind === 'confirm_visit';
+    const k = state.pending?.kind;
+    return k === 'ask_address' || k === 'ask_name' || k === 'take_message' || k === 'confirm_visit';
   }
 
-  async respond(text: string, state: GuidedState): Promise<{ turn: BrainTurn; state: GuidedState }> {
+  async respond(text: string, state: GuidedState, hearing?: Hearing): Promise<{ turn: BrainTurn; state: GuidedState }> {
     const llm = this.o.llm;
     // A question asked for free text (an address, a message) takes any answer; otherwise a pending
     // offer stays pending while the LLM answers a side question ("do you bring supplies?").
-    const open = Boolean(llm && this.routesToLlm(text, state));
+    const open = Boolean(llm && this.routesToLlm(text, state, hearing));
     if (llm && open) {
       const r = await this.fromLlm(llm, text).catch(() => undefined);
       if (r) return { turn: { reply: r.stream, by: 'llm', ...(r.stats ? { llm: r.stats } : {}) }, state };
@@ -112,11 +126,11 @@ export class Brain {
     // (an address, a message) need no reading.
     let understood: Awaited<ReturnType<typeof understandWithLlm>>;
     // (Not after the LLM just failed to answer this turn: the caller has waited long enough.)
-    if (llm && !open && this.o.understand !== false && !this.wantsFreeText(state)) {
+    if (llm && !open && this.o.understand !== false && !this.wantsFreeText(state) && heardSurely(hearing, { actAtConfidence: this.o.dialogue?.actAtConfidence ?? dialogueDefaultsAct })) {
       const rules = understand(this.tools.context.document, text, this.o.now());
       understood = await understandWithLlm(llm, this.tools.context.document, text, this.o.now(), state, rules, { timeoutMs: this.o.understandTimeoutMs ?? brainDefaults.understandTimeoutMs });
     }
-    const r = await this.guided.respond(text, state, understood);
+    const r = await this.guided.respond(text, state, understood, hearing);
     this.remember(text, r.reply);
     const { reply, state: next, ...rest } = r;
     return { turn: { ...rest, reply, by: 'guided', ...(understood ? { understoodBy: 'llm' as const } : {}) }, state: next };

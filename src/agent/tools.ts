@@ -137,6 +137,11 @@ export class AgentTools {
     return { ...r, spoken: `${r.appointment.serviceName} ${this.spokenTime(r.appointment.start)}` };
   }
 
+  /** An address heard unsurely on this booking: flagged for the owner and texted to the customer to check. */
+  async addressToCheck(appointment: AppointmentView, heard: string, audio?: string): Promise<void> {
+    await this.s.business.scheduling.addressToCheck(appointment.id, heard, { phone: this.s.customer?.phone ?? null, audio });
+  }
+
   /** Upcoming visits of the customer on the line — never anyone else's. */
   async myAppointments(): Promise<AppointmentView[]> {
     if (!this.s.customer) return [];

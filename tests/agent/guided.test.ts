@@ -53,7 +53,9 @@ describe('guided-flow engine (typed utterances)', () => {
     const r = await say('Can I book a standard cleaning on Monday?');
     expect(r.reply).toBe('That day I have Monday, November 23 at 8 AM, Monday, November 23 at 8:30 AM or Monday, November 23 at 9 AM. Which works for you?');
     const pick = await say('the second one');
-    expect(pick.reply).toBe('Great. What is the address for the cleaning?');
+    // Priced by bedroom: the home's size is asked, not assumed.
+    expect(pick.reply).toBe('And how many bedrooms does your home have?');
+    expect((await say('just one')).reply).toBe('Great. What is the address for the cleaning?');
     await say('77 Elm Avenue');
     const ok = await say('sure');
     expect(ok.booked?.start).toBe('2026-11-23T14:30:00.000Z');

@@ -3,6 +3,8 @@ import { formatMoney, describeDuration, QuoteError } from '../../business/quotes
 import { SlotUnavailableError } from '../../business/scheduling/service.js';
 import type { AgentTools, SlotOffer } from '../tools.js';
 import { understand, type Intent, type Understanding } from './nlu.js';
+import { dialogueDefaults, type DialogueOptions, type Hearing } from './options.js';
+import { bareNumber, cleanAddress, cleanName } from './free-text.js';
 
 /**
  * The guided-flow dialogue engine: intents and slots, one question at a time, a confirmation before
@@ -16,6 +18,13 @@ export type Pending =
   | { kind: 'ask_time' }
   | { kind: 'offer_book' }
   | { kind: 'ask_address'; start: string }
+  /** The home's size (bedrooms), for a service priced by it. */
+  | { kind: 'ask_size'; start: string }
+  | { kind: 'ask_name'; start: string }
+  /** "Did you say …?" about a turn heard with middling confidence; `prev` is the question it answered. */
+  | { kind: 'confirm_heard'; text: string; prev?: Pending | undefined }
+  /** The keypad's main choices were offered (book, price, change, message, owner). */
+  | { kind: 'keypad' }
   | { kind: 'confirm_book'; start: string }
   | { kind: 'pick_appointment'; then: 'cancel' | 'reschedule' }
   | { kind: 'confirm_cancel'; id: string }
@@ -31,6 +40,12 @@ export interface GuidedState {
   modifiers?: string[];
   /** Where the visit is, when the customer told us during this conversation. */
   address?: string;
+  /** The address was not heard surely: not read back; texted to the customer after booking and flagged for the owner. */
+  addressUnsure?: { audio?: string | undefined };
+  /** The caller's name, as heard (the customer record has none). */
+  name?: string;
+  /** Turns in a row the agent did not understand (no-match): each one escalates. */
+  misses?: number;
   pending?: Pending;
   offered?: SlotOffer[];
 }
@@ -43,13 +58,23 @@ export interface GuidedResult {
   booked?: { id: string; start: string };
   /** A reminder call's visit the customer confirmed. */
   confirmed?: string;
+  /** The turn was not understood (or not heard surely enough to act on). */
+  missed?: boolean;
 }
 
 const ORDINALS: Record<string, number> = { first: 0, '1st': 0, second: 1, '2nd': 1, third: 2, '3rd': 2, last: -1 };
 const PRIORITY: Intent[] = ['reschedule', 'cancel', 'my_appointments', 'human', 'message', 'book', 'quote', 'hours', 'services', 'goodbye', 'thanks', 'greeting'];
 
+const YES_NO: ReadonlySet<Pending['kind']> = new Set(['offer_book', 'confirm_book', 'confirm_cancel', 'confirm_reschedule', 'confirm_visit', 'confirm_heard']);
+/** Questions whose answer is taken as said (an address, a name, a message): no intent is read into it. */
+const FREE_TEXT: ReadonlySet<Pending['kind']> = new Set(['ask_address', 'ask_name', 'take_message']);
+
 export class GuidedEngine {
-  constructor(private readonly tools: AgentTools, private readonly channel: 'call' | 'sms', private readonly now: () => Date) {}
+  private readonly o: DialogueOptions;
+
+  constructor(private readonly tools: AgentTools, private readonly channel: 'call' | 'sms', private readonly now: () => Date, opts: Partial<DialogueOptions> = {}) {
+    this.o = { ...dialogueDefaults, ...opts };
+  }
 
   private get ctx() {
     return this.tools.context.document;
@@ -63,17 +88,94 @@ export class GuidedEngine {
     return `I can give you a price, book, move or cancel a cleaning, or take a message for ${this.owner}.`;
   }
 
-  /** Understanding from elsewhere (the LLM's reading) replaces the rules' when given. */
-  async respond(text: string, state: GuidedState = {}, understood?: Understanding): Promise<GuidedResult> {
+  /**
+   * Understanding from elsewhere (the LLM's reading) replaces the rules' when given. `hearing` is
+   * how sure the recognizer was (a typed text or a key press needs none): a sure hearing is acted
+   * on, a middling one confirmed, an unsure one not acted on at all.
+   */
+  async respond(text: string, state: GuidedState = {}, understood?: Understanding, hearing?: Hearing): Promise<GuidedResult> {
+    if (hearing?.keyed !== undefined) return this.onKey(hearing.keyed, state);
+    const p = state.pending;
+    if (p?.kind === 'confirm_heard') {
+      const a = understand(this.ctx, text, this.now());
+      const back: GuidedState = { ...state, pending: p.prev };
+      if (a.intents.includes('yes') && this.band(hearing) !== 'low') return this.respond(p.text, back);
+      if (a.intents.includes('no')) return this.miss(back, 'Sorry about that.');
+      // Something else: a new answer to the question before.
+      return this.respond(text, back, understood, hearing);
+    }
+    if (p && FREE_TEXT.has(p.kind)) return this.understood(text, state, understood, hearing);
+    const band = this.band(hearing);
+    if (band === 'high') return this.understood(text, state, understood, hearing);
+    const u = understood ?? understand(this.ctx, text, this.now());
+    if (band === 'medium' && this.meaningful(u)) return this.confirmHeard(text, u, state);
+    // Unsure: another reading that answers what was asked is worth a "did you say" …
+    for (const alt of hearing?.nbest ?? []) {
+      const a = understand(this.ctx, alt, this.now());
+      if (this.answers(a, p)) return this.confirmHeard(alt, a, state);
+    }
+    if (band === 'medium' && this.answers(u, p)) return this.confirmHeard(text, u, state);
+    // … otherwise nothing is acted on.
+    return this.miss(state);
+  }
+
+  private band(h: Hearing | undefined): 'high' | 'medium' | 'low' {
+    const c = h?.confidence;
+    if (c === undefined || c >= this.o.actAtConfidence) return 'high';
+    return c >= this.o.confirmAtConfidence ? 'medium' : 'low';
+  }
+
+  /** Understood at all: an intent, a service, a time or a size. */
+  private meaningful(u: Understanding): boolean {
+    return u.intents.length > 0 || !!u.service || !!u.when || !!u.units;
+  }
+
+  /** Whether `u` answers the pending question (a yes/no to a yes/no question, a time to a time question …). */
+  private answers(u: Understanding, p: Pending | undefined): boolean {
+    if (!p) return u.intents.some((i) => i !== 'yes' && i !== 'no') || !!u.service;
+    if (YES_NO.has(p.kind)) return u.intents.includes('yes') || u.intents.includes('no');
+    switch (p.kind) {
+      case 'ask_service': return !!u.service;
+      case 'ask_size': return !!u.units || bareNumber(u.text) !== undefined;
+      case 'ask_time': case 'ask_reschedule_time': case 'pick_appointment': return !!u.when || this.ordinal(u.text) !== undefined;
+      default: return this.meaningful(u);
+    }
+  }
+
+  private describe(u: Understanding): string {
+    const parts: string[] = [];
+    if (u.service) parts.push(`a ${this.ctx.services.find((x) => x.id === u.service)?.name.toLowerCase() ?? 'cleaning'}`);
+    if (u.units) parts.push(`${u.units} ${this.unit()}${u.units === 1 ? '' : 's'}`);
+    if (u.when) parts.push(u.when.hasTime ? this.tools.spokenTime(u.when.at) : DateTime.fromJSDate(u.when.at, { zone: this.ctx.timezone }).toFormat('cccc'));
+    const i = this.ordinal(u.text);
+    if (!parts.length && i !== undefined) parts.push(`the ${['first', 'second', 'third'][i] ?? 'last'} one`);
+    if (parts.length) return parts.join(', ');
+    const said: Partial<Record<Intent, string>> = {
+      yes: 'yes', no: 'no', book: 'book a cleaning', quote: 'a price', cancel: 'cancel a visit', reschedule: 'move a visit',
+      message: 'leave a message', human: `speak to ${this.owner}`, my_appointments: 'when your visit is', hours: 'our hours', services: 'what we do',
+    };
+    return u.intents.map((x) => said[x]).find(Boolean) ?? u.text;
+  }
+
+  private confirmHeard(text: string, u: Understanding, s: GuidedState): GuidedResult {
+    return { reply: `Did you say ${this.describe(u)}?`, state: { ...s, pending: { kind: 'confirm_heard', text, prev: s.pending } } };
+  }
+
+  private unit(): string {
+    return this.ctx.services.find((x) => x.price.perUnit)?.price.perUnit?.unit ?? 'bedroom';
+  }
+
+  private async understood(text: string, state: GuidedState, understood: Understanding | undefined, hearing: Hearing | undefined): Promise<GuidedResult> {
     const u = understood ?? understand(this.ctx, text, this.now());
     const s: GuidedState = { ...state };
     if (u.service) s.service = u.service;
     if (u.units) s.units = u.units;
     if (u.modifiers.length) s.modifiers = [...new Set([...(s.modifiers ?? []), ...u.modifiers])];
     try {
-      const handled = await this.onPending(u, s, text);
-      if (handled) return handled;
-      return await this.onIntent(u, s, text);
+      const handled = await this.onPending(u, s, text, hearing);
+      const r = handled ?? await this.onIntent(u, s, text);
+      if (!r.missed) delete r.state.misses;
+      return r;
     } catch (e) {
       if (e instanceof QuoteError) {
         delete s.service;
@@ -83,11 +185,109 @@ export class GuidedEngine {
     }
   }
 
+  /**
+   * A turn not understood. The first gets a narrower question than the one asked, the next the
+   * keypad's choices, then the owner (or their voicemail); nobody is left repeating themselves.
+   */
+  private miss(s: GuidedState, lead = 'Sorry, I didn\'t catch that.'): GuidedResult {
+    const misses = (s.misses ?? 0) + 1;
+    const next: GuidedState = { ...s, misses };
+    if (misses >= this.o.handOffAfterMisses) {
+      if (this.channel === 'sms') return { reply: `Sorry, I'm not getting it. I'll ask ${this.owner} to get back to you.`, state: { ...next, pending: undefined, misses: 0 }, missed: true };
+      const reply = this.ctx.owner.targets.length
+        ? `Sorry, I'm having trouble understanding. Let me put you through to ${this.owner}.`
+        : `Sorry, I'm having trouble understanding. Please leave a message for ${this.owner} after the tone.`;
+      return { reply, state: { ...next, pending: undefined, misses: 0 }, action: 'transfer', missed: true };
+    }
+    const q = misses >= this.o.keypadAfterMisses && this.channel === 'call' ? this.keypad(next) : this.narrow(next);
+    return { reply: `${lead} ${q.reply}`, state: q.state, missed: true };
+  }
+
+  /** The question again, narrower: yes or no, one slot, a short list. */
+  narrow(s: GuidedState): { reply: string; state: GuidedState } {
+    const p = s.pending;
+    if (!p || p.kind === 'keypad') return { reply: 'Are you calling to book a cleaning? Please say yes or no.', state: { ...s, pending: { kind: 'offer_book' } } };
+    if (YES_NO.has(p.kind)) return { reply: 'Was that a yes or a no?', state: s };
+    switch (p.kind) {
+      case 'ask_service': return { reply: `Which one: ${this.serviceList()}? Just the name is fine.`, state: s };
+      case 'ask_size': return { reply: `How many ${this.unit()}s does your home have? Just the number is fine.`, state: s };
+      case 'ask_time':
+      case 'ask_reschedule_time':
+        return s.offered?.length
+          ? { reply: `Which time: ${s.offered.slice(0, 3).map((o, i) => `the ${['first', 'second', 'third'][i]}, ${o.spoken}`).join('; ')}?`, state: s }
+          : { reply: 'Which day would suit you? For example, Tuesday.', state: s };
+      case 'pick_appointment': return { reply: 'Which visit: the first or the second?', state: s };
+      default: return { reply: this.menu(), state: s };
+    }
+  }
+
+  /** The choices of the question asked, by key. */
+  keypad(s: GuidedState): { reply: string; state: GuidedState } {
+    const p = s.pending;
+    const owner = `or ${this.ctx.owner.transferDigit} for ${this.owner}`;
+    const keys = (items: string[]) => items.slice(0, 9).map((t, i) => `${i + 1} for ${t}`).join(', ');
+    // The narrowed "are you calling to book?" gets the main choices: its yes is their 1.
+    if (!p || p.kind === 'keypad' || p.kind === 'offer_book') return { reply: `You can use your keypad: press 1 to book a cleaning, 2 for a price, 3 to change a visit, 4 to leave a message, ${owner}.`, state: { ...s, pending: { kind: 'keypad' } } };
+    if (YES_NO.has(p.kind)) return { reply: `You can use your keypad: press 1 for yes or 2 for no.`, state: s };
+    switch (p.kind) {
+      case 'ask_service': return { reply: `Please press ${keys(this.ctx.services.map((x) => x.name.toLowerCase()))}.`, state: s };
+      case 'ask_size': return { reply: `Please press the number of ${this.unit()}s, 1 to 9.`, state: s };
+      case 'ask_time':
+      case 'ask_reschedule_time':
+        return s.offered?.length
+          ? { reply: `Please press ${keys(s.offered.map((o) => o.spoken))}.`, state: s }
+          : { reply: 'Please press 1 to hear the next openings.', state: s };
+      case 'pick_appointment': return { reply: 'Please press 1 for the first visit or 2 for the second.', state: s };
+      default: return { reply: `You can use your keypad: press 1 to book a cleaning, 2 for a price, 3 to change a visit, 4 to leave a message, ${owner}.`, state: { ...s, pending: { kind: 'keypad' } } };
+    }
+  }
+
+  /** A key pressed instead of an answer: the choice it stands for in the question asked. */
+  private async onKey(key: string, state: GuidedState): Promise<GuidedResult> {
+    const p = state.pending;
+    const n = /^[1-9]$/.test(key) ? Number(key) : undefined;
+    const said = (text: string, s: GuidedState = state) => this.respond(text, s);
+    if (n !== undefined) {
+      if (p && YES_NO.has(p.kind) && n <= 2) return said(n === 1 ? 'yes' : 'no');
+      switch (p?.kind) {
+        case undefined:
+        case 'keypad': {
+          const s = { ...state, pending: undefined };
+          if (n === 1) return this.book({ intents: ['book'], modifiers: [], text: 'book' }, s);
+          if (n === 2) return s.service ? this.quote(s) : this.askService(s, 'quote');
+          if (n === 3) return this.manage('reschedule', { intents: ['reschedule'], modifiers: [], text: 'change' }, s);
+          if (n === 4) return this.respond('leave a message', s);
+          break;
+        }
+        case 'ask_service': {
+          const svc = this.ctx.services[n - 1];
+          if (svc) return this.respond(svc.name, state);
+          break;
+        }
+        case 'ask_size': return this.afterSize({ ...state, units: n }, p.start);
+        case 'ask_time':
+        case 'ask_reschedule_time':
+        case 'pick_appointment':
+          if (p.kind !== 'pick_appointment' && !state.offered?.length && n === 1) return p.kind === 'ask_time' ? this.book({ intents: [], modifiers: [], text: '' }, state) : said('next week');
+          if (n <= 3) return said(`the ${['first', 'second', 'third'][n - 1]} one`);
+          break;
+      }
+    }
+    // A key that is no choice here: the choices again.
+    const k = this.keypad(state);
+    return { reply: `That key isn't one of the choices. ${k.reply}`, state: k.state };
+  }
+
+  private serviceList(): string {
+    const names = this.ctx.services.map((x) => x.name.toLowerCase());
+    return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0] ?? 'a cleaning';
+  }
+
   private has(u: Understanding, i: Intent): boolean {
     return u.intents.includes(i);
   }
 
-  private async onPending(u: Understanding, s: GuidedState, raw: string): Promise<GuidedResult | undefined> {
+  private async onPending(u: Understanding, s: GuidedState, raw: string, hearing?: Hearing): Promise<GuidedResult | undefined> {
     const p = s.pending;
     if (!p) return undefined;
     const switching = PRIORITY.slice(0, 5).some((i) => this.has(u, i)) && p.kind !== 'take_message';
@@ -99,11 +299,40 @@ export class GuidedEngine {
       }
       case 'ask_address': {
         if (switching || this.has(u, 'no')) break;
-        const address = raw.trim();
-        if (address.length < 6) return { reply: 'What street address should the crew come to?', state: s };
-        return this.confirmBooking(s, p.start, address);
+        const address = cleanAddress(raw);
+        if (address.length < 6) return this.miss(s);
+        // Read back only what was heard surely; otherwise it is checked by text after the call.
+        const unsure = this.band(hearing) !== 'high';
+        const next: GuidedState = { ...s, address };
+        if (unsure) next.addressUnsure = { audio: hearing?.audio };
+        else delete next.addressUnsure;
+        return this.afterAddress(next, p.start);
+      }
+      case 'ask_size': {
+        if (u.units) return this.afterSize(s, p.start);
+        const n = bareNumber(raw);
+        if (n) return this.afterSize({ ...s, units: n }, p.start);
+        if (switching) break;
+        return undefined;
+      }
+      case 'ask_name': {
+        if (switching) break;
+        const name = cleanName(raw);
+        if (!name) return this.miss(s);
+        return this.confirmBooking({ ...s, name }, p.start);
       }
       case 'confirm_book': {
+        // "No, the address is 14 Oak Street": corrected here, then confirmed again.
+        if (/\b(address|street|avenue|road|drive|lane|boulevard|court|place|way)\b/.test(u.text) && !this.has(u, 'yes')) {
+          const corrected = cleanAddress(raw.replace(/^.*?\b(address|it)\s+(is|should be)\b/i, ''));
+          if (/\d/.test(corrected) && corrected.length >= 6 && !/\baddress\b/i.test(corrected)) {
+            const next: GuidedState = { ...s, address: corrected };
+            if (this.band(hearing) !== 'high') next.addressUnsure = { audio: hearing?.audio };
+            else delete next.addressUnsure;
+            return this.confirmBooking(next, p.start);
+          }
+          return { reply: 'Sorry about that. What is the right address?', state: { ...s, pending: { kind: 'ask_address', start: p.start } } };
+        }
         if (this.has(u, 'yes')) return this.doBook(s, p.start);
         if (u.when) return this.book(u, { ...s, pending: undefined });
         if (this.has(u, 'no')) return { reply: 'No problem. What day and time would suit you better?', state: { ...s, pending: { kind: 'ask_time' } } };
@@ -224,15 +453,13 @@ export class GuidedEngine {
       default: {
         const faq = this.ctx.info.faq.find((f) => overlap(u.text, f.q) >= 0.5);
         if (faq) return { reply: faq.a, state: s };
-        return { reply: `Sorry, I didn't catch that. ${this.menu()}`, state: s };
+        return this.miss(s);
       }
     }
   }
 
   private askService(s: GuidedState, then: 'quote' | 'book'): GuidedResult {
-    const names = this.ctx.services.map((x) => x.name.toLowerCase());
-    const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0] ?? 'a cleaning';
-    return { reply: `Happy to help. Which would you like: ${list}?`, state: { ...s, pending: { kind: 'ask_service', then } } };
+    return { reply: `Happy to help. Which would you like: ${this.serviceList()}?`, state: { ...s, pending: { kind: 'ask_service', then } } };
   }
 
   private async quote(s: GuidedState): Promise<GuidedResult> {
@@ -291,22 +518,49 @@ export class GuidedEngine {
       const around = await this.tools.availability({ service: s.service, from: day.startOf('day').toISO()!, units: s.units, modifiers: s.modifiers });
       return this.offer(around.slots, { ...s, pending: { kind: 'ask_time' } }, `Sorry, ${this.tools.spokenTime(day)} isn't available. I have`);
     }
-    if (!this.tools.customer?.address) return { reply: 'Great. What is the address for the cleaning?', state: { ...s, pending: { kind: 'ask_address', start: day.toISO()! } } };
-    return this.confirmBooking(s, day.toISO()!, this.tools.customer.address);
+    return this.afterTime(s, day.toISO()!);
   }
 
-  private async confirmBooking(s: GuidedState, start: string, address: string): Promise<GuidedResult> {
+  /** The time is free: what the booking still needs (size, address, name), one question at a time. */
+  private async afterTime(s: GuidedState, start: string): Promise<GuidedResult> {
+    const perUnit = this.ctx.services.find((x) => x.id === s.service)?.price.perUnit;
+    if (perUnit && !s.units) return { reply: `And how many ${perUnit.unit}s does your home have?`, state: { ...s, pending: { kind: 'ask_size', start } } };
+    return this.afterSize(s, start);
+  }
+
+  private async afterSize(s: GuidedState, start: string): Promise<GuidedResult> {
+    // A bigger home takes longer: the time is checked again with the size (a longer visit may not fit).
+    const { slots } = await this.tools.availability({ service: s.service!, from: start, units: s.units, modifiers: s.modifiers });
+    if (!slots[0] || DateTime.fromISO(slots[0].start).toMillis() !== DateTime.fromISO(start).toMillis()) {
+      const day = DateTime.fromISO(start, { zone: this.ctx.timezone });
+      const around = await this.tools.availability({ service: s.service!, from: day.startOf('day').toISO()!, units: s.units, modifiers: s.modifiers });
+      return this.offer(around.slots, { ...s, pending: { kind: 'ask_time' } }, `For a home that size, ${this.tools.spokenTime(day)} doesn't fit. I have`);
+    }
+    if (!s.address && !this.tools.customer?.address) return { reply: 'Great. What is the address for the cleaning?', state: { ...s, pending: { kind: 'ask_address', start } } };
+    return this.afterAddress(s, start);
+  }
+
+  private async afterAddress(s: GuidedState, start: string): Promise<GuidedResult> {
+    if (this.channel === 'call' && !s.name && !this.tools.customer?.name) return { reply: 'And what name should I put it under?', state: { ...s, pending: { kind: 'ask_name', start } } };
+    return this.confirmBooking(s, start);
+  }
+
+  private async confirmBooking(s: GuidedState, start: string): Promise<GuidedResult> {
+    const address = s.address ?? this.tools.customer?.address ?? '';
     const q = await this.tools.quote({ service: s.service!, units: s.units, modifiers: s.modifiers });
     const units = q.unit ? ` for ${q.units} ${q.unit}${q.units === 1 ? '' : 's'}` : '';
+    const where = s.addressUnsure ? " at the address you gave (I'll text you to check it)" : ` at ${address}`;
     return {
-      reply: `I can book a ${q.serviceName.toLowerCase()}${units} ${this.tools.spokenTime(DateTime.fromISO(start))} at ${address} for ${formatMoney(q.totalCents, q.currency)}, about ${describeDuration(q.durationMinutes)}. Shall I book it?`,
+      reply: `I can book a ${q.serviceName.toLowerCase()}${units} ${this.tools.spokenTime(DateTime.fromISO(start))}${where} for ${formatMoney(q.totalCents, q.currency)}, about ${describeDuration(q.durationMinutes)}. Shall I book it?`,
       state: { ...s, address, pending: { kind: 'confirm_book', start } },
     };
   }
 
   private async doBook(s: GuidedState, start: string): Promise<GuidedResult> {
     try {
-      const r = await this.tools.book({ service: s.service!, start, units: s.units, modifiers: s.modifiers, ...(s.address ? { address: s.address } : {}) });
+      const r = await this.tools.book({ service: s.service!, start, units: s.units, modifiers: s.modifiers, ...(s.address ? { address: s.address } : {}), ...(s.name ? { name: s.name } : {}) });
+      // Heard unsurely: the customer gets it by text to correct, and the owner sees it flagged.
+      if (s.addressUnsure && s.address) await this.tools.addressToCheck(r.appointment, s.address, s.addressUnsure.audio);
       const remind = this.ctx.sms.confirmations
         ? this.channel === 'call' ? " We'll text you a confirmation." : ` We'll text you a reminder ${this.ctx.sms.reminderHoursBefore} hours before.`
         : '';

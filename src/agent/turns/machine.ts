@@ -20,7 +20,10 @@ import { reprompt } from './actions/reprompt.js';
 
 export interface TurnLines {
   greeting: string;
-  reprompt: string;
+  /** The line after a silence; a function gets the reprompt's number (1, 2 …) and may say more each time. */
+  reprompt: string | ((n: number) => string);
+  /** Said before the hand-off when silence outlasts the reprompts (afterIdleReprompts 'transfer'). */
+  noInput?: string;
   goodbye: string;
   transfer: string;
 }

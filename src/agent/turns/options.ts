@@ -10,8 +10,10 @@ export interface TurnOptions {
   falseInterruptionTimeoutMs: number;
   /** Silence before the agent prompts again. */
   idleRepromptMs: number;
-  /** Prompts before the agent says goodbye and hangs up. */
+  /** Prompts before the agent gives up on silence. */
   maxIdleReprompts: number;
+  /** Then: say goodbye and hang up, or hand the caller to the owner (their voicemail when nobody answers). */
+  afterIdleReprompts: 'goodbye' | 'transfer';
   /** Longest call, greeting to goodbye. */
   maxCallMs: number;
   /** DTMF digit that transfers to the owner at any time. */
@@ -34,6 +36,7 @@ export const turnDefaults = {
   falseInterruptionTimeoutMs: 1_500,
   idleRepromptMs: 8_000,
   maxIdleReprompts: 2,
+  afterIdleReprompts: 'goodbye',
   maxCallMs: 15 * 60_000,
   transferDigit: '0',
   semanticTurn: false,

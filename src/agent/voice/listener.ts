@@ -1,4 +1,4 @@
-import type { Stt, SttStream, Vad } from '../../speech/types.js';
+import type { Stt, SttStream, SttStreamOptions, Vad } from '../../speech/types.js';
 
 /**
  * The ear of a call: every 20 ms frame goes through the VAD; while the caller speaks, frames (and
@@ -17,7 +17,7 @@ export type HeardEvent =
   | { type: 'vad_start'; at: number }
   | { type: 'vad_end'; at: number }
   | { type: 'stt_partial'; at: number; text: string }
-  | { type: 'stt_final'; at: number; text: string; sttMs: number };
+  | { type: 'stt_final'; at: number; text: string; sttMs: number; confidence?: number | undefined; nbest?: string[] | undefined; audio?: Int16Array | undefined };
 
 export class Listener {
   private ring: Int16Array;
@@ -30,6 +30,11 @@ export class Listener {
   private readonly history: Int16Array | undefined;
   private historyPos = 0;
   private historyFill = 0;
+  /** What the agent asked last: the recognizer expects its answers. */
+  private question: SttStreamOptions['question'];
+  /** The caller's audio of each utterance, while kept (an address, a name): frames copied, joined at the end. */
+  private keeping = false;
+  private kept: Int16Array[] = [];
 
   constructor(
     private readonly vad: Vad,
@@ -43,6 +48,16 @@ export class Listener {
   ) {
     this.ring = new Int16Array(Math.round((sampleRate * preRollMs) / 1000));
     if (keepHistory) this.history = new Int16Array(Math.round((sampleRate * listenerDefaults.historyMs) / 1000));
+  }
+
+  /** The question the next utterances answer (undefined: anything). */
+  expect(question: SttStreamOptions['question']): void {
+    this.question = question;
+  }
+
+  /** Keep the caller's own audio of the next utterances (handed over with each final transcript). */
+  keepAudio(on: boolean): void {
+    this.keeping = on;
   }
 
   /** A copy of the caller's latest audio, oldest first (up to `historyMs`). */
@@ -69,8 +84,10 @@ export class Listener {
       this.historyFill = Math.min(h.length, this.historyFill + pcm.length);
     }
     const events = this.vad.accept(pcm, this.sampleRate);
-    if (this.stream) this.stream.accept(pcm, this.sampleRate);
-    else this.remember(pcm);
+    if (this.stream) {
+      this.stream.accept(pcm, this.sampleRate);
+      if (this.keeping) this.kept.push(pcm.slice());
+    } else this.remember(pcm);
     for (const e of events) {
       if (e.type === 'speech_start') this.start();
       else this.end();
@@ -96,15 +113,16 @@ export class Listener {
   private start(): void {
     this.emit({ type: 'vad_start', at: this.now() });
     if (!this.stt) return;
-    this.stream = this.stt.stream(this.hints);
+    this.stream = this.stt.stream(this.hints, this.question ? { question: this.question } : {});
     this.lastPartial = '';
+    this.kept = [];
     const n = this.ring.length;
     const from = (this.ringPos - this.ringFill + n) % n;
     // Oldest first: the tail of the ring, then its head.
-    if (from + this.ringFill <= n) this.stream.accept(this.ring.slice(from, from + this.ringFill), this.sampleRate);
-    else {
-      this.stream.accept(this.ring.slice(from), this.sampleRate);
-      this.stream.accept(this.ring.slice(0, this.ringPos), this.sampleRate);
+    const pre = from + this.ringFill <= n ? [this.ring.slice(from, from + this.ringFill)] : [this.ring.slice(from), this.ring.slice(0, this.ringPos)];
+    for (const p of pre) {
+      this.stream.accept(p, this.sampleRate);
+      if (this.keeping) this.kept.push(p);
     }
     this.ringFill = 0;
   }
@@ -115,9 +133,13 @@ export class Listener {
     const s = this.stream;
     this.stream = undefined;
     if (!s) return;
+    const kept = this.keeping && this.kept.length ? this.kept : undefined;
+    this.kept = [];
     s.finish().then(
       (h) => {
-        if (!this.closed) this.emit({ type: 'stt_final', at: this.now(), text: h.text, sttMs: this.now() - endAt });
+        if (this.closed) return;
+        const audio = kept ? joinPcm(kept) : undefined;
+        this.emit({ type: 'stt_final', at: this.now(), text: h.text, sttMs: this.now() - endAt, confidence: h.confidence, nbest: h.nbest, audio });
       },
       () => {
         if (!this.closed) this.emit({ type: 'stt_final', at: this.now(), text: '', sttMs: this.now() - endAt });
@@ -130,4 +152,14 @@ export class Listener {
     this.stream?.close();
     this.stream = undefined;
   }
+}
+
+function joinPcm(parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }

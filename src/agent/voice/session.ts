@@ -15,7 +15,10 @@ import { AnsweringFlow } from '../call/answering.js';
 import { Listener } from './listener.js';
 import { Speaker, type PreparedUtterance, type SpeakTimes, type Utterance } from './speaker.js';
 import { spokenToText } from './transcript.js';
-import { contextPhrases } from './phrases.js';
+import { contextPhrases, questionOf, questionPhrases } from './phrases.js';
+import type { DialogueOptions, Hearing } from '../guided/options.js';
+import { writeWav } from '../../speech/audio.js';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { TurnTimer } from './latency.js';
 import { CallRecorder } from './call-recorder.js';
 import { retrying } from '../../util/retry.js';
@@ -48,6 +51,8 @@ export interface VoiceDeps {
   llmUnderstands?: boolean;
   /** A semantic end-of-turn model (Smart Turn); without one the endpointing delays decide. */
   turnDetector?: TurnDetector | undefined;
+  /** How unsure hearings are handled (confidence thresholds, no-match escalation). */
+  dialogue?: Partial<DialogueOptions>;
 }
 
 export interface VoiceInput {
@@ -116,22 +121,31 @@ export class VoiceSession {
   private ownerState: OwnerState = {};
   /** Keypad digits after '*', until '#': a PIN being entered (never logged). */
   private pinDigits: string | undefined;
+  /** What the recognizer made of the utterances of the turn being taken (a pause joins several). */
+  private heard: { confidence?: number | undefined; nbest?: string[] | undefined; audio?: Int16Array | undefined }[] = [];
+  private hints: string[] = [];
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
     this.now = d.now ?? Date.now;
     this.state = i.initialState ?? {};
     const ctx = i.context.document;
+    // Silence escalates like a misunderstanding: the question narrower, then its keypad choices, then the owner or a message.
+    const reprompt = (n: number) => {
+      if (this.owner || (n === 1 && !this.state.pending)) return `Are you still there? ${ctx.persona.name} here, how can I help?`;
+      return `Are you still there? ${this.brain.prompt(this.state, n === 1 ? 1 : 2)}`;
+    };
     this.machine = new TurnMachine({
       greeting: i.greeting,
-      reprompt: `Are you still there? ${ctx.persona.name} here, how can I help?`,
+      reprompt,
       goodbye: `Thanks for calling ${ctx.displayName}. Goodbye.`,
       transfer: `Sure, connecting you to ${ctx.owner.name}.`,
-    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, ...d.turn });
+      noInput: ctx.owner.targets.length ? `I can't hear you, so I'll put you through to ${ctx.owner.name}.` : `I can't hear you. If you can, please leave a message for ${ctx.owner.name} after the tone.`,
+    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: 'transfer', ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}) });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}) });
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
@@ -151,8 +165,11 @@ export class VoiceSession {
     }
     // The recognizer loads what it needs while the greeting plays, off the media thread.
     this.d.stt?.prepare?.(hints).catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'speech recognizer not prepared'));
+    this.hints = hints;
     const listener = new Listener(vad, this.d.stt, hints, call.sampleRate, (e) => this.dispatch(e), this.now, undefined, !!this.d.turnDetector);
     this.listener = listener;
+    // An outbound reminder starts on a question ("is that still good for you?").
+    this.expectAnswer();
     const done = new Promise<string>((r) => (this.finished = r));
     call.on('audio', (f) => {
       listener.accept(f.pcm);
@@ -171,6 +188,8 @@ export class VoiceSession {
       }
       this.event('dtmf', { role: 'caller', text: digit });
       this.dispatch({ type: 'dtmf', at: this.now(), digit });
+      // Any other key answers the question asked (a choice, a yes or no): a turn of its own.
+      if (digit !== this.machine.o.transferDigit && !this.owner && this.machine.state !== 'transferring') this.dispatch({ type: 'keyed', at: this.now(), text: `key:${digit}` });
     });
     call.once('ended', (reason) => {
       this.dispatch({ type: 'hangup', at: this.now() });
@@ -228,11 +247,12 @@ export class VoiceSession {
     return parts.join('; ');
   }
 
-  private dispatch(e: TurnEvent | { type: 'stt_final'; at: number; text: string; sttMs: number }): void {
+  private dispatch(e: TurnEvent | { type: 'stt_final'; at: number; text: string; sttMs: number; confidence?: number | undefined; nbest?: string[] | undefined; audio?: Int16Array | undefined }): void {
     if (e.type === 'vad_end') this.timer.speechEnded(e.at);
     if (e.type === 'stt_partial' && this.d.llm) this.brain.prefillPartial(spokenToText(e.text));
     if (e.type === 'stt_final') {
       this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
+      if (e.text) this.heard.push({ confidence: 'confidence' in e ? e.confidence : undefined, nbest: 'nbest' in e ? e.nbest : undefined, audio: 'audio' in e ? e.audio : undefined });
       this.speculate(e.text);
     }
     if (e.type === 'vad_start' && this.speculation) {
@@ -329,7 +349,7 @@ export class VoiceSession {
   private speculate(heard: string): void {
     if (this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)) return;
     const text = spokenToText(heard);
-    if (!text.trim() || !this.brain.routesToLlm(text, this.state)) return;
+    if (!text.trim() || !this.brain.routesToLlm(text, this.state, this.hearing(false))) return;
     const reply = this.brain.respond(text, this.state);
     reply.catch(() => {});
     const prepared = reply.then(
@@ -359,12 +379,63 @@ export class VoiceSession {
     }, () => {});
   }
 
+  /**
+   * The recognizer's confidence in the turn (its least sure utterance) and, for a turn of one
+   * utterance, its other readings. `take`: the turn is being taken; start afresh after it.
+   */
+  private hearing(take: boolean): Hearing & { pcm?: Int16Array } {
+    const h = this.heard;
+    if (take) this.heard = [];
+    const cs = h.map((x) => x.confidence).filter((c): c is number => c !== undefined);
+    const audio = h.map((x) => x.audio).filter((a): a is Int16Array => !!a);
+    const pcm = audio.length ? new Int16Array(audio.reduce((n, a) => n + a.length, 0)) : undefined;
+    if (pcm) audio.reduce((o, a) => (pcm.set(a, o), o + a.length), 0);
+    return {
+      ...(cs.length ? { confidence: Math.min(...cs) } : {}),
+      ...(h.length === 1 && h[0]!.nbest?.length ? { nbest: h[0]!.nbest } : {}),
+      ...(pcm ? { pcm } : {}),
+    };
+  }
+
+  /** The recognizer listens for the answers to the question now asked, and keeps the audio of free answers. */
+  private expectAnswer(): void {
+    const q = this.owner ? undefined : questionOf(this.state.pending);
+    const question = q ? { name: q, phrases: questionPhrases(this.i.context.document, q) } : undefined;
+    this.listener?.expect(question);
+    const kind = this.state.pending?.kind;
+    this.listener?.keepAudio(kind === 'ask_address' || kind === 'ask_name');
+    if (question) this.d.stt?.prepare?.(this.hints, { question }).catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'question model not prepared'));
+  }
+
+  /** The caller's own words for an address or a name, kept beside the transcript for the owner. */
+  private async keepAnswerAudio(pcm: Int16Array, kind: string): Promise<string | undefined> {
+    const dir = join(this.d.dataDir, 'recordings');
+    const path = join(dir, `${this.i.callId}-${kind}-${this.turns}.wav`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(path, writeWav(pcm, this.i.call.sampleRate));
+      return path;
+    } catch (err) {
+      this.d.logger?.warn({ err, callId: this.i.callId }, 'answer audio not saved');
+      return undefined;
+    }
+  }
+
   private async think(heard: string): Promise<void> {
     const turn = ++this.thinking;
     this.turns++;
-    const text = spokenToText(heard);
+    const key = /^key:(.)$/.exec(heard)?.[1];
+    const { pcm, ...hearing }: Hearing & { pcm?: Int16Array } = key !== undefined ? (this.heard = [], { keyed: key }) : this.hearing(true);
+    const kind = this.state.pending?.kind;
+    // Free answers keep their words as said: the clock-time rewrite would turn a house number into a time.
+    const free = kind === 'ask_address' || kind === 'ask_name' || kind === 'take_message';
+    const text = key !== undefined ? '' : free ? heard : spokenToText(heard);
+    if (pcm && (kind === 'ask_address' || kind === 'ask_name')) hearing.audio = await this.keepAnswerAudio(pcm, kind === 'ask_address' ? 'address' : 'name');
     const pin = this.ownerNumber && !this.owner ? (heard.startsWith('pin:') ? heard.slice(4) : spokenPin(heard)) : undefined;
-    this.event('turn', { role: 'caller', text: pin !== undefined ? '(owner PIN)' : heard });
+    this.event('turn', {
+      role: 'caller', text: pin !== undefined ? '(owner PIN)' : key !== undefined ? `(pressed ${key})` : heard,
+      ...(pin === undefined && (hearing.confidence !== undefined || hearing.keyed || hearing.audio) ? { data: { ...(hearing.confidence !== undefined ? { confidence: Math.round(hearing.confidence * 1000) / 1000 } : {}), ...(hearing.nbest ? { nbest: hearing.nbest } : {}), ...(hearing.keyed ? { keyed: true } : {}), ...(hearing.audio ? { audio: hearing.audio } : {}) } } : {}),
+    });
     if (pin !== undefined || this.owner) {
       const r = await this.ownerTurn(text, pin).catch((err: unknown) => {
         this.d.logger?.error({ err, call: this.i.callId }, 'owner command failed');
@@ -384,8 +455,10 @@ export class VoiceSession {
       const spec = this.speculation?.text === heard ? this.speculation : undefined;
       if (this.speculation && !spec) this.discard(this.speculation);
       this.speculation = undefined;
-      const { turn: r, state } = await (spec?.reply ?? this.brain.respond(text, this.state));
+      const { turn: r, state } = await (spec?.reply ?? this.brain.respond(text, this.state, hearing));
       this.state = state;
+      if (r.missed) this.event('state', { role: 'system', text: 'no_match', data: { misses: state.misses ?? 0 } });
+      this.expectAnswer();
       llmStats = r.llm;
       if (typeof r.reply === 'string') reply = r.reply;
       else {

@@ -7,7 +7,8 @@ import type { ContextService, StoredContext } from '../context/service.js';
 import type { CustomerService } from '../customers.js';
 import { quote, resolveService, QuoteError, type Quote } from '../quotes.js';
 import { bookingWindow, findSlots, type BusyInterval, type Slot } from './slots.js';
-import type { Alerts, CustomerInfo } from '../alerts.js';
+import { whenText, type Alerts, type CustomerInfo } from '../alerts.js';
+import { enqueue } from '../outbox.js';
 
 /** Availability, booking, moving and cancelling visits; the store's constraint settles races. */
 
@@ -233,6 +234,25 @@ export class SchedulingService {
     if (!stored) throw new AppointmentNotFoundError(id);
     const kids = await this.db.selectFrom('appointments').select('crew').where('parent_id', '=', id).execute();
     return { stored, row, crews: [row.crew, ...kids.map((k) => k.crew)] };
+  }
+
+  /**
+   * An address the agent could not hear surely: noted on the visit for the owner, and texted to the
+   * customer to check (a reply goes to the texting agent and the owner's inbox like any text).
+   */
+  async addressToCheck(id: string, heard: string, opts: { phone: string | null; audio?: string | undefined }): Promise<void> {
+    const { stored, row } = await this.load(id);
+    const ctx = stored.document;
+    const note = `Address to check: heard "${heard}" on the call${opts.audio ? ` (audio: ${opts.audio})` : ''}; texted to the customer.`;
+    await this.db.transaction().execute(async (tx) => {
+      await tx.updateTable('appointments').set({ notes: row.notes ? `${row.notes}\n${note}` : note }).where('id', '=', id).execute();
+      if (!opts.phone) return;
+      await enqueue(tx, {
+        contextId: stored.id, channel: 'sms', purpose: 'address_check', recipient: opts.phone,
+        payload: { text: `${ctx.displayName}: for your visit on ${whenText(row.starts_at, ctx.timezone)} we have the address as "${heard}". If that's not right, please reply with your full street address.`, from: ctx.numbers[0] ?? null },
+        dedupeKey: `address_check:${id}`, now: this.now(),
+      });
+    });
   }
 
   async get(id: string): Promise<AppointmentView> {

@@ -2,9 +2,15 @@ import type { Effect, TurnMemory } from '../types.js';
 import type { TurnOptions } from '../options.js';
 import { speak } from './speak.js';
 
-/** Silence: ask again, and after the last prompt say goodbye. */
-export function reprompt(m: TurnMemory, o: TurnOptions, lines: { reprompt: string; goodbye: string }): Effect[] {
-  if (m.reprompts >= o.maxIdleReprompts) return speak(m, lines.goodbye, 'goodbye', 'end');
+/**
+ * Silence: ask again (the line may say more each time: the question narrower, then its keypad
+ * choices), and after the last prompt either say goodbye or hand the caller on to the owner or a message.
+ */
+export function reprompt(m: TurnMemory, o: TurnOptions, lines: { reprompt: string | ((n: number) => string); goodbye: string; noInput?: string | undefined }): Effect[] {
+  if (m.reprompts >= o.maxIdleReprompts) {
+    if (o.afterIdleReprompts === 'transfer' && lines.noInput) return speak(m, lines.noInput, 'reply', 'transfer');
+    return speak(m, lines.goodbye, 'goodbye', 'end');
+  }
   m.reprompts++;
-  return speak(m, lines.reprompt, 'reprompt');
+  return speak(m, typeof lines.reprompt === 'function' ? lines.reprompt(m.reprompts) : lines.reprompt, 'reprompt');
 }
