@@ -138,8 +138,13 @@ export class AgentTools {
   }
 
   /** An address heard unsurely on this booking: flagged for the owner and texted to the customer to check. */
-  async addressToCheck(appointment: AppointmentView, heard: string, audio?: string): Promise<void> {
-    await this.s.business.scheduling.addressToCheck(appointment.id, heard, { phone: this.s.customer?.phone ?? null, audio });
+  async addressToCheck(appointment: AppointmentView, heard: string, how: { audio?: string | undefined; garbled?: boolean | undefined } = {}): Promise<void> {
+    await this.s.business.scheduling.addressToCheck(appointment.id, heard, { phone: this.s.customer?.phone ?? null, ...how });
+  }
+
+  /** A note on this booking for the owner (something the agent could not make out). */
+  async noteForOwner(appointment: AppointmentView, note: string): Promise<void> {
+    await this.s.business.scheduling.note(appointment.id, note);
   }
 
   /** Upcoming visits of the customer on the line — never anyone else's. */

@@ -109,6 +109,24 @@ describe('turn-taking', () => {
     expect(send({ type: 'playback_done', completed: true, heardMs: 800 })).toEqual(['hangup:agent_goodbye']);
   });
 
+  it('silence escalates when told to: each reprompt says more, and the last hands the caller on instead of hanging up', () => {
+    const said: string[] = [];
+    const tm = new TurnMachine({ ...lines, reprompt: (n) => (n === 1 ? 'Which day would suit you?' : 'Press 1 for Tuesday at 9 AM.'), noInput: "I can't hear you; connecting you to Maria." }, { afterIdleReprompts: 'transfer' });
+    const fx = (e: Parameters<TurnMachine['dispatch']>[0]) => tm.dispatch(e).filter((f) => f.type === 'play').map((f) => (f as { text: string }).text);
+    const tick = (from: number, to: number) => {
+      for (let t = from; t <= to; t += 50) said.push(...fx({ type: 'tick', at: t }));
+    };
+    tm.dispatch({ type: 'start', at: 0 });
+    tm.dispatch({ type: 'playback_done', at: 1000, completed: true, heardMs: 1000 });
+    tick(1000, 9000);
+    tm.dispatch({ type: 'playback_done', at: 10_000, completed: true, heardMs: 1000 });
+    tick(10_000, 18_000);
+    tm.dispatch({ type: 'playback_done', at: 19_000, completed: true, heardMs: 1000 });
+    tick(19_000, 27_000);
+    expect(said).toEqual(['Which day would suit you?', 'Press 1 for Tuesday at 9 AM.', "I can't hear you; connecting you to Maria."]);
+    expect(tm.dispatch({ type: 'playback_done', at: 28_000, completed: true, heardMs: 800 }).filter((f) => f.type !== 'log')).toEqual([{ type: 'transfer' }]);
+  });
+
   it('transfers on the configured DTMF digit at any time, even mid-sentence', () => {
     const { tm, send } = run();
     send({ type: 'start' });

@@ -9,11 +9,13 @@ import { telephoneModelDir } from '../../src/speech/index.js';
 import { FliteTts } from '../../src/speech/tts/flite.js';
 import { readWav } from '../../src/speech/audio.js';
 import { encodeG711, decodeG711 } from '../../src/telephony/rtp/g711.js';
-import { contextPhrases } from '../../src/agent/voice/phrases.js';
+import { contextPhrases, questionPhrases } from '../../src/agent/voice/phrases.js';
+import { dialogueDefaults } from '../../src/agent/guided/options.js';
+import type { SttStreamOptions } from '../../src/speech/types.js';
 import { spokenToText } from '../../src/agent/voice/transcript.js';
 import { contextSchema } from '../../src/business/context/schema.js';
 import { demoContext } from '../../src/business/context/demo.js';
-import { BUILT_MODELS_DIR, concat, frames, silence } from '../helpers/audio.js';
+import { BUILT_MODELS_DIR, concat, frames, silence, sound } from '../helpers/audio.js';
 import { wordErrorRate } from '../helpers/wer.js';
 
 const MODEL = telephoneModelDir(BUILT_MODELS_DIR);
@@ -117,6 +119,38 @@ describe('offline speech recognition (pocketsphinx adapted to telephone audio)',
     for (const f of frames(await say('How much is a deep'))) a.accept(f, 8000);
     a.close();
     expect(await transcribe(stt, await say('Yes please.'))).toBe('yes please');
+  });
+
+  async function hear(pcm: Int16Array, question?: SttStreamOptions['question']) {
+    const s = stt.stream(hints, { question });
+    for (const f of frames(pcm)) s.accept(f, 8000);
+    return s.finish();
+  }
+
+  it('says how sure it is: clear speech above what the dialogue acts on, a recording of other words below what it confirms; other readings come along', async () => {
+    const clear = await hear(await say('I would like a standard cleaning next tuesday at ten in the morning.'));
+    // Measured: 0.87 (the mean of the words' lattice posteriors).
+    expect(clear.confidence).toBeGreaterThan(dialogueDefaults.actAtConfidence);
+    expect(clear.nbest?.length).toBeGreaterThan(0);
+    expect(clear.nbest).not.toContain(clear.text);
+    // Words the business's model was never meant for ("you are the only person in this conference"): measured 0.36.
+    const other = await hear(sound('conf-onlyperson'));
+    expect(other.text).not.toBe('');
+    expect(other.confidence).toBeLessThan(dialogueDefaults.confirmAtConfidence);
+    // Nothing said, nothing to be sure of.
+    expect((await hear(silence(1000))).confidence).toBeUndefined();
+  });
+
+  it("after a yes-or-no question, hears the answer with that question's model, and is surer of it", async () => {
+    const yes = await say('Yes.', 'rms');
+    const plain = await hear(yes);
+    const asked = await hear(yes, { name: 'yes_no', phrases: questionPhrases(contextSchema.parse(demoContext), 'yes_no') });
+    expect(asked.text).toBe('yes');
+    // Measured: 0.45 with the general model, 0.93 with the question's.
+    expect(asked.confidence!).toBeGreaterThan(plain.confidence ?? 0);
+    expect(asked.confidence!).toBeGreaterThan(dialogueDefaults.actAtConfidence);
+    // The question's model still hears an answer that is no yes or no.
+    expect((await hear(await say('I need to cancel my appointment.'), { name: 'yes_no', phrases: ['yes', 'no'] })).text).toContain('cancel');
   });
 
   it('hears phone numbers read digit by digit (62% word errors when its language model lacked the digit words)', async () => {

@@ -41,9 +41,13 @@ export interface GuidedState {
   /** Where the visit is, when the customer told us during this conversation. */
   address?: string;
   /** The address was not heard surely: not read back; texted to the customer after booking and flagged for the owner. */
-  addressUnsure?: { audio?: string | undefined };
+  addressUnsure?: { audio?: string | undefined; /** Heard so badly that the text does not repeat it. */ garbled?: boolean };
   /** The caller's name, as heard (the customer record has none). */
   name?: string;
+  /** A name heard unsurely: not saved on the customer, only noted on the booking for the owner (with its audio). */
+  nameUnsure?: { heard: string; audio?: string | undefined };
+  /** The caller was offered the keypad: they are not asked for what only speech can give (a name). */
+  keypad?: boolean;
   /** Turns in a row the agent did not understand (no-match): each one escalates. */
   misses?: number;
   pending?: Pending;
@@ -94,7 +98,11 @@ export class GuidedEngine {
    * on, a middling one confirmed, an unsure one not acted on at all.
    */
   async respond(text: string, state: GuidedState = {}, understood?: Understanding, hearing?: Hearing): Promise<GuidedResult> {
-    if (hearing?.keyed !== undefined) return this.onKey(hearing.keyed, state);
+    if (hearing?.keyed !== undefined) {
+      const r = await this.onKey(hearing.keyed, state);
+      if (!r.missed) delete r.state.misses;
+      return r;
+    }
     const p = state.pending;
     if (p?.kind === 'confirm_heard') {
       const a = understand(this.ctx, text, this.now());
@@ -199,7 +207,7 @@ export class GuidedEngine {
         : `Sorry, I'm having trouble understanding. Please leave a message for ${this.owner} after the tone.`;
       return { reply, state: { ...next, pending: undefined, misses: 0 }, action: 'transfer', missed: true };
     }
-    const q = misses >= this.o.keypadAfterMisses && this.channel === 'call' ? this.keypad(next) : this.narrow(next);
+    const q = misses >= this.o.keypadAfterMisses && this.channel === 'call' ? this.keypad({ ...next, keypad: true }) : this.narrow(next);
     return { reply: `${lead} ${q.reply}`, state: q.state, missed: true };
   }
 
@@ -304,7 +312,7 @@ export class GuidedEngine {
         // Read back only what was heard surely; otherwise it is checked by text after the call.
         const unsure = this.band(hearing) !== 'high';
         const next: GuidedState = { ...s, address };
-        if (unsure) next.addressUnsure = { audio: hearing?.audio };
+        if (unsure) next.addressUnsure = { audio: hearing?.audio, garbled: this.band(hearing) === 'low' };
         else delete next.addressUnsure;
         return this.afterAddress(next, p.start);
       }
@@ -319,6 +327,7 @@ export class GuidedEngine {
         if (switching) break;
         const name = cleanName(raw);
         if (!name) return this.miss(s);
+        if (this.band(hearing) === 'low') return this.confirmBooking({ ...s, nameUnsure: { heard: name, audio: hearing?.audio } }, p.start);
         return this.confirmBooking({ ...s, name }, p.start);
       }
       case 'confirm_book': {
@@ -541,7 +550,7 @@ export class GuidedEngine {
   }
 
   private async afterAddress(s: GuidedState, start: string): Promise<GuidedResult> {
-    if (this.channel === 'call' && !s.name && !this.tools.customer?.name) return { reply: 'And what name should I put it under?', state: { ...s, pending: { kind: 'ask_name', start } } };
+    if (this.channel === 'call' && !s.name && !s.nameUnsure && !s.keypad && !this.tools.customer?.name) return { reply: 'And what name should I put it under?', state: { ...s, pending: { kind: 'ask_name', start } } };
     return this.confirmBooking(s, start);
   }
 
@@ -560,7 +569,8 @@ export class GuidedEngine {
     try {
       const r = await this.tools.book({ service: s.service!, start, units: s.units, modifiers: s.modifiers, ...(s.address ? { address: s.address } : {}), ...(s.name ? { name: s.name } : {}) });
       // Heard unsurely: the customer gets it by text to correct, and the owner sees it flagged.
-      if (s.addressUnsure && s.address) await this.tools.addressToCheck(r.appointment, s.address, s.addressUnsure.audio);
+      if (s.addressUnsure && s.address) await this.tools.addressToCheck(r.appointment, s.address, s.addressUnsure);
+      if (s.nameUnsure) await this.tools.noteForOwner(r.appointment, `Name not heard clearly: "${s.nameUnsure.heard}"${s.nameUnsure.audio ? ` (audio: ${s.nameUnsure.audio})` : ''}.`);
       const remind = this.ctx.sms.confirmations
         ? this.channel === 'call' ? " We'll text you a confirmation." : ` We'll text you a reminder ${this.ctx.sms.reminderHoursBefore} hours before.`
         : '';

@@ -240,7 +240,7 @@ export class SchedulingService {
    * An address the agent could not hear surely: noted on the visit for the owner, and texted to the
    * customer to check (a reply goes to the texting agent and the owner's inbox like any text).
    */
-  async addressToCheck(id: string, heard: string, opts: { phone: string | null; audio?: string | undefined }): Promise<void> {
+  async addressToCheck(id: string, heard: string, opts: { phone: string | null; audio?: string | undefined; garbled?: boolean | undefined }): Promise<void> {
     const { stored, row } = await this.load(id);
     const ctx = stored.document;
     const note = `Address to check: heard "${heard}" on the call${opts.audio ? ` (audio: ${opts.audio})` : ''}; texted to the customer.`;
@@ -249,10 +249,21 @@ export class SchedulingService {
       if (!opts.phone) return;
       await enqueue(tx, {
         contextId: stored.id, channel: 'sms', purpose: 'address_check', recipient: opts.phone,
-        payload: { text: `${ctx.displayName}: for your visit on ${whenText(row.starts_at, ctx.timezone)} we have the address as "${heard}". If that's not right, please reply with your full street address.`, from: ctx.numbers[0] ?? null },
+        payload: {
+          text: opts.garbled
+            ? `${ctx.displayName}: for your visit on ${whenText(row.starts_at, ctx.timezone)} we couldn't make out your address on the call. Please reply with your full street address.`
+            : `${ctx.displayName}: for your visit on ${whenText(row.starts_at, ctx.timezone)} we have the address as "${heard}". If that's not right, please reply with your full street address.`,
+          from: ctx.numbers[0] ?? null,
+        },
         dedupeKey: `address_check:${id}`, now: this.now(),
       });
     });
+  }
+
+  /** Adds a line to a visit's notes (what the owner should know or check). */
+  async note(id: string, note: string): Promise<void> {
+    const { row } = await this.load(id);
+    await this.db.updateTable('appointments').set({ notes: row.notes ? `${row.notes}\n${note}` : note }).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<AppointmentView> {
