@@ -74,6 +74,20 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect(c.state().pending).toMatchObject({ kind: 'ask_size', start: '2026-11-26T10:00:00.000-06:00' });
   });
 
+  it('a caller who carries on after "Did you say …?" lets it stand: the time is taken and the new words answered', async () => {
+    const c = await call('+15125550409', { service: 'standard', pending: { kind: 'ask_time' } });
+    expect((await c.turn('thursday at 10', { confidence: 0.62 })).reply).toBe('Did you say Thursday, November 26 at 10 AM?');
+    const r = await c.turn('two bedrooms', { confidence: 0.9 });
+    expect(r.reply).toBe('Great. What is the address for the cleaning?');
+    expect(c.state()).toMatchObject({ units: 2, pending: { kind: 'ask_address', start: '2026-11-26T10:00:00.000-06:00' } });
+    // Never for a yes: "Did you say yes?" to "Shall I book it?" followed by other words books nothing.
+    const b = await call('+15125550409', { service: 'standard', units: 1, name: 'Jo', address: '1 Elm St', pending: { kind: 'confirm_book', start: '2026-11-26T10:00:00.000-06:00' } });
+    expect((await b.turn('yes', { confidence: 0.6 })).reply).toBe('Did you say yes?');
+    await b.turn('thursday', { confidence: 0.9 });
+    expect(b.turns.some((t) => t.booked)).toBe(false);
+    expect(await bookings('+15125550409')).toHaveLength(0);
+  });
+
   it('a wrong best reading with the right answer among the others: it asks, and books nothing until the caller agrees', async () => {
     const { customer } = (await biz.customers.findOrCreateByPhone('+15125550403'))!;
     await biz.customers.update(customer.id, { name: 'Ana Ruiz', address: '5 Pine Street' });
@@ -117,10 +131,10 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect((await c.key('1')).reply).toBe('And how many bedrooms does your home have?');
     expect((await c.key('2')).reply).toBe('Great. What is the address for the cleaning?');
     // The address is said but heard unsurely; its audio was kept.
-    const named = await c.turn('four twelve elm avenue', { confidence: 0.4, audio: '/data/recordings/x-address.wav' });
+    const named = await c.turn('four twelve elm avenue', { confidence: 0.6, audio: '/data/recordings/x-address.wav' });
     expect(named.reply).toBe('And what name should I put it under?');
     const confirm = await c.turn('ana', { confidence: 0.9 });
-    expect(confirm.reply).toMatch(/^I can book a deep cleaning for 2 bedrooms .* at the address you gave \(I'll text you to check it\) for \$\d+, about .*Shall I book it\?$/);
+    expect(confirm.reply).toMatch(/^I can book a deep cleaning for 2 bedrooms .* at the address you gave, which I'll text you to check, for \$\d+, about .*Shall I book it\?$/);
     expect(confirm.reply).not.toContain('elm');
     const done = await c.key('1');
     expect(done.booked).toBeDefined();

@@ -109,6 +109,14 @@ export class GuidedEngine {
       const back: GuidedState = { ...state, pending: p.prev };
       if (a.intents.includes('yes') && this.band(hearing) !== 'low') return this.respond(p.text, back);
       if (a.intents.includes('no')) return this.miss(back, 'Sorry about that.');
+      // A caller who carries on ("two bedrooms" after "Did you say Tuesday at 10?") let it stand:
+      // taken as heard, then the new words on top. Never for a yes or no, whose hearing would commit something.
+      const confirmed = understand(this.ctx, p.text, this.now());
+      const commits = (p.prev && YES_NO.has(p.prev.kind)) || confirmed.intents.includes('yes') || confirmed.intents.includes('no');
+      if (!commits && this.band(hearing) !== 'low' && this.meaningful(a)) {
+        const first = await this.respond(p.text, back);
+        if (!first.action && !first.booked) return this.respond(text, first.state, understood, hearing);
+      }
       // Something else: a new answer to the question before.
       return this.respond(text, back, understood, hearing);
     }
@@ -558,7 +566,7 @@ export class GuidedEngine {
     const address = s.address ?? this.tools.customer?.address ?? '';
     const q = await this.tools.quote({ service: s.service!, units: s.units, modifiers: s.modifiers });
     const units = q.unit ? ` for ${q.units} ${q.unit}${q.units === 1 ? '' : 's'}` : '';
-    const where = s.addressUnsure ? " at the address you gave (I'll text you to check it)" : ` at ${address}`;
+    const where = s.addressUnsure ? " at the address you gave, which I'll text you to check," : ` at ${address}`;
     return {
       reply: `I can book a ${q.serviceName.toLowerCase()}${units} ${this.tools.spokenTime(DateTime.fromISO(start))}${where} for ${formatMoney(q.totalCents, q.currency)}, about ${describeDuration(q.durationMinutes)}. Shall I book it?`,
       state: { ...s, address, pending: { kind: 'confirm_book', start } },

@@ -13,8 +13,10 @@ export interface DialogueOptions {
   handOffAfterMisses: number;
 }
 
+// Measured with pocketsphinx on the telephone model: words heard right score 0.9-1.0, a time
+// misheard by one word ~0.67, audio of other words altogether 0.41-0.47.
 export const dialogueDefaults = {
-  actAtConfidence: 0.8,
+  actAtConfidence: 0.75,
   confirmAtConfidence: 0.5,
   keypadAfterMisses: 2,
   handOffAfterMisses: 3,

@@ -39,6 +39,8 @@ export interface SphinxOptions {
 
 const STEP_SAMPLES = 1600; // 100 ms at 16 kHz
 
+const FUNCTION_WORDS = new Set('a an the in on at to of for and or is it i uh um'.split(' '));
+
 export const sphinxDefaults = {
   /** Decoders kept loaded ahead of need per language model, so an utterance rarely waits for one. */
   spare: 2,
@@ -48,10 +50,10 @@ export const sphinxDefaults = {
   nbestMaxMs: 10_000,
   /**
    * How many times a question's own phrases count in its language model against the general
-   * sentences: enough that "yes" beats "yeah is" after "Shall I book it?", while a caller who
-   * answers something else ("cancel it instead") is still heard.
+   * sentences: enough that a phone-line "yes" is heard as "yes", not "just", after "Shall I book
+   * it?", while a caller who answers something else ("I need to cancel") is still heard (measured).
    */
-  questionWeight: 6,
+  questionWeight: 12,
   /** Idle decoders kept per language model; more are freed. */
   maxFree: 8,
 } as const satisfies Record<string, number>;
@@ -298,11 +300,14 @@ class SphinxStream implements SttStream {
     e.endUtt(d);
     this.ended = true;
     const text = e.hyp(d);
-    // The lattice's word posteriors (ps_get_prob computes them): the mean over the words said is the
-    // utterance's confidence; the path's own posterior shrinks with length, so it is not one.
+    // The lattice's word posteriors (ps_get_prob computes them): their mean over the words that
+    // carry meaning is the utterance's confidence. Short function words ("a", "the", "in") compete
+    // with each other even in speech heard right, and the path's own posterior shrinks with length.
     if (text) e.posterior(d);
     const words = e.words(d).filter((w) => !w.word.startsWith('<') && !w.word.startsWith('['));
-    const confidence = text && words.length ? words.reduce((a, w) => a + w.posterior, 0) / words.length : undefined;
+    const content = words.filter((w) => !FUNCTION_WORDS.has(w.word.replace(/\(\d+\)$/, '')));
+    const scored = content.length ? content : words;
+    const confidence = text && scored.length ? scored.reduce((a, w) => a + w.posterior, 0) / scored.length : undefined;
     // The n-best search grows with the lattice (a second on 30 s of audio): only for turn-sized utterances.
     const nbest = text && this.samples <= sphinxDefaults.nbestMaxMs * 16
       ? e.nbest(d, sphinxDefaults.nbest + 1).filter((h) => h !== text).slice(0, sphinxDefaults.nbest) : [];
