@@ -92,9 +92,12 @@ export class Brain {
     return lines.join('\n');
   }
 
-  /** The guided flow's question again, narrower (1) or as keypad choices (2): for a caller who went quiet. */
-  prompt(state: GuidedState, level: 1 | 2): string {
-    return (level === 1 ? this.guided.narrow(state) : this.guided.keypad(state)).reply;
+  /**
+   * The guided flow's question again, narrower (1) or as keypad choices (2), for a caller who went
+   * quiet; the state it returns is the one the keys and answers then apply to.
+   */
+  prompt(state: GuidedState, level: 1 | 2): { reply: string; state: GuidedState } {
+    return level === 1 ? this.guided.narrow(state) : this.guided.keypad({ ...state, keypad: true });
   }
 
   /**

@@ -122,6 +122,23 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect(c.state().misses).toBeUndefined();
   });
 
+  it('by text, nothing is heard badly, but a thread it cannot follow three times is passed to the owner, not left going round', async () => {
+    const context = await biz.contexts.get('sparkle-cleaning');
+    const { customer } = (await biz.customers.findOrCreateByPhone('+15125550410'))!;
+    const engine = new GuidedEngine(new AgentTools({ business: biz, context, customer, channel: 'sms' }), 'sms', () => NOW);
+    let state: GuidedState = {};
+    const replies: string[] = [];
+    for (const t of ['purple elephants', 'blue giraffes', 'green zebras']) {
+      const r = await engine.respond(t, state);
+      state = r.state;
+      replies.push(r.reply);
+    }
+    expect(replies[1]).not.toMatch(/keypad/);
+    expect(replies[2]).toBe("Sorry, I'm not getting it. I've asked Maria to get back to you.");
+    const msg = await store.db.selectFrom('owner_messages').select('body').where('caller_number', '=', '+15125550410').executeTakeFirstOrThrow();
+    expect(msg.body).toMatch(/could not understand 3 times/);
+  });
+
   it('books by keypad alone, and an unsure address is not read back but texted to check and flagged for the owner', async () => {
     const phone = '+15125550406';
     const c = await call(phone, { pending: { kind: 'keypad' } });

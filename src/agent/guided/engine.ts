@@ -113,9 +113,12 @@ export class GuidedEngine {
       // taken as heard, then the new words on top. Never for a yes or no, whose hearing would commit something.
       const confirmed = understand(this.ctx, p.text, this.now());
       const commits = (p.prev && YES_NO.has(p.prev.kind)) || confirmed.intents.includes('yes') || confirmed.intents.includes('no');
-      if (!commits && this.band(hearing) !== 'low' && this.meaningful(a)) {
+      if (!commits && this.band(hearing) !== 'low') {
         const first = await this.respond(p.text, back);
-        if (!first.action && !first.booked) return this.respond(text, first.state, understood, hearing);
+        // The new words answer the question that follows (a time, a size … or the address asked next).
+        const next = first.state.pending;
+        const fits = this.meaningful(a) || (next && FREE_TEXT.has(next.kind) && a.text.split(' ').length >= 2);
+        if (fits && !first.action && !first.booked && !first.missed) return this.respond(text, first.state, understood, hearing);
       }
       // Something else: a new answer to the question before.
       return this.respond(text, back, understood, hearing);
@@ -205,11 +208,14 @@ export class GuidedEngine {
    * A turn not understood. The first gets a narrower question than the one asked, the next the
    * keypad's choices, then the owner (or their voicemail); nobody is left repeating themselves.
    */
-  private miss(s: GuidedState, lead = 'Sorry, I didn\'t catch that.'): GuidedResult {
+  private async miss(s: GuidedState, lead = 'Sorry, I didn\'t catch that.'): Promise<GuidedResult> {
     const misses = (s.misses ?? 0) + 1;
     const next: GuidedState = { ...s, misses };
     if (misses >= this.o.handOffAfterMisses) {
-      if (this.channel === 'sms') return { reply: `Sorry, I'm not getting it. I'll ask ${this.owner} to get back to you.`, state: { ...next, pending: undefined, misses: 0 }, missed: true };
+      if (this.channel === 'sms') {
+        await this.tools.takeMessage({ message: `A texter the assistant could not understand ${misses} times in a row: please read the thread and get back to them.` });
+        return { reply: `Sorry, I'm not getting it. I've asked ${this.owner} to get back to you.`, state: { ...next, pending: undefined, misses: 0 }, missed: true };
+      }
       const reply = this.ctx.owner.targets.length
         ? `Sorry, I'm having trouble understanding. Let me put you through to ${this.owner}.`
         : `Sorry, I'm having trouble understanding. Please leave a message for ${this.owner} after the tone.`;

@@ -132,7 +132,10 @@ export class VoiceSession {
     // Silence escalates like a misunderstanding: the question narrower, then its keypad choices, then the owner or a message.
     const reprompt = (n: number) => {
       if (this.owner || (n === 1 && !this.state.pending)) return `Are you still there? ${ctx.persona.name} here, how can I help?`;
-      return `Are you still there? ${this.brain.prompt(this.state, n === 1 ? 1 : 2)}`;
+      const p = this.brain.prompt(this.state, n === 1 ? 1 : 2);
+      this.state = p.state;
+      this.expectAnswer();
+      return `Are you still there? ${p.reply}`;
     };
     this.machine = new TurnMachine({
       greeting: i.greeting,
