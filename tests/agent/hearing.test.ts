@@ -59,6 +59,13 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect(r.missed).toBe(true);
   });
 
+  it('a question that only asks, heard with middling confidence, is answered (the answer says what it answers); a request is confirmed', async () => {
+    const c = await call('+15125550411');
+    expect((await c.turn('what services do you offer', { confidence: 0.6 })).reply).toMatch(/cleaning/i);
+    expect((await c.turn('how much is a deep cleaning', { confidence: 0.6 })).reply).toMatch(/^A deep cleaning .* comes to \$/);
+    expect((await c.turn('cancel my appointment', { confidence: 0.6 })).reply).toBe('Did you say cancel a visit?');
+  });
+
   it('a time heard with middling confidence is confirmed first ("Did you say …?"); a no asks again, a yes goes on', async () => {
     const c = await call('+15125550402', { service: 'standard', pending: { kind: 'ask_time' } });
     // (As the voice session hands it over: clock times already in digits.)

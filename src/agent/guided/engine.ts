@@ -70,6 +70,8 @@ const ORDINALS: Record<string, number> = { first: 0, '1st': 0, second: 1, '2nd':
 const PRIORITY: Intent[] = ['reschedule', 'cancel', 'my_appointments', 'human', 'message', 'book', 'quote', 'hours', 'services', 'goodbye', 'thanks', 'greeting'];
 
 const YES_NO: ReadonlySet<Pending['kind']> = new Set(['offer_book', 'confirm_book', 'confirm_cancel', 'confirm_reschedule', 'confirm_visit', 'confirm_heard']);
+/** Intents that only ask: answering them changes nothing. */
+const INFORMATIONAL: ReadonlySet<Intent> = new Set(['services', 'hours', 'quote', 'greeting', 'thanks', 'my_appointments']);
 /** Questions whose answer is taken as said (an address, a name, a message): no intent is read into it. */
 const FREE_TEXT: ReadonlySet<Pending['kind']> = new Set(['ask_address', 'ask_name', 'take_message']);
 
@@ -127,6 +129,9 @@ export class GuidedEngine {
     const band = this.band(hearing);
     if (band === 'high') return this.understood(text, state, understood, hearing);
     const u = understood ?? understand(this.ctx, text, this.now());
+    // A question that only asks (what we do, the hours, a price) is answered: the answer names what
+    // it answers, so a mishearing shows, and nothing is changed by it.
+    if (band === 'medium' && !u.when && (u.intents.length || u.service) && u.intents.every((i) => INFORMATIONAL.has(i))) return this.understood(text, state, understood, hearing);
     if (band === 'medium' && this.meaningful(u)) return this.confirmHeard(text, u, state);
     // Unsure: another reading that answers what was asked is worth a "did you say" …
     for (const alt of hearing?.nbest ?? []) {
