@@ -80,9 +80,9 @@ describe('the LLM reads what callers want; the guided flow acts', () => {
     expect(turn.by).toBe('guided');
     expect(turn.understoodBy).toBe('llm');
     expect(state.service).toBe('deep');
-    // Tuesday 9:00 in Chicago is free: the flow asks where, holding that start.
-    expect(state.pending).toEqual({ kind: 'ask_address', start: '2026-11-24T09:00:00.000-06:00' });
-    expect(turn.reply).toMatch(/address/);
+    // Tuesday 9:00 in Chicago is free: the flow asks the home's size (priced by bedroom), holding that start.
+    expect(state.pending).toEqual({ kind: 'ask_size', start: '2026-11-24T09:00:00.000-06:00' });
+    expect(turn.reply).toMatch(/how many bedrooms/);
     // The model was asked for JSON against this business's own schema.
     const format = bodies.at(-1)!.response_format as { json_schema: { schema: { properties: { service: { anyOf: { enum?: string[] }[] }; date: { anyOf: { enum?: string[] }[] } } } } };
     expect(format.json_schema.schema.properties.service.anyOf[0]!.enum).toEqual(['standard', 'deep', 'move-out']);
