@@ -80,16 +80,20 @@ function answer(task: Task, agent: string, last: string): { say: string } | { dt
   const sentences = agent.toLowerCase().split(/(?<=[.?!])\s+/);
   const a = [...sentences].reverse().find((x) => x.includes('?')) ?? sentences.at(-1) ?? '';
   const all = agent.toLowerCase();
-  const keypad = all.match(/press (\d) (?:to|for) (book|schedul|a price|price|quote|move|reschedul|cancel|leave a message|a message|message|talk|speak|reach)/g);
+  // A keypad menu lists "press 1 to book …, 2 for a price, 3 to change a visit, … or 0 for Maria".
+  const keypad = all.includes('press') ? all.match(/\b(\d) (?:to|for) (book|schedul|a price|price|quote|move|reschedul|change|cancel|leave a message|a message|message|talk|speak|reach|maria)/g) : null;
   if (keypad) {
-    const want: Record<TaskName, RegExp> = { book: /book|schedul/, quote: /price|quote/, move: /move|reschedul/, cancel: /cancel/, message: /message/, owner: /talk|speak|reach/ };
+    const want: Record<TaskName, RegExp> = { book: /book|schedul/, quote: /price|quote/, move: /move|reschedul|change/, cancel: /cancel|change/, message: /message/, owner: /talk|speak|reach|maria/ };
     const hit = keypad.find((k) => want[task.name].test(k));
     if (hit) return { dtmf: hit.match(/\d/)![0] };
   }
   if (/anything else|something else|else i can help|else can i help/.test(a)) return { done: true };
   if (/did(?:n't| not) (?:catch|get|understand)|say that again|repeat that|sorry, i/.test(a)) return { say: last };
   if (/\b(address|where (?:is|should|do))\b/.test(a)) return { say: ADDRESS };
-  if (/\byour name\b|who am i speaking|name for/.test(a)) return { say: NAME };
+  if (/\byour name\b|who am i speaking|name for|what name/.test(a)) return { say: NAME };
+  // The agent checks what it heard ("Did you say Tuesday at 10 AM?"): the caller who said it agrees.
+  if (/^did you say|was that a yes/.test(a)) return { say: 'Yes.' };
+  if (/are you calling to book/.test(a)) return { say: task.name === 'book' ? 'Yes.' : 'No.' };
   if (/bedroom|how big|size of/.test(a)) return { say: 'Three bedrooms.' };
   if (task.message && /message|what would you like|go ahead|after the tone/.test(a)) return { say: task.message };
   if (/is that (?:right|correct)|shall i|should i|would you like (?:me )?to|do you want (?:me )?to|want to go ahead|sound good|is that ok|okay\?|confirm/.test(a)) return { say: 'Yes, please.' };

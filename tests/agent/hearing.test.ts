@@ -109,6 +109,20 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect(await bookings('+15125550403')).toHaveLength(1);
   });
 
+  it('"yeah" heard unsurely among readings that all say yes is a yes; a "Did you say …?" asked again escalates instead of going round', async () => {
+    const phone = '+15125550412';
+    const { customer } = (await biz.customers.findOrCreateByPhone(phone))!;
+    await biz.customers.update(customer.id, { name: 'Lee', address: '8 Birch Road' });
+    const sure = await call(phone, { service: 'standard', units: 1, pending: { kind: 'confirm_book', start: '2026-12-01T11:00:00.000-06:00' } });
+    expect((await sure.turn('yeah', { confidence: 0.3, nbest: ['yes', 'yep', 'yeah a'] })).booked).toBeDefined();
+    const c = await call(phone, { service: 'standard', units: 1, pending: { kind: 'confirm_book', start: '2026-12-02T11:00:00.000-06:00' } });
+    const garbled = { confidence: 0.3, nbest: ['this', 'yes'] };
+    expect((await c.turn('the s', garbled)).reply).toBe('Did you say yes?');
+    expect((await c.turn('the s', garbled)).reply).toBe("Sorry, I didn't catch that. Was that a yes or a no?");
+    expect((await c.turn('the s', garbled)).reply).toBe("Sorry, I didn't catch that. You can use your keypad: press 1 for yes or 2 for no.");
+    expect((await c.key('1')).booked).toBeDefined();
+  });
+
   it('a recognizer that gets nothing right: rephrase, then keypad choices, then the owner — never a hang-up', async () => {
     const c = await call('+15125550404');
     const a = await c.turn('at the and', { confidence: 0.1 });

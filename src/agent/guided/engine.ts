@@ -106,6 +106,9 @@ export class GuidedEngine {
       return r;
     }
     const p = state.pending;
+    // "yeah", "yes", "yep" compete in the recognizer's lattice but mean one thing: readings that
+    // all agree on yes (or all on no) are a sure answer to a yes-or-no question.
+    if (p && YES_NO.has(p.kind) && this.band(hearing) !== 'high' && this.agreed(text, hearing)) hearing = { ...hearing, confidence: 1 };
     if (p?.kind === 'confirm_heard') {
       const a = understand(this.ctx, text, this.now());
       const back: GuidedState = { ...state, pending: p.prev };
@@ -122,8 +125,10 @@ export class GuidedEngine {
         const fits = this.meaningful(a) || (next && FREE_TEXT.has(next.kind) && a.text.split(' ').length >= 2);
         if (fits && !first.action && !first.booked && !first.missed) return this.respond(text, first.state, understood, hearing);
       }
-      // Something else: a new answer to the question before.
-      return this.respond(text, back, understood, hearing);
+      // Something else: a new answer to the question before; asked about again, it counts as not understood.
+      const r = await this.respond(text, back, understood, hearing);
+      if (r.state.pending?.kind === 'confirm_heard' && !r.missed) return this.miss(state);
+      return r;
     }
     if (p && FREE_TEXT.has(p.kind)) return this.understood(text, state, understood, hearing);
     const band = this.band(hearing);
@@ -141,6 +146,13 @@ export class GuidedEngine {
     if (band === 'medium' && this.answers(u, p)) return this.confirmHeard(text, u, state);
     // … otherwise nothing is acted on.
     return this.miss(state);
+  }
+
+  /** The best reading and at least one other are all yes, or all no (other readings disagreeing on nothing). */
+  private agreed(text: string, h: Hearing | undefined): boolean {
+    const said = [text, ...(h?.nbest ?? [])].map((t) => understand(this.ctx, t, this.now()).intents).map((i) => (i.includes('yes') ? 'yes' : i.includes('no') ? 'no' : undefined));
+    const top = said[0];
+    return !!top && said.length >= 2 && said.filter((x) => x === top).length >= 2 && said.every((x) => x === top || x === undefined) && said.slice(1).some((x) => x === top);
   }
 
   private band(h: Hearing | undefined): 'high' | 'medium' | 'low' {
