@@ -129,7 +129,8 @@ export class VoiceSession {
     this.now = d.now ?? Date.now;
     this.state = i.initialState ?? {};
     const ctx = i.context.document;
-    // Silence escalates like a misunderstanding: the question narrower, then its keypad choices, then the owner or a message.
+    // Silence escalates like a misunderstanding: the question narrower, then its keypad choices, then
+    // the owner or a message (a call we placed ends politely instead: the person we rang is not stuck).
     const reprompt = (n: number) => {
       if (this.owner || (n === 1 && !this.state.pending)) return `Are you still there? ${ctx.persona.name} here, how can I help?`;
       const p = this.brain.prompt(this.state, n === 1 ? 1 : 2);
@@ -143,7 +144,7 @@ export class VoiceSession {
       goodbye: `Thanks for calling ${ctx.displayName}. Goodbye.`,
       transfer: `Sure, connecting you to ${ctx.owner.name}.`,
       noInput: ctx.owner.targets.length ? `I can't hear you, so I'll put you through to ${ctx.owner.name}.` : `I can't hear you. If you can, please leave a message for ${ctx.owner.name} after the tone.`,
-    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: 'transfer', ...d.turn });
+    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
