@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
 import type { AriCall } from '../../src/telephony/asterisk/call.js';
 import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
@@ -125,8 +125,16 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
     const callerP = pstn.dial(DID, { from: '+15125550177', timeoutSeconds: 20 });
     const call = await got;
     await call.answer();
-    return { call, caller: await callerP };
+    const caller = await callerP;
+    placed.push(caller);
+    return { call, caller };
   }
+  // A case that fails half-way leaves its caller up: hang it up so the next case is judged on its own.
+  const placed: Call[] = [];
+  afterEach(async () => {
+    await Promise.all(placed.splice(0).filter((c) => c.state !== 'ended').map((c) => c.hangup().catch(() => undefined)));
+    ownerCall = (c) => void c.reject(480);
+  });
 
   it('answers; the greeting reaches the caller, the caller\'s speech and DTMF reach frontdesk; barge-in stops what the caller hears', async () => {
     const loop = monitorEventLoopDelay({ resolution: 5 });
