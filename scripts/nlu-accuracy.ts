@@ -1,8 +1,8 @@
 // npm run nlu-accuracy [-- --misses]: the rule NLU's intent and slot accuracy on tests/agent/phrasings.
-import { loadPhrasings, score } from '../tests/agent/phrasings/score.js';
+import { loadPhrasings, PHRASING_SETS, score } from '../tests/agent/phrasings/score.js';
 
 const pct = (a: number, n: number) => (n ? `${((100 * a) / n).toFixed(1)} %` : '-');
-for (const set of ['main', 'holdout'] as const) {
+for (const set of PHRASING_SETS) {
   const s = score(loadPhrasings(set));
   console.log(`\n== ${set} set`);
   console.table(Object.fromEntries(Object.entries(s.perIntent).map(([k, r]) => [k, { items: r.n, intent: pct(r.intent, r.n), slots: pct(r.slots, r.n) }])));

@@ -59,7 +59,9 @@ const INTENTS: [Intent, RegExp][] = [
     String.raw`\bmake sure my\b|\bstill on\b`,
   ].join('|'))],
   ['human', new RegExp([
-    String.raw`\b(human|real person|a person|live person|operator|representative|agent|manager|boss)\b`,
+    // "I'm a real estate agent", "the property manager asked me": a title alone is no ask for a person.
+    String.raw`^(an? |the |your )?(human|person|operator|representative|agent|manager|boss)( please)?$|\b(real|live|actual) (person|human)\b`,
+    String.raw`\b(get|want|need|give) (me )?(an? |the |your )?(human|person|operator|representative|agent|manager|boss)\b`,
     String.raw`\b(speak|talk) (to|with) (?!you\b)`,
     String.raw`\b(transfer|connect) (me|us)\b|\bput (me|us) through\b`,
     String.raw`\b(anybody|anyone|someone|somebody)\b.*\b(talk|speak) (to|with)\b`,
@@ -85,7 +87,7 @@ const INTENTS: [Intent, RegExp][] = [
   ].join('|'))],
   ['quote', new RegExp([
     String.raw`\b(how much|price|prices|pricing|cost|costs|quote|estimate|rates?|expensive|cheap|ballpark)\b`,
-    String.raw`\b(?<!in )charge\b|\brun me\b|\bgo for\b|\blooking at for\b|\b(would|will|do) (i|we) (pay|owe)\b|\bpay for\b`,
+    String.raw`\b(?<!in )charge\b|\brun me\b|\bwhat('?s| does| do| would)\b.{0,40}\bgo for\b|\blooking at for\b|\b(would|will|do) (i|we) (pay|owe)\b|\bpay for\b`,
   ].join('|'))],
   ['hours', new RegExp([
     String.raw`\bhours\b|\bopening (time|times)\b|\bhow (late|early)\b|\btill what time\b|\buntil when\b|\btake calls\b`,

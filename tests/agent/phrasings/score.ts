@@ -30,10 +30,14 @@ export const phrasingNow = DateTime.fromISO('2026-06-01T09:00', { zone: demoCont
 const dir = fileURLToPath(new URL('.', import.meta.url));
 
 /**
- * The phrasing set: 'main' (written before the rules were tuned on it) or 'holdout' (written after,
- * scored without tuning on it: how the rules do on phrasings nobody fitted them to).
+ * The phrasing set: 'main' (written before the rules were tuned on it); 'holdout' and 'fresh'
+ * (each written later and scored once before any tuning on it: how the rules do on phrasings
+ * nobody fitted them to; see README.md).
  */
-export function loadPhrasings(set: 'main' | 'holdout' = 'main'): Map<string, Phrasing[]> {
+export type PhrasingSet = 'main' | 'holdout' | 'fresh';
+export const PHRASING_SETS: readonly PhrasingSet[] = ['main', 'holdout', 'fresh'];
+
+export function loadPhrasings(set: PhrasingSet = 'main'): Map<string, Phrasing[]> {
   const sets = new Map<string, Phrasing[]>();
   const from = set === 'main' ? dir : join(dir, set);
   for (const f of readdirSync(from).filter((f) => f.endsWith('.json')).sort()) {
