@@ -9,6 +9,7 @@ const FLOORS = {
   // Intent right (and every request said in the same breath heard), and every slot right with none invented.
   main: { intent: 0.97, slots: 0.97 },
   holdout: { intent: 0.95, slots: 0.95 },
+  fresh: { intent: 0.95, slots: 0.95 },
 } as const;
 
 describe('rule NLU accuracy on the phrasing set', () => {
@@ -16,7 +17,7 @@ describe('rule NLU accuracy on the phrasing set', () => {
     it(`${set}: intents ≥ ${floor.intent * 100} %, slots ≥ ${floor.slots * 100} %`, () => {
       const s = score(loadPhrasings(set));
       const misses = s.misses.map((m) => `"${m.say}" → want ${m.want}; got ${m.got}`).join('\n');
-      expect(s.overall.n).toBeGreaterThan(set === 'main' ? 250 : 80);
+      expect(s.overall.n).toBeGreaterThan(set === 'main' ? 250 : 70);
       expect(s.overall.intent / s.overall.n, misses).toBeGreaterThanOrEqual(floor.intent);
       expect(s.overall.slots / s.overall.n, misses).toBeGreaterThanOrEqual(floor.slots);
     });

@@ -33,7 +33,9 @@ const OWNER = '__owner__';
 const INTENTS: [Intent, RegExp][] = [
   ['reschedule', new RegExp([
     String.raw`\b(re-?schedule|postpone|rearrange|push (it|my|the)|bump (it|my|the)|different (time|day)|another (time|day))\b`,
-    String.raw`\b(move|switch|shift|change) (my|the|it|our|that)\b`,
+    // "Move my cleaning", "change it"; not "move the furniture".
+    String.raw`\b(move|switch|swap|shift|change) (my|it|our|that)\b|\b(move|switch|swap|shift|change) the (appointment|booking|cleaning|clean|visit|time|date|day)\b`,
+    String.raw`\b(an hour|a bit|a little|half an hour|\d+ minutes?) (later|earlier)\b`,
     String.raw`\bchange the (time|date|day)\b`,
     String.raw`\bcan'?t make it\b`,
     String.raw`\bwould rather (have|do|make it)\b`,
@@ -44,7 +46,7 @@ const INTENTS: [Intent, RegExp][] = [
   ].join('|'))],
   ['cancel', new RegExp([
     String.raw`\b(cancel|call (\w+ ){0,2}off|scratch (my|the|that))\b`,
-    String.raw`\b(won'?t|will not|don'?t|do not|no longer) need (you|the|it|a|any|anyone|our)\b`,
+    String.raw`\b(won'?t|will not|don'?t|do not|no longer|not going to|not gonna) need (you|the|it|a|any|anyone|our)\b`,
     String.raw`\b(don'?t|do not) (send|come)\b`,
     String.raw`\bforget (about )?(the|my|our) (appointment|booking|cleaning|visit)\b`,
     String.raw`\btake (me|us|it) off the (schedule|books|calendar)\b`,
@@ -52,7 +54,8 @@ const INTENTS: [Intent, RegExp][] = [
   ['my_appointments', new RegExp([
     String.raw`\bwhen is my\b|\bwhen'?s my\b`,
     String.raw`\bmy (next )?(appointment|booking|cleaning|visit)s?\b(?! for)`,
-    String.raw`\bdo i have (an? |any ?)?(appointment|booking|cleaning|visit|thing)`,
+    String.raw`\bdo i (still )?have (an? |any ?)?(appointment|booking|cleaning|visit|thing)`,
+    String.raw`\bwhat (do )?i have (scheduled|booked)\b|\bwhat (day|time) (is )?my\b|\bwhen my (appointment|booking|cleaning|visit) is\b`,
     String.raw`\b(anything|something) (booked|scheduled)\b|\bdid i book\b|\bam i (on the schedule|booked|scheduled)\b`,
     String.raw`\b(when|what time) (is|are) (you|you guys|the crew|the cleaners?|someone|somebody|they) (coming|showing up|arriving|getting here)\b`,
     String.raw`\b(cleaners?|crew) (coming|showing up|arriving)\b|\b(are|is) (you|you guys|they|someone|somebody|anyone|the crew|the cleaners?) (still )?coming\b`,
@@ -62,6 +65,7 @@ const INTENTS: [Intent, RegExp][] = [
     // "I'm a real estate agent", "the property manager asked me": a title alone is no ask for a person.
     String.raw`^(an? |the |your )?(human|person|operator|representative|agent|manager|boss)( please)?$|\b(real|live|actual) (person|human)\b`,
     String.raw`\b(get|want|need|give) (me )?(an? |the |your )?(human|person|operator|representative|agent|manager|boss)\b`,
+    String.raw`\b(i need|i want|get me|give me) (${OWNER}|the owner)\b(?! to)`,
     String.raw`\b(speak|talk) (to|with) (?!you\b)`,
     String.raw`\b(transfer|connect) (me|us)\b|\bput (me|us) through\b`,
     String.raw`\b(anybody|anyone|someone|somebody)\b.*\b(talk|speak) (to|with)\b`,
@@ -73,11 +77,11 @@ const INTENTS: [Intent, RegExp][] = [
     String.raw`\b(leave|take|pass (along|on)) (a|the|my) (message|note)\b|\bmessage for\b|\bvoice ?mail\b|\bcallback\b`,
     String.raw`\b(call|ring) (me|us) back\b|\bget back to (me|us)\b|\bgive (me|us) a (call|ring|shout|buzz)\b`,
     String.raw`\b(tell|let|ask|have) (her|him|them|the owner|${OWNER}|someone|somebody)\b.*\b(know|that|call|ring|give|get back)\b`,
-    String.raw`\btell (her|him|them|the owner|${OWNER})\b|\brelay\b|\bget (a |the )?word to\b`,
+    String.raw`\btell (her|him|them|the owner|${OWNER})\b|\brelay\b|\bget (a |the )?word to\b|\bpass (it |this |that )?(on|along) to\b`,
     String.raw`\b(get|have|ask) (${OWNER}|her|him|them|the owner|someone|somebody) to (call|ring|phone|text|get back)\b|\bleave (\w+ ){0,2}(a )?(message|note|voice ?mail)\b`,
   ].join('|'))],
   ['book', new RegExp([
-    String.raw`\b(book|schedule|appointment|reserve|sign me up|squeeze (me|us) in|put (me|us) down)\b`,
+    String.raw`\b(book|schedule|appointment|reserve|sign me up|squeeze (me|us) in|put (me|us) down)\b(?<!\b(before|if|when) (i|we) book)`,
     String.raw`\bset (it|one|me|us) up\b|\bbook (me|us) in\b`,
     String.raw`\b(come|stop) (out|over|by)\b|\b(can|could) (you|someone|somebody|a crew|the crew|your crew|a cleaner)( guys)? come\b`,
     String.raw`\b(have|got|anything|any|something|what'?s) (\w+ )?(available|open|free)\b|\bavailability\b|\bavailable (on|at|this|next|tomorrow|today|${DAY})\b`,
@@ -86,19 +90,19 @@ const INTENTS: [Intent, RegExp][] = [
     String.raw`\bon (your|the) (calendar|schedule|books)\b`,
   ].join('|'))],
   ['quote', new RegExp([
-    String.raw`\b(how much|price|prices|pricing|cost|costs|quote|estimate|rates?|expensive|cheap|ballpark)\b`,
+    String.raw`\b(how much|price|prices|pricing|cost|costs|quote|estimate|rates?|expensive|cheap|ballpark|total)\b`,
     String.raw`\b(?<!in )charge\b|\brun me\b|\bwhat('?s| does| do| would)\b.{0,40}\bgo for\b|\blooking at for\b|\b(would|will|do) (i|we) (pay|owe)\b|\bpay for\b`,
   ].join('|'))],
   ['hours', new RegExp([
     String.raw`\bhours\b|\bopening (time|times)\b|\bhow (late|early)\b|\btill what time\b|\buntil when\b|\btake calls\b`,
     String.raw`\b(are|r) (you|ya)( guys)?( still)? (open|closed)\b`,
     String.raw`\b(when|what time) do (you|ya)( guys)? (open|close|shut|start|finish)\b`,
-    String.raw`\bwhat days are you\b`,
+    String.raw`\bwhat days are you\b|\bdo (you|ya)( guys)? work\b|\b(open|work) (on )?(the )?weekends?\b`,
   ].join('|'))],
   ['services', new RegExp([
-    String.raw`\bservices?\b(?<!\bis this (the |a )?(\w+ )?services?)|\boffer\b|\bwhat'?s in (a|the)\b|\boptions\b|\bdifference between\b|\bwhat'?s included\b|\bwhat is included\b`,
+    String.raw`\bservices?\b(?<!\bis this (the |a )?(\w+ )?services?)|\boffer\b|\bwhat'?s in (a|the)\b|\boptions\b|\bdifferen(ce|t) (between|from)\b|\bwhat'?s included\b|\bwhat is included\b`,
     String.raw`\bwhat (kind|kinds|sort|sorts|type|types) of\b`,
-    String.raw`\bdo (you|ya)( guys| lot)? (do|clean|handle)\b|\bcan (you|ya)( guys)? (do|clean|handle) (?!it\b|that\b)[a-z]`,
+    String.raw`\bdo (you|ya)( guys| lot)? (do|clean|handle)\b(?! with\b)|\bcan (you|ya)( guys)? (do|clean|handle) (?!it\b|that\b)[a-z]`,
     String.raw`\bwhat (do|can) (you|ya)( guys| lot)? do\b`,
   ].join('|'))],
   ['thanks', /\b(thanks|thank you|thx|ty|appreciate it|much appreciated|cheers)\b/],
@@ -117,13 +121,13 @@ const WANTS_CLEANING = new RegExp([
 // A goodbye is a turn made only of closing words: "bye" inside a sentence (digits, an address) is not one.
 const CLOSING = /\b(bye|goodbye|buh bye|see (ya|you)|talk to you later|take care|that'?s (all|it|everything)|that is (all|it)|that'?ll be all|nothing else|(i'?m|i am) all set|have a (good|nice|great) (day|one|night|evening|weekend))\b/;
 const CLOSING_WORDS = new Set(
-  "ok okay alright all right thanks thank you bye goodbye bye-bye buh that's thats that is it i i'm im am think everything that'll be nothing else have a good nice great day one night evening weekend perfect so no nope too then now um uh cool awesome cheers see ya talk to later take care set"
+  "ok okay alright all right thanks thank you bye goodbye bye-bye buh that's thats that is it i i'm im am think everything that'll be nothing else have a good nice great day one night evening weekend perfect so no nope too then now um uh cool awesome cheers see ya talk to later take care set much needed again"
     .split(' '),
 );
 /** Fillers before an answer ("um, yes"): they do not make it something else. */
 const FILLERS = /^((um+|uh+|er+|erm|ah+|oh|well|so|hmm+|like|actually|sorry)[\s,.!]+)+/;
 
-const YES = /^(y|yes|yeah|yah|ya|yep|yup|sure|ok|okay|alright|all right|correct|right|please do|please(?=\s*[.!]?$)|do it|sounds (good|great|perfect|fine)|perfect|confirm|that works|works for me|absolutely|definitely|go ahead|of course|you bet|uh huh|uh-huh|mm hmm|mhm|mm-hmm|let'?s do it|that'?d be (great|good|fine|perfect|lovely)|(that|that'?s|that is|that should be) (fine|good|great|perfect|right|correct))\b/;
+const YES = /^(y|yes|yeah|yah|ya|yep|yup|sure|ok|okay|alright|all right|correct|right|please do|please(?=\s*[.!]?$)|do it|sounds (good|great|perfect|fine)|perfect|confirm|that works|works for me|absolutely|definitely|go ahead|of course|you bet|uh huh|uh-huh|mm hmm|mhm|mm-hmm|let'?s do it|i think so|that'?d be (great|good|fine|perfect|lovely)|(that|that'?s|that is|that should be) (fine|good|great|perfect|right|correct))\b/;
 /** "Okay, how much…" opens a request: it is an answer only when nothing else is asked. */
 const WEAK_YES = /^(ok|okay|alright|all right|right|so)\b/;
 const NO = /^(n|no(?! longer)|nope|nah|negative|not really|not quite|not exactly|not that|no way|wrong|incorrect|never ?mind|(that'?s|that is) (not|wrong)|i don'?t think so|(that|it) (doesn'?t|does not|won'?t|will not) work|don'?t( do it| book it)?(?=\s*[.!]?$))\b/;
@@ -144,11 +148,16 @@ const HOUR_WORDS: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, 
  * phrasing set): "can sell" for cancel, "we schedule" for reschedule, "to bedroom" for two bedroom.
  */
 const SLIPS: [RegExp, string][] = [
+  [/\bcan (sell|so)( my| the| it| our| that)\b/g, 'cancel$2'],
   [/\bcan sell\b/g, 'cancel'],
   [/\b(re|we|three) schedule\b/g, 'reschedule'],
   [/\bbrook\b/g, 'book'],
   [/\b(to|too) (bed|bedroom|bedrooms|br)\b/g, 'two $2'],
   [/\bhow mulch\b/g, 'how much'],
+  // Texting shorthand.
+  [/\bu\b/g, 'you'], [/\bur\b/g, 'your'], [/\br\b/g, 'are'], [/\bhrs\b/g, 'hours'], [/\b(pls|plz)\b/g, 'please'],
+  [/\bappts?\b/g, 'appointment'], [/\b(tmrw|tmr|tmw|tomm|2moro|2morrow)\b/g, 'tomorrow'], [/\b4 (a|an|the|my)\b/g, 'for $1'],
+  [/\b(thurs|thur|thu)\b/g, 'thursday'], [/\b(tues|tue)\b/g, 'tuesday'], [/\bweds\b/g, 'wednesday'], [/\bfri\b/g, 'friday'],
 ];
 
 export interface Understanding {
@@ -189,10 +198,14 @@ function repair(text: string, now: DateTime): string {
   return t.replace(/\s+/g, ' ').trim();
 }
 
-/** A service named in the text: name, alias or id, with "clean"/"cleans"/"cleaning" and "moving"/"move" as one. */
+/**
+ * A service named in the text: name, alias or id, with "clean"/"cleans"/"cleaning", "moving"/"move"
+ * and plurals ("move outs") as one.
+ */
 function findService(ctx: BusinessContext, text: string): Service | undefined {
   const stem = (s: string) => ` ${s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim()} `
-    .replace(/ clean(s|ing|ings)? /g, ' clean ').replace(/ (moving|moved) /g, ' move ').replace(/ clean(s|ing|ings)? /g, ' clean ');
+    .replace(/ clean(s|ing|ings)? /g, ' clean ').replace(/ (moving|moved) /g, ' move ').replace(/ clean(s|ing|ings)? /g, ' clean ')
+    .replace(/(?<= \w{2,}[^s ])s(?= )/g, '');
   const t = stem(text);
   const found: { s: Service; at: number; len: number }[] = [];
   for (const s of ctx.services) {
@@ -210,7 +223,11 @@ function findService(ctx: BusinessContext, text: string): Service | undefined {
 }
 
 /** Said right before a date or time it means "not this one": "not Tuesday", "instead of 10". */
-const NEGATED = /\b(not|instead of|rather than|can'?t (do|make it)|except|from)( on| at)?( the)? $/;
+const NEGATED = /\b(not|instead of|rather than|can'?t (do|make it)|except)( on| at)?( the)? $/;
+/** In a move, the day the visit is booked on now: "my Thursday appointment", "booked for Tuesday". */
+const BOOKED_ON = /\b(my|booked (for|on)|scheduled (for|on)|it'?s (on|for)|is (on|for))( the)? $/;
+/** Intents a day or time belongs to; with only others ("is Maria in today?", "have a good weekend") it is small talk. */
+const TIMELY: readonly Intent[] = ['book', 'reschedule', 'cancel', 'my_appointments', 'hours', 'quote', 'yes', 'no'];
 
 type Parsed = chrono.ParsedResult;
 /** A clock time: a part of the day ("Wednesday afternoon") is not one; the engine offers that day's times. */
@@ -222,10 +239,18 @@ function findWhen(ctx: BusinessContext, t: string, now: Date, intents: Intent[])
   const results = chrono.parse(t, { instant: now, timezone: offset }, { forwardDate: true })
     // "bye now", "are you open right now": now is no time anybody asked for; "in the morning"
     // alone names neither a day nor a clock time.
-    .filter((r) => !/^(right )?now$|^(in )?the (day|week|month|year)$/.test(r.text.trim()) && (timeOf(r) || dateOf(r)));
-  const wanted = results.filter((r) => !NEGATED.test(t.slice(0, r.index)));
-  // "From Tuesday to Thursday at 10", "not Monday, Wednesday": the time wanted is said last.
-  const parsed = (wanted.length ? wanted : results).at(-1);
+    // "an hour later" needs the visit's own time, which the engine has and this does not.
+    .filter((r) => !/^(right )?now$|^(in )?the (day|week|month|year)$|(later|earlier|from now|ago)$|^in (a|an|\d+) (hour|minute)/.test(r.text.trim()) && (timeOf(r) || dateOf(r)))
+    // "How are you doing today?", "is Maria in today?": today is no day asked for unless something is being scheduled.
+    .filter((r) => intents.some((i) => TIMELY.includes(i)) || !intents.length || !/^(today|tonight)$/.test(r.text.trim()));
+  const moving = intents.includes('reschedule');
+  const wanted = results.filter((r, i) => {
+    const before = t.slice(0, r.index);
+    // "From Tuesday to Thursday at 10": the day after "from" is the old one when another follows.
+    return !NEGATED.test(before) && !(moving && BOOKED_ON.test(before)) && !(/\bfrom( the)? $/.test(before) && i < results.length - 1);
+  });
+  // "not Monday, Wednesday", "Tuesday, no, Thursday": the time wanted is said last.
+  const parsed = wanted.at(-1);
   if (!parsed) return undefined;
   // A move "from Tuesday to Thursday at 10" parses as one range: the new time is its end.
   const c = parsed.end && intents.includes('reschedule') ? parsed.end : parsed.start;
@@ -300,7 +325,7 @@ export function understand(ctx: BusinessContext, raw: string, now: Date): Unders
   }
 
   // A cleaning and a day with nothing else asked ("any chance of a cleaning Saturday?") is a booking.
-  let when = findWhen(ctx, t, now, [...found]);
+  let when = found.has('goodbye') ? undefined : findWhen(ctx, t, now, [...found]);
   if (!asked() && when?.hasDate && (svc || /\b(clean|cleaning|cleaners?|crew|visit)\b/.test(t))) found.add('book');
   // A message's words are its own: "ask her to call me back tonight" names no visit's time.
   if (found.has('message') && !found.has('book') && !found.has('reschedule') && !found.has('cancel')) when = undefined;
