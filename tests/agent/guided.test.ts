@@ -78,6 +78,11 @@ describe('guided-flow engine (typed utterances)', () => {
     expect((await say('The gate code changed to 4321')).reply).toBe("Thanks, I've passed that on to Maria. Anything else I can help with?");
     const msg = await store.db.selectFrom('owner_messages').select(['body', 'caller_number']).where('caller_number', '=', '+15125550303').executeTakeFirstOrThrow();
     expect(msg.body).toBe('The gate code changed to 4321');
+    // Said in the same breath as asking: taken at once, in the caller's words.
+    const same = await conversation('+15125550305');
+    expect((await same('Could you tell Maria the key is under the mat?')).reply).toBe("Thanks, I've passed that on to Maria. Anything else I can help with?");
+    const kept = await store.db.selectFrom('owner_messages').select('body').where('caller_number', '=', '+15125550305').executeTakeFirstOrThrow();
+    expect(kept.body).toBe('Could you tell Maria the key is under the mat?');
     const call = await conversation('+15125550304', 'call');
     const t = await call('Can I talk to the owner please?');
     expect(t).toMatchObject({ action: 'transfer', reply: 'Sure, let me get Maria for you.' });

@@ -68,4 +68,11 @@ describe('the rule NLU', () => {
     expect(heard('okay book it').intents).toContain('yes');
     expect(heard('okay so how much is it').intents).toEqual(['quote']);
   });
+
+  it('keeps a message said in the same breath as asking to leave one', () => {
+    expect(heard('tell maria the key is under the mat').message).toBe('the key is under the mat');
+    expect(heard('leave a message for maria saying i will pay on friday').message).toBe('i will pay on friday');
+    expect(heard('could you ask her to call me back tonight').message).toBe('call me back tonight');
+    for (const t of ['Can I leave a message for Maria?', 'I want to leave a message.', 'take a message please']) expect(heard(t).message, t).toBeUndefined();
+  });
 });

@@ -215,6 +215,11 @@ export class GuidedEngine {
         await this.tools.takeMessage({ message: `Asked to speak with ${this.owner}: "${raw.trim()}"`, urgent: true });
         return { reply: `I've asked ${this.owner} to get back to you as soon as possible.`, state: s };
       case 'message':
+        // "Tell Maria the key is under the mat": the message came with the asking; take it as said.
+        if (u.message) {
+          await this.tools.takeMessage({ message: raw.trim() });
+          return { reply: `Thanks, I've passed that on to ${this.owner}. Anything else I can help with?`, state: { ...s, pending: undefined } };
+        }
         return { reply: `Sure, what would you like me to tell ${this.owner}?`, state: { ...s, pending: { kind: 'take_message' } } };
       case 'goodbye':
       case 'thanks':

@@ -167,6 +167,8 @@ export interface Understanding {
   modifiers: string[];
   /** A time the customer named, with whether they gave a time of day and a date. */
   when?: { at: Date; hasTime: boolean; hasDate: boolean };
+  /** What to pass on, said in the same breath as asking to leave a message ("tell Maria the key is under the mat"). */
+  message?: string;
   text: string;
 }
 
@@ -276,6 +278,27 @@ function findWhen(ctx: BusinessContext, t: string, now: Date, intents: Intent[])
   return { at: at.toJSDate(), hasTime, hasDate };
 }
 
+/** Where a message's own words start, after the asking: "tell Maria (that) …", "leave a message for her saying …". */
+const MESSAGE_BODY = [
+  String.raw`\b(?:tell|let) (?:her|him|them|the owner|${OWNER})(?: know)?(?: that)? (.+)`,
+  String.raw`\b(?:leave|take|pass (?:along|on)) (?:a|the|my) (?:message|note)(?: for (?:her|him|them|the owner|${OWNER}|the cleaners?|the crew))?(?: (?:saying|that|to say|about))? (.+)`,
+  String.raw`\b(?:relay|pass (?:it |this |that )?(?:on|along)) to (?:her|him|them|the owner|${OWNER})(?: that)? (.+)`,
+  String.raw`\b(?:ask|have|get) (?:her|him|them|the owner|${OWNER}|someone|somebody) to (.+)`,
+  String.raw`\b(?:call|ring) (?:me|us) back (?:about|regarding|re) (.+)`,
+];
+/** Not a message by itself: "…for Maria please", "…if that's okay". */
+const NO_BODY = /^(please|for me|now|today|if (that'?s|it'?s) (ok|okay|alright|possible))?$/;
+const FOR_WHOM = String.raw`^for (her|him|them|the owner|${OWNER}|the cleaners?|the crew)\b[ ,]*`;
+
+function messageBody(t: string, owner: string): string | undefined {
+  for (const source of MESSAGE_BODY) {
+    const m = new RegExp(source.replaceAll(OWNER, owner || OWNER)).exec(t);
+    const body = m?.[1]?.replace(new RegExp(FOR_WHOM.replaceAll(OWNER, owner || OWNER)), '').trim();
+    if (body && body.split(' ').length >= 2 && !NO_BODY.test(body)) return body;
+  }
+  return undefined;
+}
+
 /** The intent patterns with the owner's name in them ("tell Maria…", "is Maria there"), made once per name. */
 const byOwner = new Map<string, [Intent, RegExp][]>();
 function patternsFor(owner: string): [Intent, RegExp][] {
@@ -335,8 +358,10 @@ export function understand(ctx: BusinessContext, raw: string, now: Date): Unders
   // "Great, thank you": thanks, unless the turn only closes the call.
   if (found.has('goodbye')) found.delete('thanks');
 
+  const message = found.has('message') ? messageBody(t, owner) : undefined;
   return {
     intents: INTENT_ORDER.filter((i) => found.has(i)),
+    ...(message ? { message } : {}),
     ...(svc ? { service: svc.id } : {}),
     ...(units ? { units } : {}),
     modifiers,
