@@ -75,4 +75,12 @@ describe('the rule NLU', () => {
     expect(heard('could you ask her to call me back tonight').message).toBe('call me back tonight');
     for (const t of ['Can I leave a message for Maria?', 'I want to leave a message.', 'take a message please']) expect(heard(t).message, t).toBeUndefined();
   });
+
+  it('hears "no problem" as a yes, a corrected hour as the time, and "on 5th street" as no day', () => {
+    for (const t of ['no problem', 'no worries', 'not a problem']) expect(heard(t).intents, t).toEqual(['yes']);
+    const at = DateTime.fromJSDate(heard('i said ten not nine').when!.at, { zone: demoContext.timezone });
+    expect(at.hour).toBe(10);
+    expect(heard('the office on 5th street').when).toBeUndefined();
+    expect(heard('bye for now').intents).toEqual(['goodbye']);
+  });
 });

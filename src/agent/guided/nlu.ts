@@ -121,16 +121,16 @@ const WANTS_CLEANING = new RegExp([
 // A goodbye is a turn made only of closing words: "bye" inside a sentence (digits, an address) is not one.
 const CLOSING = /\b(bye|goodbye|buh bye|see (ya|you)|talk to you later|take care|that'?s (all|it|everything)|that is (all|it)|that'?ll be all|nothing else|(i'?m|i am) all set|have a (good|nice|great) (day|one|night|evening|weekend))\b/;
 const CLOSING_WORDS = new Set(
-  "ok okay alright all right thanks thank you bye goodbye bye-bye buh that's thats that is it i i'm im am think everything that'll be nothing else have a good nice great day one night evening weekend perfect so no nope too then now um uh cool awesome cheers see ya talk to later take care set much needed again"
+  "ok okay alright all right thanks thank you bye goodbye bye-bye buh that's thats that is it i i'm im am think everything that'll be nothing else have a good nice great day one night evening weekend perfect so no nope too then now um uh cool awesome cheers see ya talk to later take care set much needed again for"
     .split(' '),
 );
 /** Fillers before an answer ("um, yes"): they do not make it something else. */
 const FILLERS = /^((um+|uh+|er+|erm|ah+|oh|well|so|hmm+|like|actually|sorry)[\s,.!]+)+/;
 
-const YES = /^(y|yes|yeah|yah|ya|yep|yup|sure|ok|okay|alright|all right|correct|right|please do|please(?=\s*[.!]?$)|do it|sounds (good|great|perfect|fine)|perfect|confirm|that works|works for me|absolutely|definitely|go ahead|of course|you bet|uh huh|uh-huh|mm hmm|mhm|mm-hmm|let'?s do it|i think so|that'?d be (great|good|fine|perfect|lovely)|(that|that'?s|that is|that should be) (fine|good|great|perfect|right|correct))\b/;
+const YES = /^(y|yes|yeah|yah|ya|yep|yup|sure|ok|okay|alright|all right|correct|right|please do|please(?=\s*[.!]?$)|do it|sounds (good|great|perfect|fine)|perfect|confirm|that works|works for me|absolutely|definitely|go ahead|of course|you bet|uh huh|uh-huh|mm hmm|mhm|mm-hmm|let'?s do it|i think so|no problem|no worries|not a problem|that'?d be (great|good|fine|perfect|lovely)|(that|that'?s|that is|that should be) (fine|good|great|perfect|right|correct))\b/;
 /** "Okay, how much…" opens a request: it is an answer only when nothing else is asked. */
 const WEAK_YES = /^(ok|okay|alright|all right|right|so)\b/;
-const NO = /^(n|no(?! longer)|nope|nah|negative|not really|not quite|not exactly|not that|no way|wrong|incorrect|never ?mind|(that'?s|that is) (not|wrong)|i don'?t think so|(that|it) (doesn'?t|does not|won'?t|will not) work|don'?t( do it| book it)?(?=\s*[.!]?$))\b/;
+const NO = /^(n|no(?! longer| problem| worries)|nope|nah|negative|not really|not quite|not exactly|not that|no way|wrong|incorrect|never ?mind|(that'?s|that is) (not|wrong)|i don'?t think so|(that|it) (doesn'?t|does not|won'?t|will not) work|don'?t( do it| book it)?(?=\s*[.!]?$))\b/;
 /** An answer is not one when a greeting follows it ("yes hello?"). */
 const YES_THEN_GREETING = /^(y|yes|yeah|yep|ok|okay)[\s,.!]+(hi|hello|hey)\b/;
 
@@ -187,10 +187,11 @@ function repair(text: string, now: DateTime): string {
   t = t.replace(new RegExp(`\\b(${MONTHS}|the|on) (${Object.keys(ORDINAL_DAYS).join('|')})\\b(?! (one|option|slot|time|visit|appointment))`, 'g'), (_, lead: string, o: string) => `${lead} ${ORDINAL_DAYS[o]}th`);
   t = spokenToText(t.trim());
   // "around two", "say 3": a clock time when no home size or count follows.
-  t = t.replace(new RegExp(`\\b(around|about|say|by|at) (${Object.keys(HOUR_WORDS).join('|')}|\\d{1,2})\\b(?! ?(bed|bedroom|bedrooms|br|bath|baths|bathroom|bathrooms|people|hours?|minutes?|days?|weeks?|times|of))`, 'g'),
+  t = t.replace(new RegExp(`\\b(around|about|say|by|at|said|meant|make it|how about|what about) (${Object.keys(HOUR_WORDS).join('|')}|\\d{1,2})\\b(?! ?(bed|bedroom|bedrooms|br|bath|baths|bathroom|bathrooms|people|hours?|minutes?|days?|weeks?|times|of))`, 'g'),
     (_, _lead: string, h: string) => `at ${HOUR_WORDS[h] ?? h}`);
   // "the 15th" with no month: the next such day (this month or the next).
-  t = t.replace(new RegExp(`(?<!(?:${MONTHS}) )\\b(?:the|on the|on) (\\d{1,2})(?:st|nd|rd|th)\\b(?! of)`, 'g'), (all, d: string) => {
+  // (Not "on 5th street", "the 3rd floor".)
+  t = t.replace(new RegExp(`(?<!(?:${MONTHS}) )\\b(?:the|on the|on) (\\d{1,2})(?:st|nd|rd|th)\\b(?! (of|street|st|avenue|ave|road|rd|floor|place|court|drive|lane|way|boulevard|blvd))`, 'g'), (all, d: string) => {
     const day = Number(d);
     if (day < 1 || day > 31) return all;
     let m = now.set({ day: Math.min(day, now.daysInMonth ?? 28) });
