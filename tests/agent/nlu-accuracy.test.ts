@@ -10,6 +10,8 @@ const FLOORS = {
   main: { intent: 0.97, slots: 0.97 },
   holdout: { intent: 0.95, slots: 0.95 },
   fresh: { intent: 0.95, slots: 0.95 },
+  // Never tuned on (73.4 % / 100 % when written): what new phrasings get; keep it unseen.
+  unseen: { intent: 0.7, slots: 0.95 },
 } as const;
 
 describe('rule NLU accuracy on the phrasing set', () => {
@@ -17,7 +19,7 @@ describe('rule NLU accuracy on the phrasing set', () => {
     it(`${set}: intents ≥ ${floor.intent * 100} %, slots ≥ ${floor.slots * 100} %`, () => {
       const s = score(loadPhrasings(set));
       const misses = s.misses.map((m) => `"${m.say}" → want ${m.want}; got ${m.got}`).join('\n');
-      expect(s.overall.n).toBeGreaterThan(set === 'main' ? 250 : 70);
+      expect(s.overall.n).toBeGreaterThan(set === 'main' ? 250 : 60);
       expect(s.overall.intent / s.overall.n, misses).toBeGreaterThanOrEqual(floor.intent);
       expect(s.overall.slots / s.overall.n, misses).toBeGreaterThanOrEqual(floor.slots);
     });
