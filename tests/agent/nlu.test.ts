@@ -51,6 +51,8 @@ describe('the rule NLU', () => {
     expect(at('thursday at ten thirty')).toBe('06-04 10:30');
     expect(at('set me up for the tenth at two')).toBe('06-10 14:00');
     expect(at('june twelfth at nine in the morning')).toBe('06-12 09:00');
+    // A day of the month alone: the next one that has it (June has no 31st).
+    expect(at('book me for the thirty first at ten')).toBe('07-31 10:00');
     expect(heard('call me back at five one two five five five zero one nine nine').when).toBeUndefined();
     expect(heard('one two three main street apartment four').when).toBeUndefined();
     expect(heard('one two three main street apartment four').units).toBeUndefined();

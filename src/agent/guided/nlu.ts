@@ -194,9 +194,10 @@ function repair(text: string, now: DateTime): string {
   t = t.replace(new RegExp(`(?<!(?:${MONTHS}) )\\b(?:the|on the|on) (\\d{1,2})(?:st|nd|rd|th)\\b(?! (of|street|st|avenue|ave|road|rd|floor|place|court|drive|lane|way|boulevard|blvd))`, 'g'), (all, d: string) => {
     const day = Number(d);
     if (day < 1 || day > 31) return all;
-    let m = now.set({ day: Math.min(day, now.daysInMonth ?? 28) });
-    if (m.day < now.day) m = now.plus({ months: 1 }).set({ day });
-    return `on ${m.toFormat('LLLL')} ${day}`;
+    // This month if that day is still to come, else the next month that has it ("the 31st" in June is July's).
+    let month = now.startOf('month');
+    for (let i = 0; i < 3 && (day > (month.daysInMonth ?? 28) || (i === 0 && day < now.day)); i++) month = month.plus({ months: 1 });
+    return `on ${month.toFormat('LLLL')} ${day}`;
   });
   return t.replace(/\s+/g, ' ').trim();
 }
