@@ -165,5 +165,7 @@ describe('reply latency on the wire', () => {
       expect(r.fromSpeechEndMs, `turn ${i + 1}: the caller waited ${wait} ms`).toBeGreaterThanOrEqual(wait - 60);
       expect(r.fromSpeechEndMs, `turn ${i + 1}: the caller waited ${wait} ms`).toBeLessThanOrEqual(wait + 60);
     }
+    // The same waits on /metrics.
+    expect(await app.metrics.registry.metrics()).toMatch(new RegExp(`^frontdesk_turn_latency_seconds_count ${waits.length}$`, 'm'));
   }, 120_000);
 });

@@ -16,7 +16,7 @@ import { Listener, type HeardEvent } from './listener.js';
 import { Speaker, type PreparedUtterance, type SpeakTimes, type Utterance } from './speaker.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases } from './phrases.js';
-import { TurnTimer } from './latency.js';
+import { TurnTimer, type TurnLatency } from './latency.js';
 import { CallRecorder } from './call-recorder.js';
 import { retrying } from '../../util/retry.js';
 import { join } from 'node:path';
@@ -32,6 +32,8 @@ import { spokenPin } from './owner-pin.js';
 
 export interface VoiceDeps {
   business: Business;
+  /** Each answered turn's latency, as recorded on the call (the metrics' reply-time histogram). */
+  onTurnLatency?: ((l: TurnLatency) => void) | undefined;
   tts: Tts;
   stt: Stt;
   newVad: () => Vad;
@@ -266,7 +268,10 @@ export class VoiceSession {
             const t = this.timer.spoken(times);
             // fromSpeechEndMs (the caller's last voiced frame → our first packet) is the reply time on the wire.
             const llm = byLlm ? this.replyLlm : undefined;
-            if (t) this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+            if (t) {
+              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+              this.d.onTurnLatency?.(t);
+            }
           }
           // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
           if (byLlm && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
