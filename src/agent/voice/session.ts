@@ -266,7 +266,7 @@ export class VoiceSession {
           if (this.playing === u) this.playing = undefined;
           if (isReply) {
             const t = this.timer.spoken(times);
-            // fromSpeechEndMs (the caller's last voiced frame → our first packet) is the reply time on the wire.
+            // fromSpeechEndMs (the caller's last voiced frame → the first frame of our voice) is the reply time on the wire.
             const llm = byLlm ? this.replyLlm : undefined;
             if (t) {
               this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
