@@ -171,6 +171,8 @@ export class GuidedEngine {
             throw e;
           }
         }
+        // "No, I said Thursday at 2": the move, to the time said now (not a new booking).
+        if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
         if (this.has(u, 'no')) return { reply: 'What time would work instead?', state: { ...s, pending: { kind: 'ask_reschedule_time', id: p.id } } };
         break;
       }

@@ -228,6 +228,11 @@ function findService(ctx: BusinessContext, text: string): Service | undefined {
 
 /** Said right before a date or time it means "not this one": "not Tuesday", "instead of 10". */
 const NEGATED = /\b(not|instead of|rather than|can'?t (do|make it)|except)( on| at)?( the)? $/;
+/**
+ * "I need to … my cleaning next Friday at 10": the recognizer lost the verb (seen with "move" on the
+ * dialogue bench); a visit of theirs and a new time is a move.
+ */
+const LOST_VERB = /\b(need|want|like|have|going) to (my|the|our) (cleaning|appointment|booking|visit)\b/;
 /** In a move, the day the visit is booked on now: "my Thursday appointment", "booked for Tuesday". */
 const BOOKED_ON = /\b(my|booked (for|on)|scheduled (for|on)|it'?s (on|for)|is (on|for))( the)? $/;
 /** Intents a day or time belongs to; with only others ("is Maria in today?", "have a good weekend") it is small talk. */
@@ -352,6 +357,10 @@ export function understand(ctx: BusinessContext, raw: string, now: Date): Unders
   // A cleaning and a day with nothing else asked ("any chance of a cleaning Saturday?") is a booking.
   let when = found.has('goodbye') ? undefined : findWhen(ctx, t, now, [...found]);
   if (!asked() && when?.hasDate && (svc || /\b(clean|cleaning|cleaners?|crew|visit)\b/.test(t))) found.add('book');
+  if (when && !found.has('reschedule') && !found.has('cancel') && LOST_VERB.test(t)) {
+    found.add('reschedule');
+    found.delete('my_appointments');
+  }
   // A message's words are its own: "ask her to call me back tonight" names no visit's time.
   if (found.has('message') && !found.has('book') && !found.has('reschedule') && !found.has('cancel')) when = undefined;
 
