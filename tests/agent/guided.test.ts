@@ -63,9 +63,9 @@ describe('guided-flow engine (typed utterances)', () => {
     const say = await conversation('+15125550302');
     const m = await say('I need to reschedule my cleaning');
     expect(m.reply).toBe('Sure. Your standard cleaning is Monday, November 23 at 8:30 AM. What day and time would you like instead?');
-    expect((await say('Wednesday at noon')).reply).toBe('Move it to Wednesday, November 25 at 12 PM?');
+    expect((await say('Wednesday at noon')).reply).toBe('Shall I move it to Wednesday, November 25 at 12 PM?');
     // A correction at the confirmation moves it to the time said now; it books nothing new.
-    expect((await say('no, I said Wednesday at 1pm')).reply).toBe('Move it to Wednesday, November 25 at 1 PM?');
+    expect((await say('no, I said Wednesday at 1pm')).reply).toBe('Shall I move it to Wednesday, November 25 at 1 PM?');
     expect((await say('yes')).reply).toBe("Done, you're moved to Wednesday, November 25 at 1 PM.");
     expect((await say('actually please cancel it')).reply).toBe('Just to confirm, cancel your standard cleaning Wednesday, November 25 at 1 PM?');
     expect((await say('yes')).reply).toBe('Done, your standard cleaning Wednesday, November 25 at 1 PM is cancelled.');

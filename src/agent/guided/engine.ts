@@ -350,7 +350,7 @@ export class GuidedEngine {
 
   private confirmReschedule(s: GuidedState, id: string, at: Date): GuidedResult {
     const start = DateTime.fromJSDate(at, { zone: this.ctx.timezone }).toISO()!;
-    return { reply: `Move it to ${this.tools.spokenTime(at)}?`, state: { ...s, pending: { kind: 'confirm_reschedule', id, start } } };
+    return { reply: `Shall I move it to ${this.tools.spokenTime(at)}?`, state: { ...s, pending: { kind: 'confirm_reschedule', id, start } } };
   }
 }
 
