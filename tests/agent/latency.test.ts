@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -138,6 +139,9 @@ describe('reply latency on the wire', () => {
     // The agent's voice: frames above -40 dBFS, as for the caller's.
     const caller = new TestCaller(call, 330);
     await caller.nextTurn();
+    // Caller and agent share this process: a late event loop stamps both ends' packets late by up to its delay.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const waits: number[] = [];
     for (const line of ['How much is a deep cleaning?', 'What are your hours?']) {
       const pcm = await caller.synthesize(line);
@@ -152,6 +156,8 @@ describe('reply latency on the wire', () => {
       const answer = caller.timeline.slice(heardSoFar).find((f) => f.loud && f.at > voiceEndedAt)!;
       waits.push(answer.at - voiceEndedAt);
     }
+    loop.disable();
+    const slack = 60 + loop.max / 1e6;
     await call.hangup();
     const rec = await app.store.db.selectFrom('calls').select('id').orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
     const recorded = await vi.waitFor(async () => {
@@ -161,9 +167,10 @@ describe('reply latency on the wire', () => {
     }, { timeout: 10_000, interval: 50 });
     for (const [i, wait] of waits.entries()) {
       const r = recorded[i]!;
-      // The same silence, measured at both ends of the line: within a packet or two either way.
-      expect(r.fromSpeechEndMs, `turn ${i + 1}: the caller waited ${wait} ms`).toBeGreaterThanOrEqual(wait - 60);
-      expect(r.fromSpeechEndMs, `turn ${i + 1}: the caller waited ${wait} ms`).toBeLessThanOrEqual(wait + 60);
+      // The same silence, measured at both ends of the line: within a packet or two either way (and
+      // what the event loop was late by, on a loaded machine).
+      expect(r.fromSpeechEndMs, `turn ${i + 1}: the caller waited ${wait} ms (slack ${slack} ms)`).toBeGreaterThanOrEqual(wait - slack);
+      expect(r.fromSpeechEndMs, `turn ${i + 1}: the caller waited ${wait} ms (slack ${slack} ms)`).toBeLessThanOrEqual(wait + slack);
     }
     // The same waits on /metrics.
     expect(await app.metrics.registry.metrics()).toMatch(new RegExp(`^frontdesk_turn_latency_seconds_count ${waits.length}$`, 'm'));
