@@ -98,7 +98,7 @@ function answer(task: Task, agent: string, last: string): { say: string } | { dt
   if (task.message && /message|what would you like|go ahead|after the tone/.test(a)) return { say: task.message };
   if (/is that (?:right|correct)|shall i|should i|would you like (?:me )?to|do you want (?:me )?to|want to go ahead|sound good|is that ok|okay\?|confirm/.test(a)) return { say: 'Yes, please.' };
   if (task.when && /what day|which day|what time|which time|when would|when works|when do you|what date/.test(a)) return { say: task.when };
-  if (/i have|i can do|available|openings|one of those|how about/.test(a)) return { say: 'The first one works for me.' };
+  if (/i have|i can do|available|openings|one of those|how about|which (?:one |time |day )?(?:works|suits|would you like)/.test(a)) return { say: 'The first one works for me.' };
   // A statement, not a question: say again what you want, in other words the second time.
   return { say: last === task.opener ? task.when ?? 'Yes.' : task.opener };
 }

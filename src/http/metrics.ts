@@ -26,7 +26,7 @@ export function createMetrics() {
     }),
     turnLatency: new Histogram({
       name: 'frontdesk_turn_latency_seconds',
-      help: 'End of caller speech to first agent audio packet',
+      help: "End of the caller's speech (their last voiced frame) to the first frame of the agent's voice sent",
       buckets: [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
       registers: [registry],
     }),

@@ -35,10 +35,13 @@ export class SileroHost {
   private scheduled = false;
   private dead: Error | undefined;
   private warmed: Promise<number>;
+  /** @internal The silence that ends a segment, ms: each speech end is decided that long after the speech. */
+  readonly silenceMs: number;
 
   constructor(o: SileroOptions & { warm?: number; maxIdle?: number }) {
     if (!existsSync(o.model)) throw new ModelMissingError(o.model);
     const config = sherpaVadConfig(o);
+    this.silenceMs = (o.minSilenceS ?? sileroDefaults.minSilenceS) * 1000;
     this.worker = new Worker(fileURLToPath(new URL('./vad-worker.cjs', import.meta.url)), {
       workerData: { config, maxIdle: o.maxIdle ?? vadHostDefaults.maxIdle },
     });
@@ -185,7 +188,7 @@ class HostedVad implements Vad {
   decided(start: boolean, atMs: number): void {
     if (start === this.inSpeech) return;
     this.inSpeech = start;
-    this.pending.push({ type: start ? 'speech_start' : 'speech_end', atMs, probability: start ? 1 : 0 });
+    this.pending.push(start ? { type: 'speech_start', atMs, probability: 1 } : { type: 'speech_end', atMs, probability: 0, silenceMs: this.host.silenceMs });
   }
 
   /** @internal The worker is gone: this call goes on with the energy VAD. */
