@@ -171,6 +171,8 @@ describe('a dialogue that copes with imperfect hearing', () => {
     // The address is said but heard unsurely; its audio was kept.
     const named = await c.turn('four twelve elm avenue', { confidence: 0.6, audio: '/data/recordings/x-address.wav' });
     expect(named.reply).toBe('And what name should I put it under?');
+    // A caller who shares the owner's name is giving it, not asking for her.
+    expect((await (await call('+15125550413', { service: 'standard', units: 1, address: '3 Elm St', pending: { kind: 'ask_name', start: '2026-12-03T09:00:00.000-06:00' } })).turn('maria', { confidence: 0.9 })).reply).toMatch(/^I can book/);
     const confirm = await c.turn('ana', { confidence: 0.9 });
     expect(confirm.reply).toMatch(/^I can book a deep cleaning for 2 bedrooms .* at the address you gave, which I'll text you to check, for \$\d+, about .*Shall I book it\?$/);
     expect(confirm.reply).not.toContain('elm');

@@ -355,7 +355,8 @@ export class GuidedEngine {
         return undefined;
       }
       case 'ask_name': {
-        if (switching) break;
+        // A short answer is a name, even one that is also the owner's ("Maria" is not asking for her).
+        if (switching && u.text.split(' ').length > 3) break;
         const name = cleanName(raw);
         if (!name) return this.miss(s);
         if (this.band(hearing) === 'low') return this.confirmBooking({ ...s, nameUnsure: { heard: name, audio: hearing?.audio } }, p.start);
