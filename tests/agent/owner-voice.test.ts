@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { aroundTheClock } from '../helpers/contexts.js';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -81,12 +81,13 @@ describe("the owner's line on a call", () => {
   /** What the agent said on the latest call, turn by turn (written as each reply finishes playing). */
   async function agentTurns(n: number): Promise<string[]> {
     const id = (await callRecord()).id;
-    for (let i = 0; i < 100; i++) {
-      const turns = (await app.business.calls.events(id)).filter((e) => e.kind === 'turn' && e.role === 'agent').map((e) => e.text ?? '');
-      if (turns.length >= n) return turns;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`the agent said fewer than ${n} things: ${JSON.stringify((await app.business.calls.events(id)).map((e) => `${e.kind} ${e.role}: ${e.text}`))}`);
+    // The record is written as the reply finishes playing: wait for that write, not a fixed time.
+    return vi.waitFor(async () => {
+      const evs = await app.business.calls.events(id);
+      const turns = evs.filter((e) => e.kind === 'turn' && e.role === 'agent').map((e) => e.text ?? '');
+      if (turns.length < n) throw new Error(`the agent said fewer than ${n} things: ${JSON.stringify(evs.map((e) => `${e.kind} ${e.role}: ${e.text}`))}`);
+      return turns;
+    }, { timeout: 10_000, interval: 50 });
   }
   /** Says `line` and returns the agent's answer to it. */
   async function exchange(caller: TestCaller, line: string, n: number): Promise<string> {

@@ -208,8 +208,8 @@ describe('talking to the agent', () => {
     await caller.nextTurn();
     await caller.say('What services do you offer?');
     await caller.agentStartsTalking();
-    // Let the long answer run a moment, then interrupt it.
-    await new Promise((r) => setTimeout(r, 700));
+    // Let the long answer run a moment (700 ms of it heard), then interrupt it.
+    await caller.hear(700);
     const interruption = await caller.synthesize('How much is a deep cleaning for three bedrooms?');
     const startedAt = Date.now();
     const saying = call.play(interruption).done;

@@ -69,6 +69,25 @@ export class TestCaller {
     });
   }
 
+  /** Resolves once `ms` more of the call's audio has reached the caller (packets, not wall time). */
+  hear(ms: number, timeoutMs = 20_000): Promise<void> {
+    let left = ms;
+    return new Promise((resolve, reject) => {
+      const onAudio = (f: { pcm: Int16Array; sampleRate: number }) => {
+        left -= (f.pcm.length / f.sampleRate) * 1000;
+        if (left > 0) return;
+        clearTimeout(t);
+        this.call.off('audio', onAudio);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        this.call.off('audio', onAudio);
+        reject(new Error(`the call carried less than ${ms} ms of audio within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.call.on('audio', onAudio);
+    });
+  }
+
   async synthesize(text: string): Promise<Int16Array> {
     const parts: Int16Array[] = [];
     for await (const c of this.voice.synthesize(text)) parts.push(c.pcm);
