@@ -71,7 +71,7 @@ describe('talking to the agent on the neural set (generated models)', () => {
     await caller.say('Are your cleaners insured?');
     await caller.agentStartsTalking();
     const interruption = await caller.synthesize('Wait, one more question about the price of a visit.');
-    const startedAt = Date.now();
+    const startedAt = caller.heardMs;
     await call.play(interruption).done;
     const interruptionMs = (interruption.length / 8000) * 1000;
     const lastLoud = caller.timeline.filter((f) => f.at > startedAt && f.at < startedAt + interruptionMs && f.loud).at(-1)?.at ?? startedAt;

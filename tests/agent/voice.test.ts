@@ -177,9 +177,9 @@ describe('talking to the agent', () => {
       const [first, second] = [await caller.synthesize('I would like to book a cleaning'), await caller.synthesize('a deep clean')];
       await call.play(first).done;
       // A second and a half of thinking aloud; without the model the agent would answer into it.
-      const pauseFrom = Date.now();
+      const pauseFrom = caller.heardMs;
       await call.play(new Int16Array(8000 * 1.5)).done;
-      const pauseTo = Date.now();
+      const pauseTo = caller.heardMs;
       resumed = true;
       await call.play(second).done;
       await caller.nextTurn();
@@ -211,7 +211,7 @@ describe('talking to the agent', () => {
     // Let the long answer run a moment (700 ms of it heard), then interrupt it.
     await caller.hear(700);
     const interruption = await caller.synthesize('How much is a deep cleaning for three bedrooms?');
-    const startedAt = Date.now();
+    const startedAt = caller.heardMs;
     const saying = call.play(interruption).done;
     // The agent falls silent while the caller is still talking.
     const interruptionMs = (interruption.length / 8000) * 1000;
