@@ -255,7 +255,8 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
     const me = '+15125550405';
     await postTelnyx(telnyx.inbound(me, BIZ, 'HELP'));
     // A worker claimed the job and died before finishing it.
-    await store().db.updateTable('jobs').set({ status: 'running', attempts: 1, locked_until: new Date(Date.now() - 1000) })
+    // Its lease ran out a second ago on the runner's clock (the wall clock may be any date).
+    await store().db.updateTable('jobs').set({ status: 'running', attempts: 1, locked_until: new Date(NOW.getTime() - 1000) })
       .where('status', '=', 'pending').execute();
     await settle();
     await settle();
