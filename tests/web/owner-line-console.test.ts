@@ -40,13 +40,14 @@ describe("the owner's line in the console", () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(30_000); // a bound for a loaded machine, not a target
     await page.goto(base);
     await page.fill('#username', 'maria');
     await page.fill('#password', 'correct horse battery');
     await page.click('#login');
     await page.waitForSelector('#stat-today');
-  }, 120_000);
+    // A bound for a web build, the app and a browser starting on a loaded machine: 120 s was not.
+  }, 300_000);
   afterAll(async () => {
     await browser?.close();
     await app?.stop();
