@@ -14,6 +14,9 @@ import { FakeTelnyx } from '../fakes/telnyx.js';
 import { freePort } from '../helpers/ports.js';
 import { MODELS_DIR, BUILT_MODELS_DIR } from '../helpers/audio.js';
 
+/** Each browser step may wait up to 30 s on a loaded machine (page.setDefaultTimeout): a test gets several. */
+const BROWSER_BOUND_MS = 180_000;
+
 /** The owner's numbers and PIN edited in the console, and the owner's commands shown there (chromium via playwright-core). */
 describe("the owner's line in the console", () => {
   const dir = mkdtempSync(join(tmpdir(), 'fd-web-owner-'));
@@ -94,7 +97,7 @@ describe("the owner's line in the console", () => {
     expect((await doc()).owner.pinHash).toBe(d.owner.pinHash);
     const audit = await app.store.db.selectFrom('audit_log').select(['actor', 'action']).where('action', '=', 'owner.pin_set').execute();
     expect(audit).toEqual([{ actor: 'maria', action: 'owner.pin_set' }]);
-  });
+  }, BROWSER_BOUND_MS);
 
   it("shows the policy table and the owner's commands, with tier and verdict, as the owner texts them", async () => {
     const text = async (body: string) => {
@@ -119,7 +122,7 @@ describe("the owner's line in the console", () => {
     expect(rows.slice(1)).toEqual(expect.arrayContaining([['PIN', '', 'PIN accepted'], ['close_day', 'high', 'awaiting_confirmation'], ['PIN', '', 'PIN set']]));
     expect(rows).toHaveLength(4);
     expect(await page.textContent('#owner-policy')).toContain('High: PIN and confirmed');
-  });
+  }, BROWSER_BOUND_MS);
 
   it('the context page with the owner card stays accessible and fits a phone', async () => {
     const axe = readFileSync('node_modules/axe-core/axe.min.js', 'utf8');
@@ -137,5 +140,5 @@ describe("the owner's line in the console", () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     const pin = await page.locator('#owner-pin').boundingBox();
     expect(pin!.height).toBeGreaterThanOrEqual(44);
-  });
+  }, BROWSER_BOUND_MS);
 });
