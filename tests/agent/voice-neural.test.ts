@@ -50,7 +50,8 @@ describe('talking to the agent on the neural set (generated models)', () => {
       trunk: { host: '127.0.0.1', port: sipPort, transport: 'UDP', register: false, callerId: '+15125550177' },
     });
     await phone.start();
-  });
+    // A bound for writing the generated models and starting the app on a loaded machine: 60 s was not.
+  }, 180_000);
   afterAll(async () => {
     await phone?.stop();
     await app?.stop();
