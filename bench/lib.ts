@@ -26,3 +26,15 @@ export function machine() {
 }
 
 export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** How much quiet ends `pcm` (8 kHz): the caller's words end before their file does. */
+export function trailingSilenceMs(pcm: Int16Array, rate = 8000): number {
+  const frame = rate / 50;
+  let end = pcm.length;
+  for (; end >= frame; end -= frame) {
+    let sum = 0;
+    for (let i = end - frame; i < end; i++) sum += pcm[i]! * pcm[i]!;
+    if (Math.sqrt(sum / frame) > 300) break;
+  }
+  return ((pcm.length - end) / rate) * 1000;
+}

@@ -225,7 +225,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
         .catch((err: unknown) => logger.warn({ err }, 'audit write failed'));
     },
   });
-  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, llmServer: config.llm, sttModel: config.sttModel, ttsModel: config.ttsModel, turnModel: config.turnModel });
+  const speech = createSpeech({ modelsDir: config.modelsDir, builtModelsDir: config.builtModelsDir, llmModel: config.llmModel, llmThreads: config.llmThreads, llmServer: config.llm, sttModel: config.sttModel, ttsModel: config.ttsModel, turnModel: config.turnModel });
   speechRef = speech;
   for (const r of speech.report) logger.info(r, 'speech engine');
   telephonyRef = telephony;
@@ -244,7 +244,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   });
   telephony?.on('call', (call) => {
     inFlight.n++;
-    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, draining: () => node.draining }, call)
+    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, metrics, draining: () => node.draining }, call)
       .finally(() => inFlight.n--);
   });
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
@@ -344,6 +344,7 @@ export interface CallDeps {
   telephony: Telephony | undefined;
   llmMaxTokens: number;
   llmUnderstands: boolean;
+  metrics?: Metrics;
   /** The node is draining: a new call is refused with 503 so the carrier or dispatcher goes elsewhere. */
   draining: () => boolean;
 }
@@ -422,7 +423,8 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && agentAnswers;
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, turnDetector: d.speech.turn },
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, turnDetector: d.speech.turn,
+          onTurnLatency: (l) => d.metrics?.turnLatency.observe(l.fromSpeechEndMs / 1000) },
         { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );
       const { disposition, summary } = await session.run();

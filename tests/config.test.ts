@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, settings } from '../src/config/index.js';
 import { envExample } from '../scripts/env-example.js';
 import { sipGuardDefaults } from '../src/telephony/sip/guard.js';
+import { callbackFromConfig } from '../src/telephony/index.js';
 import { tcpDefaults } from '../src/telephony/sip/stack.js';
 import { sessionTimerDefaults } from '../src/telephony/sip/session-timer.js';
 
@@ -29,6 +30,14 @@ describe('configuration', () => {
     expect(msg).toMatch(/FRONTDESK_HTTP_PORT: .*"eighty"/);
     expect(msg).toMatch(/DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
     expect(msg).toMatch(/FRONTDESK_SIP_TRUSTED: "not-an-ip" is not an IP address or CIDR/);
+  });
+
+  it('FreeSWITCH: the removed playAudio mode is refused by name; the callback address is split for drachtio-fsmrf', () => {
+    expect(() => loadConfig({ FRONTDESK_FORK_STREAMING: 'false' })).toThrow(/FRONTDESK_FORK_STREAMING: must be true: only bidirectional streaming/);
+    const c = loadConfig({ FRONTDESK_FREESWITCH_CALLBACK_LISTEN: '0.0.0.0:8085', FRONTDESK_FREESWITCH_CALLBACK_ADVERTISE: 'frontdesk.internal' });
+    expect(callbackFromConfig(c)).toEqual({ listenAddress: '0.0.0.0', listenPort: 8085, advertisedAddress: 'frontdesk.internal', advertisedPort: 8085 });
+    expect(callbackFromConfig(loadConfig({}))).toEqual({ listenAddress: undefined, listenPort: undefined, advertisedAddress: undefined, advertisedPort: undefined });
+    expect(() => loadConfig({ FRONTDESK_FREESWITCH_CALLBACK_LISTEN: 'ws://x' })).toThrow(/FRONTDESK_FREESWITCH_CALLBACK_LISTEN: must be host or host:port/);
   });
 
   it('rejects an RTP range that is upside down', () => {

@@ -19,15 +19,17 @@ Cancel at least 24 hours ahead or pay a $50 fee. We bring our own supplies and u
 
 /** Qwen3-1.7B in Q4_K_M by default, the default set's LLM. */
 const SHAPE = (process.env.BENCH_LLM_SHAPE ?? 'qwen3-1.7b') as keyof typeof SHAPES;
+/** CPU threads (BENCH_LLM_THREADS, default 2: FRONTDESK_LLM_THREADS's default). */
+const THREADS = Number(process.env.BENCH_LLM_THREADS ?? 2);
 
 const suite: Suite = {
-  description: `node-llama-cpp on a generated GGUF of ${SHAPES[SHAPE].name} geometry (random weights; BENCH_LLM_SHAPE=${SHAPE}: 0.5b-q4, qwen3-1.7b, qwen3-4b), 2 threads`,
+  description: `node-llama-cpp on a generated GGUF of ${SHAPES[SHAPE].name} geometry (random weights; BENCH_LLM_SHAPE=${SHAPE}: 0.5b-q4, qwen3-1.7b, qwen3-4b), ${THREADS} thread${THREADS === 1 ? '' : 's'} (BENCH_LLM_THREADS)`,
   models: () => [process.env.BENCH_LLM_MODEL ?? `${SHAPES[SHAPE].name} (generated)`],
   async run(): Promise<Metrics> {
     const path = process.env.BENCH_LLM_MODEL ?? await ensureGeneratedLlm(BUILT_MODELS_DIR, SHAPE);
     const rss0 = process.memoryUsage().rss;
     let t0 = performance.now();
-    const llm = await LlamaCppLlm.load({ model: path, sequences: 2, contextPerSequence: 2048 });
+    const llm = await LlamaCppLlm.load({ model: path, sequences: 2, contextPerSequence: 2048, threads: THREADS });
     const m: Metrics = { model_mib: statSync(path).size / 2 ** 20, load_ms: performance.now() - t0 };
 
     // Cold prefill: the whole system prompt.

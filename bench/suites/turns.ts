@@ -15,7 +15,7 @@ import { parseCidrList } from '../../src/util/cidr.js';
 import { freePort } from '../../tests/helpers/ports.js';
 import { BUILT_MODELS_DIR, MODELS_DIR } from '../../tests/helpers/audio.js';
 import { TestCaller } from '../../tests/helpers/caller.js';
-import { percentile, type Metrics, type Suite } from '../lib.js';
+import { percentile, trailingSilenceMs, type Metrics, type Suite } from '../lib.js';
 
 /**
  * Real conversations over the built-in SIP endpoint: a caller asks questions in real time and we
@@ -38,17 +38,6 @@ const QUESTIONS = [
   'How much is a standard cleaning?',
   'Can I leave a message for Maria?',
 ];
-
-function trailingSilenceMs(pcm: Int16Array, rate = 8000): number {
-  const frame = rate / 50;
-  let end = pcm.length;
-  for (; end >= frame; end -= frame) {
-    let sum = 0;
-    for (let i = end - frame; i < end; i++) sum += pcm[i]! * pcm[i]!;
-    if (Math.sqrt(sum / frame) > 300) break;
-  }
-  return ((pcm.length - end) / rate) * 1000;
-}
 
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 

@@ -6,7 +6,7 @@ import type { onnx as OnnxNs } from 'onnx-proto';
 const require = createRequire(import.meta.url);
 const { onnx } = require('onnx-proto') as { onnx: typeof OnnxNs };
 
-export const DType = { float: 1, int64: 7 } as const;
+export const DType = { float: 1, uint8: 2, int32: 6, int64: 7 } as const;
 export type DType = (typeof DType)[keyof typeof DType];
 
 /** A dimension: a size, or a name for a dynamic one (batch, time). */
@@ -66,6 +66,44 @@ export class Graph {
     return name;
   }
 
+  /**
+   * A uint8 weight as onnxruntime's `quantize_dynamic` stores one (QUInt8, zero point 128, one
+   * scale per tensor): random bytes around the zero point, read back as normal(0, std)-like values.
+   */
+  weightQ(dims: number[], std: number): { data: string; scale: string; zeroPoint: string } {
+    const count = dims.reduce((a, b) => a * b, 1);
+    const data = new Uint8Array(count);
+    // Uniform in [96, 160): centred on the zero point, standard deviation ≈ 18.5 steps. A plain
+    // xorshift (seeded from this graph's stream) because a model holds ~10^8 of these bytes.
+    let r = (Math.floor(Math.abs(this.rand()) * 0x7fffffff) | 1) >>> 0;
+    for (let i = 0; i < count; i++) {
+      r ^= r << 13; r >>>= 0;
+      r ^= r >>> 17;
+      r ^= r << 5; r >>>= 0;
+      data[i] = 96 + (r & 63);
+    }
+    const name = `q${this.n++}`;
+    this.initializers.push({ name, dims, dataType: DType.uint8, rawData: data });
+    this.weightBytes += count;
+    const zp = `q${this.n++}`;
+    this.initializers.push({ name: zp, dims: [], dataType: DType.uint8, rawData: Uint8Array.of(128) });
+    const scale = `q${this.n++}`;
+    this.initializers.push({ name: scale, dims: [], dataType: DType.float, floatData: [std / 18.5] });
+    return { data: name, scale, zeroPoint: zp };
+  }
+
+  /**
+   * x · W + b with W stored as uint8, computed the way `quantize_dynamic` rewrites a MatMul:
+   * DynamicQuantizeLinear on the activation, MatMulInteger, then the two scales.
+   */
+  linearQ(x: string, inDim: number, outDim: number, bias = 0): string {
+    const w = this.weightQ([inDim, outDim], 1 / Math.sqrt(inDim));
+    const [xq, xScale, xZero] = this.opN('DynamicQuantizeLinear', [x], 3);
+    const acc = this.op('MatMulInteger', [xq!, w.data, xZero!, w.zeroPoint]);
+    const y = this.op('Mul', [this.op('Cast', [acc], { to: DType.float }), this.op('Mul', [xScale!, w.scale])]);
+    return this.op('Add', [y, this.weight([outDim], 0, bias)]);
+  }
+
   ints(values: number[]): string {
     const name = `c${this.n++}`;
     this.initializers.push({ name, dims: [values.length], dataType: DType.int64, int64Data: values });
@@ -80,6 +118,13 @@ export class Graph {
     const out = `t${this.n++}`;
     this.nodes.push({ opType: type, input: inputs, output: [out], name: `${type}_${out}`, attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) });
     return out;
+  }
+
+  /** An op with several outputs; returns their names in order. */
+  opN(type: string, inputs: string[], outputs: number, attrs: Record<string, Attr> = {}): string[] {
+    const outs = Array.from({ length: outputs }, () => `t${this.n++}`);
+    this.nodes.push({ opType: type, input: inputs, output: outs, name: `${type}_${outs[0]}`, attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) });
+    return outs;
   }
 
   /** x · W + b with a fresh random W (fan-in scaled) and zero b. */

@@ -92,11 +92,15 @@ export function openState(ctx: Pick<BusinessContext, 'timezone' | 'holidays' | '
 export function describeHours(hours: Hours): string {
   const names = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
   const fmt = (t: string) => {
+    // "12 AM to 12 AM" said for a day open around the clock left callers guessing.
+    if (t === '00:00' || t === '24:00') return 'midnight';
     const [h, m] = t.split(':').map(Number) as [number, number];
     const h12 = h % 12 === 0 ? 12 : h % 12;
     return `${h12}${m ? `:${String(m).padStart(2, '0')}` : ''} ${h < 12 || h === 24 ? 'AM' : 'PM'}`;
   };
-  const spec = (d: keyof Hours) => hours[d].map((i) => `${fmt(i.open)} to ${fmt(i.close)}`).join(' and ');
+  const spec = (d: keyof Hours) => hours[d].length === 1 && hours[d][0]!.open === '00:00' && hours[d][0]!.close === '24:00'
+    ? 'all day'
+    : hours[d].map((i) => `${fmt(i.open)} to ${fmt(i.close)}`).join(' and ');
   const groups: { from: keyof Hours; to: keyof Hours; text: string }[] = [];
   for (const d of WEEKDAYS) {
     const text = spec(d);

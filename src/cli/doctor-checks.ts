@@ -9,6 +9,7 @@ import { firstLanAddress } from '../telephony/sip/endpoint.js';
 import type { CliEndpointInfo } from '../http/cli-endpoint.js';
 import { twilioApiBase } from '../sms/twilio-compat.js';
 import { checkAri } from './doctor-ari.js';
+import { checkFreeswitch } from './doctor-freeswitch.js';
 
 /** What a new user gets wrong about the network, the PBX and the providers; one check each. */
 
@@ -115,70 +116,10 @@ export async function checkTrunkRegistration(cfg: Config, server: CliEndpointInf
     : { name, status: 'fail', detail: `not registered with ${trunk.host}: check FRONTDESK_SIP_TRUNK_USER and FRONTDESK_SIP_TRUNK_PASSWORD (the log says what the trunk answered)` };
 }
 
-/** Opens a TCP connection; optionally talks a little (a banner, a login) before closing. */
-function tcpTalk(hostPort: string, talk?: (sock: import('node:net').Socket, data: string) => string | undefined): Promise<string> {
-  const i = hostPort.lastIndexOf(':');
-  const host = hostPort.slice(0, i);
-  const port = Number(hostPort.slice(i + 1));
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host, port });
-    let buf = '';
-    const finish = (err: Error | undefined, result = '') => {
-      clearTimeout(timer);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(result);
-    };
-    const timer = setTimeout(() => finish(new Error(`no answer within ${doctorDefaults.probeTimeoutMs / 1000} s`)), doctorDefaults.probeTimeoutMs);
-    sock.once('error', (e) => finish(e));
-    sock.once('connect', () => {
-      if (!talk) finish(undefined, 'connected');
-    });
-    sock.on('data', (d) => {
-      buf += d.toString('utf8');
-      const r = talk?.(sock, buf);
-      if (r !== undefined) finish(undefined, r);
-    });
-  });
-}
-
-/** FreeSWITCH's event socket: the banner, then `auth`; the reply says whether the password is right. */
-export async function eslLogin(hostPort: string, secret: string): Promise<'accepted' | 'denied'> {
-  let sent = false;
-  const r = await tcpTalk(hostPort, (sock, buf) => {
-    if (!sent && buf.includes('auth/request')) {
-      sent = true;
-      sock.write(`auth ${secret}\n\n`);
-      return undefined;
-    }
-    if (sent && /Reply-Text: \+OK/.test(buf)) return 'accepted';
-    if (sent && /Reply-Text: -ERR/.test(buf)) return 'denied';
-    return undefined;
-  });
-  return r as 'accepted' | 'denied';
-}
-
 /** The PBX connection for the chosen backend. */
 export async function checkPbx(cfg: Config): Promise<Check[]> {
   if (cfg.telephony === 'asterisk') return checkAri(cfg, doctorDefaults.probeTimeoutMs);
-  if (cfg.telephony === 'freeswitch') {
-    const out: Check[] = [];
-    try {
-      await tcpTalk(cfg.freeswitch.drachtio);
-      out.push({ name: 'drachtio', status: 'ok', detail: `${cfg.freeswitch.drachtio} accepts connections` });
-    } catch (e) {
-      out.push({ name: 'drachtio', status: 'fail', detail: `${cfg.freeswitch.drachtio}: ${(e as Error).message}; is drachtio-server running?` });
-    }
-    try {
-      const r = await eslLogin(cfg.freeswitch.esl, cfg.freeswitch.eslSecret ?? '');
-      out.push(r === 'accepted'
-        ? { name: 'freeswitch esl', status: 'ok', detail: `${cfg.freeswitch.esl}, password accepted` }
-        : { name: 'freeswitch esl', status: 'fail', detail: `${cfg.freeswitch.esl} refused the password: check FRONTDESK_FREESWITCH_ESL_SECRET against event_socket.conf.xml` });
-    } catch (e) {
-      out.push({ name: 'freeswitch esl', status: 'fail', detail: `${cfg.freeswitch.esl}: ${(e as Error).message}; is FreeSWITCH running with mod_event_socket?` });
-    }
-    return out;
-  }
+  if (cfg.telephony === 'freeswitch') return checkFreeswitch(cfg, doctorDefaults.probeTimeoutMs);
   return [];
 }
 

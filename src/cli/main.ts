@@ -165,12 +165,13 @@ export function buildCli(io: CliIo = defaultIo): Command {
     .description('print contexts as YAML')
     .argument('[name]', 'context to export')
     .option('--all', 'export every context')
-    .action(async (name: string | undefined, opts: { all?: boolean }) => {
+    .option('--with-secrets', "include the owner PIN's hash (for a backup; importing a file without it keeps the PIN already set)")
+    .action(async (name: string | undefined, opts: { all?: boolean; withSecrets?: boolean }) => {
       if (!name && !opts.all) {
         io.err('context export: give a context NAME or --all\n');
         throw new CliExit(2);
       }
-      await run({ op: 'context.export', all: !!opts.all, ...(name ? { name } : {}) });
+      await run({ op: 'context.export', all: !!opts.all, withSecrets: !!opts.withSecrets, ...(name ? { name } : {}) });
     });
   context
     .command('import')

@@ -4,6 +4,7 @@ import type { DialPolicy } from '../business/dial-policy.js';
 import { ContextService } from '../business/context/service.js';
 import { contextsFromYaml, contextsToYaml } from '../business/context/yaml.js';
 import { createAdminUser } from '../http/admin/users.js';
+import { redactContext } from '../http/admin/owner-line.js';
 import { unlockAddress, unlockLogins } from '../http/admin/login-limits.js';
 import { audit } from '../store/audit.js';
 import { listNodes, requestDrain } from '../cluster/registry.js';
@@ -18,7 +19,7 @@ export class NodeNotFoundError extends Error {}
 export const cliOp = z.discriminatedUnion('op', [
   z.object({ op: z.literal('migrate') }),
   z.object({ op: z.literal('context.list') }),
-  z.object({ op: z.literal('context.export'), name: z.string().min(1).optional(), all: z.boolean().default(false) }),
+  z.object({ op: z.literal('context.export'), name: z.string().min(1).optional(), all: z.boolean().default(false), withSecrets: z.boolean().default(false) }),
   z.object({ op: z.literal('context.import'), yaml: z.string(), source: z.string(), author: z.string().min(1), message: z.string().optional() }),
   z.object({ op: z.literal('admin.create-user'), username: z.string(), password: z.string(), role: z.enum(['admin', 'viewer']) }),
   z.object({ op: z.literal('admin.unlock'), username: z.string().min(1).optional(), address: z.string().min(1).optional() }),
@@ -45,7 +46,8 @@ export async function runOp(store: Store, input: CliOp, dialPolicy?: DialPolicy)
     }
     case 'context.export': {
       const list = op.all ? await svc.list() : [await svc.get(op.name ?? '')];
-      return contextsToYaml(list.map((c) => c.document));
+      // The owner PIN's hash stays out of files people paste and share, unless asked for (a backup).
+      return contextsToYaml(list.map((c) => (op.withSecrets ? c.document : redactContext(c.document))));
     }
     case 'context.import': {
       // Parsed whole before anything is saved: a bad document saves nothing.
@@ -53,7 +55,9 @@ export async function runOp(store: Store, input: CliOp, dialPolicy?: DialPolicy)
       let out = '';
       for (const d of docs) {
         const before = await svc.find(d.name);
-        const saved = await svc.save(d, op.author, op.message ?? `imported from ${op.source}`);
+        // A file without the PIN (exported without secrets) keeps the PIN already set.
+        const pinHash = d.owner.pinHash ?? before?.document.owner.pinHash;
+        const saved = await svc.save({ ...d, owner: { ...d.owner, ...(pinHash ? { pinHash } : {}) } }, op.author, op.message ?? `imported from ${op.source}`);
         const what = !before ? 'created' : before.version === saved.version ? 'unchanged' : 'updated';
         out += `${saved.name}: ${what} (version ${saved.version})\n`;
       }

@@ -298,13 +298,23 @@ export const settings = {
   },
   FRONTDESK_FORK_URL: {
     path: 'freeswitch.forkUrl',
-    doc: 'ws:// URL FreeSWITCH mod_audio_fork connects to (frontdesk serves it at /audio-fork on the HTTP port).',
+    doc: 'ws:// URL FreeSWITCH mod_audio_fork connects to, as FreeSWITCH reaches this machine (frontdesk serves it at /audio-fork on FRONTDESK_HTTP_HOST:FRONTDESK_HTTP_PORT).',
     schema: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL').default('ws://127.0.0.1:8080/audio-fork'),
   },
   FRONTDESK_FORK_STREAMING: {
     path: 'freeswitch.streaming',
-    doc: 'mod_audio_fork bidirectional streaming (true); false falls back to playAudio per reply and uuid_break on barge-in.',
-    schema: bool.default(true),
+    doc: 'mod_audio_fork bidirectional streaming; must be true (the playAudio mode was removed: it played nothing).',
+    schema: bool.default(true).refine((v) => v, 'must be true: only bidirectional streaming is supported (jambonz freeswitch-modules 1.2.32 or newer); the playAudio mode played nothing and was removed'),
+  },
+  FRONTDESK_FREESWITCH_CALLBACK_LISTEN: {
+    path: 'freeswitch.callbackListen',
+    doc: 'host or host:port where FreeSWITCH connects back for each call (outbound ESL from the mrf dialplan). Default: the local address of the ESL connection, any free port.',
+    schema: z.string().regex(/^[A-Za-z0-9.\-:\[\]]+$/, 'must be host or host:port').optional(),
+  },
+  FRONTDESK_FREESWITCH_CALLBACK_ADVERTISE: {
+    path: 'freeswitch.callbackAdvertise',
+    doc: 'host or host:port FreeSWITCH is told to connect back to, when it differs from the listen address (FreeSWITCH in a container, NAT). Default: the listen address and port.',
+    schema: z.string().regex(/^[A-Za-z0-9.\-:\[\]]+$/, 'must be host or host:port').optional(),
   },
   FRONTDESK_FREESWITCH_TRUNK_URI: {
     path: 'freeswitch.trunkUri',
@@ -385,6 +395,11 @@ export const settings = {
     path: 'llmMaxTokens',
     doc: 'Longest LLM reply in tokens (a spoken turn is a sentence or two).',
     schema: z.coerce.number().int().min(8).max(512).default(60),
+  },
+  FRONTDESK_LLM_THREADS: {
+    path: 'llmThreads',
+    doc: 'CPU threads the in-process LLM computes on. llama.cpp\'s threads wait for each other by spinning, so on a machine whose cores are also busy with calls, fewer threads than cores (1 on 2 cores) keep replies from stalling.',
+    schema: z.coerce.number().int().min(1).max(256).default(2),
   },
   FRONTDESK_LOG_LEVEL: {
     path: 'logLevel',
@@ -502,6 +517,8 @@ export interface Config {
     eslSecret: string | undefined;
     forkUrl: string;
     streaming: boolean;
+    callbackListen: string | undefined;
+    callbackAdvertise: string | undefined;
     trunkUri: string;
     extensionUri: string;
   };
@@ -531,6 +548,7 @@ export interface Config {
   turnModel: string | undefined;
   llmMaxTokens: number;
   llmUnderstands: boolean;
+  llmThreads: number;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string; allowPlain: boolean };

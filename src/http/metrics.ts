@@ -20,13 +20,13 @@ export function createMetrics() {
     }),
     telephonyUp: new Gauge({
       name: 'frontdesk_telephony_up',
-      help: 'Whether the telephony backend\'s PBX connection is up (1) or down (0); only for backends with one (asterisk)',
+      help: 'Whether the telephony backend\'s PBX connection is up (1) or down (0); only for backends with one (asterisk, freeswitch)',
       labelNames: ['backend'] as const,
       registers: [registry],
     }),
     turnLatency: new Histogram({
       name: 'frontdesk_turn_latency_seconds',
-      help: 'End of caller speech to first agent audio packet',
+      help: "End of the caller's speech (their last voiced frame) to the first frame of the agent's voice sent",
       buckets: [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
       registers: [registry],
     }),

@@ -48,6 +48,8 @@ export interface SpeechOptions {
   modelsDir: string;
   /** A GGUF chat model (FRONTDESK_LLM_MODEL); default: the pinned one under modelsDir/llm. */
   llmModel?: string | undefined;
+  /** CPU threads for the in-process LLM (FRONTDESK_LLM_THREADS). */
+  llmThreads?: number | undefined;
   /** An OpenAI-compatible server (FRONTDESK_LLM_URL, _API_KEY, _SERVER_MODEL) instead. */
   llmServer?: { url?: string | undefined; apiKey?: string | undefined; model?: string | undefined } | undefined;
   /** Where models built on this machine live (FRONTDESK_BUILT_MODELS_DIR). */
@@ -178,7 +180,7 @@ export function createSpeech(o: SpeechOptions): SpeechSet {
         });
         if (set.llm) log(`LLM: ${set.llm.name}`);
       } else if (gguf && !set.llm) {
-        set.llm = await LlamaCppLlm.load({ model: gguf });
+        set.llm = await LlamaCppLlm.load({ model: gguf, ...(o.llmThreads ? { threads: o.llmThreads } : {}) });
         log(`LLM loaded: ${gguf}`);
       }
       if (turnModel && !set.turn && (await checked([turnModel], 'end-of-turn model'))) {

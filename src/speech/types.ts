@@ -6,6 +6,8 @@ export interface VadEvent {
   atMs: number;
   /** Speech probability of the window that decided it. */
   probability: number;
+  /** speech_end: the silence the VAD heard before deciding (its hang-over), ms: speech ended this long before `atMs`. */
+  silenceMs?: number;
 }
 
 export interface Vad {

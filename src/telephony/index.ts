@@ -6,7 +6,7 @@ import { SipEndpoint, type TrunkConfig } from './sip/endpoint.js';
 import { AriTelephony } from './asterisk/ari.js';
 import { FsTelephony } from './freeswitch/index.js';
 import { ForkServer } from './freeswitch/fork-server.js';
-import { DrachtioLibSeam } from './freeswitch/drachtio.js';
+import { DrachtioLibSeam, type DrachtioOptions } from './freeswitch/drachtio.js';
 
 export type { Call, Telephony } from './call.js';
 import type { OutboundHook } from './dial-guard.js';
@@ -37,6 +37,20 @@ export function trunkFromConfig(cfg: Config): TrunkConfig | undefined {
     register: cfg.sip.register ?? !!cfg.sip.trunkUser,
     callerId: cfg.sip.callerId,
   };
+}
+
+/** host, host:port or [v6]:port → parts. */
+export function splitHostPort(v: string): { host: string; port: number | undefined } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(v) ?? /^([^:]+)(?::(\d+))?$/.exec(v);
+  if (!m) return { host: v, port: undefined };
+  return { host: m[1]!, port: m[2] ? Number(m[2]) : undefined };
+}
+
+/** Where FreeSWITCH's per-call outbound ESL connections come back to (drachtio-fsmrf's listener). */
+export function callbackFromConfig(cfg: Config): DrachtioOptions['callback'] {
+  const listen = cfg.freeswitch.callbackListen ? splitHostPort(cfg.freeswitch.callbackListen) : undefined;
+  const adv = cfg.freeswitch.callbackAdvertise ? splitHostPort(cfg.freeswitch.callbackAdvertise) : undefined;
+  return { listenAddress: listen?.host, listenPort: listen?.port, advertisedAddress: adv?.host, advertisedPort: adv?.port ?? listen?.port };
 }
 
 /** The configured backend, or undefined for FRONTDESK_TELEPHONY=none. */
@@ -90,10 +104,10 @@ export function createTelephony(cfg: Config, logger: Logger, hooks: TelephonyHoo
           drachtio: { host: dh!, port: Number(dp), secret: cfg.freeswitch.drachtioSecret! },
           freeswitch: { address: eh!, port: Number(ep), secret: cfg.freeswitch.eslSecret! },
           trunkAuth: cfg.sip.trunkUser && cfg.sip.trunkPassword ? { username: cfg.sip.trunkUser, password: cfg.sip.trunkPassword } : undefined,
+          callback: callbackFromConfig(cfg),
         }),
         forks: new ForkServer(),
         forkUrl: cfg.freeswitch.forkUrl,
-        streaming: cfg.freeswitch.streaming,
         trunkUri: cfg.freeswitch.trunkUri,
         extensionUri: cfg.freeswitch.extensionUri,
         dialPolicy: dialPolicyFromConfig(cfg),

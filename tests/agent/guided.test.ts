@@ -63,7 +63,9 @@ describe('guided-flow engine (typed utterances)', () => {
     const say = await conversation('+15125550302');
     const m = await say('I need to reschedule my cleaning');
     expect(m.reply).toBe('Sure. Your standard cleaning is Monday, November 23 at 8:30 AM. What day and time would you like instead?');
-    expect((await say('Wednesday at 1pm')).reply).toBe('Move it to Wednesday, November 25 at 1 PM?');
+    expect((await say('Wednesday at noon')).reply).toBe('Shall I move it to Wednesday, November 25 at 12 PM?');
+    // A correction at the confirmation moves it to the time said now; it books nothing new.
+    expect((await say('no, I said Wednesday at 1pm')).reply).toBe('Shall I move it to Wednesday, November 25 at 1 PM?');
     expect((await say('yes')).reply).toBe("Done, you're moved to Wednesday, November 25 at 1 PM.");
     expect((await say('actually please cancel it')).reply).toBe('Just to confirm, cancel your standard cleaning Wednesday, November 25 at 1 PM?');
     expect((await say('yes')).reply).toBe('Done, your standard cleaning Wednesday, November 25 at 1 PM is cancelled.');
@@ -78,6 +80,11 @@ describe('guided-flow engine (typed utterances)', () => {
     expect((await say('The gate code changed to 4321')).reply).toBe("Thanks, I've passed that on to Maria. Anything else I can help with?");
     const msg = await store.db.selectFrom('owner_messages').select(['body', 'caller_number']).where('caller_number', '=', '+15125550303').executeTakeFirstOrThrow();
     expect(msg.body).toBe('The gate code changed to 4321');
+    // Said in the same breath as asking: taken at once, in the caller's words.
+    const same = await conversation('+15125550305');
+    expect((await same('Could you tell Maria the key is under the mat?')).reply).toBe("Thanks, I've passed that on to Maria. Anything else I can help with?");
+    const kept = await store.db.selectFrom('owner_messages').select('body').where('caller_number', '=', '+15125550305').executeTakeFirstOrThrow();
+    expect(kept.body).toBe('Could you tell Maria the key is under the mat?');
     const call = await conversation('+15125550304', 'call');
     const t = await call('Can I talk to the owner please?');
     expect(t).toMatchObject({ action: 'transfer', reply: 'Sure, let me get Maria for you.' });

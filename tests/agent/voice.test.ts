@@ -14,7 +14,7 @@ import { SphinxStt } from '../../src/speech/stt/sphinx/index.js';
 import { telephoneModelDir } from '../../src/speech/index.js';
 import { contextPhrases } from '../../src/agent/voice/phrases.js';
 import { freePort } from '../helpers/ports.js';
-import { BUILT_MODELS_DIR, MODELS_DIR, frames } from '../helpers/audio.js';
+import { BUILT_MODELS_DIR, MODELS_DIR, concat, frames, silence, sound } from '../helpers/audio.js';
 import { TestCaller } from '../helpers/caller.js';
 import { AgentTools } from '../../src/agent/tools.js';
 import { placePurposeCall } from '../../src/agent/voice/outbound.js';
@@ -76,6 +76,20 @@ describe('talking to the agent', () => {
 
   async function events(callId: string) {
     return app.business.calls.events(callId);
+  }
+
+  /** A visit booked for the customer at `phone`, `days` out; the agent's reminder call placed. */
+  async function remind(phone_: string, service: string, days: number, address: string) {
+    const context = await app.contexts.get(demoContext.name);
+    const { customer } = (await app.business.customers.findOrCreateByPhone(phone_))!;
+    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
+    const { slots } = await tools.availability({ service, from: new Date(Date.now() + days * 86_400_000).toISOString() });
+    const visit = await tools.book({ service, start: slots[0]!.start, address });
+    const placed = await placePurposeCall(
+      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
+      { to: phone_, context, purpose: 'reminder', appointmentId: visit.appointment.id },
+    );
+    return { visit, ...placed };
   }
 
   /** The agent's record of the latest call (its call id differs from the caller's). */
@@ -259,19 +273,13 @@ describe('talking to the agent', () => {
   }, 30_000);
 
   it('calls a customer to remind them of a visit, speaks first, and records that they confirmed', async () => {
-    const context = await app.contexts.get(demoContext.name);
-    const { customer } = (await app.business.customers.findOrCreateByPhone('+15125550142'))!;
-    const tools = new AgentTools({ business: app.business, context, customer, channel: 'call' });
-    const { slots } = await tools.availability({ service: 'standard', from: new Date(Date.now() + 9 * 86_400_000).toISOString() });
-    const visit = await tools.book({ service: 'standard', start: slots[0]!.start, address: '12 Oak Street' });
     const answered = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
       void c.answer().then(() => resolve(new TestCaller(c)));
     }));
-    const { id, done } = await placePurposeCall(
-      { telephony: app.telephony!, business: app.business, speech: app.speech, dataDir: join(dir, 'data') },
-      { to: '+15125550142', context, purpose: 'reminder', appointmentId: visit.appointment.id },
-    );
+    const { visit, id, done } = await remind('+15125550142', 'standard', 9, '12 Oak Street');
     const caller = await answered;
+    // A person answers the way people do, and waits.
+    await caller.say('Hello?');
     const opening = await caller.nextTurn();
     expect(opening.length / 8000).toBeGreaterThan(3);
     // What the customer heard names their visit.
@@ -285,7 +293,69 @@ describe('talking to the agent', () => {
     expect(evs.find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toMatch(/^Hi, this is Sam from Sparkle and Shine Cleaning, calling to remind you about your standard cleaning/);
     // The visit is still booked.
     expect((await app.business.scheduling.get(visit.appointment.id)).status).toBe('booked');
+    // The agent knew it had a person on the line.
+    expect(rec!.result).toMatchObject({ answeredBy: 'human' });
   }, 60_000);
+
+  it('leaves a reminder on an answering machine after its beep, and records that it did', async () => {
+    // The machine: a recorded greeting, its beep, then it records whatever comes.
+    let beepOverAt = 0;
+    const recorded: Int16Array[] = [];
+    const machine = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
+      void c.answer().then(async () => {
+        const m = new TestCaller(c);
+        c.on('audio', (f) => recorded.push(Int16Array.from(f.pcm)));
+        resolve(m);
+        await c.play(concat([silence(300), sound('vm-intro'), silence(300), sound('beep')])).done;
+        beepOverAt = m.heardMs; // the timeline is dated in audio received
+      });
+    }));
+    const { visit, id, done } = await remind('+15125550143', 'deep', 10, '14 Elm Street');
+    const m = await machine;
+    // The agent hangs up after its message; the record says a voicemail was left.
+    expect(await done).toBe('voicemail_left');
+    // Nothing was said over the greeting: the agent's first sound came after the beep.
+    const firstLoud = m.timeline.find((t) => t.loud);
+    expect(beepOverAt).toBeGreaterThan(0);
+    expect(firstLoud!.at).toBeGreaterThanOrEqual(beepOverAt);
+    // What the machine recorded names the business and the visit.
+    const heard = await transcribe(concat(recorded));
+    expect(heard).toMatch(/sparkle and shine/);
+    expect(heard).toMatch(/deep clean/);
+    const rec = await app.business.calls.get(id);
+    expect(rec).toMatchObject({ direction: 'outbound', purpose: 'reminder', disposition: 'voicemail_left' });
+    expect(rec!.result).toMatchObject({ answeredBy: 'machine', voicemailLeft: true, after: 'beep' });
+    expect((await events(id)).find((e) => e.kind === 'turn' && e.role === 'agent')?.text).toMatch(/^Hi, this is Sam from Sparkle and Shine Cleaning, calling to remind you about your deep cleaning .* call us back at/);
+    expect((await app.business.scheduling.get(visit.appointment.id)).status).toBe('booked');
+  }, 90_000);
+
+  it('talks with a person whose long hello sounded like a machine, once they talk over the message', async () => {
+    const answered = new Promise<TestCaller>((resolve) => phone.once('call', (c) => {
+      void c.answer().then(() => resolve(new TestCaller(c)));
+    }));
+    const { id, done } = await remind('+15125550144', 'standard', 11, '16 Pine Street');
+    const person = await answered;
+    await person.say('Hello, this is the Morgan residence, Pat speaking, how can I help you?');
+    // The agent takes that for a machine and, after a quiet while, starts its message; Pat talks over it.
+    await person.agentStartsTalking(30_000);
+    person.reset();
+    await person.say('Hello? Who is this?');
+    // The message stopped, and the agent talks to Pat instead: an apology, then the reminder's question.
+    await vi.waitFor(async () => {
+      const evs = await events(id);
+      expect(evs.some((e) => e.kind === 'note' && /talked over the voicemail message/.test(e.text ?? ''))).toBe(true);
+      expect(evs.some((e) => e.kind === 'turn' && e.role === 'agent' && /^Sorry, I thought I'd reached your voicemail\. Hi, this is Sam/.test(e.text ?? ''))).toBe(true);
+    }, { timeout: 30_000, interval: 100 });
+    await person.nextTurn();
+    await person.say('Yes please.');
+    expect(await done).toBe('completed');
+    const rec = await app.business.calls.get(id);
+    expect(rec).toMatchObject({ disposition: 'completed' });
+    expect(rec!.result).toMatchObject({ answeredBy: 'human' });
+    const evs = await events(id);
+    expect(evs.some((e) => e.kind === 'note' && /talked over the voicemail message/.test(e.text ?? ''))).toBe(true);
+    expect(evs.filter((e) => e.kind === 'turn' && e.role === 'agent').map((e) => e.text)).toContainEqual(expect.stringMatching(/^Sorry, I thought I'd reached your voicemail\. Hi, this is Sam/));
+  }, 120_000);
 
   it('records the whole call after the consent line, caller and agent on their own channels', async () => {
     const stored = await app.contexts.get(demoContext.name);

@@ -40,6 +40,13 @@ describe('opening hours', () => {
 
   it('describes the week the way a receptionist says it', () => {
     expect(describeHours(ctx.hours)).toBe('Monday to Friday 8 AM to 6 PM; Saturday 9 AM to 2 PM; closed Sunday');
+    // Around the clock, and evenings into midnight: not "12 AM to 12 AM".
+    const day = (open: string, close: string) => [{ open, close }];
+    const allDay = day('00:00', '24:00');
+    expect(describeHours({ mon: allDay, tue: allDay, wed: allDay, thu: allDay, fri: allDay, sat: allDay, sun: allDay })).toBe('Monday to Sunday all day');
+    const late = day('17:00', '24:00');
+    expect(describeHours({ mon: late, tue: late, wed: late, thu: late, fri: day('00:00', '02:00'), sat: [], sun: [] }))
+      .toBe('Monday to Thursday 5 PM to midnight; Friday midnight to 2 AM; closed Saturday to Sunday');
   });
 });
 

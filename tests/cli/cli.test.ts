@@ -6,6 +6,7 @@ import { runCli } from '../../src/cli/main.js';
 import { contextsToYaml } from '../../src/business/context/yaml.js';
 import { parseContext } from '../../src/business/context/schema.js';
 import { demoContext } from '../../src/business/context/demo.js';
+import { hashPin } from '../../src/business/owner/pin.js';
 import { createServerDatabase } from '../helpers/stores.js';
 import { BUILT_MODELS_DIR, GENERATED_MODELS_DIR, MODELS_DIR, SILERO } from '../helpers/audio.js';
 import { generatedSpeechDirs } from '../../scripts/model-writers/speech.js';
@@ -55,6 +56,27 @@ for (const dialect of ['pglite', 'postgres'] as const) {
       expect(all.out).toBe(yaml);
       expect((await cli(env, 'context', 'list')).out).toMatch(/^sparkle-cleaning\tv1\tdefault\t\+15125550100\tSparkle & Shine Cleaning\n$/);
       // Six commands, each opening the embedded database afresh: slow on a busy machine.
+    }, 120_000);
+
+    it("keeps the owner PIN's hash out of an export unless asked, and an import without it keeps the PIN", async () => {
+      const file = join(dir, 'pin.yaml');
+      const pinHash = await hashPin('4826');
+      const doc = parseContext(demoContext);
+      writeFileSync(file, contextsToYaml([{ ...doc, owner: { ...doc.owner, pinHash } }]));
+      expect((await cli(env, 'context', 'import', file)).code).toBe(0);
+
+      const shared = await cli(env, 'context', 'export', 'sparkle-cleaning');
+      expect(shared.code).toBe(0);
+      expect(shared.out).not.toMatch(/pinHash|argon2/);
+      const backup = await cli(env, 'context', 'export', 'sparkle-cleaning', '--with-secrets');
+      expect(backup.out).toContain(pinHash);
+
+      // Someone edits the shared file and imports it: the greeting changes, the PIN stays.
+      writeFileSync(file, shared.out.replace(/greeting: .*/, 'greeting: Hello from the import'));
+      expect((await cli(env, 'context', 'import', file)).out).toMatch(/sparkle-cleaning: updated/);
+      const after = await cli(env, 'context', 'export', 'sparkle-cleaning', '--with-secrets');
+      expect(after.out).toContain('Hello from the import');
+      expect(after.out).toContain(pinHash);
     }, 120_000);
 
     it('rejects an invalid context file with messages that point at each field, saving nothing', async () => {

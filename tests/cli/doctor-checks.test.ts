@@ -1,9 +1,8 @@
-import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { checkPbx, checkPublicUrl, checkRtpRange, checkSipAddress, checkSmsCredentials, checkTrunkRegistration } from '../../src/cli/doctor-checks.js';
 import { startCliEndpoint, type ServerStatus } from '../../src/http/cli-endpoint.js';
@@ -12,25 +11,10 @@ import { silentLogger } from '../../src/util/logger.js';
 import { FakeTelnyx } from '../fakes/telnyx.js';
 import { FakeSignalWire } from '../fakes/signalwire.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
+import { FakeDrachtioServer, FakeEslServer } from '../fakes/pbx-sockets.js';
 import { freePort } from '../helpers/ports.js';
 
 const cfg = (env: NodeJS.ProcessEnv) => loadConfig({ FRONTDESK_LOG_LEVEL: 'silent', ...env });
-
-/** A local FreeSWITCH event socket, as mod_event_socket speaks it: a banner, then `auth` answered. */
-function fakeEsl(password: string): Promise<{ server: TcpServer; port: number }> {
-  const server = createTcpServer((sock) => {
-    sock.write('Content-Type: auth/request\n\n');
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString();
-      const m = /^auth (.*)\n\n/.exec(buf);
-      if (!m) return;
-      sock.end(m[1] === password ? 'Content-Type: command/reply\nReply-Text: +OK accepted\n\n' : 'Content-Type: command/reply\nReply-Text: -ERR invalid\n\n');
-    });
-    sock.on('error', () => {});
-  });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ server, port: (server.address() as { port: number }).port })));
-}
 
 describe('doctor: the SIP address peers are told to use', () => {
   it('flags a private address while the trunk is on the internet, and one that is not this machine', async () => {
@@ -123,22 +107,37 @@ describe('doctor: the PBX connection', () => {
     ari.websocketControlFormat = 'json';
   });
 
-  it('reaches drachtio and logs in to FreeSWITCH\'s event socket, naming what is wrong', async () => {
-    const esl = await fakeEsl('ClueCon2');
-    const drachtio = createTcpServer((s) => s.end());
-    await new Promise<void>((r) => drachtio.listen(0, '127.0.0.1', () => r()));
+  it('logs in to drachtio and FreeSWITCH\'s event socket and finds mod_audio_fork and the profile, naming what is wrong', async () => {
+    const esl = new FakeEslServer('ClueCon2');
+    const drachtio = new FakeDrachtioServer('cymru');
+    await esl.start();
+    await drachtio.start();
     const env = {
       FRONTDESK_TELEPHONY: 'freeswitch', FRONTDESK_DRACHTIO_SECRET: 'cymru', FRONTDESK_FREESWITCH_ESL: `127.0.0.1:${esl.port}`,
-      FRONTDESK_DRACHTIO_URL: `127.0.0.1:${(drachtio.address() as { port: number }).port}`,
+      FRONTDESK_DRACHTIO_URL: `127.0.0.1:${drachtio.port}`, FRONTDESK_FREESWITCH_ESL_SECRET: 'ClueCon2',
     };
+    const byName = (cs: Awaited<ReturnType<typeof checkPbx>>) => Object.fromEntries(cs.map((c) => [c.name, c]));
     try {
-      expect((await checkPbx(cfg({ ...env, FRONTDESK_FREESWITCH_ESL_SECRET: 'ClueCon2' }))).map((c) => c.status)).toEqual(['ok', 'ok']);
-      expect((await checkPbx(cfg({ ...env, FRONTDESK_FREESWITCH_ESL_SECRET: 'ClueCon' })))[1]).toMatchObject({ status: 'fail', detail: expect.stringMatching(/refused the password/) });
-      const noDrachtio = await checkPbx(cfg({ ...env, FRONTDESK_FREESWITCH_ESL_SECRET: 'ClueCon2', FRONTDESK_DRACHTIO_URL: `127.0.0.1:${await freePort()}` }));
+      const good = byName(await checkPbx(cfg(env)));
+      expect(good).toMatchObject({
+        drachtio: { status: 'ok', detail: expect.stringMatching(/secret accepted \(drachtio-server v0\.9\.4\)/) },
+        'freeswitch esl': { status: 'ok' }, mod_audio_fork: { status: 'ok' },
+        'drachtio_mrf profile': { status: 'ok', detail: 'running on 127.0.0.1:5080' },
+      });
+      expect(byName(await checkPbx(cfg({ ...env, FRONTDESK_DRACHTIO_SECRET: 'wrong' }))).drachtio).toMatchObject({ status: 'fail', detail: expect.stringMatching(/refused the secret: check FRONTDESK_DRACHTIO_SECRET/) });
+      expect(byName(await checkPbx(cfg({ ...env, FRONTDESK_FREESWITCH_ESL_SECRET: 'ClueCon' })))['freeswitch esl']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/refused the password/) });
+      esl.modules.delete('mod_audio_fork');
+      esl.profileUp = false;
+      const missing = byName(await checkPbx(cfg(env)));
+      expect(missing.mod_audio_fork).toMatchObject({ status: 'fail', detail: expect.stringMatching(/not loaded/) });
+      expect(missing['drachtio_mrf profile']).toMatchObject({ status: 'fail' });
+      const noDrachtio = await checkPbx(cfg({ ...env, FRONTDESK_DRACHTIO_URL: `127.0.0.1:${await freePort()}` }));
       expect(noDrachtio[0]).toMatchObject({ name: 'drachtio', status: 'fail', detail: expect.stringMatching(/is drachtio-server running/) });
+      // Every probe let go of its connection.
+      await vi.waitFor(() => expect([esl.open, drachtio.open]).toEqual([0, 0]));
     } finally {
-      esl.server.close();
-      drachtio.close();
+      await esl.stop();
+      await drachtio.stop();
     }
   });
 });

@@ -25,8 +25,6 @@ class FakeEndpoint extends EventEmitter implements FsEndpoint {
   }
   async api(command: string, args: string): Promise<unknown> {
     this.apis.push(`${command} ${args}`);
-    // uuid_break stops whatever FreeSWITCH is playing on this endpoint.
-    if (command === 'uuid_break') this.fork?.breakPlayback();
     return '+OK';
   }
   async bridge(other: FsEndpoint): Promise<void> {
@@ -45,9 +43,20 @@ class FakeDialog extends EventEmitter implements SipDialog {
   destroyed = false;
   /** How the transferee's attempt ends (final sipfrag status). */
   transferOutcome = 200;
+  /**
+   * A quick transferee: its NOTIFYs and BYE arrive in the same read as the 202, i.e. before the
+   * code awaiting the REFER's answer runs (seen with drachtio under load).
+   */
+  quickTransferee = false;
 
   async request(opts: { method: string; headers?: Record<string, string> }): Promise<{ status: number }> {
     this.requests.push(opts);
+    if (opts.method === 'REFER' && this.quickTransferee) {
+      this.notify('SIP/2.0 100 Trying');
+      this.notify('SIP/2.0 200 OK');
+      this.remoteHangup();
+      return { status: 202 };
+    }
     if (opts.method === 'REFER') {
       setTimeout(() => this.notify('SIP/2.0 100 Trying'), 20);
       setTimeout(() => this.notify(`SIP/2.0 ${this.transferOutcome} ${this.transferOutcome === 200 ? 'OK' : 'Busy Here'}`), 60);

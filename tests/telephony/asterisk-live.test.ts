@@ -3,13 +3,20 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AriTelephony } from '../../src/telephony/asterisk/ari.js';
 import type { AriCall } from '../../src/telephony/asterisk/call.js';
 import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
 import type { Call } from '../../src/telephony/call.js';
 import { parseCidrList } from '../../src/util/cidr.js';
-import { rms, tone } from '../helpers/audio.js';
+import { BUILT_MODELS_DIR, MODELS_DIR, rms, tone } from '../helpers/audio.js';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { aroundTheClock } from '../helpers/contexts.js';
+import { freePort } from '../helpers/ports.js';
+import { TestCaller } from '../helpers/caller.js';
 
 /**
  * Opt-in: a real Asterisk running the shipped asterisk/ files (only addresses and passwords
@@ -118,8 +125,16 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
     const callerP = pstn.dial(DID, { from: '+15125550177', timeoutSeconds: 20 });
     const call = await got;
     await call.answer();
-    return { call, caller: await callerP };
+    const caller = await callerP;
+    placed.push(caller);
+    return { call, caller };
   }
+  // A case that fails half-way leaves its caller up: hang it up so the next case is judged on its own.
+  const placed: Call[] = [];
+  afterEach(async () => {
+    await Promise.all(placed.splice(0).filter((c) => c.state !== 'ended').map((c) => c.hangup().catch(() => undefined)));
+    ownerCall = (c) => void c.reject(480);
+  });
 
   it('answers; the greeting reaches the caller, the caller\'s speech and DTMF reach frontdesk; barge-in stops what the caller hears', async () => {
     const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -274,4 +289,81 @@ for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media`,
     await caller.hangup();
     await expectClean();
   }, 400_000);
+});
+
+/**
+ * The whole app on the real Asterisk (FRONTDESK_TELEPHONY=asterisk, the offline speech floor):
+ * what the caller says over the trunk becomes the call's transcript and the agent answers it.
+ * Runs after the adapter suite of the same mode (one Stasis app, one provider port at a time).
+ */
+for (const media of modes) describe.runIf(live)(`live Asterisk, ${media} media: a caller talks to the agent`, () => {
+  const [peerHost, peerPort] = (env.ASTERISK_TRUNK_PEER ?? ':').split(':');
+  const [astHost, astPort] = (env.ASTERISK_SIP ?? ':').split(':');
+  let dir = '';
+  let app: App;
+  let pstn: SipEndpoint;
+
+  beforeAll(async () => {
+    baseline = await leftovers();
+    dir = mkdtempSync(join(tmpdir(), 'fd-ast-live-app-'));
+    app = await createApp(loadConfig({
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_MODELS_DIR: MODELS_DIR,
+      FRONTDESK_HTTP_HOST: '127.0.0.1', FRONTDESK_HTTP_PORT: String(await freePort()),
+      FRONTDESK_TELEPHONY: 'asterisk', FRONTDESK_ARI_URL: env.ASTERISK_ARI_URL, FRONTDESK_ARI_USER: env.ASTERISK_ARI_USER,
+      FRONTDESK_ARI_PASSWORD: env.ASTERISK_ARI_PASSWORD, FRONTDESK_ARI_APP: env.ASTERISK_ARI_APP ?? 'frontdesk', FRONTDESK_ASTERISK_MEDIA: media,
+      FRONTDESK_ASTERISK_MEDIA_ADDRESS: env.FRONTDESK_ASTERISK_MEDIA_ADDRESS ?? '127.0.0.1',
+      FRONTDESK_RTP_PORT_MIN: env.FRONTDESK_RTP_PORT_MIN ?? '20000', FRONTDESK_RTP_PORT_MAX: env.FRONTDESK_RTP_PORT_MAX ?? '20999',
+    }), silentLogger);
+    // Open around the clock: the agent (not after-hours voicemail) answers whenever this runs.
+    await app.contexts.save({ ...demoContext, hours: aroundTheClock, holidays: [] }, 'test');
+    await app.start();
+    await app.speechReady;
+    expect(app.speech.stt).toBeDefined();
+    pstn = new SipEndpoint({
+      bind: peerHost!, port: Number(peerPort), trusted: parseCidrList([`${astHost}/32`]), rtpPortMin: 21000, rtpPortMax: 21999, mediaTimeoutMs: 0,
+      trunk: { host: astHost!, port: Number(astPort), transport: 'UDP', register: false, callerId: '+15125550178' },
+    });
+    pstn.on('call', (c) => void c.reject(480));
+    await pstn.start();
+  });
+  afterAll(async () => {
+    await pstn?.stop();
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const latestCall = () => app.store.db.selectFrom('calls').selectAll().orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
+
+  it('the caller asks for the hours: the question is a caller turn in the transcript and the agent answers it', async () => {
+    const call = await pstn.dial(DID, { from: '+15125550178', timeoutSeconds: 20 });
+    const caller = new TestCaller(call);
+    const ended = new Promise<string>((r) => call.once('ended', r));
+    // The greeting has been said (the agent's first turn is on the record) before the caller talks.
+    const rec = await vi.waitFor(async () => {
+      const r = await latestCall();
+      expect(r.backend).toBe('asterisk');
+      expect((await app.business.calls.events(r.id)).some((e) => e.kind === 'turn' && e.role === 'agent')).toBe(true);
+      return r;
+    }, { timeout: 30_000, interval: 100 });
+    caller.reset();
+    await caller.say('What are your hours?');
+    await caller.nextTurn(900, 30_000);
+    const evs = await vi.waitFor(async () => {
+      const all = (await app.business.calls.events(rec.id)).filter((e) => e.kind === 'turn');
+      const asked = all.findIndex((e) => e.role === 'caller' && /hours/i.test(e.text ?? ''));
+      expect(asked, all.map((e) => `${e.role}: ${e.text}`).join('\n')).toBeGreaterThanOrEqual(0);
+      expect(all.slice(asked + 1).some((e) => e.role === 'agent')).toBe(true);
+      return all;
+    }, { timeout: 15_000, interval: 100 });
+    const asked = evs.findIndex((e) => e.role === 'caller' && /hours/i.test(e.text ?? ''));
+    const answer = evs.slice(asked + 1).find((e) => e.role === 'agent');
+    // For the note: what the recognizer made of the caller's words over the trunk.
+    console.log(`[live ${media}] caller turn "${evs[asked]!.text}" → agent "${answer?.text}"`);
+    // The answer is the hours (open around the clock here, so open right now).
+    expect(answer?.text).toBe("We're open Monday to Sunday all day. We're open right now.");
+    await call.hangup();
+    await ended;
+    await vi.waitFor(async () => expect((await latestCall()).state).toBe('ended'), { timeout: 10_000, interval: 100 });
+    await expectClean();
+  }, 120_000);
 });

@@ -1,54 +1,331 @@
-import { createServer } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { execSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsTelephony, type FsCall } from '../../src/telephony/freeswitch/index.js';
 import { ForkServer } from '../../src/telephony/freeswitch/fork-server.js';
 import { DrachtioLibSeam } from '../../src/telephony/freeswitch/drachtio.js';
-import { runSipp } from '../helpers/sipp.js';
-import { rms } from '../helpers/audio.js';
+import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
+import type { Call } from '../../src/telephony/call.js';
+import { Esl } from '../../src/cli/doctor-freeswitch.js';
+import { parseCidrList } from '../../src/util/cidr.js';
+import { BUILT_MODELS_DIR, MODELS_DIR, rms, tone } from '../helpers/audio.js';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { aroundTheClock } from '../helpers/contexts.js';
+import { TestCaller } from '../helpers/caller.js';
+import { freePort } from '../helpers/ports.js';
+import { wordErrorRate } from '../helpers/wer.js';
 
 /**
- * Opt-in: real drachtio-server + FreeSWITCH with mod_audio_fork (freeswitch/ configuration).
- * Runs when DRACHTIO_HOST (host:port), DRACHTIO_SECRET, FREESWITCH_ESL (host:port),
- * FREESWITCH_ESL_SECRET and DRACHTIO_SIP (host:port for SIPp) are set; FORK_HOST is how
- * FreeSWITCH reaches this machine (default 127.0.0.1).
+ * Opt-in: real drachtio-server and FreeSWITCH (with jambonz's mod_audio_fork) running the shipped
+ * freeswitch/ files, only addresses and secrets changed. Runs when DRACHTIO_HOST (admin host:port),
+ * DRACHTIO_SECRET, FREESWITCH_ESL (host:port), FREESWITCH_ESL_SECRET, DRACHTIO_SIP (host:port of
+ * drachtio's SIP) and FS_TRUNK_PEER (host:port for the "carrier") are set. The carrier is
+ * frontdesk's own SIP endpoint on FS_TRUNK_PEER: callers dial the DID through drachtio from it, and
+ * frontdesk's owner legs and outbound calls reach it (FRONTDESK_FREESWITCH_TRUNK_URI points there).
+ * What the caller hears is its endpoint's decoded RTP. FORK_HOST: how FreeSWITCH reaches this
+ * machine (default 127.0.0.1). DRACHTIO_STOP_CMD/_START_CMD and FREESWITCH_STOP_CMD/_START_CMD
+ * (shell) enable the restart cases, down PBX_DOWN_S seconds (default 120).
  */
 const env = process.env;
-const live = !!(env.DRACHTIO_HOST && env.DRACHTIO_SECRET && env.FREESWITCH_ESL && env.FREESWITCH_ESL_SECRET && env.DRACHTIO_SIP);
+const live = !!(env.DRACHTIO_HOST && env.DRACHTIO_SECRET && env.FREESWITCH_ESL && env.FREESWITCH_ESL_SECRET && env.DRACHTIO_SIP && env.FS_TRUNK_PEER);
+const DID = '+15125550100';
+const OWNER = '+15125550199';
+/** The tones the tests play: a frame counts as heard when it is loud and mostly one of them. */
+const TONES = [440, 500, 550, 600, 660];
+function toneShare(pcm: Int16Array, hz: number): number {
+  // Goertzel power at hz against the frame's total power (1: a pure tone; noise: a few percent).
+  const w = (2 * Math.PI * hz) / 8000;
+  const c = 2 * Math.cos(w);
+  let s1 = 0;
+  let s2 = 0;
+  let total = 0;
+  for (const x of pcm) {
+    const s0 = x + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+    total += x * x;
+  }
+  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
+  return total ? (2 * power) / (pcm.length * total) : 0;
+}
+const loud = (pcm: Int16Array) => rms(pcm) > 500 && Math.max(...TONES.map((hz) => toneShare(pcm, hz))) > 0.5;
 
-describe.runIf(live)('live drachtio + FreeSWITCH', () => {
-  it('takes a SIPp call: fork audio both ways, DTMF, caller hang-up', async () => {
+/** Counts what one side of a call hears: loud 20 ms frames, all frames, and its energy. */
+function ears(call: Call) {
+  const e = { loud: 0, frames: 0, energy: 0, waiters: [] as { until: () => boolean; resolve: () => void }[] };
+  call.on('audio', (f) => {
+    e.frames++;
+    if (loud(f.pcm)) {
+      e.loud++;
+      e.energy += rms(f.pcm);
+    }
+    for (const w of [...e.waiters]) if (w.until()) {
+      e.waiters.splice(e.waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  });
+  /** Resolves when `until` holds, checked on each frame heard. */
+  const when = (until: () => boolean, what: string, ms = 15_000) => new Promise<void>((resolve, reject) => {
+    if (until()) return resolve();
+    const t = setTimeout(() => reject(new Error(`never heard: ${what} (loud ${e.loud}, frames ${e.frames})`)), ms);
+    e.waiters.push({ until, resolve: () => { clearTimeout(t); resolve(); } });
+  });
+  return Object.assign(e, { when });
+}
+
+describe.runIf(live)('live drachtio + FreeSWITCH (shipped freeswitch/ conf)', () => {
+  const [peerHost, peerPort] = (env.FS_TRUNK_PEER ?? ':').split(':');
+  const [sipHost, sipPort] = (env.DRACHTIO_SIP ?? ':').split(':');
+  const [dh, dp] = (env.DRACHTIO_HOST ?? ':').split(':');
+  const [eh, ep] = (env.FREESWITCH_ESL ?? ':').split(':');
+  let http: Server;
+  let fs: FsTelephony;
+  let pstn: SipEndpoint;
+  const arrived: FsCall[] = [];
+  const takers: ((c: FsCall) => void)[] = [];
+  const takeCall = () => new Promise<FsCall>((r) => (arrived.length ? r(arrived.shift()!) : takers.push(r)));
+  let ownerCall: (c: Call) => void = (c) => void c.reject(480);
+
+  /** FreeSWITCH's channels (show channels over ESL): none should be left once calls are over. */
+  async function channels(): Promise<number> {
+    const esl = await Esl.open(env.FREESWITCH_ESL!, env.FREESWITCH_ESL_SECRET!, 5_000);
+    try {
+      const out = await esl.api('show channels count');
+      return Number(/(\d+) total/.exec(out)?.[1] ?? NaN);
+    } finally {
+      esl.close();
+    }
+  }
+  /** FreeSWITCH tears down after the last BYE: look again until clean or out of patience. */
+  async function expectNoChannels(): Promise<void> {
+    let n = await channels();
+    for (let i = 0; i < 50 && n !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      n = await channels();
+    }
+    expect(n).toBe(0);
+  }
+
+  beforeAll(async () => {
     const forks = new ForkServer();
-    const http = createServer();
+    http = createServer();
     http.on('upgrade', (req, sock, head) => forks.handleUpgrade(req, sock, head));
     await new Promise<void>((r) => http.listen(0, '0.0.0.0', r));
     const port = (http.address() as { port: number }).port;
-    const [dh, dp] = env.DRACHTIO_HOST!.split(':');
-    const [eh, ep] = env.FREESWITCH_ESL!.split(':');
-    const fs = new FsTelephony({
+    fs = new FsTelephony({
       seam: new DrachtioLibSeam({ drachtio: { host: dh!, port: Number(dp), secret: env.DRACHTIO_SECRET! }, freeswitch: { address: eh!, port: Number(ep), secret: env.FREESWITCH_ESL_SECRET! } }),
-      forks, forkUrl: `ws://${env.FORK_HOST ?? '127.0.0.1'}:${port}/audio-fork`, trunkUri: 'sip:{number}@127.0.0.1', extensionUri: 'sip:{ext}@127.0.0.1',
+      forks, forkUrl: `ws://${env.FORK_HOST ?? '127.0.0.1'}:${port}/audio-fork`,
+      trunkUri: `sip:{number}@${env.FS_TRUNK_PEER}`, extensionUri: `sip:{ext}@${env.FS_TRUNK_PEER}`, reconnectMaxMs: 5_000,
     });
-    const got = new Promise<FsCall>((r) => fs.on('call', (c) => r(c as FsCall)));
+    fs.on('call', (c) => (takers.length ? takers.shift()!(c as FsCall) : arrived.push(c as FsCall)));
     await fs.start();
-    try {
-      const sipp = runSipp({ scenario: 'uac-media.xml', target: env.DRACHTIO_SIP!, timeoutS: 30 });
-      const call = await got;
-      let frames = 0;
-      let energy = 0;
-      const digits: string[] = [];
-      call.on('audio', (f) => { frames++; energy += rms(f.pcm); });
-      call.on('dtmf', (d) => digits.push(d));
-      const ended = new Promise<string>((r) => call.on('ended', r));
-      await call.answer();
-      await call.play(new Int16Array(8000).map((_, i) => Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 8000)))).done;
-      expect(await ended).toBe('remote_hangup');
-      expect((await sipp).code).toBe(0);
-      expect(frames).toBeGreaterThan(50);
-      expect(energy / frames).toBeGreaterThan(100);
-      expect(digits).toContain('1');
-    } finally {
-      await fs.stop();
-      await new Promise((r) => http.close(r));
-    }
+    pstn = new SipEndpoint({
+      bind: peerHost!, port: Number(peerPort), trusted: parseCidrList([`${sipHost}/32`]), rtpPortMin: 21000, rtpPortMax: 21999, mediaTimeoutMs: 0,
+      trunk: { host: sipHost!, port: Number(sipPort), transport: 'UDP', register: false, callerId: '+15125550177' },
+    });
+    pstn.on('call', (c) => ownerCall(c));
+    await pstn.start();
+    // Right after FreeSWITCH starts, its profile may not be up yet: frontdesk connects when it is.
+    if (!fs.status().up) await new Promise<void>((r) => fs.once('up', () => r()));
+  });
+  afterAll(async () => {
+    await fs?.stop();
+    await pstn?.stop();
+    await new Promise((r) => http?.close(r));
+  });
+
+  /** A caller on the "PSTN" calls the DID through drachtio; frontdesk answers. */
+  async function placeCall(): Promise<{ call: FsCall; caller: Call }> {
+    const got = takeCall();
+    const callerP = pstn.dial(DID, { from: '+15125550177', timeoutSeconds: 20 });
+    const call = await got;
+    await call.answer();
+    return { call, caller: await callerP };
+  }
+
+  it('answers; the greeting reaches the caller whole and is marked played; the caller\'s speech and DTMF reach frontdesk; barge-in stops what the caller hears', async () => {
+    const { call, caller } = await placeCall();
+    const callerEars = ears(caller);
+    const ours = ears(call);
+    // A 2 s greeting: done (FreeSWITCH's mark) only once the caller has heard all of it.
+    const greeting = await call.play(tone(2000)).done;
+    expect(greeting).toEqual({ completed: true, playedMs: 2000 });
+    expect(callerEars.loud).toBeGreaterThanOrEqual(95);
+    expect(callerEars.energy / callerEars.loud).toBeGreaterThan(3000);
+    // The caller speaks for 1.5 s (a message, as for voicemail): all of it reaches frontdesk.
+    await caller.play(tone(1500, 600)).done;
+    await ours.when(() => ours.loud >= 70, 'the caller speaking, 1.5 s');
+    const dtmf = new Promise<string>((r, j) => {
+      call.once('dtmf', r);
+      setTimeout(() => j(new Error('DTMF 5 never reached frontdesk')), 10_000);
+    });
+    await caller.sendDtmf('5');
+    expect(await dtmf).toBe('5');
+    // Barge-in: a 6 s reply cut after ~1 s must stop at the caller's ear.
+    const h = call.play(tone(6000));
+    const startLoud = callerEars.loud;
+    await callerEars.when(() => callerEars.loud - startLoud >= 50, 'the long reply starting');
+    h.cancel();
+    const r = await h.done;
+    expect(r.completed).toBe(false);
+    const atCut = callerEars.loud;
+    const framesAtCut = callerEars.frames;
+    await callerEars.when(() => callerEars.frames - framesAtCut >= 150, '3 s after the cut');
+    expect(callerEars.loud - atCut).toBeLessThanOrEqual(15);
+    // After the barge-in the next reply is heard and marked as such.
+    const next = callerEars.loud;
+    expect(await call.play(tone(800, 500)).done).toEqual({ completed: true, playedMs: 800 });
+    expect(callerEars.loud - next).toBeGreaterThanOrEqual(35);
+    const ended = new Promise<string>((r2) => call.once('ended', r2));
+    await caller.hangup();
+    expect(await ended).toBe('remote_hangup');
+    await expectNoChannels();
   }, 60_000);
+
+  it('blind transfer: REFER to the owner, the caller\'s side carries it out, frontdesk lets go', async () => {
+    const { call, caller } = await placeCall();
+    const owner = new Promise<Call>((resolve) => (ownerCall = (c) => void c.answer().then(() => resolve(c))));
+    const result = await call.transfer({ uri: OWNER, mode: 'blind', ringSeconds: 15 });
+    expect(result).toMatchObject({ ok: true, status: 200 });
+    expect(call.endReason).toBe('transferred');
+    const o = await owner;
+    const callerEars = ears(caller);
+    await o.play(tone(600, 500)).done;
+    await callerEars.when(() => callerEars.loud >= 20, 'the owner\'s voice');
+    await o.hangup();
+    ownerCall = (c) => void c.reject(480);
+    await expectNoChannels();
+  }, 60_000);
+
+  it('warm transfer: whisper to the owner, then caller and owner talk through FreeSWITCH; the owner hangs up → the caller\'s call ends', async () => {
+    const { call, caller } = await placeCall();
+    const callerEars = ears(caller);
+    let ownerEars: ReturnType<typeof ears> | undefined;
+    const owner = new Promise<Call>((resolve) => {
+      ownerCall = (c) => {
+        ownerEars = ears(c);
+        setTimeout(() => void c.answer().then(() => resolve(c)), 1_000);
+      };
+    });
+    const result = await call.transfer({ uri: OWNER, mode: 'warm', ringSeconds: 15, whisper: tone(800) });
+    expect(result).toMatchObject({ ok: true, status: 200 });
+    const o = await owner;
+    expect(ownerEars!.loud).toBeGreaterThanOrEqual(35);
+    const heard = callerEars.loud;
+    await o.play(tone(600, 500)).done;
+    await callerEars.when(() => callerEars.loud - heard >= 20, 'the owner\'s voice');
+    const callerGone = new Promise<string>((r) => caller.once('ended', r));
+    await o.hangup();
+    expect(await callerGone).toBe('remote_hangup');
+    expect(fs.handoverCount()).toBe(0);
+    ownerCall = (c) => void c.reject(480);
+    await expectNoChannels();
+  }, 60_000);
+
+  it('places an outbound call through the trunk: the far end hears frontdesk', async () => {
+    const answered = new Promise<Call>((resolve) => (ownerCall = (c) => void c.answer().then(() => resolve(c))));
+    const call = await fs.dial('+15125550123', { from: DID });
+    const far = await answered;
+    const farEars = ears(far);
+    expect(await call.play(tone(800)).done).toEqual({ completed: true, playedMs: 800 });
+    await farEars.when(() => farEars.loud >= 35, 'frontdesk on the outbound call');
+    // And the other way: the far end's voice reaches frontdesk.
+    const ours = ears(call);
+    await far.play(tone(800, 500)).done;
+    await ours.when(() => ours.loud >= 30, 'the far end on the outbound call');
+    const gone = new Promise((r) => far.once('ended', r));
+    await call.hangup();
+    await gone;
+    ownerCall = (c) => void c.reject(480);
+    await expectNoChannels();
+  }, 60_000);
+
+  it('takes 10 calls in a row, leaving no channel behind', async () => {
+    for (let i = 0; i < 10; i++) {
+      const { call, caller } = await placeCall();
+      expect(await call.play(tone(200)).done).toMatchObject({ completed: true });
+      const ended = new Promise((r) => call.once('ended', r));
+      await (i % 2 ? caller.hangup() : call.hangup());
+      if (i % 2) await ended;
+    }
+    expect(fs.activeCalls()).toBe(0);
+    await expectNoChannels();
+  }, 180_000);
+
+  for (const which of ['drachtio', 'FreeSWITCH'] as const) {
+    const stop = which === 'drachtio' ? env.DRACHTIO_STOP_CMD : env.FREESWITCH_STOP_CMD;
+    const start = which === 'drachtio' ? env.DRACHTIO_START_CMD : env.FREESWITCH_START_CMD;
+    it.runIf(!!(stop && start))(`${which} stopped for a while and started again: down meanwhile, calls again after`, async () => {
+      const down = new Promise<void>((r) => fs.once('down', () => r()));
+      execSync(stop!, { stdio: 'inherit' });
+      await down;
+      // Down for a while (the point of the case: what two minutes of attempts leave behind).
+      await new Promise((r) => setTimeout(r, Number(env.PBX_DOWN_S ?? 120) * 1000));
+      expect(fs.status().up).toBe(false);
+      const up = new Promise<void>((r) => fs.once('up', () => r()));
+      execSync(start!, { stdio: 'inherit' });
+      await up;
+      const { call, caller } = await placeCall();
+      const callerEars = ears(caller);
+      expect(await call.play(tone(800)).done).toEqual({ completed: true, playedMs: 800 });
+      await callerEars.when(() => callerEars.loud >= 35, 'the greeting after the restart');
+      await caller.hangup();
+      await expectNoChannels();
+    }, 400_000);
+  }
+});
+
+describe.runIf(live)('live drachtio + FreeSWITCH: frontdesk as `frontdesk start` wires it', () => {
+  const [peerHost, peerPort] = (env.FS_TRUNK_PEER ?? ':').split(':');
+  const [sipHost, sipPort] = (env.DRACHTIO_SIP ?? ':').split(':');
+  const dir = mkdtempSync(join(tmpdir(), 'fd-fs-live-app-'));
+  let app: App;
+  let phone: SipEndpoint;
+
+  beforeAll(async () => {
+    const httpPort = await freePort();
+    app = await createApp(loadConfig({
+      FRONTDESK_DATA_DIR: join(dir, 'data'), FRONTDESK_BUILT_MODELS_DIR: BUILT_MODELS_DIR, FRONTDESK_MODELS_DIR: MODELS_DIR,
+      FRONTDESK_HTTP_HOST: '0.0.0.0', FRONTDESK_HTTP_PORT: String(httpPort),
+      FRONTDESK_TELEPHONY: 'freeswitch', FRONTDESK_DRACHTIO_URL: env.DRACHTIO_HOST!, FRONTDESK_DRACHTIO_SECRET: env.DRACHTIO_SECRET!,
+      FRONTDESK_FREESWITCH_ESL: env.FREESWITCH_ESL!, FRONTDESK_FREESWITCH_ESL_SECRET: env.FREESWITCH_ESL_SECRET!,
+      FRONTDESK_FORK_URL: `ws://${env.FORK_HOST ?? '127.0.0.1'}:${httpPort}/audio-fork`,
+      FRONTDESK_FREESWITCH_TRUNK_URI: `sip:{number}@${env.FS_TRUNK_PEER}`,
+    }), silentLogger);
+    await app.contexts.save({ ...demoContext, hours: aroundTheClock, holidays: [] }, 'test');
+    await app.start();
+    await app.speechReady;
+    phone = new SipEndpoint({
+      bind: peerHost!, port: Number(peerPort), trusted: parseCidrList([`${sipHost}/32`]), rtpPortMin: 21000, rtpPortMax: 21999,
+      trunk: { host: sipHost!, port: Number(sipPort), transport: 'UDP', register: false, callerId: '+15125550142' },
+    });
+    await phone.start();
+  }, 120_000);
+  afterAll(async () => {
+    await phone?.stop();
+    await app?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the greeting reaches the caller; what the caller says becomes a transcript turn', async () => {
+    const call = await phone.dial('+15125550100');
+    const caller = new TestCaller(call);
+    const greeting = await caller.nextTurn();
+    expect(greeting.length / 8000).toBeGreaterThan(1.5);
+    await caller.say('What services do you offer?');
+    const reply = await caller.nextTurn();
+    expect(reply.length / 8000).toBeGreaterThan(1);
+    const rec = await app.store.db.selectFrom('calls').selectAll().orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
+    const turns = (await app.business.calls.events(rec.id)).filter((e) => e.kind === 'turn' && e.role === 'caller');
+    expect(turns.length).toBeGreaterThanOrEqual(1);
+    // The recognizer's reading of it (the words came through FreeSWITCH's fork at 8 kHz).
+    expect(wordErrorRate('what services do you offer', turns[0]!.text ?? '')).toBeLessThan(0.5);
+    await call.hangup();
+  }, 120_000);
 });

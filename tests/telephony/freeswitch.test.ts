@@ -76,6 +76,20 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(leg.dialog.requests[0]).toMatchObject({ method: 'REFER', headers: { 'Refer-To': '<sip:101@pbx.local>' } });
     expect(call.endReason).toBe('transferred');
     expect(leg.dialog.destroyed).toBe(true);
+    // Not bridged to anything of ours: its FreeSWITCH channel goes.
+    expect(leg.endpoint.destroyed).toBe(true);
+  });
+
+  it('a blind transfer whose NOTIFYs and BYE arrive with the REFER\'s 202 is still reported done', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550185', '+15125550100');
+    const call = await p;
+    await call.answer();
+    leg.dialog.quickTransferee = true;
+    expect(await call.transfer({ uri: '101', mode: 'blind' })).toEqual({ ok: true, status: 200, reason: 'OK' });
+    expect(call.endReason).toBe('transferred');
+    expect(leg.endpoint.destroyed).toBe(true);
+    expect(fs.activeCalls()).toBe(0);
   });
 
   it('keeps audio in on wall-clock time when the fork sends nothing: the pause after the words is heard', async () => {
@@ -119,6 +133,12 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(loudFrames(owner.endpoint.fork!.heard)).toBeGreaterThanOrEqual(9);
     expect(leg.endpoint.bridgedWith).toBe(owner.endpoint.uuid);
     expect(leg.endpoint.destroyed).toBe(false);
+    expect(fs.handoverCount()).toBe(1);
+    // The owner hangs up: the caller gets a BYE, not dead air, and both FreeSWITCH channels go.
+    owner.dialog.remoteHangup();
+    expect(leg.dialog.destroyed).toBe(true);
+    expect([leg.endpoint.destroyed, owner.endpoint.destroyed]).toEqual([true, true]);
+    expect(fs.handoverCount()).toBe(0);
   });
 
   it('ends calls cleanly when drachtio or ESL drops, and reconnects with backoff', async () => {
@@ -134,30 +154,74 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     await vi.waitFor(() => expect(drachtio.connects - before).toBe(3));
   });
 
-  it('falls back to playAudio with uuid_break when the fork cannot stream', async () => {
-    const port = (http.address() as { port: number }).port;
-    const legacyPbx = new FakeDrachtio();
-    const legacy = new FsTelephony({ seam: legacyPbx, forks, forkUrl: `ws://127.0.0.1:${port}/audio-fork`, trunkUri: 'sip:{number}@t', extensionUri: 'sip:{ext}@p', streaming: false });
-    const got = new Promise<FsCall>((r) => legacy.on('call', (c) => r(c as FsCall)));
-    await legacy.start();
-    const leg = legacyPbx.incoming('+15125550181', '+15125550100');
-    const call = await got;
+  /** A reply as a TTS engine streams it: chunks of the given sizes (samples), each a piece of one tone. */
+  async function* chunked(sizes: number[], pcm = tone(sizes.reduce((a, b) => a + b, 0) / 8)): AsyncIterable<Int16Array> {
+    let o = 0;
+    for (const n of sizes) {
+      yield pcm.slice(o, o + n);
+      o += n;
+    }
+  }
+
+  it('a reply is marked done only once its last 80 ms have been heard, with no reply after it', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550182', '+15125550100');
+    const call = await p;
     await call.answer();
-    expect(await call.play(tone(200)).done).toEqual({ completed: true, playedMs: 200 });
-    expect(leg.endpoint.fork!.received).toContain('playAudio');
-    await vi.waitFor(() => expect(loudFrames(leg.endpoint.fork!.heard)).toBeGreaterThanOrEqual(9));
-    const heardFirst = loudFrames(leg.endpoint.fork!.heard);
-    const h = call.play(tone(3000));
-    await vi.waitFor(() => expect(loudFrames(leg.endpoint.fork!.heard) - heardFirst).toBeGreaterThanOrEqual(5));
-    h.cancel();
-    expect((await h.done).completed).toBe(false);
-    expect(leg.endpoint.apis.some((a) => a.startsWith('uuid_break'))).toBe(true);
-    const before = loudFrames(leg.endpoint.fork!.heard);
-    // The next thing said is heard right after the break: nothing of the cancelled audio in between.
-    expect(await call.play(tone(100)).done).toMatchObject({ completed: true });
-    await vi.waitFor(() => expect(loudFrames(leg.endpoint.fork!.heard) - before).toBeGreaterThanOrEqual(4));
-    expect(loudFrames(leg.endpoint.fork!.heard) - before).toBeLessThanOrEqual(5 + 1);
-    await legacy.stop();
+    const fork = leg.endpoint.fork!;
+    // 1 s of speech whose last chunk (40 ms) is smaller than the module's 80 ms prebuffer step.
+    const r = await call.play(chunked([4000, 3680, 320])).done;
+    expect(r).toEqual({ completed: true, playedMs: 1000 });
+    // Everything was heard by the time the mark came back, the tail included.
+    expect(loudFrames(fork.heard)).toBeGreaterThanOrEqual(49);
+    await call.hangup();
+  });
+
+  it('a sample of -1 in a reply does not end it early', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550183', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const fork = leg.endpoint.fork!;
+    const second = tone(600, 550);
+    // TTS output has -1 samples here and there; to mod_audio_fork that is the bit pattern of a mark.
+    for (let i = 0; i < second.length; i += 97) second[i] = -1;
+    const a = call.play(tone(400));
+    const b = call.play(second);
+    const c = call.play(tone(400, 660));
+    await a.done;
+    const atA = loudFrames(fork.heard);
+    expect(await b.done).toEqual({ completed: true, playedMs: 600 });
+    // b's mark came back after b was heard (30 frames), not at its first -1 (frame 0).
+    expect(loudFrames(fork.heard) - atA).toBeGreaterThanOrEqual(20);
+    await c.done;
+    await call.hangup();
+  });
+
+  it('after a barge-in over queued replies, the next replies are still marked when heard', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550184', '+15125550100');
+    const call = await p;
+    await call.answer();
+    const fork = leg.endpoint.fork!;
+    // Two replies queued back to back: the first's mark sits in the module's buffer, in front of
+    // the second's audio, when the caller barges in.
+    const first = call.play(tone(1500));
+    const second = call.play(tone(1500, 550));
+    await vi.waitFor(() => expect(loudFrames(fork.heard)).toBeGreaterThanOrEqual(10));
+    call.stopPlayback();
+    expect((await first.done).completed).toBe(false);
+    expect((await second.done).completed).toBe(false);
+    const before = loudFrames(fork.heard);
+    // Each later reply comes back when it has been heard, not one reply late (or never).
+    for (const ms of [300, 500]) {
+      const heardBefore = loudFrames(fork.heard);
+      expect(await call.play(tone(ms, 660)).done).toEqual({ completed: true, playedMs: ms });
+      expect(loudFrames(fork.heard) - heardBefore).toBeGreaterThanOrEqual(ms / 20 - 5);
+    }
+    // Nothing of the cancelled replies was heard after the cut.
+    expect(loudFrames(fork.heard) - before).toBeLessThanOrEqual(800 / 20 + 4);
+    await call.hangup();
   });
 
   it('answers an INVITE beyond FRONTDESK_MAX_CALLS with 503 and Retry-After, and takes the next once a call ends', async () => {

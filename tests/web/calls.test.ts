@@ -26,6 +26,29 @@ import { TestCaller } from '../helpers/caller.js';
  * each other), and a test call from the browser's (fake) microphone to the agent.
  */
 const SHOTS = 'test-results/screenshots';
+/** Resolves once `call` has delivered `ms` of ringback (440 + 480 Hz holding most of a frame's energy). */
+function heardRingback(call: Call, ms: number): Promise<void> {
+  const power = (pcm: Int16Array, hz: number) => {
+    const k = 2 * Math.cos((2 * Math.PI * hz) / 8000);
+    let s1 = 0;
+    let s2 = 0;
+    for (const x of pcm) [s2, s1] = [s1, x + k * s1 - s2];
+    return s1 * s1 + s2 * s2 - k * s1 * s2;
+  };
+  return new Promise((resolve) => {
+    let heard = 0;
+    const onAudio = (f: { pcm: Int16Array }) => {
+      const energy = f.pcm.reduce((a, x) => a + x * x, 0);
+      if (energy > 0 && (power(f.pcm, 440) + power(f.pcm, 480)) / ((f.pcm.length / 2) * energy) > 0.7) heard += (f.pcm.length / 8000) * 1000;
+      if (heard >= ms) {
+        call.off('audio', onAudio);
+        resolve();
+      }
+    };
+    call.on('audio', onAudio);
+  });
+}
+
 const OWNER = '+15125550111';
 const ROSA = '+15125550142';
 
@@ -64,9 +87,11 @@ describe('console: customer timeline, click-to-call, test call from the browser'
       bind: '127.0.0.1', port: carrierPort, trusted: parseCidrList(['127.0.0.0/8']), rtpPortMin: 37500, rtpPortMax: 37599,
     });
     carrier.on('call', (call) => {
-      // Each phone picks up; its ear records what it hears.
+      // Each phone picks up; its ear records what it hears. The customer's phone rings until the
+      // owner (on the line already) has heard half a second of ringback: without it, nobody answers.
       const ear = new TestCaller(call);
-      void call.answer().then(() => {
+      const pickUp = call.to === ROSA ? heardRingback(legs.get(OWNER)!.call, 500) : Promise.resolve();
+      void pickUp.then(() => call.answer()).then(() => {
         legs.set(call.to, { call, ear });
         for (const w of legWaiters.filter((x) => x.to === call.to)) w.resolve();
       });
@@ -166,7 +191,8 @@ describe('console: customer timeline, click-to-call, test call from the browser'
     expect(legs.has(ROSA)).toBe(false);
     await page.waitForSelector('#call-status:has-text("Connected: you and Rosa Alvarez are talking.")', { timeout: 30_000 });
     const rosa = await leg(ROSA);
-    // The owner heard the whisper ("Calling Rosa Alvarez…") before the customer was connected.
+    // The owner heard the whisper ("Calling Rosa Alvarez…") before the customer was connected, then
+    // ringback while Rosa's phone rang (her phone answers only after it: see the carrier above).
     expect(owner.ear.timeline.some((f) => f.loud)).toBe(true);
     rosa.ear.reset();
     owner.ear.reset();

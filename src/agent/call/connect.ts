@@ -5,6 +5,7 @@ import type { Tts } from '../../speech/types.js';
 import type { Logger } from '../../util/logger.js';
 import { bridge } from '../../telephony/bridge.js';
 import { speech } from '../../speech/speak.js';
+import { ringback } from '../../telephony/ringback.js';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 
 /** The state now (TypeScript would keep the narrowing from before an await). */
@@ -72,9 +73,13 @@ export async function clickToCall(d: ConnectDeps, r: ConnectRequest): Promise<{ 
       return 'owner_hung_up';
     }
     let customerLeg: Call;
+    // The owner hears ringing while the customer's phone rings, not dead air.
+    const ringing = ownerLeg.play(ringback(ownerLeg.sampleRate));
     try {
       customerLeg = await d.telephony.dial(r.to, { timeoutSeconds: 30, requestedBy: r.requestedBy, ...(from ? { from } : {}) });
+      ringing.cancel();
     } catch (e) {
+      ringing.cancel();
       await say(`${name} did not answer: ${(e as Error).message}.`);
       if (ownerLeg.state !== 'ended') {
         if (d.tts) await ownerLeg.play(speech(d.tts, `${name} did not answer.`, ownerLeg.sampleRate)).done.catch(() => undefined);

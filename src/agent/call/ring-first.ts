@@ -6,6 +6,7 @@ import type { RouteDecision } from '../../business/routing.js';
 import type { Executor } from '../../business/outbox.js';
 import type { Call, Telephony } from '../../telephony/call.js';
 import { bridge } from '../../telephony/bridge.js';
+import { ringback } from '../../telephony/ringback.js';
 import { retrying } from '../../util/retry.js';
 
 /**
@@ -26,21 +27,6 @@ export interface RingDeps {
   telephony: Telephony | undefined;
   /** A note for the call record (which phones rang, who answered). */
   note?: (text: string, data?: unknown) => void;
-}
-
-/** North American ringback: 440 + 480 Hz, 2 s on, 4 s off (ITU-T E.180), at `rate`. */
-export function ringbackCycle(rate: number): Int16Array {
-  const pcm = new Int16Array(rate * 6);
-  for (let i = 0; i < rate * 2; i++) {
-    const t = i / rate;
-    pcm[i] = Math.round(2000 * (Math.sin(2 * Math.PI * 440 * t) + Math.sin(2 * Math.PI * 480 * t)));
-  }
-  return pcm;
-}
-
-async function* ringback(rate: number, signal: AbortSignal): AsyncGenerator<Int16Array> {
-  const cycle = ringbackCycle(rate);
-  while (!signal.aborted) yield cycle;
 }
 
 export async function ringPhase(d: RingDeps, call: Call, ctx: BusinessContext, opts: { ownerFirst: boolean }): Promise<RingOutcome> {

@@ -171,6 +171,8 @@ export class GuidedEngine {
             throw e;
           }
         }
+        // "No, I said Thursday at 2": the move, to the time said now (not a new booking).
+        if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
         if (this.has(u, 'no')) return { reply: 'What time would work instead?', state: { ...s, pending: { kind: 'ask_reschedule_time', id: p.id } } };
         break;
       }
@@ -215,6 +217,11 @@ export class GuidedEngine {
         await this.tools.takeMessage({ message: `Asked to speak with ${this.owner}: "${raw.trim()}"`, urgent: true });
         return { reply: `I've asked ${this.owner} to get back to you as soon as possible.`, state: s };
       case 'message':
+        // "Tell Maria the key is under the mat": the message came with the asking; take it as said.
+        if (u.message) {
+          await this.tools.takeMessage({ message: raw.trim() });
+          return { reply: `Thanks, I've passed that on to ${this.owner}. Anything else I can help with?`, state: { ...s, pending: undefined } };
+        }
         return { reply: `Sure, what would you like me to tell ${this.owner}?`, state: { ...s, pending: { kind: 'take_message' } } };
       case 'goodbye':
       case 'thanks':
@@ -343,7 +350,7 @@ export class GuidedEngine {
 
   private confirmReschedule(s: GuidedState, id: string, at: Date): GuidedResult {
     const start = DateTime.fromJSDate(at, { zone: this.ctx.timezone }).toISO()!;
-    return { reply: `Move it to ${this.tools.spokenTime(at)}?`, state: { ...s, pending: { kind: 'confirm_reschedule', id, start } } };
+    return { reply: `Shall I move it to ${this.tools.spokenTime(at)}?`, state: { ...s, pending: { kind: 'confirm_reschedule', id, start } } };
   }
 }
 

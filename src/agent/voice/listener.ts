@@ -11,11 +11,21 @@ export const listenerDefaults = {
   preRollMs: 400,
   /** The caller's latest audio kept for the end-of-turn model (Smart Turn reads 8 s), ms. */
   historyMs: 8_000,
+  /**
+   * A frame is the caller's voice (for when their speech ended) above this RMS and within
+   * `voicedBelowPeak` of the utterance's loudest frame (0.1: 20 dB); quieter is line noise.
+   */
+  voicedFloorRms: 200,
+  voicedBelowPeak: 0.1,
 } as const satisfies Record<string, number>;
 
 export type HeardEvent =
   | { type: 'vad_start'; at: number }
-  | { type: 'vad_end'; at: number }
+  /**
+   * `at`: when the VAD decided (after its hang-over, and a worker's round trip); `speechEndedAt`:
+   * when the caller's last voiced frame arrived, the start of the wait they hear on the wire.
+   */
+  | { type: 'vad_end'; at: number; speechEndedAt: number }
   | { type: 'stt_partial'; at: number; text: string }
   | { type: 'stt_final'; at: number; text: string; sttMs: number };
 
@@ -30,6 +40,12 @@ export class Listener {
   private readonly history: Int16Array | undefined;
   private historyPos = 0;
   private historyFill = 0;
+  /**
+   * The loudest frame since the last end of speech (RMS), and when the last voiced one arrived:
+   * kept whatever the VAD says, whose decisions may come back from its worker well after the frames.
+   */
+  private peakRms = 0;
+  private lastVoicedAt: number | undefined;
 
   constructor(
     private readonly vad: Vad,
@@ -68,12 +84,17 @@ export class Listener {
       }
       this.historyFill = Math.min(h.length, this.historyFill + pcm.length);
     }
+    let energy = 0;
+    for (let i = 0; i < pcm.length; i++) energy += pcm[i]! * pcm[i]!;
+    const rms = Math.sqrt(energy / Math.max(1, pcm.length));
+    if (rms > this.peakRms) this.peakRms = rms;
+    if (rms >= listenerDefaults.voicedFloorRms && rms >= this.peakRms * listenerDefaults.voicedBelowPeak) this.lastVoicedAt = this.now();
     const events = this.vad.accept(pcm, this.sampleRate);
     if (this.stream) this.stream.accept(pcm, this.sampleRate);
     else this.remember(pcm);
     for (const e of events) {
       if (e.type === 'speech_start') this.start();
-      else this.end();
+      else this.end(e.silenceMs ?? 0);
     }
     if (this.stream) {
       const p = this.stream.partial();
@@ -109,9 +130,16 @@ export class Listener {
     this.ringFill = 0;
   }
 
-  private end(): void {
+  private end(silenceMs: number): void {
     const endAt = this.now();
-    this.emit({ type: 'vad_end', at: endAt });
+    // The caller stopped at their last voiced frame, never later than the VAD's own reckoning (its
+    // decision less the silence it waited for); the VAD's speech probability lingers after the
+    // voice, and a worker's answer comes a little after the frame that decided it.
+    const byVad = endAt - silenceMs;
+    const speechEndedAt = this.lastVoicedAt !== undefined ? Math.min(byVad, this.lastVoicedAt) : byVad;
+    this.peakRms = 0;
+    this.lastVoicedAt = undefined;
+    this.emit({ type: 'vad_end', at: endAt, speechEndedAt });
     const s = this.stream;
     this.stream = undefined;
     if (!s) return;

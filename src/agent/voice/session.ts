@@ -12,15 +12,14 @@ import type { GuidedState } from '../guided/engine.js';
 import { Brain, type LlmTurnStats } from '../brain.js';
 import type { Llm } from '../../speech/types.js';
 import { AnsweringFlow } from '../call/answering.js';
-import { Listener } from './listener.js';
+import { Listener, type HeardEvent } from './listener.js';
 import { Speaker, type PreparedUtterance, type SpeakTimes, type Utterance } from './speaker.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases } from './phrases.js';
-import { TurnTimer } from './latency.js';
+import { TurnTimer, type TurnLatency } from './latency.js';
 import { CallRecorder } from './call-recorder.js';
 import { retrying } from '../../util/retry.js';
 import { join } from 'node:path';
-import { sileroDefaults } from '../../speech/vad/silero.js';
 import { OwnerAgent, type OwnerState } from '../owner.js';
 import { toE164 } from '../../util/phone.js';
 import { spokenPin } from './owner-pin.js';
@@ -33,6 +32,8 @@ import { spokenPin } from './owner-pin.js';
 
 export interface VoiceDeps {
   business: Business;
+  /** Each answered turn's latency, as recorded on the call (the metrics' reply-time histogram). */
+  onTurnLatency?: ((l: TurnLatency) => void) | undefined;
   tts: Tts;
   stt: Stt;
   newVad: () => Vad;
@@ -60,8 +61,6 @@ export interface VoiceInput {
   initialState?: GuidedState;
   customer: Customer | undefined;
 }
-
-const VAD_HANGOVER_MS = sileroDefaults.minSilenceS * 1000;
 
 export const voiceDefaults = {
   /** How often the machine's timers are checked, ms. */
@@ -228,8 +227,8 @@ export class VoiceSession {
     return parts.join('; ');
   }
 
-  private dispatch(e: TurnEvent | { type: 'stt_final'; at: number; text: string; sttMs: number }): void {
-    if (e.type === 'vad_end') this.timer.speechEnded(e.at);
+  private dispatch(e: TurnEvent | HeardEvent): void {
+    if (e.type === 'vad_end') this.timer.speechEnded(e.at, 'speechEndedAt' in e ? e.speechEndedAt : e.at);
     if (e.type === 'stt_partial' && this.d.llm) this.brain.prefillPartial(spokenToText(e.text));
     if (e.type === 'stt_final') {
       this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
@@ -267,9 +266,12 @@ export class VoiceSession {
           if (this.playing === u) this.playing = undefined;
           if (isReply) {
             const t = this.timer.spoken(times);
-            // The VAD decided the caller had stopped only after its silence window: add it back.
+            // fromSpeechEndMs (the caller's last voiced frame → the first frame of our voice) is the reply time on the wire.
             const llm = byLlm ? this.replyLlm : undefined;
-            if (t) this.event('latency', { role: 'system', data: { ...t, vadHangoverMs: VAD_HANGOVER_MS, fromSpeechEndMs: t.totalMs + VAD_HANGOVER_MS, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+            if (t) {
+              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+              this.d.onTurnLatency?.(t);
+            }
           }
           // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
           if (byLlm && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;

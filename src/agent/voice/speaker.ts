@@ -20,6 +20,23 @@ export interface SpeakTimes {
   firstAudioAt?: number;
   /** The backend pulled the first frame to send. */
   firstPacketAt?: number;
+  /** The first frame with the voice in it goes out (after the voice's own leading silence, played in real time). */
+  firstVoiceAt?: number;
+}
+
+/** A 20 ms frame louder than this (RMS, -40 dBFS) is the voice, not the synthesizer's leading silence. */
+const VOICE_RMS = 330;
+
+/** Where the voice starts in `pcm` (samples), in whole 20 ms frames; `pcm.length` if it does not. */
+function voiceStart(pcm: Int16Array, rate: number): number {
+  const n = rate / 50;
+  for (let at = 0; at < pcm.length; at += n) {
+    let s = 0;
+    const end = Math.min(pcm.length, at + n);
+    for (let i = at; i < end; i++) s += pcm[i]! * pcm[i]!;
+    if (Math.sqrt(s / (end - at)) > VOICE_RMS) return at;
+  }
+  return pcm.length;
 }
 
 export function sentences(text: string): string[] {
@@ -109,6 +126,8 @@ export class Speaker {
     };
     const first = pull();
     first.catch(() => {});
+    /** Samples of leading silence handed out before the voice starts (until it does). */
+    let lead = 0;
     const audio = (async function* () {
       let next = first;
       for (;;) {
@@ -119,6 +138,11 @@ export class Speaker {
         for (const c of cur.audio) {
           if (ac.signal.aborted) return;
           times.firstPacketAt ??= now();
+          if (times.firstVoiceAt === undefined) {
+            const i = voiceStart(c, rate);
+            lead += i;
+            if (i < c.length) times.firstVoiceAt = times.firstPacketAt + (lead * 1000) / rate;
+          }
           spans[cur.i]!.samples += c.length;
           tap()?.(c);
           yield c;

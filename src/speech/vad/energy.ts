@@ -36,9 +36,10 @@ export class EnergyVad implements Vad {
       return [{ type: 'speech_start', atMs: this.fedMs, probability: 1 }];
     }
     if (this.inSpeech && this.runMs >= this.o.minSilenceMs) {
+      const silenceMs = this.runMs;
       this.inSpeech = false;
       this.runMs = 0;
-      return [{ type: 'speech_end', atMs: this.fedMs, probability: 0 }];
+      return [{ type: 'speech_end', atMs: this.fedMs, probability: 0, silenceMs }];
     }
     return [];
   }

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { upsample2x } from '../audio.js';
 import type { Vad, VadEvent } from '../types.js';
 import { EnergyVad } from './energy.js';
-import { ModelMissingError, sherpaVadConfig, type SileroOptions } from './silero.js';
+import { ModelMissingError, sherpaVadConfig, sileroDefaults, type SileroOptions } from './silero.js';
 import { existsSync } from 'node:fs';
 
 /**
@@ -28,10 +28,13 @@ export class SileroHost {
   private scheduled = false;
   private dead: Error | undefined;
   private loaded: Promise<boolean>;
+  /** @internal The silence that ends a segment, ms: each speech end is decided that long after the speech. */
+  readonly silenceMs: number;
 
   constructor(o: SileroOptions) {
     if (!existsSync(o.model)) throw new ModelMissingError(o.model);
     const config = sherpaVadConfig(o);
+    this.silenceMs = (o.minSilenceS ?? sileroDefaults.minSilenceS) * 1000;
     this.worker = new Worker(fileURLToPath(new URL('./vad-worker.cjs', import.meta.url)), { workerData: { config } });
     let loaded!: (ok: boolean) => void;
     this.loaded = new Promise((r) => (loaded = r));
@@ -174,7 +177,7 @@ class HostedVad implements Vad {
   decided(start: boolean, atMs: number): void {
     if (start === this.inSpeech) return;
     this.inSpeech = start;
-    this.pending.push({ type: start ? 'speech_start' : 'speech_end', atMs, probability: start ? 1 : 0 });
+    this.pending.push(start ? { type: 'speech_start', atMs, probability: 1 } : { type: 'speech_end', atMs, probability: 0, silenceMs: this.host.silenceMs });
   }
 
   /** @internal The worker is gone: this call goes on with the energy VAD. */

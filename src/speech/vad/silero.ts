@@ -69,6 +69,8 @@ export class SileroVad implements Vad {
   private inSpeech = false;
   private up = new Int16Array(320);
   private f32 = new Float32Array(320);
+  /** The silence that ends a segment, ms (sherpa-onnx ends it that long after the last speech). */
+  private readonly silenceMs: number;
   /** Finished segments, for callers that want whole utterances (tests, voicemail trimming). */
   readonly segments: SpeechSegment[] = [];
 
@@ -76,6 +78,7 @@ export class SileroVad implements Vad {
     if (!existsSync(o.model)) throw new ModelMissingError(o.model);
     const sherpa = require('sherpa-onnx-node') as { Vad: new (cfg: unknown, bufferSeconds: number) => SherpaVad };
     this.vad = new sherpa.Vad(sherpaVadConfig(o), 60);
+    this.silenceMs = (o.minSilenceS ?? sileroDefaults.minSilenceS) * 1000;
   }
 
   get speaking(): boolean {
@@ -109,7 +112,7 @@ export class SileroVad implements Vad {
       this.vad.pop();
       if (this.inSpeech) {
         this.inSpeech = false;
-        events.push({ type: 'speech_end', atMs, probability: 0 });
+        events.push({ type: 'speech_end', atMs, probability: 0, silenceMs: this.silenceMs });
       }
     }
     return events;

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { AudioSource, Call, CallEventMap, CallState, PlaybackHandle, PlaybackResult, TransferResult } from '../call.js';
+import type { AudioSource, Call, CallEventMap, CallState, PlaybackHandle, TransferResult } from '../call.js';
+import { PlayoutQueue } from '../playout.js';
 import { AudioIn } from '../audio-in.js';
 import { mediaClock, type ClockListener, type MediaClock } from '../rtp/clock.js';
 
@@ -28,98 +29,13 @@ export const browserCallDefaults = {
   maxInMs: 1000,
 } as const satisfies Record<string, number>;
 
-class Item implements PlaybackHandle {
-  readonly done: Promise<PlaybackResult>;
-  private resolveDone!: (r: PlaybackResult) => void;
-  chunks: Int16Array[] = [];
-  pos = 0;
-  buffered = 0;
-  ended = false;
-  cancelled = false;
-  finished = false;
-  played = 0;
-  private wake: (() => void) | undefined;
-
-  constructor(source: AudioSource, private readonly rate: number) {
-    this.done = new Promise((r) => (this.resolveDone = r));
-    if (source instanceof Int16Array) {
-      this.push(source);
-      this.ended = true;
-    } else void this.pull(source);
-  }
-
-  private push(c: Int16Array): void {
-    if (c.length) {
-      this.chunks.push(c);
-      this.buffered += c.length;
-    }
-  }
-
-  private async pull(source: AsyncIterable<Int16Array>): Promise<void> {
-    try {
-      for await (const c of source) {
-        if (this.cancelled || this.finished) break;
-        this.push(c);
-        // At most a second ahead of the wire: a cancelled reply should not have been synthesised in full.
-        while (this.buffered > this.rate && !this.cancelled && !this.finished) await new Promise<void>((r) => (this.wake = r));
-      }
-    } catch {
-      // A failing source (TTS error) ends this item; the agent hears of it on its own path.
-    }
-    this.ended = true;
-  }
-
-  take(dst: Int16Array, offset: number, n: number): number {
-    let got = 0;
-    while (got < n && this.chunks.length) {
-      const c = this.chunks[0]!;
-      const k = Math.min(n - got, c.length - this.pos);
-      dst.set(c.subarray(this.pos, this.pos + k), offset + got);
-      got += k;
-      this.pos += k;
-      if (this.pos >= c.length) {
-        this.chunks.shift();
-        this.pos = 0;
-      }
-    }
-    this.buffered -= got;
-    this.played += got;
-    if (this.wake && this.buffered <= this.rate / 2) {
-      const w = this.wake;
-      this.wake = undefined;
-      w();
-    }
-    return got;
-  }
-
-  get drained(): boolean {
-    return this.ended && this.chunks.length === 0;
-  }
-
-  playedMs(): number {
-    return Math.round((this.played / this.rate) * 1000);
-  }
-
-  cancel(): void {
-    this.cancelled = true;
-  }
-
-  finish(completed: boolean): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.chunks = [];
-    this.wake?.();
-    this.resolveDone({ completed, playedMs: this.playedMs() });
-  }
-}
-
 export class BrowserCall extends EventEmitter<CallEventMap> implements Call, ClockListener {
   readonly id = randomUUID();
   readonly backend = 'browser' as const;
   readonly direction = 'inbound' as const;
   state: CallState = 'ringing';
   private readonly audioIn: AudioIn;
-  private readonly queue: Item[] = [];
+  private readonly playout: PlayoutQueue;
   private nextSendAt = 0;
   private readonly out: Int16Array;
   /** Frames sent ride the socket until written: a ring, so a frame is not reused while queued. */
@@ -137,6 +53,7 @@ export class BrowserCall extends EventEmitter<CallEventMap> implements Call, Clo
     private readonly clock: MediaClock = mediaClock,
   ) {
     super();
+    this.playout = new PlayoutQueue(sampleRate);
     this.audioIn = new AudioIn((f) => this.emit('audio', f), sampleRate, clock);
     const samples = (sampleRate * browserCallDefaults.frameMs) / 1000;
     this.out = new Int16Array(samples);
@@ -196,14 +113,11 @@ export class BrowserCall extends EventEmitter<CallEventMap> implements Call, Clo
   }
 
   play(source: AudioSource): PlaybackHandle {
-    const item = new Item(source, this.sampleRate);
-    if (this.state === 'ended') item.finish(false);
-    else this.queue.push(item);
-    return item;
+    return this.playout.play(source);
   }
 
   stopPlayback(): void {
-    for (const p of this.queue) p.cancel();
+    this.playout.stop();
   }
 
   async sendDtmf(): Promise<void> {}
@@ -221,11 +135,7 @@ export class BrowserCall extends EventEmitter<CallEventMap> implements Call, Clo
 
   onTick(now: number): void {
     if (this.state !== 'answered') return;
-    let flushed = false;
-    while (this.queue.length && this.queue[0]!.cancelled) {
-      this.queue.shift()!.finish(false);
-      flushed = true;
-    }
+    const flushed = this.playout.dropCancelled();
     // Barge-in: the browser drops the few frames it holds, so the cut is heard at once there too.
     if (flushed) this.send({ type: 'clear' });
     const slack = this.clock.tickMs / 2;
@@ -245,15 +155,7 @@ export class BrowserCall extends EventEmitter<CallEventMap> implements Call, Clo
 
   private sendFrame(): void {
     const n = this.out.length;
-    let got = 0;
-    while (got < n && this.queue.length) {
-      const p = this.queue[0]!;
-      got += p.take(this.out, got, n - got);
-      if (p.drained) {
-        this.queue.shift();
-        p.finish(true);
-      } else if (got < n) break; // the source is still producing
-    }
+    const got = this.playout.fill(this.out, n);
     if (got === 0) return; // silence is not sent: the browser plays nothing when it gets nothing
     if (got < n) this.out.fill(0, got);
     // A browser that stopped reading loses audio rather than growing our memory.
@@ -269,7 +171,7 @@ export class BrowserCall extends EventEmitter<CallEventMap> implements Call, Clo
     this.state = 'ended';
     this.audioIn.stop();
     this.clock.remove(this);
-    for (const p of this.queue.splice(0)) p.finish(false);
+    this.playout.close();
     this.emit('ended', reason);
   }
 }

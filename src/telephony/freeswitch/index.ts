@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
-  AudioSource, Call, CallEventMap, CallState, DialOptions, PlaybackHandle, Telephony, TransferResult, TransferTarget,
+  AudioSource, Call, CallEventMap, CallState, DialOptions, PlaybackHandle, Telephony, TelephonyStatus, TransferResult, TransferTarget,
 } from '../call.js';
 import { toE164 } from '../../util/phone.js';
 import type { DialPolicy } from '../../business/dial-policy.js';
@@ -30,17 +30,20 @@ export interface FsOptions {
   logger?: Logger | undefined;
   /** Every outbound attempt, allowed or not (the app writes it to the audit log). */
   onOutbound?: OutboundHook;
-  /** Reconnect backoff after drachtio or ESL is lost. */
+  /** First reconnect delay after drachtio or ESL is lost (doubles each failed attempt), ms. */
   reconnectMs?: number;
-  /**
-   * true (default): bidirectional streaming, FreeSWITCH's clock, killAudio + marks. false: the
-   * fallback for a mod_audio_fork without streaming — playAudio per item, uuid_break on barge-in.
-   */
-  streaming?: boolean;
+  /** Longest wait between reconnect attempts, ms. */
+  reconnectMaxMs?: number;
   /** Simultaneous calls (FRONTDESK_MAX_CALLS): an INVITE beyond them is answered 503 with Retry-After. */
   maxCalls?: number | undefined;
   /** Seconds a refused caller's carrier is asked to wait before trying again. */
   retryAfterS?: number;
+}
+
+/** Settles when `p` does or after `ms`, whichever is first (never rejects). */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => {}, () => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 export class FsCall extends EventEmitter<CallEventMap> implements Call {
@@ -52,7 +55,12 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
   endpoint: FsEndpoint | undefined;
   dialog: SipDialog | undefined;
   media: ForkMedia | undefined;
-  private pendingRefer: ((r: TransferResult) => void) | undefined;
+  /**
+   * A blind transfer being followed: the final sipfrag once seen, and who waits for it. The
+   * transferee's NOTIFYs (and its BYE) can arrive in the same read as the REFER's 202, before the
+   * code after `await request()` runs: they are kept here for it.
+   */
+  private refer: { final?: TransferResult; resolve?: (r: TransferResult) => void } | undefined;
   /** Audio in on wall-clock time (see call.ts): silence fills in when the fork sends nothing. */
   readonly audioIn = new AudioIn((f) => this.emit('audio', f), this.sampleRate);
 
@@ -70,7 +78,13 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
   async answer(): Promise<void> {
     if (this.state !== 'ringing' || !this.invite) return;
     const { endpoint, dialog } = await this.invite.accept();
-    await this.attach(endpoint, dialog);
+    try {
+      await this.attach(endpoint, dialog);
+    } catch (e) {
+      // Answered but no audio: hang up rather than leave a silent call (and its endpoint) behind.
+      await this.hangup('media_failed');
+      throw e;
+    }
     this.state = 'answered';
     this.emit('answered');
   }
@@ -80,16 +94,17 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
     this.endpoint = endpoint;
     this.dialog = dialog;
     endpoint.on('dtmf', (e: { dtmf: string }) => this.emit('dtmf', e.dtmf));
-    dialog.on('destroy', () => this.end('remote_hangup'));
+    // The transferee hanging up after a successful REFER is the transfer completing.
+    dialog.on('destroy', () => this.end(this.refer?.final?.ok ? 'transferred' : 'remote_hangup'));
     dialog.on('notify', (req: { body?: string; get?: (h: string) => string | undefined }, res: { send: (s: number) => void }) => {
       res.send(200);
       const m = /^SIP\/2\.0 (\d{3})\s*(.*)$/m.exec(req.body ?? '');
-      if (!m || !this.pendingRefer) return;
+      const watch = this.refer;
+      if (!m || !watch || watch.final) return;
       const status = Number(m[1]);
       if (status < 200) return;
-      const done = this.pendingRefer;
-      this.pendingRefer = undefined;
-      done({ ok: status < 300, status, reason: m[2]!.trim() });
+      watch.final = { ok: status < 300, status, reason: m[2]!.trim() };
+      watch.resolve?.(watch.final);
     });
     this.media = await this.t.fork(endpoint, this.id);
     this.media.on('audio', (f) => this.audioIn.push(f));
@@ -131,42 +146,54 @@ export class FsCall extends EventEmitter<CallEventMap> implements Call {
     } catch (e) {
       return { ok: false, status: (e as { status?: number }).status ?? 403, reason: (e as Error).message };
     }
+    const watch: NonNullable<FsCall['refer']> = {};
+    this.refer = watch;
     const res = await this.dialog.request({ method: 'REFER', headers: { 'Refer-To': `<${referTo}>`, 'Referred-By': `<sip:${this.to}@frontdesk>` } });
-    if (res.status >= 300) return { ok: false, status: res.status, reason: res.reason ?? 'REFER refused' };
-    // Follow the transferee's NOTIFY sipfrag to the final answer.
-    return new Promise<TransferResult>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pendingRefer = undefined;
-        resolve({ ok: false, status: 408, reason: 'no final NOTIFY from the transferee' });
-      }, ((target.ringSeconds ?? 30) + 10) * 1000);
-      this.pendingRefer = (r) => {
+    if (res.status >= 300) {
+      if (this.refer === watch) this.refer = undefined;
+      return { ok: false, status: res.status, reason: res.reason ?? 'REFER refused' };
+    }
+    // Follow the transferee's NOTIFY sipfrag to the final answer (it may be here already).
+    const r = watch.final ?? await new Promise<TransferResult>((resolve) => {
+      const timer = setTimeout(() => resolve({ ok: false, status: 408, reason: 'no final NOTIFY from the transferee' }), ((target.ringSeconds ?? 30) + 10) * 1000);
+      watch.resolve = (x) => {
         clearTimeout(timer);
-        if (r.ok) void this.hangup('transferred');
-        resolve(r);
+        resolve(x);
       };
+      // Ended meanwhile without a final NOTIFY.
+      if (this.state === 'ended') watch.resolve({ ok: false, status: 487, reason: this.endReason ?? 'call ended' });
     });
+    if (this.refer === watch) this.refer = undefined;
+    if (r.ok) await this.hangup('transferred');
+    return r;
   }
 
-  end(reason: string): void {
+  /** `keepEndpoint`: a warm-transferred caller's endpoint now belongs to the bridge with the owner. */
+  end(reason: string, keepEndpoint = false): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endReason = reason;
     this.audioIn.stop();
-    this.pendingRefer?.({ ok: false, status: 487, reason });
-    this.pendingRefer = undefined;
+    const watch = this.refer;
+    if (watch && !watch.final) watch.resolve?.({ ok: false, status: 487, reason });
     this.media?.close();
-    // A transferred caller's endpoint now belongs to the bridge with the owner: leave it up.
-    if (reason !== 'transferred') void this.endpoint?.destroy().catch(() => {});
+    if (!keepEndpoint) void this.endpoint?.destroy().catch(() => {});
     this.t.forget(this);
     this.emit('ended', reason);
   }
 }
 
-export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telephony {
+export class FsTelephony extends EventEmitter<{ call: [Call]; up: []; down: [] }> implements Telephony {
   readonly name = 'freeswitch' as const;
   private readonly calls = new Set<FsCall>();
+  private readonly handovers = new Set<() => void>();
   private stopped = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private up = false;
+  private everUp = false;
+  private attempts = 0;
+  private downSince: number | undefined = performance.now();
+  private lastError = 'not connected yet';
   private readonly guard: DialGuard;
 
   constructor(private readonly o: FsOptions) {
@@ -183,38 +210,85 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
     return this.calls.size;
   }
 
+  /** Whether frontdesk can take calls through drachtio + FreeSWITCH now (for /health and /metrics). */
+  status(): TelephonyStatus {
+    if (this.up) return { up: true, detail: 'drachtio and FreeSWITCH connected' };
+    const s = this.downSince === undefined ? 0 : Math.round((performance.now() - this.downSince) / 1000);
+    return { up: false, detail: `drachtio/FreeSWITCH down for ${s} s: ${this.lastError}` };
+  }
+
+  /**
+   * Connects; if drachtio or FreeSWITCH is not there yet, keeps trying in the background (start
+   * never fails for an absent server: frontdesk comes up, /health says telephony is down until then).
+   */
   async start(): Promise<void> {
     const { seam } = this.o;
+    this.stopped = false;
     seam.on('invite', (inv: IncomingInvite) => this.onInvite(inv));
-    seam.on('disconnected', () => this.onLost());
-    await seam.connect();
+    seam.on('disconnected', (why?: string) => this.onLost(why ?? 'connection lost'));
+    await this.attempt();
+  }
+
+  private async attempt(): Promise<void> {
+    try {
+      await this.o.seam.connect();
+    } catch (err) {
+      if (this.stopped) return;
+      this.markDown((err as Error).message);
+      if (this.attempts === 0) this.o.logger?.error({ err: (err as Error).message }, 'drachtio/FreeSWITCH unreachable; retrying until both answer');
+      this.retry();
+      return;
+    }
+    if (this.stopped) {
+      await this.o.seam.close();
+      return;
+    }
+    if (this.attempts > 0 || this.everUp) this.o.logger?.info('drachtio/FreeSWITCH reconnected');
+    else this.o.logger?.info('drachtio/FreeSWITCH connected');
+    this.everUp = true;
+    this.attempts = 0;
+    this.up = true;
+    this.downSince = undefined;
+    this.lastError = '';
+    this.emit('up');
+  }
+
+  private markDown(why: string): void {
+    const was = this.up;
+    this.up = false;
+    this.lastError = why;
+    this.downSince ??= performance.now();
+    if (was) this.emit('down');
+  }
+
+  /** Forever, with capped exponential backoff. */
+  private retry(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const base = this.o.reconnectMs ?? 500;
+    const delay = Math.min(this.o.reconnectMaxMs ?? 15_000, base * 2 ** Math.min(this.attempts++, 10));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.attempt();
+    }, delay);
   }
 
   /** drachtio or ESL gone: the calls it carried are gone too; reconnect with backoff. */
-  private onLost(): void {
-    this.o.logger?.warn({ calls: this.calls.size }, 'drachtio/FreeSWITCH connection lost; ending calls and reconnecting');
-    for (const c of [...this.calls]) c.end('media_server_lost');
+  private onLost(why: string): void {
+    this.markDown(why);
     if (this.stopped) return;
-    let delay = this.o.reconnectMs ?? 1_000;
-    const retry = () => {
-      this.reconnectTimer = setTimeout(() => {
-        this.o.seam.connect().then(
-          () => this.o.logger?.info('drachtio/FreeSWITCH reconnected'),
-          () => {
-            delay = Math.min(delay * 2, 30_000);
-            retry();
-          },
-        );
-      }, delay);
-    };
-    retry();
+    this.o.logger?.warn({ calls: this.calls.size, why }, 'drachtio/FreeSWITCH connection lost; ending calls and reconnecting');
+    for (const c of [...this.calls]) c.end('media_server_lost');
+    this.retry();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    await Promise.all([...this.calls].map((c) => c.hangup('shutdown')));
+    this.reconnectTimer = undefined;
+    // A hang-up drachtio never confirms (it is gone or hung) must not hold shutdown up.
+    await Promise.all([...this.calls].map((c) => within(c.hangup('shutdown'), 2_000)));
     await this.o.seam.close();
+    this.up = false;
   }
 
   forget(call: FsCall): void {
@@ -230,15 +304,17 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
   }
 
   async fork(endpoint: FsEndpoint, callId: string): Promise<ForkMedia> {
-    const streaming = this.o.streaming ?? true;
     const connected = this.o.forks.expect(callId, 8000);
-    await endpoint.forkAudioStart({
-      wsUrl: this.o.forkUrl, mixType: 'mono', sampling: '8000', metadata: { callId },
-      bidirectionalAudio: { enabled: true, streaming, sampleRate: 8000 },
-    });
-    const media = await connected;
-    if (!streaming) media.useFallback(() => void endpoint.api('uuid_break', `${endpoint.uuid} all`).catch(() => {}));
-    return media;
+    try {
+      await endpoint.forkAudioStart({
+        wsUrl: this.o.forkUrl, mixType: 'mono', sampling: '8000', metadata: { callId },
+        bidirectionalAudio: { enabled: true, streaming: true, sampleRate: 8000 },
+      });
+    } catch (e) {
+      this.o.forks.cancel(callId);
+      throw e;
+    }
+    return connected;
   }
 
   private onInvite(inv: IncomingInvite): void {
@@ -261,17 +337,51 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
       return { ok: false, status: (e as { status?: number }).status ?? 480, reason: (e as Error).message };
     }
     const owner = new FsCall(this, 'outbound', call.to, target.uri, undefined);
-    await owner.attach(leg.endpoint, leg.dialog);
+    try {
+      await owner.attach(leg.endpoint, leg.dialog);
+    } catch (e) {
+      await owner.hangup('media_failed');
+      return { ok: false, status: 500, reason: `owner leg has no audio: ${(e as Error).message}` };
+    }
     if (target.whisper) await owner.play(target.whisper).done;
     if (call.state !== 'answered' || !call.endpoint) {
       await owner.hangup('caller_gone');
       return { ok: false, status: 487, reason: 'the caller hung up during the whisper' };
     }
+    // The forks go before the bridge: nothing of ours is mixed into the conversation.
     owner.media?.close();
-    await call.endpoint.bridge(leg.endpoint);
     call.media?.close();
-    call.end('transferred');
+    await Promise.all([leg.endpoint.forkAudioStop().catch(() => {}), call.endpoint.forkAudioStop().catch(() => {})]);
+    await call.endpoint.bridge(leg.endpoint);
+    const callerSide = { dialog: call.dialog!, endpoint: call.endpoint };
+    call.end('transferred', true);
+    this.handover(callerSide, leg);
     return { ok: true, status: 200, reason: 'bridged with the owner' };
+  }
+
+  /**
+   * Caller and owner bridged on FreeSWITCH, each with its own SIP dialog here: whichever hangs up,
+   * the other gets a BYE and both endpoints go (no one is left in dead air, no channel lingers).
+   */
+  private handover(a: { dialog: SipDialog; endpoint: FsEndpoint }, b: { dialog: SipDialog; endpoint: FsEndpoint }): void {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      this.handovers.delete(finish);
+      for (const side of [a, b]) {
+        void side.dialog.destroy().catch(() => {});
+        void side.endpoint.destroy().catch(() => {});
+      }
+    };
+    this.handovers.add(finish);
+    a.dialog.on('destroy', finish);
+    b.dialog.on('destroy', finish);
+  }
+
+  /** Bridged caller–owner pairs still up. */
+  handoverCount(): number {
+    return this.handovers.size;
   }
 
   async dial(to: string, opts: DialOptions = {}): Promise<Call> {
@@ -279,7 +389,12 @@ export class FsTelephony extends EventEmitter<{ call: [Call] }> implements Telep
     const leg = await this.o.seam.call(uri, { timeoutSeconds: opts.timeoutSeconds ?? 60, ...(opts.from ? { callerId: opts.from } : {}) });
     const call = new FsCall(this, 'outbound', opts.from ?? '', toE164(to) ?? to, undefined);
     this.calls.add(call);
-    await call.attach(leg.endpoint, leg.dialog);
+    try {
+      await call.attach(leg.endpoint, leg.dialog);
+    } catch (e) {
+      await call.hangup('media_failed');
+      throw e;
+    }
     queueMicrotask(() => call.emit('answered'));
     return call;
   }

@@ -39,10 +39,15 @@ export interface IncomingInvite {
   reject(status: number, headers?: Record<string, string>): Promise<void>;
 }
 
-/** drachtio-srf + drachtio-fsmrf together. Emits 'invite', 'connected', 'disconnected'. */
+/**
+ * drachtio-srf + drachtio-fsmrf together. Emits 'invite', 'connected', and 'disconnected' (with a
+ * reason) once per connection that was up.
+ */
 export interface DrachtioSeam extends EventEmitter {
+  /** One attempt; rejects with what failed, leaving no connection open. The caller retries. */
   connect(): Promise<void>;
   /** An outbound leg through the trunk (or to a SIP URI), bridged to a new endpoint. */
   call(uri: string, opts: { callerId?: string; timeoutSeconds: number }): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }>;
+  /** Closes every connection now, including one still being made. */
   close(): Promise<void>;
 }

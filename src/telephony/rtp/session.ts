@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket, RemoteInfo } from 'node:dgram';
-import type { AudioFrame, AudioSource, PlaybackHandle, PlaybackResult } from '../call.js';
+import type { AudioFrame, AudioSource, PlaybackHandle } from '../call.js';
+import { PlayoutQueue } from '../playout.js';
 import { decodeG711, encodeG711, G711_SILENCE, type G711 } from './g711.js';
 import { parseRtp, seqDiff, writeRtpHeader, type RtpHeader } from './packet.js';
 import { mediaClock, type MediaClock } from './clock.js';
@@ -73,95 +74,6 @@ const DTMF_EVENTS = '0123456789*#ABCD';
 const MAX_MISORDER = 100;
 const SAMPLE_RATE = 8000;
 
-class Playback implements PlaybackHandle {
-  chunks: Int16Array[] = [];
-  pos = 0;
-  buffered = 0;
-  ended = false;
-  cancelled = false;
-  played = 0;
-  private resolveDone!: (r: PlaybackResult) => void;
-  private wake: (() => void) | undefined;
-  readonly done: Promise<PlaybackResult>;
-  finished = false;
-
-  constructor(source: AudioSource) {
-    this.done = new Promise((r) => (this.resolveDone = r));
-    if (source instanceof Int16Array) {
-      this.push(source);
-      this.ended = true;
-    } else {
-      void this.pull(source);
-    }
-  }
-
-  private push(c: Int16Array): void {
-    if (c.length === 0) return;
-    this.chunks.push(c);
-    this.buffered += c.length;
-  }
-
-  private async pull(source: AsyncIterable<Int16Array>): Promise<void> {
-    try {
-      for await (const chunk of source) {
-        if (this.cancelled || this.finished) break;
-        this.push(chunk);
-        // Stay at most ~1 s ahead of the wire: a cancelled reply should not have been synthesized in full.
-        while (this.buffered > SAMPLE_RATE && !this.cancelled && !this.finished) {
-          await new Promise<void>((r) => (this.wake = r));
-        }
-      }
-    } catch {
-      // A failing source (TTS error) ends this item; the agent hears about it through its own path.
-    }
-    this.ended = true;
-  }
-
-  /** Copies up to n samples into dst at offset; returns how many were available. */
-  take(dst: Int16Array, offset: number, n: number): number {
-    let got = 0;
-    while (got < n && this.chunks.length) {
-      const c = this.chunks[0]!;
-      const k = Math.min(n - got, c.length - this.pos);
-      dst.set(c.subarray(this.pos, this.pos + k), offset + got);
-      got += k;
-      this.pos += k;
-      if (this.pos >= c.length) {
-        this.chunks.shift();
-        this.pos = 0;
-      }
-    }
-    this.buffered -= got;
-    this.played += got;
-    if (this.wake && this.buffered <= SAMPLE_RATE / 2) {
-      const w = this.wake;
-      this.wake = undefined;
-      w();
-    }
-    return got;
-  }
-
-  get drained(): boolean {
-    return this.ended && this.chunks.length === 0;
-  }
-
-  finish(completed: boolean): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.chunks = [];
-    this.wake?.();
-    this.resolveDone({ completed, playedMs: Math.round((this.played / SAMPLE_RATE) * 1000) });
-  }
-
-  cancel(): void {
-    this.cancelled = true;
-  }
-
-  playedMs(): number {
-    return Math.round((this.played / SAMPLE_RATE) * 1000);
-  }
-}
-
 interface Slot {
   seq: number;
   pt: number;
@@ -212,7 +124,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   private seq = (Math.random() * 0xffff) | 0;
   private ts = (Math.random() * 0xffffffff) >>> 0;
   private nextSendAt = 0;
-  private readonly queue: Playback[] = [];
+  private readonly playout = new PlayoutQueue(SAMPLE_RATE);
   private outPcm = new Int16Array(160);
   // A small ring: a datagram queued by the kernel must not see its buffer rewritten by the next tick.
   private outRing: Buffer[] = [];
@@ -455,14 +367,11 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
   // ---- send ----------------------------------------------------------------------------------
 
   play(source: AudioSource): PlaybackHandle {
-    const p = new Playback(source);
-    if (this.closed) p.finish(false);
-    else this.queue.push(p);
-    return p;
+    return this.playout.play(source);
   }
 
   stopPlayback(): void {
-    for (const p of this.queue) p.cancel();
+    this.playout.stop();
   }
 
   sendDtmf(digits: string): Promise<void> {
@@ -480,7 +389,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       if (this.closed) return;
     }
     // Cancelled items leave at once: barge-in is heard within this tick.
-    while (this.queue.length && this.queue[0]!.cancelled) this.queue.shift()!.finish(false);
+    this.playout.dropCancelled();
     let sent = 0;
     // Timers may fire a little early (libuv rounds to whole ms): half a tick of slack keeps a
     // packet on its own tick instead of a whole tick late.
@@ -508,15 +417,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       this.sendDtmfPacket(samples);
       return;
     }
-    let got = 0;
-    while (got < samples && this.queue.length) {
-      const p = this.queue[0]!;
-      got += p.take(this.outPcm, got, samples - got);
-      if (p.drained) {
-        this.queue.shift();
-        p.finish(true);
-      } else if (got < samples) break; // underrun: the source is still producing
-    }
+    const got = this.playout.fill(this.outPcm, samples);
     const canSend = this.remote && (this.direction === 'sendrecv' || this.direction === 'sendonly');
     if (got === 0) {
       this.talking = false;
@@ -596,7 +497,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
     if (this.closed) return;
     this.closed = true;
     this.clock.remove(this);
-    for (const p of this.queue.splice(0)) p.finish(false);
+    this.playout.close();
     for (const d of this.dtmfQueue.splice(0)) d.resolve();
     this.dtmfSending?.resolve();
     // Our last report and an RTCP BYE before the sockets go.

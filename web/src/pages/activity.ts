@@ -11,7 +11,7 @@ export const TAGS: Record<string, string> = {
 };
 export const tagChip = (tag: string | null | undefined) => (tag ? h('span', { class: `tag tag-${tag}`, 'data-tag': tag }, TAGS[tag] ?? tag) : null);
 
-type Latency = { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs?: number };
+type Latency = { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs?: number; vadHangoverMs?: number };
 
 type CallEvent = { kind: string; role: string | null; text: string | null; data: unknown; at: string };
 
@@ -20,7 +20,9 @@ function transcriptLine(e: CallEvent): HTMLElement | null {
   const time = h('span.muted', {}, `${new Date(e.at).toLocaleTimeString()} `);
   if (e.kind === 'latency' && e.data) {
     const l = e.data as Latency;
-    return h('div.latency.muted', {}, time, `${Math.round(l.fromSpeechEndMs ?? l.totalMs)} ms to answer — recognition ${Math.round(l.sttMs)}, thinking ${Math.round(l.thinkMs)}, voice ${Math.round(l.ttsMs)}, network ${Math.round(l.sendMs)}`);
+    // Older records have no hang-over: the turn's end as the VAD decided it.
+    const silence = l.vadHangoverMs !== undefined ? `hearing the end ${Math.round(l.vadHangoverMs)}, ` : '';
+    return h('div.latency.muted', {}, time, `${Math.round(l.fromSpeechEndMs ?? l.totalMs)} ms to answer — ${silence}recognition ${Math.round(l.sttMs)}, thinking ${Math.round(l.thinkMs)}, voice ${Math.round(l.ttsMs)}, network ${Math.round(l.sendMs)}`);
   }
   if (e.kind === 'turn') {
     const d = (e.data ?? {}) as { completed?: boolean; by?: string };
