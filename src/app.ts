@@ -137,7 +137,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
         globalPerSecond: config.sms.ratePerSecond, onQueued: () => smsJobs?.notify(), llm: () => speechRef?.llm, llmUnderstands: config.llmUnderstands,
       })
     : undefined;
-  if (sms) smsJobs = new JobRunner(store.db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), logger: logger.child({ mod: 'sms-jobs' }) });
+  if (sms) smsJobs = new JobRunner(store.db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), logger: logger.child({ mod: 'sms-jobs' }), now: business.now });
   let telephonyRef: Telephony | undefined;
   // Another node's calls are reached through the database (LISTEN/NOTIFY); PGlite is one process.
   const control = config.databaseUrl

@@ -6,6 +6,9 @@ import { freePort } from '../../tests/helpers/ports.js';
 import { runSipp } from '../../tests/helpers/sipp.js';
 import { invite, inDialog, SipPeer } from '../../tests/helpers/sip-peer.js';
 import { round, type Metrics, type Suite } from '../lib.js';
+import { concat, frames, silence, sound } from '../../tests/helpers/audio.js';
+import { SileroHost } from '../../src/speech/vad/host.js';
+import { bundledSilero } from '../../src/speech/vad/model.js';
 
 /**
  * `npm run bench burst`: a caller is on the line with `frontdesk start` (embedded database, the
@@ -22,9 +25,38 @@ const burstDefaults = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The VAD worker alone: 50 calls start at once, each speaking from its first frame at the 20 ms
+ * pace of a call. How long until each call's detector has heard the speech start (ms from the
+ * burst): a call without its detector yet hears nothing.
+ */
+async function vadBurst(calls: number): Promise<Metrics> {
+  // The worker is unref'd (the app's server keeps the process up): this keeps it up meanwhile.
+  const alive = setInterval(() => {}, 1_000);
+  const host = new SileroHost({ model: bundledSilero()! });
+  await host.ready();
+  const speech = [...frames(concat([sound('vm-intro'), silence(300)]))];
+  const vads = Array.from({ length: calls }, () => host.create());
+  const heard = new Array<number>(calls).fill(NaN);
+  const t0 = performance.now();
+  for (let i = 0; i < speech.length && heard.some(Number.isNaN); i++) {
+    const due = t0 + i * 20;
+    await sleep(Math.max(0, due - performance.now()));
+    vads.forEach((v, k) => {
+      if (v.accept(speech[i]!, 8000).some((e) => e.type === 'speech_start') && Number.isNaN(heard[k]!)) heard[k] = performance.now() - t0;
+    });
+  }
+  for (const v of vads) v.close();
+  await host.close();
+  clearInterval(alive);
+  const ms = heard.map((h) => (Number.isNaN(h) ? Infinity : h)).sort((a, b) => a - b);
+  return { vad_first_call_heard_ms: round(ms[0]!, 0), vad_last_call_heard_ms: round(ms.at(-1)!, 0), vad_calls_never_heard: ms.filter((m) => m === Infinity).length };
+}
+
 const suite: Suite = {
   description: 'burst: 50 INVITEs at once while a call is up; the media clock\'s worst gap meanwhile',
   async run(): Promise<Metrics> {
+    const vad = await vadBurst(burstDefaults.calls);
     const dir = mkdtempSync(join(tmpdir(), 'fd-burst-'));
     const httpPort = await freePort();
     const sipPort = await freePort();
@@ -98,6 +130,7 @@ const suite: Suite = {
         rtp_gaps_over_60ms: burst.over,
         rtp_max_gap_ms_before_burst: round(quiet.maxGap, 1),
         rtp_gaps_over_60ms_before_burst: quiet.over,
+        ...vad,
       };
     } finally {
       child.kill('SIGTERM');

@@ -25,7 +25,11 @@ export class IngestBatcher {
   private pending: { t: PendingText; resolve: (stored: boolean) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly db: Db, private readonly queue: string, private readonly opts = batchDefaults) {}
+  /**
+   * `now`: the clock the job runner claims by. A job due at the database server's now() waits
+   * whenever that server's clock is ahead of this process's (another machine, or a test's clock).
+   */
+  constructor(private readonly db: Db, private readonly queue: string, private readonly opts = batchDefaults, private readonly now: () => Date = () => new Date()) {}
 
   /** Resolves true when stored now, false when the provider's id was already stored (a retry). */
   add(t: PendingText): Promise<boolean> {
@@ -97,7 +101,7 @@ export class IngestBatcher {
           RETURNING id, provider, provider_message_id
         ), queued AS (
           INSERT INTO jobs (queue, payload, dedupe_key, run_at)
-          SELECT ${this.queue}, jsonb_build_object('messageId', id), ${this.queue} || ':' || provider || ':' || provider_message_id, now()
+          SELECT ${this.queue}, jsonb_build_object('messageId', id), ${this.queue} || ':' || provider || ':' || provider_message_id, ${this.now()}::timestamptz
           FROM msgs
           ON CONFLICT (dedupe_key) DO NOTHING
           RETURNING id

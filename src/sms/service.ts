@@ -61,7 +61,8 @@ export class SmsService {
 
   constructor(private readonly db: Db, private readonly business: Business, private readonly o: SmsServiceOptions) {
     for (const p of o.providers) this.providers.set(p.name, p);
-    this.batcher = new IngestBatcher(db, INBOUND_QUEUE);
+    // Inbound jobs are due by the business clock, the one the app's job runner claims by.
+    this.batcher = new IngestBatcher(db, INBOUND_QUEUE, undefined, () => business.now());
   }
 
   provider(name: string): SmsProvider | undefined {

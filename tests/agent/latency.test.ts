@@ -28,7 +28,7 @@ import { SILERO, concat, frames, rms, silence, sound } from '../helpers/audio.js
  * lingering after the voice, a worker's round trip later).
  */
 describe('reply latency from the end of the caller\'s speech', () => {
-  const host = new SileroHost({ model: SILERO, warm: 1 });
+  const host = new SileroHost({ model: SILERO });
   afterAll(() => host.close());
 
   const words = sound('hello-world');
@@ -151,7 +151,7 @@ describe('reply latency on the wire', () => {
       const heardSoFar = caller.timeline.length;
       await call.play(pcm).done;
       // play() resolves as the last packet goes out, one packet per 20 ms.
-      const voiceEndedAt = Date.now() - Math.ceil((pcm.length - lastVoiced) / 160) * 20;
+      const voiceEndedAt = caller.heardMs - Math.ceil((pcm.length - lastVoiced) / 160) * 20;
       await caller.nextTurn();
       const answer = caller.timeline.slice(heardSoFar).find((f) => f.loud && f.at > voiceEndedAt)!;
       waits.push(answer.at - voiceEndedAt);

@@ -281,10 +281,12 @@ describe('talking to the agent', () => {
       // Said back to back (synthesised first, so the pause is exactly the one intended).
       const [first, second] = [await caller.synthesize('I would like to book a cleaning'), await caller.synthesize('a deep clean')];
       await call.play(first).done;
-      // A second and a half of thinking aloud; without the model the agent would answer into it.
-      const pauseFrom = Date.now();
-      await call.play(new Int16Array(8000 * 1.5)).done;
-      const pauseTo = Date.now();
+      // A second of thinking aloud; without the model the agent would answer into it (after 0.3 s).
+      // Kept well inside the 2 s an "incomplete" verdict allows, which runs on the app's timers:
+      // 1.5 s left too little for a loaded machine's VAD to hear the caller resume.
+      const pauseFrom = caller.heardMs;
+      await call.play(new Int16Array(8000 * 1)).done;
+      const pauseTo = caller.heardMs;
       resumed = true;
       await call.play(second).done;
       await caller.nextTurn();
@@ -313,10 +315,10 @@ describe('talking to the agent', () => {
     await caller.nextTurn();
     await caller.say('What services do you offer?');
     await caller.agentStartsTalking();
-    // Let the long answer run a moment, then interrupt it.
-    await new Promise((r) => setTimeout(r, 700));
+    // Let the long answer run a moment (700 ms of it heard), then interrupt it.
+    await caller.hear(700);
     const interruption = await caller.synthesize('How much is a deep cleaning for three bedrooms?');
-    const startedAt = Date.now();
+    const startedAt = caller.heardMs;
     const saying = call.play(interruption).done;
     // The agent falls silent while the caller is still talking.
     const interruptionMs = (interruption.length / 8000) * 1000;
@@ -396,7 +398,7 @@ describe('talking to the agent', () => {
         c.on('audio', (f) => recorded.push(Int16Array.from(f.pcm)));
         resolve(m);
         await c.play(concat([silence(300), sound('vm-intro'), silence(300), sound('beep')])).done;
-        beepOverAt = Date.now();
+        beepOverAt = m.heardMs; // the timeline is dated in audio received
       });
     }));
     const { visit, id, done } = await remind('+15125550143', 'deep', 10, '14 Elm Street');

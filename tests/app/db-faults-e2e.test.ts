@@ -79,6 +79,7 @@ describe('database faults during a call and during SMS ingest', () => {
       for (let attempt = 0; attempt < 40; attempt++) {
         const res = await fetch(`${base}/webhooks/sms/telnyx`, { method: 'POST', body: w.body, headers: w.headers }).catch(() => undefined);
         if (res?.status === 200) return;
+        // The provider's own back-off between deliveries (time passing is the behaviour copied here).
         await new Promise((r) => setTimeout(r, 250));
       }
       throw new Error('webhook never accepted');

@@ -23,6 +23,7 @@ describeStores('notification outbox', ({ store }) => {
     for (let i = 0; i < 30; i++) await enqueue(store().db, req(`race-${i}`));
     const delivered: string[] = [];
     const sms = async (item: OutboxItem): Promise<Delivery> => {
+      // A send that takes a moment, so the two workers' leases overlap (the race under test).
       await new Promise((r) => setTimeout(r, 2));
       delivered.push(item.dedupe_key);
       return { status: 'sent', ref: `msg-${item.dedupe_key}` };

@@ -119,6 +119,7 @@ export class FakeAudioFork {
     const per = (this.sampleRate / 1000) * 20;
     for (let i = 0; i + per <= pcm.length; i += per) {
       this.ws?.send(Buffer.from(pcm.slice(i, i + per).buffer));
+      // A caller talks in real time: the 20 ms pace is what is being imitated.
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -110,7 +110,8 @@ export class FakeDrachtio extends EventEmitter implements DrachtioSeam {
   }
 
   async call(uri: string): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }> {
-    await new Promise((r) => setTimeout(r, 50));
+    // The answer comes on a later turn of the loop, as a network's does (no fixed ring time to wait out).
+    await new Promise((r) => setImmediate(r));
     if (!this.legsAnswer) throw Object.assign(new Error('480 Temporarily Unavailable'), { status: 480 });
     const leg = { uri, endpoint: new FakeEndpoint(), dialog: new FakeDialog() };
     this.legs.push(leg);

@@ -9,6 +9,7 @@ export class FakeTelnyx {
   readonly apiKey = `KEY${randomUUID().replace(/-/g, '')}`;
   readonly sent: { from: string; to: string; text: string; id: string; webhook_url?: string }[] = [];
   private server: Server | undefined;
+  private sentWaiters: { count: number; resolve: () => void }[] = [];
   private readonly privateKey: KeyObject;
   /** Base64 raw public key, as the Telnyx portal shows it. */
   readonly publicKey: string;
@@ -31,6 +32,15 @@ export class FakeTelnyx {
     }));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}/v2`;
+  }
+
+  /** Resolves once `count` messages in all have been accepted (the app's reply reached the provider). */
+  sentCount(count: number, timeoutMs = 20_000): Promise<void> {
+    if (this.sent.length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${this.sent.length} messages sent, not ${count}, within ${timeoutMs} ms`)), timeoutMs);
+      this.sentWaiters.push({ count, resolve: () => (clearTimeout(t), resolve()) });
+    });
   }
 
   async stop(): Promise<void> {
@@ -64,6 +74,7 @@ export class FakeTelnyx {
     if (!body.text) return [422, { errors: [{ code: '40003', title: 'Missing text', source: { pointer: '/text' } }] }];
     const id = randomUUID();
     this.sent.push({ from: body.from!, to: body.to!, text: body.text, id, ...(body.webhook_url ? { webhook_url: body.webhook_url } : {}) });
+    this.sentWaiters = this.sentWaiters.filter((w) => (this.sent.length >= w.count ? (w.resolve(), false) : true));
     await this.beforeReply?.();
     return [200, {
       data: {

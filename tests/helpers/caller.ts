@@ -11,14 +11,19 @@ export class TestCaller {
   private loudAt = -1;
   private quietFrames = 0;
   private waiter: { resolve: (pcm: Int16Array) => void; quietFrames: number } | undefined;
-  /** Every frame received, in order, with whether it carried speech. */
+  /**
+   * Every frame received, in order, with whether it carried speech, dated by the call's own audio
+   * (`at`: ms of audio received through this frame), so a busy test process does not move it.
+   */
   readonly timeline: { at: number; loud: boolean }[] = [];
+  private heard = 0;
   private readonly voice = new FliteTts();
 
   constructor(readonly call: Call, private readonly threshold = 250) {
     call.on('audio', (f) => {
       const loud = rms(f.pcm) > this.threshold;
-      this.timeline.push({ at: Date.now(), loud });
+      this.heard += (f.pcm.length / f.sampleRate) * 1000;
+      this.timeline.push({ at: this.heard, loud });
       this.frames.push(Int16Array.from(f.pcm));
       if (loud) {
         if (this.loudAt < 0) this.loudAt = this.frames.length - 1;
@@ -64,6 +69,30 @@ export class TestCaller {
       const t = setTimeout(() => {
         this.call.off('audio', onAudio);
         reject(new Error('the agent never started talking'));
+      }, timeoutMs);
+      this.call.on('audio', onAudio);
+    });
+  }
+
+  /** Ms of the call's audio received so far: the clock `timeline` is dated by. */
+  get heardMs(): number {
+    return this.heard;
+  }
+
+  /** Resolves once `ms` more of the call's audio has reached the caller (packets, not wall time). */
+  hear(ms: number, timeoutMs = 20_000): Promise<void> {
+    let left = ms;
+    return new Promise((resolve, reject) => {
+      const onAudio = (f: { pcm: Int16Array; sampleRate: number }) => {
+        left -= (f.pcm.length / f.sampleRate) * 1000;
+        if (left > 0) return;
+        clearTimeout(t);
+        this.call.off('audio', onAudio);
+        resolve();
+      };
+      const t = setTimeout(() => {
+        this.call.off('audio', onAudio);
+        reject(new Error(`the call carried less than ${ms} ms of audio within ${timeoutMs} ms`));
       }, timeoutMs);
       this.call.on('audio', onAudio);
     });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import ipaddr from 'ipaddr.js';
 import { SipEndpoint } from '../../src/telephony/sip/endpoint.js';
 import type { SipCall } from '../../src/telephony/sip/call.js';
+import type { SipMessage } from '../../src/telephony/sip/message.js';
 import { parseCidrList } from '../../src/util/cidr.js';
 import { freePort } from '../helpers/ports.js';
 import type { OutboundAttempt } from '../../src/telephony/dial-guard.js';
@@ -29,6 +30,16 @@ describe('built-in SIP endpoint with SIPp', () => {
   afterAll(async () => ep.stop());
 
   const nextCall = () => new Promise<SipCall>((resolve) => (onCall = resolve));
+  /** Resolves when the caller's ACK for `call` reaches the endpoint (the dialog is confirmed). */
+  const acked = (endpoint: SipEndpoint, call: SipCall) => new Promise<void>((resolve) => {
+    const on = (m: SipMessage) => {
+      if (m.kind === 'request' && m.method === 'ACK' && m.headers.get('call-id') === call.dialog.callId) {
+        endpoint.stack.transport.off('message', on);
+        resolve();
+      }
+    };
+    endpoint.stack.transport.on('message', on);
+  });
 
   it('answers a call with RTP both ways and hears RFC 4733 DTMF from the shipped pcaps', async () => {
     const callP = nextCall();
@@ -77,8 +88,9 @@ describe('built-in SIP endpoint with SIPp', () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-remote-bye.xml', target });
     const call = await callP;
+    const confirmed = acked(ep, call);
     await call.answer();
-    await new Promise((r) => setTimeout(r, 300));
+    await confirmed;
     await call.hangup();
     expect(call.state).toBe('ended');
     const run = await sipp;
@@ -125,7 +137,7 @@ describe('built-in SIP endpoint with SIPp', () => {
       const call = await caller.dial('(512) 555-0123');
       expect(call.state).toBe('answered');
       expect(call.to).toBe('+15125550123');
-      await new Promise((r) => setTimeout(r, 200));
+      // Our ACK went out before dial() resolved, so the BYE follows it on the wire.
       await call.hangup();
       const run = await uas.done;
       expect(run.code, run.output).toBe(0);
@@ -356,8 +368,9 @@ describe('built-in SIP endpoint with SIPp', () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-transferee.xml', target });
     const call = await callP;
+    const confirmed = acked(ep, call);
     await call.answer();
-    await new Promise((r) => setTimeout(r, 100));
+    await confirmed;
     const result = await call.transfer({ uri: '101', mode: 'blind' });
     expect(result).toEqual({ ok: true, status: 200, reason: 'OK' });
     const run = await sipp;
@@ -438,8 +451,9 @@ describe('built-in SIP endpoint with SIPp', () => {
     const callP = nextCall();
     const sipp = runSipp({ scenario: 'uac-remote-bye.xml', target, extra: ['-t', 't1'] });
     const call = await callP;
+    const confirmed = acked(ep, call);
     await call.answer();
-    await new Promise((r) => setTimeout(r, 200));
+    await confirmed;
     await call.hangup();
     const run = await sipp;
     expect(run.code, run.output).toBe(0);

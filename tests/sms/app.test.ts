@@ -26,9 +26,10 @@ describe('frontdesk with Telnyx configured', () => {
       FRONTDESK_TELNYX_API_KEY: telnyx.apiKey, FRONTDESK_TELNYX_PUBLIC_KEY: telnyx.publicKey, FRONTDESK_TELNYX_API_URL: telnyx.url,
     }), silentLogger);
     await app.start();
-  });
+    // A bound for starting the whole app (models, embedded database) on a loaded machine: 60 s was not.
+  }, 180_000);
   afterAll(async () => {
-    await app.stop();
+    await app?.stop();
     await telnyx.stop();
     rmSync(dir, { recursive: true, force: true });
   });

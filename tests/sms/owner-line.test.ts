@@ -64,7 +64,7 @@ describeStores('the owner\'s line by text', ({ store }) => {
         },
       },
     });
-    jobs = new JobRunner(store().db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j) });
+    jobs = new JobRunner(store().db, { queue: INBOUND_QUEUE, handler: (j) => sms.process(j), now: () => now });
     // Customers and their visits, booked on Thursday.
     for (const [phone, name, address] of [[GARCIA, 'Ana Garcia', '12 Oak Ave'], [LEE, 'Grace Lee', '5 Elm St']] as const) {
       const c = (await biz.customers.findOrCreateByPhone(phone))!.customer;

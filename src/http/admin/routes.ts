@@ -347,7 +347,7 @@ export async function adminRoutes(app: FastifyInstance, d: AdminDeps): Promise<v
       return reply.code(409).send({ error: 'opted_out', message: `${to} texted STOP, so they cannot be texted until they text START.`, fields: [{ path: 'to', message: 'This customer opted out of texts (STOP).' }] });
     }
     const key = `admin_sms:${req.admin!.userId}:${Date.now()}:${to}`;
-    await enqueue(d.db, { contextId: ctx.id, channel: 'sms', purpose: 'admin_sms', recipient: to, payload: { text: req.body.text, from }, dedupeKey: key });
+    await enqueue(d.db, { contextId: ctx.id, channel: 'sms', purpose: 'admin_sms', recipient: to, payload: { text: req.body.text, from }, dedupeKey: key, now: d.business.now() });
     await audit(d.db, { actor: who(req), action: 'sms.send', targetType: 'phone', targetId: to });
     return reply.code(202).send({ queued: true, to, from });
   });

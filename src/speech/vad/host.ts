@@ -7,20 +7,13 @@ import { ModelMissingError, sherpaVadConfig, sileroDefaults, type SileroOptions 
 import { existsSync } from 'node:fs';
 
 /**
- * Every call's Silero VAD on one worker thread (vad-worker.cjs). Loading a detector is an ONNX
- * session of its own (about 250 ms of CPU); fifty calls arriving at once did that on the thread that
- * paces RTP and froze it for seconds. Here the main thread only copies each frame into a batch that
- * goes over once per turn of the event loop, and reads back the events decided so far: a call sees
- * its speech start and end a few milliseconds later than in-thread, which the listener's pre-roll
+ * Every call's Silero VAD on one worker thread (vad-worker.cjs), through one ONNX session: a call
+ * there is only its own state, so a burst of new calls is served at once, and each window of every
+ * call is decided in one batched run. The main thread only copies each frame into a batch that goes
+ * over once per turn of the event loop, and reads back the events decided so far: a call sees its
+ * speech start and end a few milliseconds later than in-thread, which the listener's pre-roll
  * covers. If the worker dies, each call carries on with the energy VAD.
  */
-
-export const vadHostDefaults = {
-  /** Detectors made ahead of calls when the host starts. */
-  warm: 4,
-  /** Idle detectors kept for the next calls (each holds its ONNX session, about 13 MB). */
-  maxIdle: 8,
-} as const satisfies Record<string, number>;
 
 const NONE: VadEvent[] = [];
 
@@ -34,24 +27,22 @@ export class SileroHost {
   private samples = 0;
   private scheduled = false;
   private dead: Error | undefined;
-  private warmed: Promise<number>;
+  private loaded: Promise<boolean>;
   /** @internal The silence that ends a segment, ms: each speech end is decided that long after the speech. */
   readonly silenceMs: number;
 
-  constructor(o: SileroOptions & { warm?: number; maxIdle?: number }) {
+  constructor(o: SileroOptions) {
     if (!existsSync(o.model)) throw new ModelMissingError(o.model);
     const config = sherpaVadConfig(o);
     this.silenceMs = (o.minSilenceS ?? sileroDefaults.minSilenceS) * 1000;
-    this.worker = new Worker(fileURLToPath(new URL('./vad-worker.cjs', import.meta.url)), {
-      workerData: { config, maxIdle: o.maxIdle ?? vadHostDefaults.maxIdle },
-    });
-    let warmed!: (n: number) => void;
-    this.warmed = new Promise((r) => (warmed = r));
+    this.worker = new Worker(fileURLToPath(new URL('./vad-worker.cjs', import.meta.url)), { workerData: { config } });
+    let loaded!: (ok: boolean) => void;
+    this.loaded = new Promise((r) => (loaded = r));
     this.worker.on('message', (m: { type: string; ev?: number[]; n?: number; message?: string }) => {
       if (m.type === 'events') {
         const ev = m.ev!;
         for (let i = 0; i + 3 <= ev.length; i += 3) this.vads.get(ev[i]!)?.decided(ev[i + 1] === 1, ev[i + 2]!);
-      } else if (m.type === 'warm') warmed(m.n!);
+      } else if (m.type === 'ready') loaded(true);
       else if (m.type === 'fatal') this.fail(new Error(m.message));
     });
     this.worker.on('error', (e) => this.fail(e));
@@ -61,17 +52,15 @@ export class SileroHost {
     });
     // After the listeners: adding one re-refs the worker, which would keep the process alive.
     this.worker.unref();
-    this.worker.postMessage({ type: 'warm', n: o.warm ?? vadHostDefaults.warm });
-    // A failure before warming settles it too, so nobody waits on a dead worker.
-    this.warmed.catch(() => {});
-    this.failWarm = () => warmed(0);
+    // A failure before loading settles it too, so nobody waits on a dead worker.
+    this.failLoad = () => loaded(false);
   }
 
-  private failWarm: () => void;
+  private failLoad: () => void;
 
-  /** Resolves with the number of idle detectors once the warm ones are made (0 if the worker died). */
-  ready(): Promise<number> {
-    return this.warmed;
+  /** Resolves once the model is loaded (false if the worker died first). Frames sent before are kept. */
+  ready(): Promise<boolean> {
+    return this.loaded;
   }
 
   /** The reason the worker stopped, if it did (calls fall back to the energy VAD). */
@@ -127,11 +116,11 @@ export class SileroHost {
   private fail(e: Error): void {
     if (this.dead) return;
     this.dead = e;
-    this.failWarm();
+    this.failLoad();
     for (const v of this.vads.values()) v.fallBack();
   }
 
-  /** Stops the worker once it is between frames (a terminate() inside sherpa-onnx aborts the process). */
+  /** Stops the worker once it is between runs (a terminate() inside a native call can abort the process). */
   async close(): Promise<void> {
     if (this.closing) return this.closing;
     const exited = this.exited ? Promise.resolve() : new Promise<void>((r) => this.worker.once('exit', () => r()));

@@ -249,6 +249,7 @@ export class FakeAsterisk {
         const buf = Buffer.alloc(160);
         encodeG711('PCMU', pcm, i, 160, buf, 0);
         ch.ws.socket.send(buf);
+        // A caller talks in real time: the 20 ms pace is what is being imitated, not a wait for an event.
         await new Promise((r) => setTimeout(r, 20));
       }
       return;
@@ -261,6 +262,7 @@ export class FakeAsterisk {
       writeRtpHeader(buf, seq === 1, 0, seq, seq * 160, ssrc);
       encodeG711('PCMU', pcm, i, 160, buf, 12);
       m.socket.send(buf, m.port, m.host);
+      // Real-time pace, as above.
       await new Promise((r) => setTimeout(r, 20));
     }
   }
