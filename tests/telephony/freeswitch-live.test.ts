@@ -32,7 +32,9 @@ import { readWav } from '../../src/speech/audio.js';
  * frontdesk's owner legs and outbound calls reach it (FRONTDESK_FREESWITCH_TRUNK_URI points there).
  * What the caller hears is its endpoint's decoded RTP. FORK_HOST: how FreeSWITCH reaches this
  * machine (default 127.0.0.1). DRACHTIO_STOP_CMD/_START_CMD and FREESWITCH_STOP_CMD/_START_CMD
- * (shell) enable the restart cases, down PBX_DOWN_S seconds (default 120).
+ * (shell) enable the restart cases, down PBX_DOWN_S seconds (default 120). The second describe
+ * runs frontdesk as `frontdesk start` wires it (PGlite, the real speech models) for what goes through
+ * the app: transcript turns, voicemail, recording, find-me; owner targets are numbers on the carrier.
  */
 const env = process.env;
 const live = !!(env.DRACHTIO_HOST && env.DRACHTIO_SECRET && env.FREESWITCH_ESL && env.FREESWITCH_ESL_SECRET && env.DRACHTIO_SIP && env.FS_TRUNK_PEER);
