@@ -292,6 +292,24 @@ describe.runIf(live)('live drachtio + FreeSWITCH (shipped freeswitch/ conf)', ()
     await expectNoChannels();
   }, 60_000);
 
+  it('the caller hangs up while the owner\'s phone rings for a warm transfer: the owner\'s leg is cancelled at once', async () => {
+    const { call, caller } = await placeCall();
+    let ringing!: Call;
+    const rings = new Promise<void>((r) => (ownerCall = (c) => {
+      ringing = c;
+      r();
+    }));
+    const result = call.transfer({ uri: OWNER, mode: 'warm', ringSeconds: 30, whisper: tone(800) });
+    await rings;
+    const ownerGone = new Promise<string>((r) => ringing.once('ended', r));
+    await caller.hangup();
+    // Before its 30 s ring time is up (the test's limit is 20 s): nobody's phone rings on for a caller who has gone.
+    expect(await ownerGone).toBe('cancelled');
+    expect(await result).toMatchObject({ ok: false, status: 487 });
+    ownerCall = (c) => void c.reject(480);
+    await expectNoChannels();
+  }, 20_000);
+
   it('places an outbound call through the trunk: the far end hears frontdesk', async () => {
     const answered = new Promise<Call>((resolve) => (ownerCall = (c) => void c.answer().then(() => resolve(c))));
     const call = await fs.dial('+15125550123', { from: DID });
