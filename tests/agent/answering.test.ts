@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -134,4 +134,43 @@ describe('answering a call', () => {
     expect(events.map((e) => e.kind)).toContain('dtmf');
     expect(events.find((e) => e.kind === 'transfer')?.text).toBe('trying Desk');
   }, 30_000);
+
+  it('records the whole call when the context says so (consent first), caller and agent on their own channels', async () => {
+    const stored = await app.contexts.get(demoContext.name);
+    await app.contexts.save({ ...stored.document, recording: { enabled: true, consentMessage: 'This call is recorded.' } }, 'test');
+    try {
+      const call = (await caller.dial('+15125550100')) as SipCall;
+      const beep = new Promise<void>((resolve) => call.on('audio', (f) => toneRatio(f.pcm, 440) > 0.3 && resolve()));
+      const ended = new Promise<string>((r) => call.on('ended', r));
+      await beep;
+      const message: Int16Array[] = [];
+      for await (const c of new FliteTts().synthesize('Hi, this is Ann. Please call me back about Friday.')) message.push(c.pcm);
+      await call.play(concat(message)).done;
+      expect(await ended).toBe('remote_hangup');
+      const db = app.store.db;
+      const rec = await vi.waitFor(async () => {
+        const r = await db.selectFrom('calls').selectAll().where('disposition', '=', 'voicemail').where('recording_path', 'is not', null).orderBy('started_at', 'desc').executeTakeFirst();
+        expect(r?.recording_path).toBeTruthy();
+        return r!;
+      }, { timeout: 25_000, interval: 100 });
+      expect(rec.recording_path).toMatch(/recordings\/.+\.wav$/);
+      const wav = readFileSync(rec.recording_path!);
+      expect(wav.readUInt16LE(22)).toBe(2); // stereo
+      const samples = new Int16Array(wav.buffer, wav.byteOffset + 44, (wav.length - 44) / 2);
+      const speechMs = (channel: 0 | 1) => {
+        let loud = 0;
+        for (let i = channel; i + 320 < samples.length; i += 320) {
+          let e = 0;
+          for (let k = i; k < i + 320; k += 2) e += Math.abs(samples[k]!);
+          if (e / 160 > 300) loud++;
+        }
+        return loud * 20;
+      };
+      // The caller's message on the left; the agent's greeting, prompt, beep and goodbye on the right.
+      expect(speechMs(0)).toBeGreaterThan(1500);
+      expect(speechMs(1)).toBeGreaterThan(2000);
+    } finally {
+      await app.contexts.save(stored.document, 'test');
+    }
+  }, 60_000);
 });

@@ -109,7 +109,19 @@ export class FakeDrachtio extends EventEmitter implements DrachtioSeam {
     return leg;
   }
 
-  async call(uri: string): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }> {
+  /** Outbound legs ring until cancelled (the owner never picks up); `ringing` counts those still ringing. */
+  legsRing = false;
+  ringing = 0;
+
+  async call(uri: string, opts?: { signal?: AbortSignal }): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }> {
+    if (this.legsRing) {
+      this.ringing++;
+      this.emit('ringing', uri);
+      await new Promise<never>((_, reject) => opts?.signal?.addEventListener('abort', () => {
+        this.ringing--;
+        reject(Object.assign(new Error('cancelled'), { status: 487 }));
+      }, { once: true }));
+    }
     // The answer comes on a later turn of the loop, as a network's does (no fixed ring time to wait out).
     await new Promise((r) => setImmediate(r));
     if (!this.legsAnswer) throw Object.assign(new Error('480 Temporarily Unavailable'), { status: 480 });

@@ -141,6 +141,25 @@ describe('FreeSWITCH through drachtio (fakes at the seam, real mod_audio_fork wi
     expect(fs.handoverCount()).toBe(0);
   });
 
+  it('the caller hanging up while the owner\'s phone rings for a warm transfer cancels that leg', async () => {
+    const p = incoming();
+    const leg = drachtio.incoming('+15125550179', '+15125550100');
+    const call = await p;
+    await call.answer();
+    drachtio.legsRing = true;
+    try {
+      const rings = new Promise((r) => drachtio.once('ringing', r));
+      const result = call.transfer({ uri: '+15125550199', mode: 'warm', ringSeconds: 60 });
+      await rings;
+      expect(drachtio.ringing).toBe(1);
+      leg.dialog.remoteHangup();
+      expect(await result).toMatchObject({ ok: false, status: 487 });
+      expect(drachtio.ringing).toBe(0);
+    } finally {
+      drachtio.legsRing = false;
+    }
+  });
+
   it('ends calls cleanly when drachtio or ESL drops, and reconnects with backoff', async () => {
     const p = incoming();
     drachtio.incoming('+15125550180', '+15125550100');

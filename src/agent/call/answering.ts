@@ -8,6 +8,7 @@ import type { Tts, Vad } from '../../speech/types.js';
 import { recordMessage, tone } from './recorder.js';
 import { speech } from '../../speech/speak.js';
 import { retrying } from '../../util/retry.js';
+import { CallRecorder } from '../voice/call-recorder.js';
 
 /**
  * What a caller gets until speech recognition lands: the business's greeting, the owner at the
@@ -39,6 +40,9 @@ class TransferRequested extends Error {}
 export class AnsweringFlow {
   private transferRequested = false;
   private playing: { cancel(): void } | undefined;
+  /** Our own recording of the call, where the backend does not record (built-in SIP, FreeSWITCH). */
+  private recorder: CallRecorder | undefined;
+  private stopRecording: (() => void) | undefined;
 
   constructor(private readonly d: AnsweringDeps, private readonly i: AnsweringInput) {}
 
@@ -58,7 +62,7 @@ export class AnsweringFlow {
   /** Says `text`; a transfer key press cuts it short. */
   private async say(text: string, interruptible = true): Promise<void> {
     if (interruptible && this.transferRequested) throw new TransferRequested();
-    const h = this.i.call.play(this.pcm(text));
+    const h = this.i.call.play(this.recorded(this.pcm(text)));
     this.playing = h;
     await h.done;
     this.playing = undefined;
@@ -66,7 +70,39 @@ export class AnsweringFlow {
     if (interruptible && this.transferRequested) throw new TransferRequested();
   }
 
+  /** What the caller hears, also into the recording when we record. */
+  private recorded(src: AudioSource): AudioSource {
+    const rec = this.recorder;
+    if (!rec) return src;
+    if (src instanceof Int16Array) {
+      rec.addAgent(src);
+      return src;
+    }
+    return (async function* () {
+      for await (const c of src) {
+        rec.addAgent(c);
+        yield c;
+      }
+    })();
+  }
+
   async run(): Promise<string> {
+    try {
+      return await this.answer();
+    } finally {
+      this.stopRecording?.();
+      if (this.recorder) {
+        const rec = await this.recorder.save(join(this.d.dataDir, 'recordings', `${this.i.callId}.wav`)).catch((err: unknown) => {
+          this.d.logger?.warn({ err, callId: this.i.callId }, 'call recording not saved');
+          return undefined;
+        });
+        this.recorder = undefined;
+        if (rec) await retrying(() => this.d.business.calls.recording(this.i.callId, rec.path)).catch(() => {});
+      }
+    }
+  }
+
+  private async answer(): Promise<string> {
     const { call } = this.i;
     const decision = this.i.decision;
     if (!decision) throw new Error('AnsweringFlow.run needs a routing decision');
@@ -88,6 +124,13 @@ export class AnsweringFlow {
       if (call.startRecording) {
         const where = await call.startRecording(`frontdesk-${this.i.callId}`).catch(() => undefined);
         if (where) await this.d.business.calls.recording(this.i.callId, where);
+      } else {
+        // The backend does not record: we do, both sides, from here on (as a conversation does).
+        const recorder = new CallRecorder(call.sampleRate);
+        this.recorder = recorder;
+        const onAudio = (f: { pcm: Int16Array }) => recorder.addCaller(f.pcm);
+        call.on('audio', onAudio);
+        this.stopRecording = () => call.off('audio', onAudio);
       }
     }
     try {
@@ -130,7 +173,7 @@ export class AnsweringFlow {
     const { call } = this.i;
     await this.say(lead);
     if (call.state !== 'answered') return 'abandoned';
-    await call.play(tone(call.sampleRate)).done;
+    await call.play(this.recorded(tone(call.sampleRate))).done;
     await this.log('state', 'recording voicemail');
     const vad = this.d.newVad();
     const rec = await recordMessage(call, vad, join(this.d.dataDir, 'voicemail', `${this.i.callId}.wav`));

@@ -265,7 +265,7 @@ export class DrachtioLibSeam extends EventEmitter implements DrachtioSeam {
     }
   }
 
-  async call(uri: string, opts: { callerId?: string; timeoutSeconds: number }): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }> {
+  async call(uri: string, opts: { callerId?: string; timeoutSeconds: number; signal?: AbortSignal }): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }> {
     const s = this.session;
     if (!s?.ms || s.closed) throw Object.assign(new Error('drachtio/FreeSWITCH not connected'), { status: 503 });
     const endpoint = await s.ms.createEndpoint();
@@ -280,18 +280,29 @@ export class DrachtioLibSeam extends EventEmitter implements DrachtioSeam {
       }, { cbRequest: (_err: unknown, req: { cancel?: () => void }) => (invite = req) });
       // Answered after we gave up: hang that up too, or it is a call connected to nothing.
       void uac.then((d) => (timedOut ? d.destroy().catch(() => {}) : undefined), () => {});
+      let onAbort: (() => void) | undefined;
       const dialog = await Promise.race([
         uac,
-        new Promise<never>((_, reject) => (timer = setTimeout(() => {
-          timedOut = true;
-          try {
-            invite?.cancel?.();
-          } catch {
-            // already answered or gone
-          }
-          reject(Object.assign(new Error('no answer'), { status: 408 }));
-        }, opts.timeoutSeconds * 1000))),
-      ]).finally(() => clearTimeout(timer));
+        new Promise<never>((_, reject) => {
+          const giveUp = (why: Error) => {
+            timedOut = true;
+            try {
+              invite?.cancel?.();
+            } catch {
+              // already answered or gone
+            }
+            reject(why);
+          };
+          timer = setTimeout(() => giveUp(Object.assign(new Error('no answer'), { status: 408 })), opts.timeoutSeconds * 1000);
+          // Whoever asked for the leg no longer wants it (the caller hung up): stop it ringing now.
+          onAbort = () => giveUp(Object.assign(new Error('cancelled'), { status: 487 }));
+          if (opts.signal?.aborted) onAbort();
+          else opts.signal?.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]).finally(() => {
+        clearTimeout(timer);
+        if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+      });
       await endpoint.modify(dialog.remote.sdp);
       return { endpoint, dialog };
     } catch (e) {

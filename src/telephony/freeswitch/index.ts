@@ -331,10 +331,17 @@ export class FsTelephony extends EventEmitter<{ call: [Call]; up: []; down: [] }
   /** Owner leg first, whisper on its own fork, then bridge the two FreeSWITCH endpoints. */
   async warmTransfer(call: FsCall, target: TransferTarget): Promise<TransferResult> {
     let leg: { endpoint: FsEndpoint; dialog: SipDialog };
+    // The caller hanging up while the owner's phone rings cancels that leg (it rang on for its whole ring time).
+    const gone = new AbortController();
+    const onEnded = () => gone.abort();
+    call.once('ended', onEnded);
     try {
-      leg = await this.o.seam.call(this.uriFor(target.uri, 'warm', target.requestedBy), { callerId: call.from, timeoutSeconds: target.ringSeconds ?? 20 });
+      if (call.state === 'ended') gone.abort();
+      leg = await this.o.seam.call(this.uriFor(target.uri, 'warm', target.requestedBy), { callerId: call.from, timeoutSeconds: target.ringSeconds ?? 20, signal: gone.signal });
     } catch (e) {
       return { ok: false, status: (e as { status?: number }).status ?? 480, reason: (e as Error).message };
+    } finally {
+      call.off('ended', onEnded);
     }
     const owner = new FsCall(this, 'outbound', call.to, target.uri, undefined);
     try {

@@ -46,8 +46,8 @@ export interface IncomingInvite {
 export interface DrachtioSeam extends EventEmitter {
   /** One attempt; rejects with what failed, leaving no connection open. The caller retries. */
   connect(): Promise<void>;
-  /** An outbound leg through the trunk (or to a SIP URI), bridged to a new endpoint. */
-  call(uri: string, opts: { callerId?: string; timeoutSeconds: number }): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }>;
+  /** An outbound leg through the trunk (or to a SIP URI), bridged to a new endpoint; `signal` cancels it while it rings. */
+  call(uri: string, opts: { callerId?: string; timeoutSeconds: number; signal?: AbortSignal }): Promise<{ endpoint: FsEndpoint; dialog: SipDialog }>;
   /** Closes every connection now, including one still being made. */
   close(): Promise<void>;
 }
