@@ -169,7 +169,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
         const stored = contextName ? await contexts.get(contextName) : (await contexts.list()).find((c) => c.document.default);
         if (!stored) throw new Error('no context to call for');
         const { id, done } = await placePurposeCall(
-          { telephony: telephonyRef, business, speech: speechRef!, dataDir: config.dataDir, logger, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands },
+          { telephony: telephonyRef, business, speech: speechRef!, dataDir: config.dataDir, logger, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, llmFirstTokenMs: config.llmFirstTokenMs },
           { to: number, context: stored, purpose: purpose.purpose, ...(purpose.appointmentId ? { appointmentId: purpose.appointmentId } : {}), ...(requestedBy ? { requestedBy } : {}) },
         );
         void done;
@@ -234,7 +234,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   http.server.on('upgrade', (req, sock, head) => {
     const url = req.url ?? '';
     if (url.startsWith('/api/test-call')) {
-      void acceptTestCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony: undefined, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, draining: () => node.draining }, http, browserLine, req, sock, head)
+      void acceptTestCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony: undefined, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, llmFirstTokenMs: config.llmFirstTokenMs, draining: () => node.draining }, http, browserLine, req, sock, head)
         .catch((err: unknown) => {
           logger.warn({ err }, 'test call failed to start');
           sock.destroy();
@@ -244,7 +244,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   });
   telephony?.on('call', (call) => {
     inFlight.n++;
-    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, metrics, draining: () => node.draining }, call)
+    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, llmFirstTokenMs: config.llmFirstTokenMs, metrics, draining: () => node.draining }, call)
       .finally(() => inFlight.n--);
   });
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
@@ -344,6 +344,7 @@ export interface CallDeps {
   telephony: Telephony | undefined;
   llmMaxTokens: number;
   llmUnderstands: boolean;
+  llmFirstTokenMs?: number;
   metrics?: Metrics;
   /** The node is draining: a new call is refused with 503 so the carrier or dispatcher goes elsewhere. */
   draining: () => boolean;
@@ -423,7 +424,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && agentAnswers;
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, turnDetector: d.speech.turn,
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, ...(d.llmFirstTokenMs ? { llmFirstTokenMs: d.llmFirstTokenMs } : {}), turnDetector: d.speech.turn,
           onTurnLatency: (l) => d.metrics?.turnLatency.observe(l.fromSpeechEndMs / 1000) },
         { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );

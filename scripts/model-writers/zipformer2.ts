@@ -34,6 +34,12 @@ export const ZIPFORMER2 = {
    * the rate of real speech, instead of on every frame.
    */
   blankBias: 3,
+  /**
+   * The joiner's logits are multiplied by this: the same tokens win, but with the sure
+   * probabilities a trained model gives clear speech, so the agent's confidence rules treat what
+   * it hears as heard (random weights would otherwise read as a hopeless guess every turn).
+   */
+  logitScale: 40,
 } as const;
 
 export type Zipformer2Shape = typeof ZIPFORMER2;
@@ -121,7 +127,8 @@ function joiner(s: Zipformer2Shape): Graph {
   const act = g.op('Tanh', [g.op('Add', [e, d])]);
   const bias = new Float32Array(s.vocabSize);
   bias[0] = s.blankBias;
-  const logits = g.op('Add', [g.op('MatMul', [act, g.weight([s.joinerDim, s.vocabSize], 1 / Math.sqrt(s.joinerDim))]), g.tensor(bias, [s.vocabSize])]);
+  const raw = g.op('Add', [g.op('MatMul', [act, g.weight([s.joinerDim, s.vocabSize], 1 / Math.sqrt(s.joinerDim))]), g.tensor(bias, [s.vocabSize])]);
+  const logits = g.op('Mul', [raw, g.floats([s.logitScale])]);
   g.output(logits, 'logit', DType.float, ['N', s.vocabSize]);
   return g;
 }

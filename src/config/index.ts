@@ -396,6 +396,11 @@ export const settings = {
     doc: 'Longest LLM reply in tokens (a spoken turn is a sentence or two).',
     schema: z.coerce.number().int().min(8).max(512).default(60),
   },
+  FRONTDESK_LLM_FIRST_TOKEN_MS: {
+    path: 'llmFirstTokenMs',
+    doc: 'How long a caller waits for the LLM\'s first word before the guided flow answers instead, ms. A slow machine may wait longer for the LLM\'s better answer; the caller hears silence meanwhile.',
+    schema: z.coerce.number().int().min(200).max(60_000).default(1500),
+  },
   FRONTDESK_LLM_THREADS: {
     path: 'llmThreads',
     doc: 'CPU threads the in-process LLM computes on. llama.cpp\'s threads wait for each other by spinning, so on a machine whose cores are also busy with calls, fewer threads than cores (1 on 2 cores) keep replies from stalling.',
@@ -549,6 +554,7 @@ export interface Config {
   llmMaxTokens: number;
   llmUnderstands: boolean;
   llmThreads: number;
+  llmFirstTokenMs: number;
   logLevel: Out<'FRONTDESK_LOG_LEVEL'>;
   seedDemo: boolean;
   smtp: { url: string | undefined; from: string; allowPlain: boolean };

@@ -40,6 +40,7 @@ export interface OutboundDeps {
   logger?: Logger | undefined;
   llmMaxTokens?: number;
   llmUnderstands?: boolean;
+  llmFirstTokenMs?: number;
   /** Answering-machine detection (on by default): its thresholds, or false to talk at once. */
   amd?: (Partial<AmdOptions> & { beep?: Partial<BeepOptions> }) | false;
 }
@@ -135,7 +136,7 @@ export async function placePurposeCall(d: OutboundDeps, p: PurposeCall): Promise
         }
       }
       const session = new VoiceSession(
-        { business, tts, stt, newVad: d.speech.newVad, dataDir: d.dataDir, logger: d.logger, transcribe: d.speech.transcribe, llm: d.speech.llm, ...(d.llmMaxTokens ? { llmMaxTokens: d.llmMaxTokens } : {}), ...(d.llmUnderstands !== undefined ? { llmUnderstands: d.llmUnderstands } : {}) },
+        { business, tts, stt, newVad: d.speech.newVad, dataDir: d.dataDir, logger: d.logger, transcribe: d.speech.transcribe, llm: d.speech.llm, ...(d.llmMaxTokens ? { llmMaxTokens: d.llmMaxTokens } : {}), ...(d.llmUnderstands !== undefined ? { llmUnderstands: d.llmUnderstands } : {}), ...(d.llmFirstTokenMs ? { llmFirstTokenMs: d.llmFirstTokenMs } : {}) },
         { call, callId: id, context: p.context, greeting, customer, initialState },
       );
       const r = await session.run();

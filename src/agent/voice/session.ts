@@ -50,6 +50,8 @@ export interface VoiceDeps {
   llmMaxTokens?: number;
   /** The LLM reads transactional turns for the guided flow (FRONTDESK_LLM_UNDERSTANDS; default true). */
   llmUnderstands?: boolean;
+  /** Give up on the LLM's first token after this long and answer from the guided flow, ms. */
+  llmFirstTokenMs?: number;
   /** A semantic end-of-turn model (Smart Turn); without one the endpointing delays decide. */
   turnDetector?: TurnDetector | undefined;
   /** How unsure hearings are handled (confidence thresholds, no-match escalation). */
@@ -148,7 +150,7 @@ export class VoiceSession {
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}) });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}) });
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
