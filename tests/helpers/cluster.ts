@@ -26,10 +26,18 @@ export interface Proc {
 function track(child: ChildProcess, what: string): Proc {
   let logs = '';
   const waiters: { re: RegExp; resolve: () => void; reject: (e: Error) => void }[] = [];
-  const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => {
-    for (const w of waiters.splice(0)) w.reject(new Error(`${what} exited (${code ?? signal}) before logging ${w.re}:\n${logs.slice(-6000)}`));
-    r(code);
-  }));
+  const exited = new Promise<number | null>((r) => {
+    child.on('exit', (code, signal) => {
+      for (const w of waiters.splice(0)) w.reject(new Error(`${what} exited (${code ?? signal}) before logging ${w.re}:\n${logs.slice(-6000)}`));
+      r(code);
+    });
+    // A program that cannot start (not installed: ENOENT) says so, instead of an uncaught error.
+    child.on('error', (err) => {
+      logs += `\ncannot run ${what}: ${err.message}${(err as NodeJS.ErrnoException).code === 'ENOENT' ? ' (not installed? .ci/run installs it)' : ''}`;
+      for (const w of waiters.splice(0)) w.reject(new Error(logs.slice(-6000)));
+      r(null);
+    });
+  });
   const onData = (d: Buffer) => {
     logs += d.toString();
     for (const w of [...waiters]) if (w.re.test(logs)) {
