@@ -217,7 +217,7 @@ async function runOne(app: App, phone: SipEndpoint, task: Task, from: string, vo
     const pcm = noisy ? withNoise(concat(parts), turns + 7) : concat(parts);
     ear.reset();
     await call.play(pcm).done;
-    const saidAt = Date.now() - trailingSilenceMs(pcm);
+    const saidAt = ear.heardMs - trailingSilenceMs(pcm);
     turns++;
     return saidAt;
   };
@@ -237,7 +237,7 @@ async function runOne(app: App, phone: SipEndpoint, task: Task, from: string, vo
       if ('dtmf' in next) {
         await call.sendDtmf(next.dtmf);
         turns++;
-        saidAt = Date.now();
+        saidAt = ear.heardMs;
         continue;
       }
       last = next.say;

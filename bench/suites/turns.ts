@@ -109,8 +109,9 @@ async function runSet(questions: string[], engines: Record<string, string>): Pro
           const audio = await caller.synthesize(q);
           caller.reset();
           await call.play(audio).done;
-          // End of speech is the last loud 20 ms of the question, not the end of its file.
-          const saidAt = Date.now() - trailingSilenceMs(audio);
+          // End of speech is the last loud 20 ms of the question, not the end of its file; dated,
+          // like the caller's timeline, in the call's audio received.
+          const saidAt = caller.heardMs - trailingSilenceMs(audio);
           await caller.nextTurn(900, 30_000);
           const first = caller.timeline.find((f) => f.at >= saidAt && f.loud);
           if (first) latencies.push(first.at - saidAt);
