@@ -117,3 +117,14 @@ export function writeWav(pcm: Int16Array, sampleRate: number, channels: 1 | 2 = 
   for (let i = 0; i < pcm.length; i++) b.writeInt16LE(pcm[i]!, 44 + i * 2);
   return b;
 }
+
+/** One buffer holding `parts` end to end. */
+export function concatPcm(parts: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readWav } from '../../src/speech/audio.js';
+import { concatPcm, readWav } from '../../src/speech/audio.js';
 
 /** Real recordings from Debian's asterisk-core-sounds-en-wav (8 kHz). */
 export const SOUNDS = '/usr/share/asterisk/sounds/en';
@@ -25,13 +25,7 @@ export function silence(ms: number, rate = 8000): Int16Array {
 }
 
 export function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatPcm(parts);
 }
 
 /** Frames of `ms` milliseconds, as a call delivers them. */

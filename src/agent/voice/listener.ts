@@ -1,3 +1,4 @@
+import { concatPcm } from '../../speech/audio.js';
 import type { Stt, SttStream, SttStreamOptions, Vad } from '../../speech/types.js';
 
 /**
@@ -166,7 +167,7 @@ export class Listener {
     s.finish().then(
       (h) => {
         if (this.closed) return;
-        const audio = kept ? joinPcm(kept) : undefined;
+        const audio = kept ? concatPcm(kept) : undefined;
         this.emit({ type: 'stt_final', at: this.now(), text: h.text, sttMs: this.now() - endAt, confidence: h.confidence, nbest: h.nbest, audio });
       },
       () => {
@@ -180,14 +181,4 @@ export class Listener {
     this.stream?.close();
     this.stream = undefined;
   }
-}
-
-function joinPcm(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
