@@ -3,22 +3,16 @@ import type { Db } from '../store/db.js';
 import type { Job } from '../store/jobs.js';
 import type { OutboxItem } from '../store/schema.js';
 import type { Business } from '../business/index.js';
-import type { StoredContext } from '../business/context/service.js';
 import { enqueue, quietHoursEnd, type ChannelSender, type Delivery } from '../business/outbox.js';
 import { toE164 } from '../util/phone.js';
-import { AgentTools } from '../agent/tools.js';
-import type { GuidedState } from '../agent/guided/engine.js';
-import { Brain, brainDefaults } from '../agent/brain.js';
-import { OwnerAgent, type OwnerState } from '../agent/owner.js';
 import type { Llm } from '../speech/types.js';
 import { IngestBatcher } from './ingest-batch.js';
-import { complianceKeyword } from './keywords.js';
-import { DateTime } from 'luxon';
+import { answerText } from '../agent/text/thread.js';
 import { fitSegments, segments, type ProviderName, type SmsProvider, type WebhookEvent } from './types.js';
 
 /**
  * Texting: ingest (persist before acknowledging, idempotent on the provider's message id), the
- * durable job that answers each inbound text (compliance keywords first, then the agent), and the
+ * durable job that answers each inbound text (the texting agent, src/agent/text/thread.ts, decides), and the
  * outbox channel that sends — never to an opted-out number, never in quiet hours for proactive
  * texts, within per-number and global rate limits.
  */
@@ -99,7 +93,7 @@ export class SmsService {
 
   // ---- answering ---------------------------------------------------------------------------------
 
-  /** The job behind each inbound text: decide the reply, then queue it exactly once. */
+  /** The job behind each inbound text: the texting agent decides the reply, then it is queued exactly once. */
   async process(job: Job): Promise<void> {
     const { messageId } = job.payload as { messageId: string };
     const row = await this.db
@@ -113,53 +107,24 @@ export class SmsService {
       .executeTakeFirst();
     if (!row) return;
     const context = row.context_id ? await this.business.contexts.getById(row.context_id) : await this.business.contexts.forNumber(row.business_number);
-    const keyword = complianceKeyword(row.body);
-    const name = context?.document.displayName ?? 'this number';
-    let reply: string | undefined;
-    let compliance = false;
-    let optOut: Date | null | undefined;
-    let state: GuidedState | { owner: OwnerState } | undefined;
-
-    if (keyword?.kind === 'stop') {
-      if (!row.opted_out_at) {
-        optOut = new Date();
-        reply = `You're unsubscribed from ${name} texts and won't get any more. Reply START to resubscribe.`;
-        // CANCEL is a carrier opt-out word, but a customer with a visit booked may mean the visit.
-        if (keyword.word === 'CANCEL' && context) reply += await this.visitStillBooked(context, row.customer_id);
-        compliance = true;
-      }
-    } else if (keyword?.kind === 'start') {
-      optOut = null;
-      reply = `You're resubscribed to ${name} texts. Reply STOP to opt out, HELP for help.`;
-      compliance = true;
-    } else if (keyword?.kind === 'help') {
-      const d = context?.document;
-      const contact = [d?.numbers[0], d?.info.website, d?.info.email].filter(Boolean).join(', ');
-      reply = `${name}${contact ? `: ${contact}` : ''}. Text us to get a quote or book a visit. Msg&data rates may apply. Reply STOP to opt out.`;
-      compliance = true;
-    } else if (row.opted_out_at) {
-      reply = undefined; // they asked not to be texted: no reply, but the text is kept for the owner
-    } else if (context && context.document.owner.numbers.includes(row.customer_number)) {
-      // The owner's line: owner tools under the policy (src/agent/owner.ts), not the customer agent.
-      const prior = (row.state as { owner?: OwnerState } | null)?.owner ?? {};
-      const r = await new OwnerAgent(this.business, context, { number: row.customer_number, channel: 'sms' }).respond(row.body, prior).catch((err: unknown) => {
-        this.o.logger?.error({ err, messageId }, 'owner command failed');
-        return { reply: 'Sorry, that failed on our side; nothing was changed.', state: {} };
-      });
-      reply = fitSegments(r.reply, smsDefaults.ownerSegments);
-      state = { owner: r.state };
-      // A PIN is never kept: the thread (and the console's inbox) shows that one was sent, not which.
-      if ('pinSeen' in r && r.pinSeen) await this.db.updateTable('sms_messages').set({ body: '(owner PIN, not kept)' }).where('id', '=', row.id).execute();
-    } else if (context && context.document.sms.autoReply) {
-      const r = await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id, row.thread_id);
-      reply = fitSegments(r.reply, this.o.maxSegments ?? smsDefaults.maxSegments);
-      state = r.state;
-    }
+    const out = await answerText({ business: this.business, logger: this.o.logger, llm: this.o.llm, llmUnderstands: this.o.llmUnderstands }, {
+      id: row.id, body: row.body, context, customerNumber: row.customer_number, customerId: row.customer_id,
+      optedOut: !!row.opted_out_at, state: row.state,
+      history: async (limit) => (await this.db.selectFrom('sms_messages').select(['direction', 'body']).where('thread_id', '=', row.thread_id)
+        .where('id', '!=', row.id).orderBy('created_at', 'desc').limit(limit).execute())
+        .reverse().map((m) => ({ role: m.direction === 'inbound' ? 'user' as const : 'assistant' as const, content: m.body })),
+    });
+    const compliance = out.audience === 'compliance';
+    const reply = !out.reply ? undefined
+      : out.audience === 'owner' ? fitSegments(out.reply, smsDefaults.ownerSegments)
+      : out.audience === 'customer' ? fitSegments(out.reply, this.o.maxSegments ?? smsDefaults.maxSegments)
+      : out.reply;
+    if (out.redact) await this.db.updateTable('sms_messages').set({ body: '(owner PIN, not kept)' }).where('id', '=', row.id).execute();
 
     await this.db.transaction().execute(async (tx) => {
       const set: Record<string, unknown> = {};
-      if (optOut !== undefined) set.opted_out_at = optOut;
-      if (state !== undefined) set.state = JSON.stringify(state);
+      if (out.optOut !== undefined) set.opted_out_at = out.optOut;
+      if (out.state !== undefined) set.state = JSON.stringify(out.state);
       if (Object.keys(set).length) await tx.updateTable('sms_threads').set(set).where('id', '=', row.thread_id).execute();
       if (reply) {
         await enqueue(tx, {
@@ -170,43 +135,6 @@ export class SmsService {
         });
       }
     });
-  }
-
-  /** " Your visit … is still booked; to cancel it, call …", or '' without an upcoming visit. */
-  private async visitStillBooked(context: StoredContext, customerId: string | null): Promise<string> {
-    if (!customerId) return '';
-    const [next] = await this.business.scheduling.list({ context: context.name, customerId, from: this.business.now(), limit: 1 });
-    if (!next || next.status !== 'booked') return '';
-    const when = DateTime.fromJSDate(next.start, { zone: context.document.timezone }).toFormat("cccc, LLLL d 'at' h:mm a");
-    const phone = context.document.numbers[0];
-    return ` Your ${next.serviceName.toLowerCase()} on ${when} is still booked; to cancel it, please call us${phone ? ` at ${phone}` : ''}.`;
-  }
-
-  private async converse(context: StoredContext, customerId: string | null, state: GuidedState, text: string, messageId: string, threadId: string) {
-    const customer = customerId ? await this.business.customers.get(customerId) : undefined;
-    const tools = new AgentTools({ business: this.business, context, customer, channel: 'sms' });
-    const llm = this.o.llm?.();
-    // The last turns of the thread, oldest first, without the text being answered.
-    const earlier = llm
-      ? (await this.db.selectFrom('sms_messages').select(['direction', 'body']).where('thread_id', '=', threadId).where('id', '!=', messageId)
-          .orderBy('created_at', 'desc').limit(brainDefaults.historyTurns * 2).execute()).reverse()
-      : [];
-    const brain = new Brain(tools, {
-      llm, conversation: `sms:${messageId}`, channel: 'sms', now: this.business.now, understand: this.o.llmUnderstands ?? true,
-      history: earlier.map((m) => ({ role: m.direction === 'inbound' ? 'user' as const : 'assistant' as const, content: m.body })),
-    });
-    try {
-      const { turn, state: next } = await brain.respond(text, state);
-      let reply = '';
-      if (typeof turn.reply === 'string') reply = turn.reply;
-      else for await (const t of turn.reply) reply += t;
-      return { reply: reply.trim(), state: next };
-    } catch (err) {
-      this.o.logger?.error({ err, messageId }, 'SMS agent failed; sending a holding reply');
-      return { reply: `Sorry, something went wrong on our side. ${context.document.owner.name} will get back to you soon.`, state };
-    } finally {
-      await brain.close().catch(() => {});
-    }
   }
 
   // ---- sending -----------------------------------------------------------------------------------
