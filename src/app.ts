@@ -27,7 +27,7 @@ import { recordQualityOnEnd } from './agent/call/quality.js';
 import { ringThenAnswer } from './agent/call/ring-first.js';
 import { Brain } from './agent/brain.js';
 import { AgentTools } from './agent/tools.js';
-import { AnsweringFlow } from './agent/call/answering.js';
+import { KeypadMenu } from './agent/keypad/menu.js';
 import { createCallAlertSender } from './agent/call/alert-call.js';
 import { startCliEndpoint, type CliEndpoint } from './http/cli-endpoint.js';
 import { summarizeStoredCall } from './agent/call-summary.js';
@@ -432,7 +432,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
       await retrying(() => business.calls.ended(callId, disposition, { summary }));
       return;
     }
-    const flow = new AnsweringFlow(
+    const flow = new KeypadMenu(
       { business, tts: d.speech.tts, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe },
       { call, callId, context: routed.context, decision: routed.decision, customerId: customer?.customer.id ?? null },
     );

@@ -11,7 +11,7 @@ import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
 import { Brain, type LlmTurnStats } from '../brain.js';
 import type { Llm } from '../../speech/types.js';
-import { AnsweringFlow } from '../call/answering.js';
+import { findMe, playLine, recordingConsent, voicemail, type CallLeg } from '../verbs/index.js';
 import { Listener, type HeardEvent } from './listener.js';
 import { Speaker, type PreparedUtterance, type SpeakTimes, type Utterance } from './speaker.js';
 import { spokenToText } from './transcript.js';
@@ -231,17 +231,21 @@ export class VoiceSession {
     }
   }
 
+  /** The call as the verbs see it; lines said by the verbs (hand-off, voicemail) go into our recording too. */
+  private leg(): CallLeg {
+    const leg: CallLeg = {
+      business: this.d.business, tts: this.d.tts, newVad: this.d.newVad, dataDir: this.d.dataDir, logger: this.d.logger, transcribe: this.d.transcribe,
+      call: this.i.call, callId: this.i.callId, context: this.i.context, customerId: this.i.customer?.id ?? null, recorder: this.recorder,
+      say: (text) => playLine(leg, text),
+    };
+    return leg;
+  }
+
   private async recordingConsent(): Promise<void> {
-    const { call } = this.i;
-    await this.speaker.say(this.i.context.document.recording.consentMessage).done;
-    if (call.startRecording) {
-      const where = await call.startRecording(`frontdesk-${this.i.callId}`).catch(() => undefined);
-      if (where) await this.d.business.calls.recording(this.i.callId, where);
-      return;
-    }
+    const leg = { ...this.leg(), say: (text: string) => this.speaker.say(text).done.then(() => {}) };
+    this.recorder = await recordingConsent(leg, this.now);
     // The backend does not record: we do, both sides, from here on.
-    this.recorder = new CallRecorder(call.sampleRate, this.now);
-    this.speaker.onAudio = (pcm) => this.recorder?.addAgent(pcm);
+    if (this.recorder) this.speaker.onAudio = (pcm) => this.recorder?.addAgent(pcm);
   }
 
   private summary(): string {
@@ -530,13 +534,10 @@ export class VoiceSession {
   private async handOff(): Promise<void> {
     this.handingOff = true;
     const { call } = this.i;
-    const flow = new AnsweringFlow(
-      { business: this.d.business, tts: this.d.tts, newVad: this.d.newVad, dataDir: this.d.dataDir, logger: this.d.logger, transcribe: this.d.transcribe },
-      { call, callId: this.i.callId, context: this.i.context, customerId: this.i.customer?.id ?? null },
-    );
+    const leg = this.leg();
     try {
-      if (await flow.findMe()) this.disposition = 'transferred';
-      else this.disposition = await flow.voicemail(`Sorry, ${this.i.context.document.owner.name} isn't available. Please leave a message after the tone.`);
+      if (await findMe(leg)) this.disposition = 'transferred';
+      else this.disposition = await voicemail(leg, `Sorry, ${this.i.context.document.owner.name} isn't available. Please leave a message after the tone.`);
     } catch (err) {
       this.d.logger?.error({ err }, 'hand-off failed');
       this.disposition = 'failed';

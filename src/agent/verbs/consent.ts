@@ -1,0 +1,18 @@
+import { CallRecorder } from '../voice/call-recorder.js';
+import type { CallLeg } from './leg.js';
+
+/**
+ * Recording consent: the context's notice first, then the recording starts — by the backend where
+ * it records calls, else by us (both sides, from here on). Returns our recorder when we record;
+ * the runtime feeds it the caller's audio and sets it on the leg.
+ */
+export async function recordingConsent(leg: CallLeg, now?: () => number): Promise<CallRecorder | undefined> {
+  const { call } = leg;
+  await leg.say(leg.context.document.recording.consentMessage, false);
+  if (call.startRecording) {
+    const where = await call.startRecording(`frontdesk-${leg.callId}`).catch(() => undefined);
+    if (where) await leg.business.calls.recording(leg.callId, where);
+    return undefined;
+  }
+  return new CallRecorder(call.sampleRate, now);
+}
