@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import type { Call } from '../../telephony/call.js';
 import type { StoredContext } from '../../business/context/service.js';
 import type { RouteDecision } from '../../business/routing.js';
 import { retrying } from '../../util/retry.js';
-import { findMe, legEvent, playLine, recordingConsent, voicemail, type CallLeg, type CallLegDeps } from '../verbs/index.js';
+import { findMe, legEvent, playLine, recordingConsent, saveOwnRecording, voicemail, type CallLeg, type CallLegDeps } from '../verbs/index.js';
 
 /**
  * What a caller gets without speech recognition: the business's greeting, the owner at the press
@@ -52,13 +51,7 @@ export class KeypadMenu {
       this.stopRecording?.();
       const recorder = this.leg.recorder;
       this.leg.recorder = undefined;
-      if (recorder) {
-        const rec = await recorder.save(join(this.leg.dataDir, 'recordings', `${this.i.callId}.wav`)).catch((err: unknown) => {
-          this.leg.logger?.warn({ err, callId: this.i.callId }, 'call recording not saved');
-          return undefined;
-        });
-        if (rec) await retrying(() => this.leg.business.calls.recording(this.i.callId, rec.path)).catch(() => {});
-      }
+      if (recorder) await saveOwnRecording(this.leg, recorder);
     }
   }
 

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { retrying } from '../../util/retry.js';
 import { CallRecorder } from '../voice/call-recorder.js';
 import type { CallLeg } from './leg.js';
 
@@ -15,4 +17,13 @@ export async function recordingConsent(leg: CallLeg, now?: () => number): Promis
     return undefined;
   }
   return new CallRecorder(call.sampleRate, now);
+}
+
+/** Our own recording of the call, saved when the call is over and linked to it; a failure is logged, never thrown. */
+export async function saveOwnRecording(leg: Pick<CallLeg, 'business' | 'callId' | 'dataDir' | 'logger'>, recorder: CallRecorder): Promise<void> {
+  const rec = await recorder.save(join(leg.dataDir, 'recordings', `${leg.callId}.wav`)).catch((err: unknown) => {
+    leg.logger?.warn({ err, callId: leg.callId }, 'call recording not saved');
+    return undefined;
+  });
+  if (rec) await retrying(() => leg.business.calls.recording(leg.callId, rec.path)).catch(() => {});
 }

@@ -2,4 +2,4 @@ export { type CallLeg, type CallLegDeps, legEvent, playLine, recorded } from './
 export { findMe } from './transfer.js';
 export { voicemail } from './voicemail.js';
 export { takeMessage } from './message.js';
-export { recordingConsent } from './consent.js';
+export { recordingConsent, saveOwnRecording } from './consent.js';

@@ -11,19 +11,18 @@ import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
 import { Brain, type LlmTurnStats } from '../brain.js';
 import type { Llm } from '../../speech/types.js';
-import { findMe, playLine, recordingConsent, voicemail, type CallLeg } from '../verbs/index.js';
+import { findMe, playLine, recordingConsent, saveOwnRecording, voicemail, type CallLeg } from '../verbs/index.js';
 import { Listener, type HeardEvent } from './listener.js';
-import { Speaker, type PreparedUtterance, type SpeakTimes, type Utterance } from './speaker.js';
+import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
+import { Speculation, type PreparedReply } from './speculation.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases, questionOf, questionPhrases } from './phrases.js';
 import type { DialogueOptions, Hearing } from '../guided/options.js';
-import { writeWav } from '../../speech/audio.js';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { TurnTimer, type TurnLatency } from './latency.js';
-import { CallRecorder } from './call-recorder.js';
+import type { CallRecorder } from './call-recorder.js';
 import { retrying } from '../../util/retry.js';
-import { join } from 'node:path';
-import { OwnerAgent, type OwnerState } from '../owner.js';
+import { OwnerLine } from './owner-line.js';
+import { HeardTurn, keepAnswerAudio } from './heard-turn.js';
 import { toE164 } from '../../util/phone.js';
 import { spokenPin } from './owner-pin.js';
 
@@ -81,27 +80,12 @@ export const voiceDefaults = {
   minEndpointingDelayMs: 200,
 } as const satisfies Record<string, number>;
 
-interface PreparedReply {
-  utterance: PreparedUtterance;
-  times: SpeakTimes;
-}
-
-interface Speculation {
-  text: string;
-  reply: ReturnType<Brain['respond']>;
-  prepared: Promise<PreparedReply | undefined>;
-}
-
 export class VoiceSession {
   private readonly machine: TurnMachine;
   private readonly speaker: Speaker;
   private readonly brain: Brain;
-  /** A streamed (LLM) reply waiting for the machine's 'play'. */
-  private stream: AsyncIterable<string> | undefined;
-  /** What the LLM's prompt cost for the reply about to play. */
-  private replyLlm: LlmTurnStats | undefined;
-  /** A streamed reply whose first piece was rendered during the endpointing pause. */
-  private preparedReply: PreparedReply | undefined;
+  /** Answers started ahead of the turn, and the reply waiting for the machine's 'play'. */
+  private readonly ahead: Speculation;
   private readonly now: () => number;
   private state: GuidedState;
   private confirmed: string | undefined;
@@ -116,14 +100,10 @@ export class VoiceSession {
   private recorder: CallRecorder | undefined;
   private listener: Listener | undefined;
   /** The caller ID is one of the owner's numbers and a PIN is set: the PIN may switch on owner mode. */
-  private readonly ownerNumber: string | undefined;
-  /** Owner mode, after the PIN: owner tools instead of customer tools. */
-  private owner: OwnerAgent | undefined;
-  private ownerState: OwnerState = {};
+  private readonly ownerLine: OwnerLine | undefined;
   /** Keypad digits after '*', until '#': a PIN being entered (never logged). */
   private pinDigits: string | undefined;
-  /** What the recognizer made of the utterances of the turn being taken (a pause joins several). */
-  private heard: { confidence?: number | undefined; nbest?: string[] | undefined; audio?: Int16Array | undefined }[] = [];
+  private readonly heard = new HeardTurn();
   private hints: string[] = [];
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
@@ -148,9 +128,21 @@ export class VoiceSession {
     }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const from = toE164(i.call.from);
-    if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
+    if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) {
+      this.ownerLine = new OwnerLine(d.business, i.context, from, (text) => this.event('state', { role: 'system', text }));
+    }
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
     this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}) });
+    this.ahead = new Speculation(this.brain, this.speaker, (heard) => !(this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)));
+  }
+
+  /** Owner mode is on (the PIN was right). */
+  private get owner(): boolean {
+    return !!this.ownerLine?.active;
+  }
+
+  private get ownerNumber(): string | undefined {
+    return this.ownerLine?.number;
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
@@ -218,16 +210,9 @@ export class VoiceSession {
       listener.close();
       vad.close();
       this.brain.abort();
-      await this.closeStream();
-      if (this.speculation) this.discard(this.speculation);
+      await this.ahead.abort();
       await this.brain.close().catch(() => {});
-      if (this.recorder) {
-        const rec = await this.recorder.save(join(this.d.dataDir, 'recordings', `${this.i.callId}.wav`)).catch((err: unknown) => {
-          this.d.logger?.warn({ err }, 'call recording not saved');
-          return undefined;
-        });
-        if (rec) await this.d.business.calls.recording(this.i.callId, rec.path).catch(() => {});
-      }
+      if (this.recorder) await saveOwnRecording(this.leg(), this.recorder);
     }
   }
 
@@ -261,14 +246,10 @@ export class VoiceSession {
     if (e.type === 'stt_partial' && this.d.llm) this.brain.prefillPartial(spokenToText(e.text));
     if (e.type === 'stt_final') {
       this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
-      if (e.text) this.heard.push({ confidence: 'confidence' in e ? e.confidence : undefined, nbest: 'nbest' in e ? e.nbest : undefined, audio: 'audio' in e ? e.audio : undefined });
-      this.speculate(e.text);
+      if (e.text) this.heard.add({ confidence: 'confidence' in e ? e.confidence : undefined, nbest: 'nbest' in e ? e.nbest : undefined, audio: 'audio' in e ? e.audio : undefined });
+      this.ahead.onFinal(e.text, spokenToText(e.text), this.state, this.heard.hearing(false));
     }
-    if (e.type === 'vad_start' && this.speculation) {
-      // They are still talking: the words we started answering are not the turn.
-      this.discard(this.speculation);
-      this.speculation = undefined;
-    }
+    if (e.type === 'vad_start') this.ahead.onSpeech();
     let fx: Effect[];
     try {
       fx = this.machine.dispatch(e);
@@ -283,10 +264,7 @@ export class VoiceSession {
     switch (f.type) {
       case 'play': {
         this.playing?.cancel();
-        const streamed = f.kind === 'reply' ? this.stream : undefined;
-        const prepared = f.kind === 'reply' ? this.preparedReply : undefined;
-        this.stream = undefined;
-        this.preparedReply = undefined;
+        const { stream: streamed, prepared, llm } = f.kind === 'reply' ? this.ahead.forPlay() : {};
         const times: SpeakTimes = prepared?.times ?? {};
         const u = prepared ? prepared.utterance.start() : this.speaker.say(streamed ?? f.text, times);
         const byLlm = !!(streamed || prepared);
@@ -297,15 +275,14 @@ export class VoiceSession {
           if (isReply) {
             const t = this.timer.spoken(times);
             // fromSpeechEndMs (the caller's last voiced frame → the first frame of our voice) is the reply time on the wire.
-            const llm = byLlm ? this.replyLlm : undefined;
             if (t) {
-              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(byLlm && llm ? { llm } : {}) } });
               this.d.onTurnLatency?.(t);
             }
           }
+          this.event('turn', { role: 'agent', text: r.completed ? r.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs), ...(byLlm ? { by: 'llm' } : {}) } });
           // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
           if (byLlm && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
-          this.event('turn', { role: 'agent', text: r.completed ? r.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs), ...(byLlm ? { by: 'llm' } : {}) } });
           this.dispatch({ type: 'playback_done', at: this.now(), completed: r.completed, heardMs: r.heardMs });
         });
         return;
@@ -317,9 +294,7 @@ export class VoiceSession {
       case 'abort_reply':
         this.thinking++;
         this.brain.abort();
-        void this.closeStream();
-        if (this.speculation) this.discard(this.speculation);
-        this.speculation = undefined;
+        void this.ahead.abort();
         return;
       case 'think':
         void this.think(f.text);
@@ -347,68 +322,6 @@ export class VoiceSession {
     }
   }
 
-  /**
-   * An LLM answer started on the final transcript, before the endpointing pause is over, with its
-   * first piece already rendering.
-   */
-  private speculation: Speculation | undefined;
-
-  /**
-   * The final transcript is in but the machine still waits out its endpointing pause: an open
-   * question (no side effects: the LLM only talks) starts its answer now. Anything that books,
-   * moves or cancels waits for the turn to be taken.
-   */
-  private speculate(heard: string): void {
-    if (this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)) return;
-    const text = spokenToText(heard);
-    if (!text.trim() || !this.brain.routesToLlm(text, this.state, this.hearing(false))) return;
-    const reply = this.brain.respond(text, this.state);
-    reply.catch(() => {});
-    const prepared = reply.then(
-      (r) => {
-        if (typeof r.turn.reply === 'string') return undefined;
-        const times: SpeakTimes = {};
-        return { utterance: this.speaker.prepare(r.turn.reply, times), times };
-      },
-      () => undefined,
-    );
-    this.speculation = { text: heard, reply, prepared };
-  }
-
-  /** A streamed reply that will not be played: end its generation so its sequence is free. */
-  private async closeStream(): Promise<void> {
-    const s = this.stream as AsyncGenerator<string> | undefined;
-    this.stream = undefined;
-    this.preparedReply?.utterance.cancel();
-    this.preparedReply = undefined;
-    await s?.return(undefined).catch(() => {});
-  }
-
-  private discard(s: Speculation): void {
-    void s.prepared.then((p) => p?.utterance.cancel());
-    void s.reply.then((r) => {
-      if (typeof r.turn.reply !== 'string') void (r.turn.reply as AsyncGenerator<string>).return(undefined);
-    }, () => {});
-  }
-
-  /**
-   * The recognizer's confidence in the turn (its least sure utterance) and, for a turn of one
-   * utterance, its other readings. `take`: the turn is being taken; start afresh after it.
-   */
-  private hearing(take: boolean): Hearing & { pcm?: Int16Array } {
-    const h = this.heard;
-    if (take) this.heard = [];
-    const cs = h.map((x) => x.confidence).filter((c): c is number => c !== undefined);
-    const audio = h.map((x) => x.audio).filter((a): a is Int16Array => !!a);
-    const pcm = audio.length ? new Int16Array(audio.reduce((n, a) => n + a.length, 0)) : undefined;
-    if (pcm) audio.reduce((o, a) => (pcm.set(a, o), o + a.length), 0);
-    return {
-      ...(cs.length ? { confidence: Math.min(...cs) } : {}),
-      ...(h.length === 1 && h[0]!.nbest?.length ? { nbest: h[0]!.nbest } : {}),
-      ...(pcm ? { pcm } : {}),
-    };
-  }
-
   /** The recognizer listens for the answers to the question now asked, and keeps the audio of free answers. */
   private expectAnswer(): void {
     const q = this.owner ? undefined : questionOf(this.state.pending);
@@ -419,37 +332,26 @@ export class VoiceSession {
     if (question) this.d.stt?.prepare?.(this.hints, { question }).catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'question model not prepared'));
   }
 
-  /** The caller's own words for an address or a name, kept beside the transcript for the owner. */
-  private async keepAnswerAudio(pcm: Int16Array, kind: string): Promise<string | undefined> {
-    const dir = join(this.d.dataDir, 'recordings');
-    const path = join(dir, `${this.i.callId}-${kind}-${this.turns}.wav`);
-    try {
-      await mkdir(dir, { recursive: true });
-      await writeFile(path, writeWav(pcm, this.i.call.sampleRate));
-      return path;
-    } catch (err) {
-      this.d.logger?.warn({ err, callId: this.i.callId }, 'answer audio not saved');
-      return undefined;
-    }
-  }
-
   private async think(heard: string): Promise<void> {
     const turn = ++this.thinking;
     this.turns++;
     const key = /^key:(.)$/.exec(heard)?.[1];
-    const { pcm, ...hearing }: Hearing & { pcm?: Int16Array } = key !== undefined ? (this.heard = [], { keyed: key }) : this.hearing(true);
+    const { pcm, ...hearing }: Hearing & { pcm?: Int16Array } = key !== undefined ? (this.heard.clear(), { keyed: key }) : this.heard.hearing(true);
     const kind = this.state.pending?.kind;
     // Free answers keep their words as said: the clock-time rewrite would turn a house number into a time.
     const free = kind === 'ask_address' || kind === 'ask_name' || kind === 'take_message';
     const text = key !== undefined ? '' : free ? heard : spokenToText(heard);
-    if (pcm && (kind === 'ask_address' || kind === 'ask_name')) hearing.audio = await this.keepAnswerAudio(pcm, kind === 'ask_address' ? 'address' : 'name');
+    if (pcm && (kind === 'ask_address' || kind === 'ask_name')) {
+      hearing.audio = await keepAnswerAudio(this.d.dataDir, `${this.i.callId}-${kind === 'ask_address' ? 'address' : 'name'}-${this.turns}`, pcm, this.i.call.sampleRate)
+        .catch((err: unknown) => void this.d.logger?.warn({ err, callId: this.i.callId }, 'answer audio not saved'));
+    }
     const pin = this.ownerNumber && !this.owner ? (heard.startsWith('pin:') ? heard.slice(4) : spokenPin(heard)) : undefined;
     this.event('turn', {
       role: 'caller', text: pin !== undefined ? '(owner PIN)' : key !== undefined ? `(pressed ${key})` : heard,
       ...(pin === undefined && (hearing.confidence !== undefined || hearing.keyed || hearing.audio) ? { data: { ...(hearing.confidence !== undefined ? { confidence: Math.round(hearing.confidence * 1000) / 1000 } : {}), ...(hearing.nbest ? { nbest: hearing.nbest } : {}), ...(hearing.keyed ? { keyed: true } : {}), ...(hearing.audio ? { audio: hearing.audio } : {}) } } : {}),
     });
     if (pin !== undefined || this.owner) {
-      const r = await this.ownerTurn(text, pin).catch((err: unknown) => {
+      const r = await this.ownerLine!.turn(text, pin).catch((err: unknown) => {
         this.d.logger?.error({ err, call: this.i.callId }, 'owner command failed');
         return { reply: 'Sorry, that failed on my side; nothing was changed.', then: undefined };
       });
@@ -464,9 +366,7 @@ export class VoiceSession {
     let llmStats: LlmTurnStats | undefined;
     let prepared: PreparedReply | undefined;
     try {
-      const spec = this.speculation?.text === heard ? this.speculation : undefined;
-      if (this.speculation && !spec) this.discard(this.speculation);
-      this.speculation = undefined;
+      const spec = this.ahead.take(heard);
       const { turn: r, state } = await (spec?.reply ?? this.brain.respond(text, this.state, hearing));
       this.state = state;
       if (r.missed) this.event('state', { role: 'system', text: 'no_match', data: { misses: state.misses ?? 0 } });
@@ -502,32 +402,8 @@ export class VoiceSession {
       return;
     }
     this.timer.replied(this.now());
-    this.replyLlm = llmStats;
-    this.stream = stream;
-    this.preparedReply = prepared;
+    this.ahead.hold({ stream, prepared, llm: llmStats });
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
-  }
-
-  /** The owner's PIN (keyed or said), then owner commands under the policy (src/agent/owner.ts). */
-  private async ownerTurn(text: string, pin: string | undefined): Promise<{ reply: string; then?: 'end' | undefined }> {
-    const number = this.ownerNumber!;
-    const ctx = this.i.context;
-    if (pin !== undefined) {
-      const v = await this.d.business.ownerPins.check(ctx, pin, number, 'call');
-      if (!v.ok) {
-        this.event('state', { role: 'system', text: v.locked ? 'owner PIN locked' : 'wrong owner PIN' });
-        return { reply: v.locked ? 'Owner access is locked for now. How else can I help?' : "That PIN isn't right. How else can I help?" };
-      }
-      this.owner = new OwnerAgent(this.d.business, ctx, { number, channel: 'call' });
-      this.event('state', { role: 'system', text: 'owner mode' });
-      return { reply: `Hi ${ctx.document.owner.name}, you're on the owner line. What can I do?` };
-    }
-    if (!this.ownerState.pending && /^(that's all|that is all|nothing else|goodbye|bye|bye bye|no thanks|thanks bye)\b/.test(text.toLowerCase())) {
-      return { reply: 'Goodbye.', then: 'end' };
-    }
-    const r = await this.owner!.respond(text, this.ownerState);
-    this.ownerState = r.state;
-    return { reply: r.reply };
   }
 
   /** Transfer to the owner (find-me/follow-me); nobody answers → voicemail. */
