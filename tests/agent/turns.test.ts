@@ -96,6 +96,58 @@ describe('turn-taking', () => {
     expect(tm.m.speaking?.text).toBe('A standard cleaning is $120.');
   });
 
+  it('resumes a false interruption from the sentence the caller stopped hearing in, not from the top', () => {
+    const { tm, at, send, tickTo } = run();
+    send({ type: 'start' });
+    at(100); send({ type: 'playback_done', completed: true, heardMs: 100 });
+    at(200); send({ type: 'vad_start' }); at(600); send({ type: 'vad_end' });
+    send({ type: 'stt_final', text: 'quote please' });
+    tickTo(1000);
+    const reply = 'A standard cleaning is $120. Shall I book it for Tuesday?';
+    send({ type: 'reply', text: reply });
+    at(3000); send({ type: 'vad_start' });
+    expect(tickTo(3400)).toEqual(['stop_playback', 'abort_reply']);
+    // The cut reply reports what the caller heard: the price, and the start of the question.
+    send({ type: 'playback_done', completed: false, heardMs: 2000, text: reply, heardText: 'A standard cleaning is $120. Shall…' });
+    at(3500); send({ type: 'vad_end' });
+    expect(tickTo(5100)).toEqual(['play:resume']);
+    expect(tm.m.speaking?.text).toBe('Shall I book it for Tuesday?');
+  });
+
+  it('resumes a streamed reply with the words it played, since the machine had none when it began', () => {
+    const { tm, at, send, tickTo } = run();
+    send({ type: 'start' });
+    at(100); send({ type: 'playback_done', completed: true, heardMs: 100 });
+    at(200); send({ type: 'vad_start' }); at(600); send({ type: 'vad_end' });
+    send({ type: 'stt_final', text: 'do you bring supplies' });
+    tickTo(1000);
+    send({ type: 'reply', text: '' });
+    at(1500); send({ type: 'vad_start' });
+    tickTo(1900);
+    send({ type: 'playback_done', completed: false, heardMs: 300, text: 'Yes, we bring everything. Anything else?', heardText: 'Yes, we…' });
+    at(2000); send({ type: 'vad_end' });
+    expect(tickTo(3600)).toEqual(['play:resume']);
+    expect(tm.m.speaking?.text).toBe('Yes, we bring everything. Anything else?');
+  });
+
+  it('with interruption.minWords, an "mm-hm" over the agent does not stop it; a question of enough words does', () => {
+    const { tm, at, send, tickTo } = run({ interruptionMinWords: 3 });
+    send({ type: 'start' });
+    at(500); send({ type: 'vad_start' });
+    at(700); send({ type: 'stt_partial', text: 'mm hm' });
+    // Long enough to be speech, too few words to be an interruption.
+    expect(tickTo(1200)).toEqual([]);
+    at(1300); send({ type: 'vad_end' });
+    expect(tm.state).toBe('greeting');
+    at(2000); send({ type: 'vad_start' });
+    at(2200); send({ type: 'stt_partial', text: 'wait how' });
+    expect(tickTo(2600)).toEqual([]);
+    // "mm hm" from before does not count towards these words; the third word does.
+    at(2700); send({ type: 'stt_partial', text: 'wait how much' });
+    expect(tickTo(2720)).toEqual(['stop_playback', 'abort_reply']);
+    expect(tm.state).toBe('user_speaking');
+  });
+
   it('reprompts after silence, then says goodbye and hangs up', () => {
     const { at, send, tickTo } = run();
     send({ type: 'start' });

@@ -10,6 +10,7 @@ import { speak } from './actions/speak.js';
 import { takeTurn } from './actions/take-turn.js';
 import { finishSpeaking } from './actions/finish-speaking.js';
 import { reprompt } from './actions/reprompt.js';
+import { unheardRest } from './actions/unheard-rest.js';
 
 /**
  * Turn-taking as an explicit state machine: greeting → listening → user speaking → endpointing →
@@ -70,6 +71,8 @@ export class TurnMachine {
           const wasBargeIn = isBargeIn(m, this.o, e.at);
           if (!wasBargeIn) {
             m.interruptionSince = undefined;
+            // Its words do not count towards the next interruption.
+            m.partial = '';
             return [{ type: 'log', event: 'ignored_interruption' }];
           }
           const fx = bargeIn(m, e.at);
@@ -110,6 +113,10 @@ export class TurnMachine {
         return speak(m, e.text, 'reply', e.then);
 
       case 'playback_done':
+        // The reply a barge-in cut off: resume, if it was a false one, where the caller stopped hearing.
+        if (m.bargedInAt !== undefined && m.interruptedReply !== undefined && !e.completed && e.text !== undefined) {
+          m.interruptedReply = unheardRest(m.interruptedReply || e.text, e.heardText ?? '');
+        }
         if ((m.state === 'speaking' || m.state === 'greeting') && e.completed) return finishSpeaking(m, e.at);
         return [];
 

@@ -6,6 +6,12 @@ export interface TurnOptions {
   maxEndpointingDelayMs: number;
   /** Caller speech over the agent must last this long to count as barge-in (a cough does not). */
   bargeInMinSpeechMs: number;
+  /**
+   * And its partial transcript must hold at least this many words (livekit's `interruption.minWords`):
+   * "mm-hm" or "okay" over the agent does not stop it. 0: the speech's length alone decides, for a
+   * recognizer whose partials come late on a busy machine would otherwise let nobody interrupt.
+   */
+  interruptionMinWords: number;
   /** A barge-in that yields no words within this time was not one: resume the interrupted reply. */
   falseInterruptionTimeoutMs: number;
   /** Silence before the agent prompts again. */
@@ -33,6 +39,7 @@ export const turnDefaults = {
   minEndpointingDelayMs: 300,
   maxEndpointingDelayMs: 2_500,
   bargeInMinSpeechMs: 350,
+  interruptionMinWords: 0,
   falseInterruptionTimeoutMs: 1_500,
   idleRepromptMs: 8_000,
   maxIdleReprompts: 2,

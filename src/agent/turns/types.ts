@@ -9,7 +9,8 @@ export type TurnEvent =
   | { type: 'stt_partial'; at: number; text: string }
   | { type: 'stt_final'; at: number; text: string }
   | { type: 'reply'; at: number; text: string; then?: 'transfer' | 'end' }
-  | { type: 'playback_done'; at: number; completed: boolean; heardMs: number }
+  /** `text`: what was said (a streamed reply's words are known only now); `heardText`: what the caller heard of it before a cut. */
+  | { type: 'playback_done'; at: number; completed: boolean; heardMs: number; text?: string; heardText?: string }
   | { type: 'dtmf'; at: number; digit: string }
   /** A whole turn keyed rather than spoken (the owner's PIN): taken at once, cutting off any reply. */
   | { type: 'keyed'; at: number; text: string }
@@ -40,7 +41,7 @@ export interface TurnMemory {
   interruptionSince: number | undefined;
   /** A barge-in happened at this time and has produced no words yet. */
   bargedInAt: number | undefined;
-  /** The reply that was cut off, for a false-interruption resume. */
+  /** The rest of the reply that was cut off, from the sentence the caller stopped hearing in, for a false-interruption resume. */
   interruptedReply: string | undefined;
   speechEndedAt: number | undefined;
   /** The end-of-turn model's verdict on the current pause (semanticTurn only). */

@@ -281,9 +281,7 @@ export class VoiceSession {
             }
           }
           this.event('turn', { role: 'agent', text: r.completed ? r.text : r.heardText, data: { kind: f.kind, completed: r.completed, heardMs: Math.round(r.heardMs), ...(byLlm ? { by: 'llm' } : {}) } });
-          // A streamed reply's words are known only now; the machine resumes with them after a false interruption.
-          if (byLlm && this.machine.m.interruptedReply === '') this.machine.m.interruptedReply = r.text;
-          this.dispatch({ type: 'playback_done', at: this.now(), completed: r.completed, heardMs: r.heardMs });
+          this.dispatch({ type: 'playback_done', at: this.now(), completed: r.completed, heardMs: r.heardMs, text: r.text, heardText: r.heardText });
         });
         return;
       }

@@ -1,7 +1,13 @@
 import type { TurnMemory } from '../types.js';
 import type { TurnOptions } from '../options.js';
 
-/** Caller speech over the agent has lasted long enough to be an interruption, not a cough. */
+/** Caller speech over the agent has lasted long enough, with words enough, to be an interruption, not a cough or an "mm-hm". */
 export function isBargeIn(m: TurnMemory, o: TurnOptions, at: number): boolean {
-  return m.interruptionSince !== undefined && at - m.interruptionSince >= o.bargeInMinSpeechMs;
+  if (m.interruptionSince === undefined || at - m.interruptionSince < o.bargeInMinSpeechMs) return false;
+  return o.interruptionMinWords <= 0 || wordCount(m.partial) >= o.interruptionMinWords;
+}
+
+function wordCount(text: string): number {
+  const t = text.trim();
+  return t ? t.split(/\s+/).length : 0;
 }
