@@ -38,3 +38,9 @@ export class OwnerLine {
     return { reply: r.reply };
   }
 }
+
+/** The owner names customers ("text the Garcias…"): their names join the recognizer's words on the owner's calls. */
+export async function ownerHints(business: Business): Promise<string[]> {
+  const names = (await business.customers.list({ limit: 200 }).catch(() => [])).map((c) => c.name).filter((n): n is string => !!n);
+  return names.flatMap((n) => [`text ${n}`, `move ${n}'s visit`, `the ${n.split(' ').at(-1)}s`]);
+}

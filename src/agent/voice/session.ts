@@ -1,30 +1,25 @@
-import type { Logger } from 'pino';
-import type { Call } from '../../telephony/call.js';
 import type { Business } from '../../business/index.js';
-import type { StoredContext } from '../../business/context/service.js';
-import type { Customer } from '../../store/schema.js';
-import type { Stt, TurnDetector, Tts, Vad } from '../../speech/types.js';
 import { TurnMachine } from '../turns/machine.js';
-import type { TurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
+import type { Hearing } from '../guided/options.js';
 import { Brain, type LlmTurnStats } from '../brain.js';
-import type { Llm } from '../../speech/types.js';
 import { findMe, playLine, recordingConsent, saveOwnRecording, voicemail, type CallLeg } from '../verbs/index.js';
 import { Listener, type HeardEvent } from './listener.js';
 import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
 import { Speculation, type PreparedReply } from './speculation.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases, questionOf, questionPhrases } from './phrases.js';
-import type { DialogueOptions, Hearing } from '../guided/options.js';
-import { TurnTimer, type TurnLatency } from './latency.js';
+import { TurnTimer } from './latency.js';
+import { voiceDefaults, type VoiceDeps, type VoiceInput } from './options.js';
 import type { CallRecorder } from './call-recorder.js';
-import { retrying } from '../../util/retry.js';
-import { OwnerLine } from './owner-line.js';
+import { OwnerLine, ownerHints } from './owner-line.js';
+import { callLines, troubleLine } from './lines.js';
 import { HeardTurn, keepAnswerAudio } from './heard-turn.js';
-import { toE164 } from '../../util/phone.js';
 import { spokenPin } from './owner-pin.js';
+import { retrying } from '../../util/retry.js';
+import { toE164 } from '../../util/phone.js';
 
 /**
  * A conversation on a live call: caller audio → VAD → streaming STT → the turn machine → the
@@ -32,53 +27,7 @@ import { spokenPin } from './owner-pin.js';
  * performs its effects and writes what happened (turns, tools, latency) to the call's events.
  */
 
-export interface VoiceDeps {
-  business: Business;
-  /** Each answered turn's latency, as recorded on the call (the metrics' reply-time histogram). */
-  onTurnLatency?: ((l: TurnLatency) => void) | undefined;
-  tts: Tts;
-  stt: Stt;
-  newVad: () => Vad;
-  dataDir: string;
-  logger?: Logger | undefined;
-  turn?: Partial<TurnOptions>;
-  now?: () => number;
-  transcribe?: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
-  /** A local LLM for open questions; without one the guided-flow engine answers everything. */
-  llm?: Llm | undefined;
-  llmMaxTokens?: number;
-  /** The LLM reads transactional turns for the guided flow (FRONTDESK_LLM_UNDERSTANDS; default true). */
-  llmUnderstands?: boolean;
-  /** Give up on the LLM's first token after this long and answer from the guided flow, ms. */
-  llmFirstTokenMs?: number;
-  /** A semantic end-of-turn model (Smart Turn); without one the endpointing delays decide. */
-  turnDetector?: TurnDetector | undefined;
-  /** How unsure hearings are handled (confidence thresholds, no-match escalation). */
-  dialogue?: Partial<DialogueOptions>;
-}
-
-export interface VoiceInput {
-  call: Call;
-  callId: string;
-  context: StoredContext;
-  /** What the agent says first: the context's greeting, or an outbound call's opening line. */
-  greeting: string;
-  /** Where the conversation starts (an outbound reminder waits for "is that still good?"). */
-  initialState?: GuidedState;
-  customer: Customer | undefined;
-}
-
-export const voiceDefaults = {
-  /** How often the machine's timers are checked, ms. */
-  tickMs: 50,
-  /** Pause between answering and the greeting, so media has settled at both ends, ms. */
-  greetingDelayMs: 400,
-  /**
-   * Wait after the VAD's end of speech before answering, ms. The Silero VAD already needs 300 ms
-   * of silence to decide, so the caller hears ~500 ms of pause before the agent starts thinking.
-   */
-  minEndpointingDelayMs: 200,
-} as const satisfies Record<string, number>;
+export { voiceDefaults, type VoiceDeps, type VoiceInput } from './options.js';
 
 export class VoiceSession {
   private readonly machine: TurnMachine;
@@ -119,13 +68,7 @@ export class VoiceSession {
       this.expectAnswer();
       return `Are you still there? ${p.reply}`;
     };
-    this.machine = new TurnMachine({
-      greeting: i.greeting,
-      reprompt,
-      goodbye: `Thanks for calling ${ctx.displayName}. Goodbye.`,
-      transfer: `Sure, connecting you to ${ctx.owner.name}.`,
-      noInput: ctx.owner.targets.length ? `I can't hear you, so I'll put you through to ${ctx.owner.name}.` : `I can't hear you. If you can, please leave a message for ${ctx.owner.name} after the tone.`,
-    }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
+    this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) {
@@ -155,11 +98,7 @@ export class VoiceSession {
     const { call } = this.i;
     const vad = this.d.newVad();
     const hints = contextPhrases(this.i.context.document);
-    if (this.ownerNumber) {
-      // The owner names customers ("text the Garcias…"): their names join the recognizer's words on this call.
-      const names = (await this.d.business.customers.list({ limit: 200 }).catch(() => [])).map((c) => c.name).filter((n): n is string => !!n);
-      for (const n of names) hints.push(`text ${n}`, `move ${n}'s visit`, `the ${n.split(' ').at(-1)}s`);
-    }
+    if (this.ownerNumber) hints.push(...await ownerHints(this.d.business));
     // The recognizer loads what it needs while the greeting plays, off the media thread.
     this.d.stt?.prepare?.(hints).catch((err: unknown) => this.d.logger?.warn({ err, callId: this.i.callId }, 'speech recognizer not prepared'));
     this.hints = hints;
@@ -388,10 +327,7 @@ export class VoiceSession {
     } catch (err) {
       this.d.logger?.error({ err, call: this.i.callId }, 'agent failed mid-call');
       this.event('error', { role: 'system', text: (err as Error).message });
-      const ctx = this.i.context.document;
-      reply = ctx.owner.targets.length
-        ? `Sorry, I'm having trouble on my side. Let me connect you to ${ctx.owner.name}.`
-        : `Sorry, I'm having trouble on my side. Please leave a message after the tone.`;
+      reply = troubleLine(this.i.context.document);
       then = 'transfer';
     }
     if (turn !== this.thinking) {
