@@ -142,10 +142,26 @@ describe('turn-taking', () => {
     at(2000); send({ type: 'vad_start' });
     at(2200); send({ type: 'stt_partial', text: 'wait how' });
     expect(tickTo(2600)).toEqual([]);
-    // "mm hm" from before does not count towards these words; the third word does.
     at(2700); send({ type: 'stt_partial', text: 'wait how much' });
     expect(tickTo(2720)).toEqual(['stop_playback', 'abort_reply']);
     expect(tm.state).toBe('user_speaking');
+    at(3000); send({ type: 'vad_end' });
+    send({ type: 'stt_final', text: 'wait how much is it' });
+    expect(tickTo(3400)).toEqual(['think:wait how much is it']);
+  });
+
+  it('does not glue the words of a let-pass "mm-hm" to the caller\'s next turn', () => {
+    const { at, send, tickTo } = run({ interruptionMinWords: 2 });
+    send({ type: 'start' });
+    at(500); send({ type: 'vad_start' });
+    at(600); send({ type: 'stt_partial', text: 'okay' });
+    at(900); send({ type: 'vad_end' });
+    // Its transcript comes after the VAD let it pass, while the agent still talks.
+    at(1000); send({ type: 'stt_final', text: 'okay' });
+    at(2000); send({ type: 'playback_done', completed: true, heardMs: 2000 });
+    at(2500); send({ type: 'vad_start' }); at(3500); send({ type: 'vad_end' });
+    send({ type: 'stt_final', text: 'I want to book a cleaning' });
+    expect(tickTo(3900)).toEqual(['think:I want to book a cleaning']);
   });
 
   it('reprompts after silence, then says goodbye and hangs up', () => {

@@ -33,7 +33,7 @@ export class TurnMachine {
   readonly o: TurnOptions;
   readonly m: TurnMemory = {
     state: 'idle', startedAt: 0, idleSince: 0, reprompts: 0, interruptionSince: undefined, bargedInAt: undefined,
-    interruptedReply: undefined, speechEndedAt: undefined, verdict: undefined, partial: '', speaking: undefined,
+    interruptedReply: undefined, speechEndedAt: undefined, verdict: undefined, partial: '', ignoredInterruption: false, speaking: undefined,
   };
   private finalText: string | undefined;
 
@@ -71,8 +71,9 @@ export class TurnMachine {
           const wasBargeIn = isBargeIn(m, this.o, e.at);
           if (!wasBargeIn) {
             m.interruptionSince = undefined;
-            // Its words do not count towards the next interruption.
+            // Its words do not count towards the next interruption, nor join the caller's next turn.
             m.partial = '';
+            m.ignoredInterruption = true;
             return [{ type: 'log', event: 'ignored_interruption' }];
           }
           const fx = bargeIn(m, e.at);
@@ -103,6 +104,11 @@ export class TurnMachine {
         return [];
 
       case 'stt_final':
+        if (m.ignoredInterruption && (m.state === 'speaking' || m.state === 'greeting')) {
+          m.ignoredInterruption = false;
+          return e.text ? [{ type: 'log', event: 'ignored_words', data: { words: e.text.split(/\s+/).length } }] : [];
+        }
+        m.ignoredInterruption = false;
         // A caller who went on after a pause: the turn is everything they said since it began.
         this.finalText = this.finalText === undefined || !e.text ? (this.finalText ?? e.text) : `${this.finalText} ${e.text}`.trim();
         if (m.state === 'endpointing' && minDelayPassed(m, this.o, e.at)) return this.take(e.at);

@@ -47,6 +47,8 @@ export interface TurnMemory {
   /** The end-of-turn model's verdict on the current pause (semanticTurn only). */
   verdict: 'pending' | 'complete' | 'incomplete' | undefined;
   partial: string;
+  /** Speech over the agent was let pass (too short, too few words): its transcript, when it comes, is not a turn. */
+  ignoredInterruption: boolean;
   /** What the agent is saying now, and what to do when it is done. */
   speaking: { text: string; then: 'transfer' | 'end' | undefined } | undefined;
 }
