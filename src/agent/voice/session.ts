@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { OwnerAgent, type OwnerState } from '../owner.js';
 import { toE164 } from '../../util/phone.js';
 import { spokenPin } from './owner-pin.js';
+import { KeypadEntry, digitsWanted, keypadDefaults, type KeypadOptions } from './keypad-entry.js';
 
 /**
  * A conversation on a live call: caller audio → VAD → streaming STT → the turn machine → the
@@ -56,6 +57,8 @@ export interface VoiceDeps {
   turnDetector?: TurnDetector | undefined;
   /** How unsure hearings are handled (confidence thresholds, no-match escalation). */
   dialogue?: Partial<DialogueOptions>;
+  /** How numbers keyed on the keypad are collected (the pause that ends one). */
+  keypad?: Partial<KeypadOptions>;
 }
 
 export interface VoiceInput {
@@ -125,6 +128,7 @@ export class VoiceSession {
   /** What the recognizer made of the utterances of the turn being taken (a pause joins several). */
   private heard: { confidence?: number | undefined; nbest?: string[] | undefined; audio?: Int16Array | undefined }[] = [];
   private hints: string[] = [];
+  private readonly keypad: KeypadEntry;
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
     this.now = d.now ?? Date.now;
@@ -147,6 +151,7 @@ export class VoiceSession {
       noInput: ctx.owner.targets.length ? `I can't hear you, so I'll put you through to ${ctx.owner.name}.` : `I can't hear you. If you can, please leave a message for ${ctx.owner.name} after the tone.`,
     }, { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
+    this.keypad = new KeypadEntry(this.machine.o.transferDigit, { ...keypadDefaults, ...d.keypad });
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
@@ -192,9 +197,10 @@ export class VoiceSession {
         return;
       }
       this.event('dtmf', { role: 'caller', text: digit });
-      this.dispatch({ type: 'dtmf', at: this.now(), digit });
-      // Any other key answers the question asked (a choice, a yes or no): a turn of its own.
-      if (digit !== this.machine.o.transferDigit && !this.owner && this.machine.state !== 'transferring') this.dispatch({ type: 'keyed', at: this.now(), text: `key:${digit}` });
+      // A number being keyed (a home size) is one turn when complete; any other key answers the question asked at once.
+      const k = this.keypad.press(digit, this.now(), this.owner ? undefined : digitsWanted(this.state.pending));
+      if (k.kind === 'transfer' || digit !== this.machine.o.transferDigit) this.dispatch({ type: 'dtmf', at: this.now(), digit });
+      if (k.kind === 'answer' && !this.owner && this.machine.state !== 'transferring') this.dispatch({ type: 'keyed', at: this.now(), text: `key:${k.keys}` });
     });
     call.once('ended', (reason) => {
       this.dispatch({ type: 'hangup', at: this.now() });
@@ -253,6 +259,8 @@ export class VoiceSession {
   }
 
   private dispatch(e: TurnEvent | HeardEvent): void {
+    const keyed = e.type === 'tick' ? this.keypad.tick(e.at) : undefined;
+    if (keyed) this.dispatch({ type: 'keyed', at: e.at, text: `key:${keyed}` });
     if (e.type === 'vad_end') this.timer.speechEnded(e.at, 'speechEndedAt' in e ? e.speechEndedAt : e.at);
     if (e.type === 'stt_partial' && this.d.llm) this.brain.prefillPartial(spokenToText(e.text));
     if (e.type === 'stt_final') {
@@ -432,7 +440,8 @@ export class VoiceSession {
   private async think(heard: string): Promise<void> {
     const turn = ++this.thinking;
     this.turns++;
-    const key = /^key:(.)$/.exec(heard)?.[1];
+    const key = /^key:(.+)$/.exec(heard)?.[1];
+    if (key === undefined) this.keypad.clear();
     const { pcm, ...hearing }: Hearing & { pcm?: Int16Array } = key !== undefined ? (this.heard = [], { keyed: key }) : this.hearing(true);
     const kind = this.state.pending?.kind;
     // Free answers keep their words as said: the clock-time rewrite would turn a house number into a time.
