@@ -13,6 +13,7 @@ import { OwnerAgent, type OwnerState } from '../agent/owner.js';
 import type { Llm } from '../speech/types.js';
 import { IngestBatcher } from './ingest-batch.js';
 import { complianceKeyword } from './keywords.js';
+import { addressCorrection } from '../agent/guided/address-reply.js';
 import { DateTime } from 'luxon';
 import { fitSegments, segments, type ProviderName, type SmsProvider, type WebhookEvent } from './types.js';
 
@@ -151,7 +152,9 @@ export class SmsService {
       // A PIN is never kept: the thread (and the console's inbox) shows that one was sent, not which.
       if ('pinSeen' in r && r.pinSeen) await this.db.updateTable('sms_messages').set({ body: '(owner PIN, not kept)' }).where('id', '=', row.id).execute();
     } else if (context && context.document.sms.autoReply) {
-      const r = await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id, row.thread_id);
+      // A reply to the address check texted after a call updates the visit (src/agent/guided/address-reply.ts).
+      const corrected = await addressCorrection(this.business, context, row.customer_id, row.body);
+      const r = corrected ? { reply: corrected, state: (row.state as GuidedState | null) ?? {} } : await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id, row.thread_id);
       reply = fitSegments(r.reply, this.o.maxSegments ?? smsDefaults.maxSegments);
       state = r.state;
     }

@@ -40,6 +40,15 @@ export class SlotUnavailableError extends Error {
   }
 }
 
+/** How a visit's notes flag an address the agent did not hear surely, for the owner to check. */
+const ADDRESS_TO_CHECK = 'Address to check:';
+
+/** What was heard, from a flag line in a visit's notes; undefined when the notes hold no flag. */
+function flaggedAddress(notes: string | null): string | undefined {
+  const m = /^Address to check: heard "(.*)" on the call/m.exec(notes ?? '');
+  return m ? m[1] : undefined;
+}
+
 export class AppointmentNotFoundError extends Error {
   constructor(id: string) {
     super(`no appointment ${id}`);
@@ -243,7 +252,7 @@ export class SchedulingService {
   async addressToCheck(id: string, heard: string, opts: { phone: string | null; audio?: string | undefined; garbled?: boolean | undefined }): Promise<void> {
     const { stored, row } = await this.load(id);
     const ctx = stored.document;
-    const note = `Address to check: heard "${heard}" on the call${opts.audio ? ` (audio: ${opts.audio})` : ''}; texted to the customer.`;
+    const note = `${ADDRESS_TO_CHECK} heard "${heard}" on the call${opts.audio ? ` (audio: ${opts.audio})` : ''}; texted to the customer.`;
     await this.db.transaction().execute(async (tx) => {
       await tx.updateTable('appointments').set({ notes: row.notes ? `${row.notes}\n${note}` : note }).where('id', '=', id).execute();
       if (!opts.phone) return;
@@ -258,6 +267,31 @@ export class SchedulingService {
         dedupeKey: `address_check:${id}`, now: this.now(),
       });
     });
+  }
+
+  /** The customer's upcoming visits whose address is still flagged to check, soonest first. */
+  async addressesToCheck(customerId: string): Promise<AppointmentView[]> {
+    const visits = await this.list({ customerId, from: this.now(), limit: 20 });
+    return visits.filter((v) => v.status === 'booked' && flaggedAddress(v.notes) !== undefined);
+  }
+
+  /**
+   * The customer gave the right address (by text, after the call): the visit takes it, and the
+   * owner's flag becomes a note of what was heard and who corrected it.
+   */
+  async correctAddress(id: string, address: string, actor: string): Promise<AppointmentView> {
+    const { stored, row, crews } = await this.load(id);
+    const notes = (row.notes ?? '').split('\n').map((line) => {
+      const heard = flaggedAddress(line);
+      return heard === undefined ? line : `Address corrected by the customer by text (heard "${heard}" on the call).`;
+    }).join('\n');
+    const updated = await this.db.transaction().execute(async (tx) => {
+      const r = await tx.updateTable('appointments').set({ address, notes, updated_at: this.now() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      await tx.updateTable('appointments').set({ address }).where('parent_id', '=', id).execute();
+      await audit(tx, { actor, action: 'appointment.address', targetType: 'appointment', targetId: id, details: { from: row.address, to: address } });
+      return r;
+    });
+    return this.toView(stored, updated, crews);
   }
 
   /** Adds a line to a visit's notes (what the owner should know or check). */
