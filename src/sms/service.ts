@@ -153,7 +153,7 @@ export class SmsService {
       if ('pinSeen' in r && r.pinSeen) await this.db.updateTable('sms_messages').set({ body: '(owner PIN, not kept)' }).where('id', '=', row.id).execute();
     } else if (context && context.document.sms.autoReply) {
       // A reply to the address check texted after a call updates the visit (src/agent/guided/address-reply.ts).
-      const corrected = await addressCorrection(this.business, context, row.customer_id, row.body);
+      const corrected = await addressCorrection(this.business, context, row.customer_id, row.body, !!(row.state as GuidedState | null)?.pending);
       const r = corrected ? { reply: corrected, state: (row.state as GuidedState | null) ?? {} } : await this.converse(context, row.customer_id, (row.state as GuidedState | null) ?? {}, row.body, row.id, row.thread_id);
       reply = fitSegments(r.reply, this.o.maxSegments ?? smsDefaults.maxSegments);
       state = r.state;

@@ -90,6 +90,21 @@ describeStores('an address corrected by text after the call', ({ store }) => {
     expect((await visit(id)).address).toBe('42 Elm St Apt 3');
   });
 
+  it('"yes, that\'s right" to the address read back confirms it; to one that was not made out it confirms nothing', async () => {
+    const me = '+15125550605';
+    const id = await bookedOnCall(me, '77 cedar court');
+    expect(await text(me, "Yes, that's right")).toMatch(/^Thanks for confirming\. See you at 77 cedar court for your standard cleaning on \w+, \w+ \d+ at \d+:\d\d [AP]M\.$/);
+    const v = await visit(id);
+    expect(v.address).toBe('77 cedar court');
+    expect(v.notes).not.toContain('Address to check');
+    expect(v.notes).toContain('Address confirmed by the customer by text (heard "77 cedar court" on the call).');
+
+    const other = '+15125550606';
+    const garbled = await bookedOnCall(other, 'the and', true);
+    expect(await text(other, 'Yes')).not.toMatch(/^Thanks for confirming/);
+    expect((await visit(garbled)).notes).toContain('Address to check: heard "the and"');
+  });
+
   it('a text that is no address goes to the texting agent; the visit and its flag stay', async () => {
     const me = '+15125550603';
     const id = await bookedOnCall(me, '9 oak lane');

@@ -7,8 +7,8 @@ import { understand } from './nlu.js';
 /**
  * A text answering "we couldn't make out your address … please reply with your full street
  * address" (sent after a call whose address was not heard surely): the visit takes the address
- * texted back, the owner's flag is cleared, and the reply says so. Anything else is for the
- * texting agent.
+ * texted back (or a "yes, that's right" confirms the one read to them), the owner's flag is
+ * cleared, and the reply says so. Anything else is for the texting agent.
  */
 
 /** "no, it's 42 Elm Street" → "42 Elm Street"; undefined when the text is not an address. */
@@ -23,14 +23,30 @@ export function textedAddress(ctx: StoredContext['document'], text: string, now:
   return address;
 }
 
-/** The reply to a texted address correction, after the visit was updated; undefined: not one. */
-export async function addressCorrection(business: Business, context: StoredContext, customerId: string | null, text: string): Promise<string | undefined> {
+/** A short "yes, that's right" to the address read back to them. */
+function confirms(ctx: StoredContext['document'], text: string, now: Date): boolean {
+  const u = understand(ctx, text, now);
+  return text.trim().split(/\s+/).length <= 6 && u.intents.includes('yes') && !u.intents.includes('no') && !u.when && !u.service;
+}
+
+/**
+ * The reply to a text answering the address check, after the visit was updated; undefined: not
+ * one. `busy`: the texting agent has a question of its own pending (its "yes" is not ours).
+ */
+export async function addressCorrection(business: Business, context: StoredContext, customerId: string | null, text: string, busy = false): Promise<string | undefined> {
   if (!customerId) return undefined;
   const [visit] = await business.scheduling.addressesToCheck(customerId);
   if (!visit) return undefined;
-  const address = textedAddress(context.document, text, business.now());
-  if (!address) return undefined;
-  await business.scheduling.correctAddress(visit.id, address, 'customer:sms');
   const when = DateTime.fromJSDate(visit.start, { zone: context.document.timezone }).toFormat("cccc, LLLL d 'at' h:mm a");
-  return `Thanks, I've updated the address for your ${visit.serviceName.toLowerCase()} on ${when} to ${address}.`;
+  const service = visit.serviceName.toLowerCase();
+  const address = textedAddress(context.document, text, business.now());
+  if (address) {
+    await business.scheduling.settleAddress(visit.id, address, 'customer:sms');
+    return `Thanks, I've updated the address for your ${service} on ${when} to ${address}.`;
+  }
+  if (!busy && visit.readBack && confirms(context.document, text, business.now())) {
+    await business.scheduling.settleAddress(visit.id, undefined, 'customer:sms');
+    return `Thanks for confirming. See you at ${visit.address} for your ${service} on ${when}.`;
+  }
+  return undefined;
 }

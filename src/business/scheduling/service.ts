@@ -269,26 +269,35 @@ export class SchedulingService {
     });
   }
 
-  /** The customer's upcoming visits whose address is still flagged to check, soonest first. */
-  async addressesToCheck(customerId: string): Promise<AppointmentView[]> {
-    const visits = await this.list({ customerId, from: this.now(), limit: 20 });
-    return visits.filter((v) => v.status === 'booked' && flaggedAddress(v.notes) !== undefined);
+  /**
+   * The customer's upcoming visits whose address is still flagged to check, soonest first;
+   * `readBack`: the check text quoted the address as heard (it was not "couldn't make out").
+   */
+  async addressesToCheck(customerId: string): Promise<(AppointmentView & { readBack: boolean })[]> {
+    const visits = (await this.list({ customerId, from: this.now(), limit: 20 })).filter((v) => v.status === 'booked' && flaggedAddress(v.notes) !== undefined);
+    if (!visits.length) return [];
+    const texts = await this.db.selectFrom('outbox').select(['dedupe_key', 'payload']).where('dedupe_key', 'in', visits.map((v) => `address_check:${v.id}`)).execute();
+    const quoted = new Set(texts.filter((t) => /we have the address as "/.test((t.payload as { text?: string } | null)?.text ?? '')).map((t) => t.dedupe_key));
+    return visits.map((v) => ({ ...v, readBack: quoted.has(`address_check:${v.id}`) }));
   }
 
   /**
-   * The customer gave the right address (by text, after the call): the visit takes it, and the
-   * owner's flag becomes a note of what was heard and who corrected it.
+   * The customer answered the address check by text: with `address`, the visit takes it; without,
+   * they confirmed the one read to them. Either way the owner's flag becomes a note of who settled it.
    */
-  async correctAddress(id: string, address: string, actor: string): Promise<AppointmentView> {
+  async settleAddress(id: string, address: string | undefined, actor: string): Promise<AppointmentView> {
     const { stored, row, crews } = await this.load(id);
     const notes = (row.notes ?? '').split('\n').map((line) => {
       const heard = flaggedAddress(line);
-      return heard === undefined ? line : `Address corrected by the customer by text (heard "${heard}" on the call).`;
+      if (heard === undefined) return line;
+      return address === undefined ? `Address confirmed by the customer by text (heard "${heard}" on the call).` : `Address corrected by the customer by text (heard "${heard}" on the call).`;
     }).join('\n');
     const updated = await this.db.transaction().execute(async (tx) => {
-      const r = await tx.updateTable('appointments').set({ address, notes, updated_at: this.now() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-      await tx.updateTable('appointments').set({ address }).where('parent_id', '=', id).execute();
-      await audit(tx, { actor, action: 'appointment.address', targetType: 'appointment', targetId: id, details: { from: row.address, to: address } });
+      const r = await tx.updateTable('appointments').set({ ...(address !== undefined ? { address } : {}), notes, updated_at: this.now() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      if (address !== undefined) {
+        await tx.updateTable('appointments').set({ address }).where('parent_id', '=', id).execute();
+        await audit(tx, { actor, action: 'appointment.address', targetType: 'appointment', targetId: id, details: { from: row.address, to: address } });
+      }
       return r;
     });
     return this.toView(stored, updated, crews);
