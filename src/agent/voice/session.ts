@@ -150,7 +150,7 @@ export class VoiceSession {
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}) });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}), logger: d.logger });
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
@@ -260,6 +260,7 @@ export class VoiceSession {
       if (e.text) this.heard.push({ confidence: 'confidence' in e ? e.confidence : undefined, nbest: 'nbest' in e ? e.nbest : undefined, audio: 'audio' in e ? e.audio : undefined });
       this.speculate(e.text);
     }
+    if (e.type === 'vad_start') this.brain.cancelReadAhead();
     if (e.type === 'vad_start' && this.speculation) {
       // They are still talking: the words we started answering are not the turn.
       this.discard(this.speculation);
@@ -357,7 +358,12 @@ export class VoiceSession {
   private speculate(heard: string): void {
     if (this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)) return;
     const text = spokenToText(heard);
-    if (!text.trim() || !this.brain.routesToLlm(text, this.state, this.hearing(false))) return;
+    if (!text.trim()) return;
+    if (!this.brain.routesToLlm(text, this.state, this.hearing(false))) {
+      // A transactional turn: the LLM's reading of it (no side effects) starts now too.
+      this.brain.readAhead(text, this.state, this.hearing(false));
+      return;
+    }
     const reply = this.brain.respond(text, this.state);
     reply.catch(() => {});
     const prepared = reply.then(
