@@ -39,6 +39,8 @@ export interface BrainTurn extends Omit<GuidedResult, 'reply' | 'state'> {
   understoodBy?: 'llm';
   /** What the LLM's prompt cost this turn (LLM turns). */
   llm?: LlmTurnStats;
+  /** The LLM's reading of this turn, when it was asked: from asking to its reading (or giving up), ms. */
+  reading?: { ms: number; inTime: boolean; ahead: boolean };
 }
 
 export interface LlmTurnStats {
@@ -171,22 +173,25 @@ export class Brain {
     // schema); the guided flow acts on it with its validated tools. Free-text answers (an address,
     // a message) need no reading.
     let understood: Understanding | undefined;
-    const ahead = this.ahead?.text === text && sameState(this.ahead.state, state) ? this.ahead : undefined;
+    let reading: BrainTurn['reading'];
+    // (Not after the LLM just failed to answer this turn: the caller has waited long enough.)
+    const reads = Boolean(llm && !open && this.readsWithLlm(text, state, hearing));
+    const ahead = reads && this.ahead?.text === text && sameState(this.ahead.state, state) ? this.ahead : undefined;
     if (!ahead) this.cancelReadAhead();
     this.ahead = undefined;
-    // (Not after the LLM just failed to answer this turn: the caller has waited long enough.)
-    if (llm && !open && (ahead || (this.readsWithLlm(text, state, hearing) && this.gate('reading')!.allow()))) {
+    if (llm && reads && (ahead || this.gate('reading')!.allow())) {
       const ctx = this.tools.context.document;
-      const reading = ahead ?? startReading(llm, ctx, text, this.o.now(), state);
+      const started = ahead ?? startReading(llm, ctx, text, this.o.now(), state);
       const budgetMs = this.o.understandTimeoutMs ?? brainDefaults.understandTimeoutMs;
-      const out = await finishReading(reading, ctx, this.o.now(), understand(ctx, text, this.o.now()), budgetMs);
+      const out = await finishReading(started, ctx, this.o.now(), understand(ctx, text, this.o.now()), budgetMs);
       this.gate('reading')!.record(out.ms, out.inTime, budgetMs, this.o.logger);
       understood = out.understood;
+      reading = { ms: out.ms, inTime: out.inTime, ahead: Boolean(ahead) };
     }
     const r = await this.guided.respond(text, state, understood, hearing);
     this.remember(text, r.reply);
     const { reply, state: next, ...rest } = r;
-    return { turn: { ...rest, reply, by: 'guided', ...(understood ? { understoodBy: 'llm' as const } : {}) }, state: next };
+    return { turn: { ...rest, reply, by: 'guided', ...(understood ? { understoodBy: 'llm' as const } : {}), ...(reading ? { reading } : {}) }, state: next };
   }
 
   private firstTokenBudget(): number {

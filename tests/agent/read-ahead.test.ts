@@ -19,8 +19,12 @@ class FakeLlm implements Llm {
   readonly asked: { text: string; signal: AbortSignal | undefined; answer: (r: LlmReading) => void }[] = [];
   /** Answer every reading at once with this, or leave them waiting (a model too slow for its budget). */
   instant: LlmReading | undefined;
-  chat(): AsyncIterable<string> {
-    throw new Error('not used');
+  /** Open questions asked; the answer never starts (a first token later than any budget). */
+  chats = 0;
+  async *chat(_messages: readonly ChatMessage[], opts: LlmChatOptions = {}): AsyncIterable<string> {
+    this.chats++;
+    await new Promise((resolve) => opts.signal?.addEventListener('abort', resolve));
+    yield* [];
   }
   structured<T>(messages: readonly ChatMessage[], _schema: object, opts: Omit<LlmChatOptions, 'schema'> = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -61,7 +65,7 @@ describe('reading ahead of the turn, and not asking a model that cannot make it'
     const tools = new AgentTools({ business: biz, context, customer, channel: 'call' });
     const log = (obj: object, msg: string) => o.logs?.push(`${msg} ${JSON.stringify(obj)}`);
     return new Brain(tools, {
-      llm, conversation: `ra-${Math.random()}`, channel: 'call', now: () => clock,
+      llm, conversation: `ra-${Math.random()}`, channel: 'call', now: () => clock, firstTokenTimeoutMs: 1,
       ...(o.understandTimeoutMs ? { understandTimeoutMs: o.understandTimeoutMs } : {}), logger: { warn: log, info: log },
     });
   }
@@ -149,5 +153,19 @@ describe('reading ahead of the turn, and not asking a model that cannot make it'
     await b.respond(SAID, {});
     expect(llm.asked).toHaveLength(latencyGateDefaults.missesToStop + 2);
     clock = NOW;
+  });
+
+  it('open questions whose first word keeps coming too late go to the guided flow without asking', async () => {
+    const llm = new FakeLlm();
+    const logs: string[] = [];
+    const b = await brain(llm, { logs });
+    clock = NOW;
+    for (let i = 0; i < latencyGateDefaults.missesToStop + 2; i++) {
+      const r = await b.respond('Do you bring your own supplies?', {});
+      expect(r.turn.by).toBe('guided');
+    }
+    expect(llm.chats).toBe(latencyGateDefaults.missesToStop);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/answer missed its 1 ms budget 3 times in a row/);
   });
 });

@@ -16,7 +16,7 @@ export const llmNluDefaults = {
   /** Give up on the model's understanding after this long (from the turn being taken) and use the rules, ms. */
   timeoutMs: 1_200,
   /** Reply cap, tokens: a reading is a handful of short labels. */
-  maxTokens: 32,
+  maxTokens: 48,
   /** How many days ahead a date may name. */
   days: 21,
   /** Labels in one reading (intents, a service, a size, a day, a time). */

@@ -9,7 +9,7 @@ import type { TurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
-import { Brain, type LlmTurnStats } from '../brain.js';
+import { Brain, type BrainTurn, type LlmTurnStats } from '../brain.js';
 import type { Llm } from '../../speech/types.js';
 import { AnsweringFlow } from '../call/answering.js';
 import { Listener, type HeardEvent } from './listener.js';
@@ -100,6 +100,8 @@ export class VoiceSession {
   private stream: AsyncIterable<string> | undefined;
   /** What the LLM's prompt cost for the reply about to play. */
   private replyLlm: LlmTurnStats | undefined;
+  /** The LLM's reading of the turn the reply being played answers (when it was asked), and whether the reply acted on it. */
+  private replyRead: { reading?: BrainTurn['reading']; understood: boolean } = { understood: false };
   /** A streamed reply whose first piece was rendered during the endpointing pause. */
   private preparedReply: PreparedReply | undefined;
   private readonly now: () => number;
@@ -296,7 +298,7 @@ export class VoiceSession {
             // fromSpeechEndMs (the caller's last voiced frame → the first frame of our voice) is the reply time on the wire.
             const llm = byLlm ? this.replyLlm : undefined;
             if (t) {
-              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}), ...(this.replyRead.reading ? { reading: this.replyRead.reading } : {}), ...(this.replyRead.understood ? { understoodBy: 'llm' } : {}) } });
               this.d.onTurnLatency?.(t);
             }
           }
@@ -464,6 +466,7 @@ export class VoiceSession {
     let then: 'transfer' | 'end' | undefined;
     let stream: AsyncIterable<string> | undefined;
     let llmStats: LlmTurnStats | undefined;
+    let read: VoiceSession['replyRead'] = { understood: false };
     let prepared: PreparedReply | undefined;
     try {
       const spec = this.speculation?.text === heard ? this.speculation : undefined;
@@ -474,6 +477,7 @@ export class VoiceSession {
       if (r.missed) this.event('state', { role: 'system', text: 'no_match', data: { misses: state.misses ?? 0 } });
       this.expectAnswer();
       llmStats = r.llm;
+      read = { ...(r.reading ? { reading: r.reading } : {}), understood: r.understoodBy === 'llm' };
       if (typeof r.reply === 'string') reply = r.reply;
       else {
         prepared = spec ? await spec.prepared : undefined;
@@ -505,6 +509,7 @@ export class VoiceSession {
     }
     this.timer.replied(this.now());
     this.replyLlm = llmStats;
+    this.replyRead = read;
     this.stream = stream;
     this.preparedReply = prepared;
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
