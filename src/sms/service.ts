@@ -197,6 +197,7 @@ export class SmsService {
     const brain = new Brain(tools, {
       llm, conversation: `sms:${messageId}`, channel: 'sms', now: this.business.now, understand: this.o.llmUnderstands ?? true,
       history: earlier.map((m) => ({ role: m.direction === 'inbound' ? 'user' as const : 'assistant' as const, content: m.body })),
+      logger: this.o.logger,
     });
     try {
       const { turn, state: next } = await brain.respond(text, state);

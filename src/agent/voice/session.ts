@@ -9,7 +9,7 @@ import type { TurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
-import { Brain, type LlmTurnStats } from '../brain.js';
+import { Brain, type BrainTurn, type LlmTurnStats } from '../brain.js';
 import type { Llm } from '../../speech/types.js';
 import { AnsweringFlow } from '../call/answering.js';
 import { Listener, type HeardEvent } from './listener.js';
@@ -103,6 +103,8 @@ export class VoiceSession {
   private stream: AsyncIterable<string> | undefined;
   /** What the LLM's prompt cost for the reply about to play. */
   private replyLlm: LlmTurnStats | undefined;
+  /** The LLM's reading of the turn the reply being played answers (when it was asked), and whether the reply acted on it. */
+  private replyRead: { reading?: BrainTurn['reading']; understood: boolean } = { understood: false };
   /** A streamed reply whose first piece was rendered during the endpointing pause. */
   private preparedReply: PreparedReply | undefined;
   private readonly now: () => number;
@@ -155,7 +157,7 @@ export class VoiceSession {
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) this.ownerNumber = from;
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}) });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}), logger: d.logger });
   }
 
   private event(kind: Parameters<Business['calls']['event']>[1], e: Parameters<Business['calls']['event']>[2]): void {
@@ -268,6 +270,7 @@ export class VoiceSession {
       if (e.text) this.heard.push({ confidence: 'confidence' in e ? e.confidence : undefined, nbest: 'nbest' in e ? e.nbest : undefined, audio: 'audio' in e ? e.audio : undefined });
       this.speculate(e.text);
     }
+    if (e.type === 'vad_start') this.brain.cancelReadAhead();
     if (e.type === 'vad_start' && this.speculation) {
       // They are still talking: the words we started answering are not the turn.
       this.discard(this.speculation);
@@ -303,7 +306,7 @@ export class VoiceSession {
             // fromSpeechEndMs (the caller's last voiced frame → the first frame of our voice) is the reply time on the wire.
             const llm = byLlm ? this.replyLlm : undefined;
             if (t) {
-              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}) } });
+              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(llm ? { llm } : {}), ...(this.replyRead.reading ? { reading: this.replyRead.reading } : {}), ...(this.replyRead.understood ? { understoodBy: 'llm' } : {}) } });
               this.d.onTurnLatency?.(t);
             }
           }
@@ -365,7 +368,12 @@ export class VoiceSession {
   private speculate(heard: string): void {
     if (this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)) return;
     const text = spokenToText(heard);
-    if (!text.trim() || !this.brain.routesToLlm(text, this.state, this.hearing(false))) return;
+    if (!text.trim()) return;
+    if (!this.brain.routesToLlm(text, this.state, this.hearing(false))) {
+      // A transactional turn: the LLM's reading of it (no side effects) starts now too.
+      this.brain.readAhead(text, this.state, this.hearing(false));
+      return;
+    }
     const reply = this.brain.respond(text, this.state);
     reply.catch(() => {});
     const prepared = reply.then(
@@ -467,6 +475,7 @@ export class VoiceSession {
     let then: 'transfer' | 'end' | undefined;
     let stream: AsyncIterable<string> | undefined;
     let llmStats: LlmTurnStats | undefined;
+    let read: VoiceSession['replyRead'] = { understood: false };
     let prepared: PreparedReply | undefined;
     try {
       const spec = this.speculation?.text === heard ? this.speculation : undefined;
@@ -477,6 +486,7 @@ export class VoiceSession {
       if (r.missed) this.event('state', { role: 'system', text: 'no_match', data: { misses: state.misses ?? 0 } });
       this.expectAnswer();
       llmStats = r.llm;
+      read = { ...(r.reading ? { reading: r.reading } : {}), understood: r.understoodBy === 'llm' };
       if (typeof r.reply === 'string') reply = r.reply;
       else {
         prepared = spec ? await spec.prepared : undefined;
@@ -508,6 +518,7 @@ export class VoiceSession {
     }
     this.timer.replied(this.now());
     this.replyLlm = llmStats;
+    this.replyRead = read;
     this.stream = stream;
     this.preparedReply = prepared;
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
