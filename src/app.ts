@@ -18,6 +18,8 @@ import { SipEndpoint } from './telephony/sip/endpoint.js';
 import { audit } from './store/audit.js';
 import { createSmsProviders, SmsService, INBOUND_QUEUE } from './sms/index.js';
 import { JobRunner } from './store/jobs.js';
+import { pruneAnswerAudio } from './business/answer-audio.js';
+import { join } from 'node:path';
 import { createSpeech, type SpeechSet } from './speech/index.js';
 import { VoiceSession } from './agent/voice/session.js';
 import { placePurposeCall } from './agent/voice/outbound.js';
@@ -249,6 +251,17 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   });
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
   let summaryTimer: NodeJS.Timeout | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  // The callers' kept audio of unsure addresses and names, past its retention (by the business clock).
+  const retention = async () => {
+    if (!config.answerAudioRetentionDays) return;
+    try {
+      const n = await pruneAnswerAudio(store.db, join(config.dataDir, 'recordings'), config.answerAudioRetentionDays, business.now());
+      if (n) logger.info({ files: n, days: config.answerAudioRetentionDays }, 'kept answer audio past its retention deleted');
+    } catch (err) {
+      logger.warn({ err }, 'answer audio retention failed');
+    }
+  };
   let cliEndpoint: CliEndpoint | undefined;
   const summaries = async () => {
     try {
@@ -299,6 +312,8 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
       outbox.start();
       smsJobs?.start();
       summaryTimer = setInterval(() => void summaries(), 60_000);
+      retentionTimer = setInterval(() => void retention(), 3_600_000);
+      void retention();
       logger.info({ url: app.url, version }, 'frontdesk is up');
     },
     async drain(limitMs) {
@@ -314,6 +329,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
     },
     async stop() {
       clearInterval(summaryTimer);
+      clearInterval(retentionTimer);
       await cliEndpoint?.close();
       await browserLine.stop();
       await telephony?.stop();

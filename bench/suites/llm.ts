@@ -5,6 +5,9 @@ import type { ChatMessage } from '../../src/speech/types.js';
 import { ensureGeneratedLlm } from '../../scripts/generate-models.js';
 import { BUILT_MODELS_DIR } from '../../tests/helpers/audio.js';
 import { percentile, type Metrics, type Suite } from '../lib.js';
+import { demoContext } from '../../src/business/context/demo.js';
+import { contextSchema } from '../../src/business/context/schema.js';
+import { llmNluDefaults, readingPrompt, readingSchema } from '../../src/agent/guided/llm-nlu.js';
 
 /**
  * The LLM on a generated model with Qwen2-0.5B's geometry (Q8_0, random weights: real compute,
@@ -62,9 +65,60 @@ const suite: Suite = {
     m.first_token_reused_prefix_max_ms = firsts.at(-1)!;
     m.generation_tokens_per_s = genTokens / (genMs / 1000);
     m.reply_25_tokens_ms = m.first_token_reused_prefix_p50_ms + 24 / m.generation_tokens_per_s * 1000;
+    Object.assign(m, await readings(llm, m.generation_tokens_per_s));
     m.rss_added_mib = (process.memoryUsage().rss - rss0) / 2 ** 20;
     await llm.close();
     return m;
   },
 };
 export default suite;
+
+/** Transactional turns the LLM reads for the guided flow (intent and slots). */
+const SAID = [
+  'I want to book a deep cleaning on tuesday at nine',
+  'How much is a standard cleaning for three bedrooms?',
+  'Can you move my cleaning to friday afternoon?',
+  'Please cancel my appointment',
+  'Do you have anything tomorrow morning?',
+];
+const NOW = new Date('2026-11-20T18:00:00Z');
+/** What a trained model would reply to the first turn, in the old one-field-per-slot form and in the label list. */
+const TYPICAL = {
+  fields: '{"intents":["book"],"service":"deep","units":null,"date":"2026-11-24","time":"09:00","name":null,"phone":null}',
+  labels: '{"r":["book","deep","tuesday","9am"]}',
+};
+
+/**
+ * The reading of a transactional turn: its cost in prompt tokens evaluated, first token, tokens
+ * generated and time. Random weights pick random (valid) labels, so the typical reading's length
+ * is given too, with the time it would take at the measured speeds.
+ */
+async function readings(llm: LlamaCppLlm, tokensPerS: number): Promise<Metrics> {
+  const ms: number[] = [];
+  const firsts: number[] = [];
+  const gen: number[] = [];
+  const evaluated: number[] = [];
+  let failed = 0;
+  const ctx = contextSchema.parse(demoContext);
+  for (const s of SAID) {
+    const t0 = performance.now();
+    await llm.structured(readingPrompt(ctx, NOW, {}, s), readingSchema(ctx, NOW), { maxTokens: llmNluDefaults.maxTokens }).catch(() => failed++);
+    ms.push(performance.now() - t0);
+    const st = llm.lastStats!;
+    firsts.push(st.firstTokenMs);
+    gen.push(st.generatedTokens);
+    evaluated.push(st.evaluatedTokens);
+  }
+  const med = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+  const typical = Object.fromEntries(Object.entries(TYPICAL).map(([k, t]) => [k, llm.tokenize(t).length]));
+  return {
+    reading_prompt_evaluated_p50: med(evaluated.slice(1)),
+    reading_first_token_p50_ms: med(firsts.slice(1)),
+    reading_generated_tokens_p50: med(gen),
+    reading_ms_p50: med(ms.slice(1)),
+    reading_incomplete: failed,
+    reading_typical_tokens_fields: typical.fields!,
+    reading_typical_tokens_labels: typical.labels!,
+    reading_typical_labels_est_ms: med(firsts.slice(1)) + (typical.labels! - 1) / tokensPerS * 1000,
+  };
+}

@@ -39,6 +39,14 @@ const QUESTIONS = [
   'Can I leave a message for Maria?',
 ];
 
+/** Turns the guided flow acts on (quotes, availability, a message): with an LLM, it reads them first. */
+const TRANSACTIONAL = [
+  'How much is a deep cleaning for three bedrooms?',
+  'Do you have anything on friday afternoon?',
+  'How much is a standard cleaning?',
+  'Can I leave a message for Maria?',
+];
+
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
 /** Qwen3-1.7B in Q4_K_M, the default set's LLM (BENCH_LLM_SHAPE=qwen3-4b for the "better" set, 0.5b-q4 for the smallest). */
@@ -54,6 +62,7 @@ const prefixed = (prefix: string, m: Metrics): Metrics => Object.fromEntries(Obj
  *   open one and goes to the LLM. Its metrics are unprefixed: the issue's targets are for it.
  * - floor: Silero VAD, telephone-adapted pocketsphinx, the guided flow and flite (`floor_*`).
  * - llm: the floor with open questions answered by the LLM (`llm_*`).
+ * - read: the floor with transactional turns read by the LLM (intent and slots) for the guided flow (`read_*`).
  */
 const suite: Suite = {
   description: `${TURNS} spoken turns over SIP per engine set: neural (sherpa-onnx zipformer2 + ${SHAPES[SHAPE].name} + Piper low, generated models, 25-token replies), then the offline floor (pocketsphinx, guided flow, flite)`,
@@ -69,6 +78,7 @@ const suite: Suite = {
       }) };
     }
     if (sets.includes('floor')) out = { ...out, ...prefixed('floor_', await runSet(QUESTIONS, {})) };
+    if (sets.includes('read')) out = { ...out, ...prefixed('read_', await runSet(TRANSACTIONAL, { FRONTDESK_LLM_MODEL: await generatedLlm() })) };
     if (sets.includes('llm')) out = { ...out, ...prefixed('llm_', await runSet(OPEN_QUESTIONS, { FRONTDESK_LLM_MODEL: await generatedLlm(), FRONTDESK_LLM_MAX_TOKENS: '25' })) };
     return out;
   },
@@ -121,7 +131,8 @@ async function runSet(questions: string[], engines: Record<string, string>): Pro
       }
       const records = await app.store.db.selectFrom('call_events').select('data').where('kind', '=', 'latency').execute();
       const byLlm = await app.store.db.selectFrom('call_events').select('id').where('kind', '=', 'turn').where('role', '=', 'agent').where(sql<boolean>`data::jsonb->>'by' = 'llm'`).execute();
-      const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs: number; by?: string; llm?: { evaluatedTokens: number; firstTokenMs: number } });
+      const stages = records.map((r) => r.data as { sttMs: number; thinkMs: number; ttsMs: number; sendMs: number; totalMs: number; fromSpeechEndMs: number; by?: string; llm?: { evaluatedTokens: number; firstTokenMs: number }; reading?: { ms: number; inTime: boolean; ahead: boolean }; understoodBy?: string });
+      const read = stages.filter((s) => s.reading);
       const byLlmStages = stages.filter((s) => s.by === 'llm');
       const sorted = [...latencies].sort((a, b) => a - b);
       return {
@@ -142,6 +153,14 @@ async function runSet(questions: string[], engines: Record<string, string>): Pro
           answered_by_llm_tts_first_audio_p50_ms: median(byLlmStages.map((s) => s.ttsMs)),
           llm_first_token_p50_ms: median(byLlmStages.map((s) => s.llm?.firstTokenMs ?? 0)),
           llm_prompt_tokens_evaluated_p50: median(byLlmStages.map((s) => s.llm?.evaluatedTokens ?? 0)),
+        } : {}),
+        ...(read.length ? {
+          turns_read_by_llm: read.length,
+          turns_read_ahead: read.filter((s) => s.reading!.ahead).length,
+          turns_read_in_time: read.filter((s) => s.reading!.inTime).length,
+          turns_acted_on_llm_reading: stages.filter((s) => s.understoodBy === 'llm').length,
+          reading_ms_p50: median(read.map((s) => s.reading!.ms)),
+          reading_ms_max: Math.max(...read.map((s) => s.reading!.ms)),
         } : {}),
         rss_mib: process.memoryUsage().rss / 2 ** 20,
       };

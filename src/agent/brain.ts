@@ -1,8 +1,9 @@
 import type { ChatMessage, Llm } from '../speech/types.js';
 import type { AgentTools } from './tools.js';
 import { GuidedEngine, type GuidedResult, type GuidedState } from './guided/engine.js';
-import { understand, type Intent } from './guided/nlu.js';
-import { llmNluDefaults, understandWithLlm } from './guided/llm-nlu.js';
+import { understand, type Intent, type Understanding } from './guided/nlu.js';
+import { finishReading, llmNluDefaults, startReading, type Reading } from './guided/llm-nlu.js';
+import { gateFor, type LatencyGate, type LatencyGateOptions } from './latency-gate.js';
 import { dialogueDefaults, heardSurely, type DialogueOptions, type Hearing } from './guided/options.js';
 
 const dialogueDefaultsAct = dialogueDefaults.actAtConfidence;
@@ -38,6 +39,8 @@ export interface BrainTurn extends Omit<GuidedResult, 'reply' | 'state'> {
   understoodBy?: 'llm';
   /** What the LLM's prompt cost this turn (LLM turns). */
   llm?: LlmTurnStats;
+  /** The LLM's reading of this turn, when it was asked: from asking to its reading (or giving up), ms. */
+  reading?: { ms: number; inTime: boolean; ahead: boolean };
 }
 
 export interface LlmTurnStats {
@@ -62,6 +65,10 @@ export interface BrainOptions {
   history?: ChatMessage[];
   /** How an unsure hearing is handled (confidence thresholds, escalation). */
   dialogue?: Partial<DialogueOptions>;
+  /** When to stop asking an LLM that keeps missing its budgets, and when to retry. */
+  gate?: Partial<LatencyGateOptions>;
+  /** Where a model that stops (or resumes) being asked is reported. */
+  logger?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void } | undefined;
 }
 
 export class Brain {
@@ -115,28 +122,80 @@ export class Brain {
     return k === 'ask_address' || k === 'ask_name' || k === 'take_message' || k === 'confirm_visit';
   }
 
+  /** The LLM's reading of transactional turns and its open answers, each stopped while it keeps missing its budget. */
+  private gate(what: 'reading' | 'answer'): LatencyGate | undefined {
+    return this.o.llm && gateFor(this.o.llm, what, this.o.now, this.o.gate);
+  }
+
+  /** Whether the LLM would be asked to read `text` (a transactional turn heard surely). */
+  private readsWithLlm(text: string, state: GuidedState, hearing?: Hearing): boolean {
+    return Boolean(this.o.llm && this.o.understand !== false && !this.wantsFreeText(state)
+      && heardSurely(hearing, { actAtConfidence: this.o.dialogue?.actAtConfidence ?? dialogueDefaultsAct })
+      && !this.routesToLlm(text, state, hearing));
+  }
+
+  private ahead: Reading | undefined;
+
+  /**
+   * The final transcript is in but the turn is not taken yet (the endpointing pause): start the
+   * LLM's reading now. It has no side effects; `respond` uses it if the turn's words and state are
+   * the same, and the tools still act only once the turn is taken.
+   */
+  readAhead(text: string, state: GuidedState, hearing?: Hearing): void {
+    this.cancelReadAhead();
+    if (this.closed || !text.trim() || !this.readsWithLlm(text, state, hearing) || !this.gate('reading')!.allow()) return;
+    this.ahead = startReading(this.o.llm!, this.tools.context.document, text, this.o.now(), state);
+  }
+
+  /** The caller went on talking: the reading started ahead is not of the turn. */
+  cancelReadAhead(): void {
+    this.ahead?.abort();
+    this.ahead = undefined;
+  }
+
   async respond(text: string, state: GuidedState, hearing?: Hearing): Promise<{ turn: BrainTurn; state: GuidedState }> {
     const llm = this.o.llm;
     // A question asked for free text (an address, a message) takes any answer; otherwise a pending
     // offer stays pending while the LLM answers a side question ("do you bring supplies?").
     const open = Boolean(llm && this.routesToLlm(text, state, hearing));
-    if (llm && open) {
-      const r = await this.fromLlm(llm, text).catch(() => undefined);
-      if (r) return { turn: { reply: r.stream, by: 'llm', ...(r.stats ? { llm: r.stats } : {}) }, state };
+    const answerGate = this.gate('answer');
+    if (llm && open && answerGate!.allow()) {
+      const r = await this.fromLlm(llm, text).catch((e: unknown) => {
+        if (e instanceof LateError) answerGate!.record(e.ms, false, e.budgetMs, this.o.logger);
+        return undefined;
+      });
+      if (r) {
+        if (r.stats) answerGate!.record(r.stats.firstTokenMs, true, this.firstTokenBudget(), this.o.logger);
+        return { turn: { reply: r.stream, by: 'llm', ...(r.stats ? { llm: r.stats } : {}) }, state };
+      }
     }
-    // With an LLM, it reads what the caller wants (intent and slots, as JSON against this
-    // business's schema); the guided flow acts on it with its validated tools. Free-text answers
-    // (an address, a message) need no reading.
-    let understood: Awaited<ReturnType<typeof understandWithLlm>>;
+    // With an LLM, it reads what the caller wants (intent and slots, against this business's
+    // schema); the guided flow acts on it with its validated tools. Free-text answers (an address,
+    // a message) need no reading.
+    let understood: Understanding | undefined;
+    let reading: BrainTurn['reading'];
     // (Not after the LLM just failed to answer this turn: the caller has waited long enough.)
-    if (llm && !open && this.o.understand !== false && !this.wantsFreeText(state) && heardSurely(hearing, { actAtConfidence: this.o.dialogue?.actAtConfidence ?? dialogueDefaultsAct })) {
-      const rules = understand(this.tools.context.document, text, this.o.now());
-      understood = await understandWithLlm(llm, this.tools.context.document, text, this.o.now(), state, rules, { timeoutMs: this.o.understandTimeoutMs ?? brainDefaults.understandTimeoutMs });
+    const reads = Boolean(llm && !open && this.readsWithLlm(text, state, hearing));
+    const ahead = reads && this.ahead?.text === text && sameState(this.ahead.state, state) ? this.ahead : undefined;
+    if (!ahead) this.cancelReadAhead();
+    this.ahead = undefined;
+    if (llm && reads && (ahead || this.gate('reading')!.allow())) {
+      const ctx = this.tools.context.document;
+      const started = ahead ?? startReading(llm, ctx, text, this.o.now(), state);
+      const budgetMs = this.o.understandTimeoutMs ?? brainDefaults.understandTimeoutMs;
+      const out = await finishReading(started, ctx, this.o.now(), understand(ctx, text, this.o.now()), budgetMs);
+      this.gate('reading')!.record(out.ms, out.inTime, budgetMs, this.o.logger);
+      understood = out.understood;
+      reading = { ms: out.ms, inTime: out.inTime, ahead: Boolean(ahead) };
     }
     const r = await this.guided.respond(text, state, understood, hearing);
     this.remember(text, r.reply);
     const { reply, state: next, ...rest } = r;
-    return { turn: { ...rest, reply, by: 'guided', ...(understood ? { understoodBy: 'llm' as const } : {}) }, state: next };
+    return { turn: { ...rest, reply, by: 'guided', ...(understood ? { understoodBy: 'llm' as const } : {}), ...(reading ? { reading } : {}) }, state: next };
+  }
+
+  private firstTokenBudget(): number {
+    return this.o.firstTokenTimeoutMs ?? brainDefaults.firstTokenTimeoutMs;
   }
 
   private remember(user: string, assistant: string): void {
@@ -187,8 +246,8 @@ export class Brain {
         ac.abort();
         // Close the generation (it frees its sequence once its first token arrives).
         void it.return?.(undefined);
-        reject(new Error('the LLM was too slow'));
-      }, this.o.firstTokenTimeoutMs ?? brainDefaults.firstTokenTimeoutMs);
+        reject(new LateError(performance.now() - started, this.firstTokenBudget()));
+      }, this.firstTokenBudget());
     });
     try {
       // A model can emit control bytes: nothing the caller hears or the store keeps should carry
@@ -234,8 +293,21 @@ export class Brain {
   async close(): Promise<void> {
     const llm = this.o.llm;
     this.closed = true;
+    this.cancelReadAhead();
     // A prefill still queued would take a sequence back after the release.
     await this.prefilling;
     if (llm) await llm.release(this.o.conversation, [{ role: 'system', content: this.systemPrompt() }]);
   }
+}
+
+/** The LLM's first token missed its budget. */
+class LateError extends Error {
+  constructor(readonly ms: number, readonly budgetMs: number) {
+    super('the LLM was too slow');
+  }
+}
+
+/** The same conversation state (the session passes the same object; a text thread a rebuilt one). */
+function sameState(a: GuidedState, b: GuidedState): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }

@@ -341,6 +341,11 @@ export const settings = {
     doc: 'Where the embedded database, recordings and voicemails are kept.',
     schema: z.string().min(1).default('./data'),
   },
+  FRONTDESK_ANSWER_AUDIO_RETENTION_DAYS: {
+    path: 'answerAudioRetentionDays',
+    doc: 'Days the caller\'s own audio of an unsure address or name (recordings/<call>-address-N.wav, for the owner to check) is kept after its call; 0: kept until deleted by hand.',
+    schema: z.coerce.number().int().min(0).max(3650).default(30),
+  },
   FRONTDESK_MODELS_DIR: {
     path: 'modelsDir',
     doc: 'Where speech and language models are read from (npm run models fills it).',
@@ -388,7 +393,7 @@ export const settings = {
   },
   FRONTDESK_LLM_UNDERSTANDS: {
     path: 'llmUnderstands',
-    doc: 'With an LLM, it reads each transactional turn (intent and slots as JSON against the business\'s schema) for the guided flow, which still acts through its validated tools; false: the rule NLU reads them (lower latency on slow machines).',
+    doc: 'With an LLM, it reads each transactional turn (intent and slots as JSON against the business\'s schema) for the guided flow, which still acts through its validated tools; false: the rule NLU reads them (lower latency on slow machines). A model whose readings miss their budget 3 times in a row is not asked (logged once) and retried every 2 minutes.',
     schema: bool.default(true),
   },
   FRONTDESK_LLM_MAX_TOKENS: {
@@ -543,6 +548,7 @@ export interface Config {
   /** Admission control; `max` is filled in from the machine when unset. */
   calls: { max: number };
   dataDir: string;
+  answerAudioRetentionDays: number;
   modelsDir: string;
   builtModelsDir: string;
   llmModel: string | undefined;

@@ -210,6 +210,17 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect((await yn.key('2')).reply).toMatch(/^Okay\./);
   });
 
+  it('a home size keyed as a whole number is the size booked and priced', async () => {
+    const c = await call('+15125550414', { service: 'standard', name: 'Bo', address: '3 Elm St', pending: { kind: 'ask_size', start: '2026-12-03T09:00:00.000-06:00' } });
+    const r = await c.key('12');
+    expect(r.reply).toMatch(/^I can book a standard cleaning for 12 bedrooms Thursday, December 3 at 9 AM at 3 Elm St for \$355\.50, about 7 and a half hours\. Shall I book it\?$/);
+    expect(c.state().units).toBe(12);
+    // Out of range: the choices again, nothing taken.
+    const big = await call('+15125550414', { service: 'standard', pending: { kind: 'ask_size', start: '2026-12-03T09:00:00.000-06:00' } });
+    expect((await big.key('99')).reply).toBe("That key isn't one of the choices. Please key the number of bedrooms, then press pound.");
+    expect(big.state().units).toBeUndefined();
+  });
+
   it('tidies spoken addresses without reading house numbers as clock times', () => {
     expect(cleanAddress("uh it's four hundred and twelve elm avenue")).toBe('412 elm avenue');
     expect(cleanAddress('twelve thirty main street please')).toBe('1230 main street');

@@ -71,7 +71,7 @@ describe('the LLM reads what callers want; the guided flow acts', () => {
 
   // The rules know "Tuesday", but not that scrubbing the whole house is a deep cleaning at 9.
   const SAID = 'Could somebody scrub the whole house top to bottom on Tuesday, first thing in the morning?';
-  const READING: LlmReading = { intents: ['book'], service: 'deep', units: null, date: '2026-11-24', time: '09:00', name: null, phone: null };
+  const READING: LlmReading = { r: ['book', 'deep', 'tuesday', '9am'] };
 
   it('books from what the LLM read: the service and the time the rules could not', async () => {
     answer = (res) => sse(res, READING);
@@ -83,10 +83,11 @@ describe('the LLM reads what callers want; the guided flow acts', () => {
     // Tuesday 9:00 in Chicago is free: the flow asks the home's size (priced by bedroom), holding that start.
     expect(state.pending).toEqual({ kind: 'ask_size', start: '2026-11-24T09:00:00.000-06:00' });
     expect(turn.reply).toMatch(/how many bedrooms/);
-    // The model was asked for JSON against this business's own schema.
-    const format = bodies.at(-1)!.response_format as { json_schema: { schema: { properties: { service: { anyOf: { enum?: string[] }[] }; date: { anyOf: { enum?: string[] }[] } } } } };
-    expect(format.json_schema.schema.properties.service.anyOf[0]!.enum).toEqual(['standard', 'deep', 'move-out']);
-    expect(format.json_schema.schema.properties.date.anyOf[0]!.enum![0]).toBe('2026-11-20');
+    // The model was asked for JSON against this business's own schema: its services, the coming days, times.
+    const format = bodies.at(-1)!.response_format as { json_schema: { schema: { properties: { r: { items: { enum: string[] } } } } } };
+    const labels = format.json_schema.schema.properties.r.items.enum;
+    expect(labels).toEqual(expect.arrayContaining(['standard', 'deep', 'move-out', 'today', 'tuesday', 'dec 10', '9am', '2:30pm', '3 bedrooms']));
+    expect(labels).not.toContain('dec 11');
     // The rules alone do not get there.
     const rules = await (await brain({ llm, understand: false })).respond(SAID, {});
     expect(rules.state.service).toBeUndefined();
@@ -107,7 +108,7 @@ describe('the LLM reads what callers want; the guided flow acts', () => {
   });
 
   it('a reading that names nothing usable leaves the turn to the rules', async () => {
-    answer = (res) => sse(res, { intents: [], service: null, units: null, date: null, time: null, name: null, phone: null });
+    answer = (res) => sse(res, { r: [] });
     const rules = await (await brain()).respond('How much is a deep cleaning for three bedrooms?', {});
     const r = await (await brain({ llm })).respond('How much is a deep cleaning for three bedrooms?', {});
     expect(r.turn.understoodBy).toBeUndefined();
@@ -122,14 +123,13 @@ describe('the LLM reads what callers want; the guided flow acts', () => {
     let read = 0;
     try {
       const ctx = (await biz.contexts.get('sparkle-cleaning')).document;
-      const schema = readingSchema(ctx, NOW) as { properties: { date: { anyOf: { enum: string[] }[] }; time: { anyOf: { enum: string[] }[] } } };
+      const schema = readingSchema(ctx, NOW) as { properties: { r: { items: { enum: string[] }; maxItems: number } } };
       for (let i = 0; i < 1; i++) {
         const r = await local.structured<LlmReading>(readingPrompt(ctx, NOW, {}, SAID), schema, { maxTokens: 400 });
         read++;
-        expect(Array.isArray(r.intents)).toBe(true);
-        expect([null, 'standard', 'deep', 'move-out']).toContain(r.service);
-        expect([null, ...schema.properties.date.anyOf[0]!.enum]).toContain(r.date);
-        expect([null, ...schema.properties.time.anyOf[0]!.enum]).toContain(r.time);
+        expect(Array.isArray(r.r)).toBe(true);
+        expect(r.r.length).toBeLessThanOrEqual(schema.properties.r.maxItems);
+        for (const label of r.r) expect(schema.properties.r.items.enum).toContain(label);
       }
       expect(read).toBe(1);
     } finally {

@@ -206,17 +206,19 @@ describe('talking to the agent', () => {
       expect(await reply()).toMatch(/^The next openings I have are /);
       await call.sendDtmf('1');
       expect(await reply()).toBe('And how many bedrooms does your home have?');
-      await call.sendDtmf('2');
+      // The home size keyed digit by digit: a slip cleared with star, then 1 and 2 make one answer, 12.
+      await call.sendDtmf('9*12');
       expect(await reply()).toBe('Great. What is the address for the cleaning?');
       await caller.say('Twelve Main Street.');
       // Not read back (it was not heard), and no name asked of a caller on the keypad.
-      expect(await reply()).toMatch(/^I can book a standard cleaning for 2 bedrooms .* at the address you gave, which I'll text you to check, for \$\d+.*Shall I book it\?$/);
+      expect(await reply()).toMatch(/^I can book a standard cleaning for 12 bedrooms .* at the address you gave, which I'll text you to check, for \$\d+.*Shall I book it\?$/);
       await call.sendDtmf('1');
       expect(await reply()).toMatch(/^You're all set: standard cleaning /);
       await call.hangup();
       const appt = await app.store.db.selectFrom('appointments').innerJoin('customers', 'customers.id', 'appointments.customer_id')
-        .select(['appointments.status', 'appointments.notes']).where('customers.phone', '=', number).executeTakeFirstOrThrow();
+        .select(['appointments.status', 'appointments.notes', 'appointments.quote']).where('customers.phone', '=', number).executeTakeFirstOrThrow();
       expect(appt.status).toBe('booked');
+      expect(appt.quote).toMatchObject({ units: 12 });
       // Flagged for the owner, with the caller's own words kept as audio.
       expect(appt.notes).toMatch(/^Address to check: heard "the and" on the call \(audio: .*address-\d+\.wav\); texted to the customer\.$/);
       const wav = readFileSync(/\(audio: (.*?)\)/.exec(appt.notes!)![1]!);
@@ -227,7 +229,7 @@ describe('talking to the agent', () => {
       expect(JSON.stringify(text.payload)).toMatch(/couldn't make out your address on the call\. Please reply with your full street address/);
       const callerTurns = (await events(rec.id)).filter((e) => e.kind === 'turn' && e.role === 'caller');
       expect(callerTurns.length).toBeLessThanOrEqual(8);
-      expect(callerTurns.filter((e) => /^\(pressed \d\)$/.test(e.text ?? ''))).toHaveLength(5);
+      expect(callerTurns.filter((e) => /^\(pressed \d+\)$/.test(e.text ?? '')).map((e) => e.text)).toEqual(['(pressed 1)', '(pressed 1)', '(pressed 1)', '(pressed 12)', '(pressed 1)']);
     } finally {
       app.speech.stt = real;
       await mumbler.stop();

@@ -135,6 +135,15 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     }
   });
 
+  it("a turn's reading (no conversation) leaves its system prompt evaluated for the next reading", async () => {
+    const reader: ChatMessage = { role: 'system', content: `You read what a customer said and reply with JSON only. ${'Services: standard, deep, move-out; days: today, tomorrow, a weekday; times like 9am. '.repeat(4)}` };
+    const schema = { type: 'object', properties: { r: { type: 'array', items: { enum: ['book', 'quote', 'deep', 'tuesday', '9am'] }, maxItems: 3 } }, required: ['r'] };
+    await llm.structured([reader, { role: 'user', content: 'Book a deep clean on tuesday.' }], schema, { maxTokens: 40 }).catch(() => {});
+    expect(llm.lastStats!.evaluatedTokens).toBeGreaterThan(llm.lastStats!.promptTokens / 2);
+    await llm.structured([reader, { role: 'user', content: 'How much is it?' }], schema, { maxTokens: 40 }).catch(() => {});
+    expect(llm.lastStats!.evaluatedTokens).toBeLessThan(llm.lastStats!.promptTokens / 3);
+  });
+
   it('says so when structured output cannot finish within the cap (the agent then falls back)', async () => {
     const schema = { type: 'object', properties: { reply: { type: 'string' } }, required: ['reply'] };
     await expect(llm.structured([system, { role: 'user', content: 'Hi' }], schema, { maxTokens: 3 })).rejects.toThrow(StructuredOutputError);

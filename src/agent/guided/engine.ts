@@ -270,7 +270,7 @@ export class GuidedEngine {
     if (YES_NO.has(p.kind)) return { reply: `You can use your keypad: press 1 for yes or 2 for no.`, state: s };
     switch (p.kind) {
       case 'ask_service': return { reply: `Please press ${keys(this.ctx.services.map((x) => x.name.toLowerCase()))}.`, state: s };
-      case 'ask_size': return { reply: `Please press the number of ${this.unit()}s, 1 to 9.`, state: s };
+      case 'ask_size': return { reply: `Please key the number of ${this.unit()}s, then press pound.`, state: s };
       case 'ask_time':
       case 'ask_reschedule_time':
         return s.offered?.length
@@ -286,6 +286,8 @@ export class GuidedEngine {
     const p = state.pending;
     const n = /^[1-9]$/.test(key) ? Number(key) : undefined;
     const said = (text: string, s: GuidedState = state) => this.respond(text, s);
+    // A home size comes keyed as a whole number ("12"), the other questions' choices as one key.
+    if (p?.kind === 'ask_size' && /^\d{1,2}$/.test(key) && Number(key) >= 1 && Number(key) <= 50) return this.afterSize({ ...state, units: Number(key) }, p.start);
     if (n !== undefined) {
       if (p && YES_NO.has(p.kind) && n <= 2) return said(n === 1 ? 'yes' : 'no');
       switch (p?.kind) {
@@ -303,7 +305,6 @@ export class GuidedEngine {
           if (svc) return this.respond(svc.name, state);
           break;
         }
-        case 'ask_size': return this.afterSize({ ...state, units: n }, p.start);
         case 'ask_time':
         case 'ask_reschedule_time':
         case 'pick_appointment':

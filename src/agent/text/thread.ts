@@ -8,6 +8,7 @@ import type { GuidedState } from '../guided/engine.js';
 import { Brain, brainDefaults } from '../brain.js';
 import { OwnerAgent, type OwnerState } from '../owner.js';
 import { complianceKeyword } from './keywords.js';
+import { addressCorrection } from '../guided/address-reply.js';
 
 /**
  * The texting agent: one inbound text in, the reply out. Carrier keywords (STOP, START, HELP)
@@ -86,6 +87,10 @@ export async function answerText(d: TextThreadDeps, t: TextIn): Promise<TextOut>
     return { reply: r.reply, audience: 'owner', state: { owner: r.state }, redact: 'pinSeen' in r && !!r.pinSeen };
   }
   if (!context.document.sms.autoReply) return { audience: 'none' };
+  // A reply to the address check texted after a call updates the visit (src/agent/guided/address-reply.ts).
+  const state = (t.state as GuidedState | null) ?? {};
+  const corrected = await addressCorrection(d.business, context, t.customerId, t.body, !!state.pending);
+  if (corrected) return { reply: corrected, audience: 'customer', state };
   const r = await converse(d, context, t);
   return { reply: r.reply, audience: 'customer', state: r.state };
 }

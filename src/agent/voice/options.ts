@@ -8,6 +8,7 @@ import type { TurnOptions } from '../turns/options.js';
 import type { GuidedState } from '../guided/engine.js';
 import type { DialogueOptions } from '../guided/options.js';
 import type { TurnLatency } from './latency.js';
+import type { KeypadOptions } from './keypad-entry.js';
 
 /** What a voice session is given (engines, the business, option groups) and its own defaults. */
 
@@ -34,6 +35,8 @@ export interface VoiceDeps {
   turnDetector?: TurnDetector | undefined;
   /** How unsure hearings are handled (confidence thresholds, no-match escalation). */
   dialogue?: Partial<DialogueOptions>;
+  /** How numbers keyed on the keypad are collected (the pause that ends one). */
+  keypad?: Partial<KeypadOptions>;
 }
 
 export interface VoiceInput {

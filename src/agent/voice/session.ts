@@ -18,6 +18,7 @@ import { OwnerLine, ownerHints } from './owner-line.js';
 import { callLines, troubleLine } from './lines.js';
 import { HeardTurn, keepAnswerAudio } from './heard-turn.js';
 import { spokenPin } from './owner-pin.js';
+import { KeypadEntry, digitsWanted, keypadDefaults } from './keypad-entry.js';
 import { retrying } from '../../util/retry.js';
 import { toE164 } from '../../util/phone.js';
 
@@ -54,6 +55,7 @@ export class VoiceSession {
   private pinDigits: string | undefined;
   private readonly heard = new HeardTurn();
   private hints: string[] = [];
+  private readonly keypad: KeypadEntry;
 
   constructor(private readonly d: VoiceDeps, private readonly i: VoiceInput) {
     this.now = d.now ?? Date.now;
@@ -70,6 +72,7 @@ export class VoiceSession {
     };
     this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
+    this.keypad = new KeypadEntry(this.machine.o.transferDigit, { ...keypadDefaults, ...d.keypad });
     const from = toE164(i.call.from);
     if (i.call.direction === 'inbound' && ctx.owner.pinHash && from && ctx.owner.numbers.includes(from)) {
       this.ownerLine = new OwnerLine(d.business, i.context, from, (text) => this.event('state', { role: 'system', text }));
@@ -123,9 +126,10 @@ export class VoiceSession {
         return;
       }
       this.event('dtmf', { role: 'caller', text: digit });
-      this.dispatch({ type: 'dtmf', at: this.now(), digit });
-      // Any other key answers the question asked (a choice, a yes or no): a turn of its own.
-      if (digit !== this.machine.o.transferDigit && !this.owner && this.machine.state !== 'transferring') this.dispatch({ type: 'keyed', at: this.now(), text: `key:${digit}` });
+      // A number being keyed (a home size) is one turn when complete; any other key answers the question asked at once.
+      const k = this.keypad.press(digit, this.now(), this.owner ? undefined : digitsWanted(this.state.pending));
+      if (k.kind === 'transfer' || digit !== this.machine.o.transferDigit) this.dispatch({ type: 'dtmf', at: this.now(), digit });
+      if (k.kind === 'answer' && !this.owner && this.machine.state !== 'transferring') this.dispatch({ type: 'keyed', at: this.now(), text: `key:${k.keys}` });
     });
     call.once('ended', (reason) => {
       this.dispatch({ type: 'hangup', at: this.now() });
@@ -181,6 +185,8 @@ export class VoiceSession {
   }
 
   private dispatch(e: TurnEvent | HeardEvent): void {
+    const keyed = e.type === 'tick' ? this.keypad.tick(e.at) : undefined;
+    if (keyed) this.dispatch({ type: 'keyed', at: e.at, text: `key:${keyed}` });
     if (e.type === 'vad_end') this.timer.speechEnded(e.at, 'speechEndedAt' in e ? e.speechEndedAt : e.at);
     if (e.type === 'stt_partial' && this.d.llm) this.brain.prefillPartial(spokenToText(e.text));
     if (e.type === 'stt_final') {
@@ -272,7 +278,8 @@ export class VoiceSession {
   private async think(heard: string): Promise<void> {
     const turn = ++this.thinking;
     this.turns++;
-    const key = /^key:(.)$/.exec(heard)?.[1];
+    const key = /^key:(.+)$/.exec(heard)?.[1];
+    if (key === undefined) this.keypad.clear();
     const { pcm, ...hearing }: Hearing & { pcm?: Int16Array } = key !== undefined ? (this.heard.clear(), { keyed: key }) : this.heard.hearing(true);
     const kind = this.state.pending?.kind;
     // Free answers keep their words as said: the clock-time rewrite would turn a house number into a time.

@@ -40,6 +40,15 @@ export class SlotUnavailableError extends Error {
   }
 }
 
+/** How a visit's notes flag an address the agent did not hear surely, for the owner to check. */
+const ADDRESS_TO_CHECK = 'Address to check:';
+
+/** What was heard, from a flag line in a visit's notes; undefined when the notes hold no flag. */
+function flaggedAddress(notes: string | null): string | undefined {
+  const m = /^Address to check: heard "(.*)" on the call/m.exec(notes ?? '');
+  return m ? m[1] : undefined;
+}
+
 export class AppointmentNotFoundError extends Error {
   constructor(id: string) {
     super(`no appointment ${id}`);
@@ -243,7 +252,7 @@ export class SchedulingService {
   async addressToCheck(id: string, heard: string, opts: { phone: string | null; audio?: string | undefined; garbled?: boolean | undefined }): Promise<void> {
     const { stored, row } = await this.load(id);
     const ctx = stored.document;
-    const note = `Address to check: heard "${heard}" on the call${opts.audio ? ` (audio: ${opts.audio})` : ''}; texted to the customer.`;
+    const note = `${ADDRESS_TO_CHECK} heard "${heard}" on the call${opts.audio ? ` (audio: ${opts.audio})` : ''}; texted to the customer.`;
     await this.db.transaction().execute(async (tx) => {
       await tx.updateTable('appointments').set({ notes: row.notes ? `${row.notes}\n${note}` : note }).where('id', '=', id).execute();
       if (!opts.phone) return;
@@ -258,6 +267,40 @@ export class SchedulingService {
         dedupeKey: `address_check:${id}`, now: this.now(),
       });
     });
+  }
+
+  /**
+   * The customer's upcoming visits whose address is still flagged to check, soonest first;
+   * `readBack`: the check text quoted the address as heard (it was not "couldn't make out").
+   */
+  async addressesToCheck(customerId: string): Promise<(AppointmentView & { readBack: boolean })[]> {
+    const visits = (await this.list({ customerId, from: this.now(), limit: 20 })).filter((v) => v.status === 'booked' && flaggedAddress(v.notes) !== undefined);
+    if (!visits.length) return [];
+    const texts = await this.db.selectFrom('outbox').select(['dedupe_key', 'payload']).where('dedupe_key', 'in', visits.map((v) => `address_check:${v.id}`)).execute();
+    const quoted = new Set(texts.filter((t) => /we have the address as "/.test((t.payload as { text?: string } | null)?.text ?? '')).map((t) => t.dedupe_key));
+    return visits.map((v) => ({ ...v, readBack: quoted.has(`address_check:${v.id}`) }));
+  }
+
+  /**
+   * The customer answered the address check by text: with `address`, the visit takes it; without,
+   * they confirmed the one read to them. Either way the owner's flag becomes a note of who settled it.
+   */
+  async settleAddress(id: string, address: string | undefined, actor: string): Promise<AppointmentView> {
+    const { stored, row, crews } = await this.load(id);
+    const notes = (row.notes ?? '').split('\n').map((line) => {
+      const heard = flaggedAddress(line);
+      if (heard === undefined) return line;
+      return address === undefined ? `Address confirmed by the customer by text (heard "${heard}" on the call).` : `Address corrected by the customer by text (heard "${heard}" on the call).`;
+    }).join('\n');
+    const updated = await this.db.transaction().execute(async (tx) => {
+      const r = await tx.updateTable('appointments').set({ ...(address !== undefined ? { address } : {}), notes, updated_at: this.now() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      if (address !== undefined) {
+        await tx.updateTable('appointments').set({ address }).where('parent_id', '=', id).execute();
+        await audit(tx, { actor, action: 'appointment.address', targetType: 'appointment', targetId: id, details: { from: row.address, to: address } });
+      }
+      return r;
+    });
+    return this.toView(stored, updated, crews);
   }
 
   /** Adds a line to a visit's notes (what the owner should know or check). */

@@ -261,7 +261,8 @@ export class LlamaCppLlm implements Llm {
       }
     } finally {
       unlock();
-      if (!opts.conversation) await this.release(conversation, 0);
+      // An anonymous request (a turn's reading) leaves its system prompt evaluated for the next one.
+      if (!opts.conversation) await this.release(conversation, messages[0]?.role === 'system' ? [messages[0]] : 0);
     }
   }
 
