@@ -7,7 +7,7 @@ import { createBusiness, type Business } from '../../src/business/index.js';
 import { demoContext } from '../../src/business/context/demo.js';
 import type { Store } from '../../src/store/db.js';
 import type { AudioSource, Call, CallEventMap, PlaybackHandle, TransferResult, TransferTarget } from '../../src/telephony/call.js';
-import type { Stt, SttStream, Tts, Vad, VadEvent } from '../../src/speech/types.js';
+import type { ChatMessage, Llm, LlmChatOptions, Stt, SttStream, Tts, Vad, VadEvent } from '../../src/speech/types.js';
 import { VoiceSession } from '../../src/agent/voice/session.js';
 import { openTestStore } from '../helpers/stores.js';
 
@@ -175,14 +175,14 @@ describe('the voice session (fake call, recognizer, voice)', () => {
   const agentSaid = (kind: string, completed?: boolean) => (e: (typeof events)[number]) =>
     e.kind === 'turn' && e.role === 'agent' && (e.data as { kind?: string; completed?: boolean })?.kind === kind && (completed === undefined || (e.data as { completed?: boolean }).completed === completed);
 
-  async function start() {
+  async function start(llm?: Llm) {
     const call = new FakeCall();
     const stt = new FakeStt();
     const context = (await biz.contexts.get(demoContext.name))!;
     const callId = await biz.calls.start({ direction: 'inbound', backend: 'sip', from: call.from, to: call.to, contextId: context.id });
     const session = new VoiceSession(
       // Speech over the agent barges in at once: the fake caller's speech has no length on the clock.
-      { business: biz, tts, stt, newVad: () => new FakeVad(), dataDir: dir, turn: { bargeInMinSpeechMs: 0 } },
+      { business: biz, tts, stt, newVad: () => new FakeVad(), dataDir: dir, turn: { bargeInMinSpeechMs: 0 }, llm },
       { call, callId, context, greeting: context.document.greeting, customer: undefined },
     );
     const result = session.run();
@@ -232,5 +232,50 @@ describe('the voice session (fake call, recognizer, voice)', () => {
     expect(call.transfers.map((t) => t.uri)).toEqual(['sip:maria@127.0.0.1:5099']);
     await call.hangup('transferred');
     expect((await result).disposition).toBe('transferred');
+  });
+
+  it("has the LLM read a booking request while the turn is still being taken, and books what it read", async () => {
+    // A model that reads every turn at once as "book a deep cleaning, Wednesday, 9 am"; it answers no open question.
+    const asked: string[] = [];
+    const llm: Llm = {
+      name: 'fake',
+      async *chat(_m: readonly ChatMessage[], o: LlmChatOptions = {}) {
+        await new Promise((r) => o.signal?.addEventListener('abort', r));
+        yield* [];
+      },
+      structured<T>(messages: readonly ChatMessage[]): Promise<T> {
+        asked.push(messages.at(-1)!.content);
+        return Promise.resolve({ r: ['book', 'deep', 'wednesday', '9am'] } as T);
+      },
+      async prefill() {},
+      async warm() {},
+      async release() {},
+      async close() {},
+    };
+    const { call, stt, callId, result } = await start(llm);
+    await waitFor(callId, agentSaid('greeting', true));
+    // A booking, but in words the rules alone take no service, day or time from.
+    call.say(stt, "i'd like to book the works on hump day first thing");
+    const latency = await waitFor(callId, (e) => e.kind === 'latency');
+    // Read once, started on the final transcript before the turn was taken, and acted on.
+    expect(asked).toHaveLength(1);
+    expect(latency.data).toMatchObject({ reading: { ahead: true }, understoodBy: 'llm' });
+    const ask = await waitFor(callId, agentSaid('reply', true));
+    expect(ask.text).toMatch(/bedrooms/);
+    // The caller answers what the flow still needs; the offer carries the service, day and time the LLM read.
+    const answers: [RegExp, string][] = [[/bedrooms/, 'three'], [/address/, '12 main street'], [/name/, 'pat smith']];
+    let last = ask;
+    for (let i = 0; i < answers.length && !/Wednesday/.test(last.text ?? ''); i++) {
+      const said = answers.find(([q]) => q.test(last.text ?? ''));
+      expect(said, `an answer to "${last.text}"`).toBeDefined();
+      const prev = last;
+      call.say(stt, said![1]);
+      last = await waitFor(callId, (e) => agentSaid('reply', true)(e) && e !== prev && events.indexOf(e) > events.indexOf(prev));
+    }
+    expect(last.text).toMatch(/deep/i);
+    expect(last.text).toMatch(/Wednesday/);
+    expect(last.text).toMatch(/9(:00)? ?AM/i);
+    await call.hangup();
+    await result;
   });
 });

@@ -8,7 +8,7 @@ import { Brain, type LlmTurnStats } from '../brain.js';
 import { findMe, playLine, recordingConsent, saveOwnRecording, voicemail, type CallLeg } from '../verbs/index.js';
 import { Listener, type HeardEvent } from './listener.js';
 import { Speaker, type SpeakTimes, type Utterance } from './speaker.js';
-import { Speculation, type PreparedReply } from './speculation.js';
+import { Speculation, type HeldReply, type PreparedReply } from './speculation.js';
 import { spokenToText } from './transcript.js';
 import { contextPhrases, questionOf, questionPhrases } from './phrases.js';
 import { TurnTimer } from './latency.js';
@@ -78,7 +78,7 @@ export class VoiceSession {
       this.ownerLine = new OwnerLine(d.business, i.context, from, (text) => this.event('state', { role: 'system', text }));
     }
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}) });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}), logger: d.logger });
     this.ahead = new Speculation(this.brain, this.speaker, (heard) => !(this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)));
   }
 
@@ -209,7 +209,7 @@ export class VoiceSession {
     switch (f.type) {
       case 'play': {
         this.playing?.cancel();
-        const { stream: streamed, prepared, llm } = f.kind === 'reply' ? this.ahead.forPlay() : {};
+        const { stream: streamed, prepared, llm, read } = f.kind === 'reply' ? this.ahead.forPlay() : {};
         const times: SpeakTimes = prepared?.times ?? {};
         const u = prepared ? prepared.utterance.start() : this.speaker.say(streamed ?? f.text, times);
         const byLlm = !!(streamed || prepared);
@@ -221,7 +221,7 @@ export class VoiceSession {
             const t = this.timer.spoken(times);
             // fromSpeechEndMs (the caller's last voiced frame → the first frame of our voice) is the reply time on the wire.
             if (t) {
-              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(byLlm && llm ? { llm } : {}) } });
+              this.event('latency', { role: 'system', data: { ...t, by: byLlm ? 'llm' : 'guided', ...(byLlm && llm ? { llm } : {}), ...(read?.reading ? { reading: read.reading } : {}), ...(read?.understood ? { understoodBy: 'llm' } : {}) } });
               this.d.onTurnLatency?.(t);
             }
           }
@@ -308,6 +308,7 @@ export class VoiceSession {
     let then: 'transfer' | 'end' | undefined;
     let stream: AsyncIterable<string> | undefined;
     let llmStats: LlmTurnStats | undefined;
+    let read: HeldReply['read'];
     let prepared: PreparedReply | undefined;
     try {
       const spec = this.ahead.take(heard);
@@ -316,6 +317,7 @@ export class VoiceSession {
       if (r.missed) this.event('state', { role: 'system', text: 'no_match', data: { misses: state.misses ?? 0 } });
       this.expectAnswer();
       llmStats = r.llm;
+      read = { ...(r.reading ? { reading: r.reading } : {}), understood: r.understoodBy === 'llm' };
       if (typeof r.reply === 'string') reply = r.reply;
       else {
         prepared = spec ? await spec.prepared : undefined;
@@ -343,7 +345,7 @@ export class VoiceSession {
       return;
     }
     this.timer.replied(this.now());
-    this.ahead.hold({ stream, prepared, llm: llmStats });
+    this.ahead.hold({ stream, prepared, llm: llmStats, read });
     this.dispatch({ type: 'reply', at: this.now(), text: reply, ...(then ? { then } : {}) });
   }
 

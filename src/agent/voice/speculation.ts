@@ -1,4 +1,4 @@
-import type { Brain, LlmTurnStats } from '../brain.js';
+import type { Brain, BrainTurn, LlmTurnStats } from '../brain.js';
 import type { GuidedState } from '../guided/engine.js';
 import type { Hearing } from '../guided/options.js';
 import type { PreparedUtterance, SpeakTimes, Speaker } from './speaker.js';
@@ -29,6 +29,8 @@ export interface HeldReply {
   stream?: AsyncIterable<string> | undefined;
   prepared?: PreparedReply | undefined;
   llm?: LlmTurnStats | undefined;
+  /** The LLM's reading of the turn this reply answers (when it was asked), and whether the reply acted on it. */
+  read?: { reading?: BrainTurn['reading']; understood: boolean } | undefined;
 }
 
 export class Speculation {
@@ -44,7 +46,12 @@ export class Speculation {
    */
   onFinal(heard: string, text: string, state: GuidedState, hearing: Hearing): void {
     if (!this.mayStart(heard)) return;
-    if (!text.trim() || !this.brain.routesToLlm(text, state, hearing)) return;
+    if (!text.trim()) return;
+    if (!this.brain.routesToLlm(text, state, hearing)) {
+      // A transactional turn: the LLM's reading of it (no side effects) starts now too.
+      this.brain.readAhead(text, state, hearing);
+      return;
+    }
     const reply = this.brain.respond(text, state);
     reply.catch(() => {});
     const prepared = reply.then(
@@ -60,6 +67,7 @@ export class Speculation {
 
   /** The caller is talking again: the words we started answering are not the turn. */
   onSpeech(): void {
+    this.brain.cancelReadAhead();
     this.drop();
   }
 
