@@ -5,7 +5,7 @@ import type { StoredContext } from '../business/context/service.js';
 import type { Customer } from '../store/schema.js';
 import { describeHours, openState } from '../business/hours.js';
 import { formatMoney, quote, type Quote } from '../business/quotes.js';
-import type { AppointmentView } from '../business/scheduling/service.js';
+import type { AppointmentView, SlotUnavailableError } from '../business/scheduling/service.js';
 
 /**
  * The agent's tools, one set per conversation (a call or an SMS thread), scoped to its context and
@@ -160,6 +160,12 @@ export class AgentTools {
     const a = mine.find((m) => m.id === id);
     if (!a) throw new ToolError('no such appointment for this customer');
     return a;
+  }
+
+  /** Whether one of this customer's visits could move to `start`, before asking them to confirm it. */
+  async checkMove(appointmentId: string, start: string): Promise<SlotUnavailableError | undefined> {
+    await this.own(appointmentId);
+    return this.s.business.scheduling.checkMove(appointmentId, this.parseWhen(start));
   }
 
   async reschedule(a: z.infer<typeof toolSchemas.reschedule>): Promise<AppointmentView> {

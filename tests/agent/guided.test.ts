@@ -76,6 +76,22 @@ describe('guided-flow engine (typed utterances)', () => {
     expect((await other('cancel my appointment')).reply).toMatch(/^I don't see any upcoming visits/);
   });
 
+  it('offers free times instead of confirming a move to a closed hour, and "the first one" takes the first of them', async () => {
+    const say = await conversation('+15125550306');
+    expect((await say('Can I book a standard cleaning on Monday at 9am?')).reply).toBe('And how many bedrooms does your home have?');
+    await say('two');
+    await say('8 Pine Road');
+    expect((await say('yes')).booked).toBeDefined();
+    expect((await say('I need to move my cleaning')).reply).toMatch(/What day and time would you like instead\?$/);
+    // 10 PM is after hours: no "Shall I move it to …?" that can only fail after the caller says yes.
+    const late = await say('Wednesday at 10pm');
+    expect(late.reply).not.toMatch(/Shall I move/);
+    expect(late.reply).toMatch(/^Sorry, that time is outside our working hours.*I do have Thursday, November 26 at 8 AM/);
+    // The pick among the times offered wins over a stray number heard with it.
+    expect((await say('the first one one thirty')).reply).toBe('Shall I move it to Thursday, November 26 at 8 AM?');
+    expect((await say('yes')).reply).toBe("Done, you're moved to Thursday, November 26 at 8 AM.");
+  });
+
   it('takes a message for the owner, and transfers a caller who asks for a person', async () => {
     const say = await conversation('+15125550303');
     expect((await say('Can you take a message for Maria?')).reply).toBe('Sure, what would you like me to tell Maria?');

@@ -194,7 +194,11 @@ export class GuidedEngine {
   }
 
   private confirmHeard(text: string, u: Understanding, s: GuidedState): GuidedResult {
-    return { reply: `Did you say ${this.describe(u)}?`, state: { ...s, pending: { kind: 'confirm_heard', text, prev: s.pending } } };
+    // "The first one" among times just offered is checked as the time it names.
+    const i = this.ordinal(u.text);
+    const o = i !== undefined ? s.offered?.at(i) : undefined;
+    const what = o ? `the ${['first', 'second', 'third'][i!] ?? 'last'} one, ${o.spoken}` : this.describe(u);
+    return { reply: `Did you say ${what}?`, state: { ...s, pending: { kind: 'confirm_heard', text, prev: s.pending } } };
   }
 
   private unit(): string {
@@ -422,6 +426,9 @@ export class GuidedEngine {
       }
       case 'ask_reschedule_time': {
         if (this.has(u, 'cancel')) return { reply: 'Do you want me to cancel it?', state: { ...s, pending: { kind: 'confirm_cancel', id: p.id } } };
+        // "The first one" picks from the times just offered, whatever else was heard with it.
+        const chosen = this.ordinal(u.text) !== undefined ? this.pickOffered(u, s) : undefined;
+        if (chosen) return this.confirmReschedule(s, p.id, new Date(chosen.start));
         if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
         if (u.when) {
           const appt = (await this.tools.myAppointments()).find((a) => a.id === p.id);
@@ -645,8 +652,11 @@ export class GuidedEngine {
     return { reply: `Sure. Your ${appt.serviceName.toLowerCase()} is ${this.tools.spokenTime(appt.start)}. What day and time would you like instead?`, state: { ...s, pending: { kind: 'ask_reschedule_time', id } } };
   }
 
-  private confirmReschedule(s: GuidedState, id: string, at: Date): GuidedResult {
+  /** "Shall I move it to …?" only for a time it can move to; otherwise the free times around it. */
+  private async confirmReschedule(s: GuidedState, id: string, at: Date): Promise<GuidedResult> {
     const start = DateTime.fromJSDate(at, { zone: this.ctx.timezone }).toISO()!;
+    const no = await this.tools.checkMove(id, start);
+    if (no) return this.offer(no.alternatives.map((a) => this.slot(a.start.toJSDate())), { ...s, pending: { kind: 'ask_reschedule_time', id } }, `Sorry, ${no.message}. I do have`);
     return { reply: `Shall I move it to ${this.tools.spokenTime(at)}?`, state: { ...s, pending: { kind: 'confirm_reschedule', id, start } } };
   }
 }

@@ -314,6 +314,16 @@ export class SchedulingService {
     return this.toView(stored, row, crews);
   }
 
+  /** Whether the visit could move to `newStart` (nothing is changed): the reason and nearby free times when not. */
+  async checkMove(id: string, newStart: Date): Promise<SlotUnavailableError | undefined> {
+    const { stored, row, crews } = await this.load(id);
+    if (row.status !== 'booked') return new SlotUnavailableError(`that appointment is ${row.status}`, 'taken');
+    const q = (row.quote as Quote | null) ?? quote(stored.document, { service: row.service });
+    const start = DateTime.fromJSDate(newStart);
+    const slot = (await this.slotsFor(stored, q, crews.length, start, start, 1, id))[0];
+    return slot && slot.start.toMillis() === start.toMillis() ? undefined : await this.unavailable(stored, q, crews.length, start, id);
+  }
+
   async reschedule(id: string, newStart: Date, actor: string): Promise<AppointmentView> {
     for (let attempt = 0; attempt < 4; attempt++) {
       const { stored, row, crews: oldCrews } = await this.load(id);
