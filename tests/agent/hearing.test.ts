@@ -203,6 +203,18 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect(await store.db.selectFrom('outbox').select('id').where('purpose', '=', 'address_check').where('recipient', '=', phone).execute()).toEqual([]);
   });
 
+  it('unsure words with no house number or street in them are asked again, not booked as the address', async () => {
+    const phone = '+15125550415';
+    const c = await call(phone, { service: 'standard', units: 1, name: 'Bo', pending: { kind: 'ask_address', start: '2026-11-24T09:00:00.000-06:00' } });
+    const misheard = await c.turn('what week', { confidence: 0.55 });
+    expect(misheard.reply).not.toMatch(/Shall I book it/);
+    expect(c.state()).toMatchObject({ pending: { kind: 'ask_address' } });
+    expect(c.state().address).toBeUndefined();
+    // The address said again, still unsure but with a house number: taken, and texted to check.
+    const again = await c.turn('four twelve elm avenue', { confidence: 0.6 });
+    expect(again.reply).toMatch(/which I'll text you to check/);
+  });
+
   it('keys stand for the choices of the question asked; a key that is none says the choices again', async () => {
     const c = await call('+15125550408', { service: 'standard', pending: { kind: 'ask_service', then: 'quote' } });
     expect((await c.key('9')).reply).toBe("That key isn't one of the choices. Please press 1 for standard cleaning, 2 for deep cleaning, 3 for move-out cleaning.");

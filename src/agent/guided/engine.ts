@@ -4,7 +4,7 @@ import { SlotUnavailableError } from '../../business/scheduling/service.js';
 import type { AgentTools, SlotOffer } from '../tools.js';
 import { understand, type Intent, type Understanding } from './nlu.js';
 import { dialogueDefaults, type DialogueOptions, type Hearing } from './options.js';
-import { bareNumber, cleanAddress, cleanName } from './free-text.js';
+import { bareNumber, cleanAddress, looksLikeAddress, cleanName } from './free-text.js';
 
 /**
  * The guided-flow dialogue engine: intents and slots, one question at a time, a confirmation before
@@ -345,6 +345,8 @@ export class GuidedEngine {
         if (switching || this.has(u, 'no')) break;
         const address = cleanAddress(raw);
         if (address.length < 6) return this.miss(s);
+        // Unsure words with no house number or street in them are a mishearing, not an address to text about.
+        if (this.band(hearing) !== 'high' && !looksLikeAddress(address)) return this.miss(s);
         // Read back only what was heard surely; otherwise it is checked by text after the call.
         const unsure = this.band(hearing) !== 'high';
         const next: GuidedState = { ...s, address };

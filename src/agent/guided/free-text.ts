@@ -64,6 +64,13 @@ export function cleanAddress(raw: string): string {
   return numbersToDigits(words).join(' ').replace(/\s+,/g, ',').trim();
 }
 
+const STREET = /\b(street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|place|pl|way|circle|cir|parkway|pkwy|highway|hwy|trail|terrace|loop|square|route|apt|apartment|suite|unit|box)\b/i;
+
+/** A house number or a street word: what an address has and a misheard phrase ("what week") does not. */
+export function looksLikeAddress(address: string): boolean {
+  return /\d/.test(address) || STREET.test(address);
+}
+
 export function cleanName(raw: string): string {
   const text = raw.replace(FILLER, '').replace(/\s+/g, ' ').trim().replace(NAME_LEAD, '').replace(/[.!?]+$/, '').trim();
   if (!text || text.split(' ').length > 5) return text.split(' ').slice(0, 5).join(' ');
