@@ -32,10 +32,12 @@ describe('turn-taking', () => {
     at(2500); send({ type: 'vad_start' });
     at(3500); send({ type: 'vad_end' });
     expect(tm.state).toBe('endpointing');
-    // The transcript arrives before the minimum endpointing delay: the agent still waits.
+    // The transcript arrives before the minimum endpointing delay (200 ms by default, what callers
+    // get): the agent still waits, then answers once the caller has been quiet that long.
     at(3600);
     expect(send({ type: 'stt_final', text: 'how much is a deep clean' })).toEqual([]);
-    expect(tickTo(3800)).toEqual(['think:how much is a deep clean']);
+    expect(tickTo(3680)).toEqual([]);
+    expect(tickTo(3700)).toEqual(['think:how much is a deep clean']);
     expect(send({ type: 'reply', text: 'A deep cleaning is $220.' })).toEqual(['play:reply']);
     at(6000);
     send({ type: 'playback_done', completed: true, heardMs: 2200 });

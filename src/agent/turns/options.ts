@@ -1,6 +1,9 @@
 /** Turn-taking options, with their units in the names; defaults tuned for telephone conversation. */
 export interface TurnOptions {
-  /** Wait at least this long after the caller stops before answering (lets "uh, and…" continue). */
+  /**
+   * Wait at least this long after the caller stops before answering (lets "uh, and…" continue).
+   * The Silero VAD already needs 300 ms of silence to decide, so the caller hears ~500 ms of pause.
+   */
   minEndpointingDelayMs: number;
   /** Answer with what we have if the final transcript takes longer than this. */
   maxEndpointingDelayMs: number;
@@ -36,7 +39,7 @@ export interface TurnOptions {
 }
 
 export const turnDefaults = {
-  minEndpointingDelayMs: 300,
+  minEndpointingDelayMs: 200,
   maxEndpointingDelayMs: 2_500,
   bargeInMinSpeechMs: 350,
   interruptionMinWords: 0,

@@ -55,9 +55,4 @@ export const voiceDefaults = {
   tickMs: 50,
   /** Pause between answering and the greeting, so media has settled at both ends, ms. */
   greetingDelayMs: 400,
-  /**
-   * Wait after the VAD's end of speech before answering, ms. The Silero VAD already needs 300 ms
-   * of silence to decide, so the caller hears ~500 ms of pause before the agent starts thinking.
-   */
-  minEndpointingDelayMs: 200,
 } as const satisfies Record<string, number>;

@@ -70,7 +70,7 @@ export class VoiceSession {
       this.expectAnswer();
       return `Are you still there? ${p.reply}`;
     };
-    this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
+    this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), { transferDigit: ctx.owner.transferDigit, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
     this.speaker = new Speaker(i.call, d.tts, this.now);
     this.keypad = new KeypadEntry(this.machine.o.transferDigit, { ...keypadDefaults, ...d.keypad });
     const from = toE164(i.call.from);
