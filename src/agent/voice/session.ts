@@ -1,5 +1,6 @@
 import type { Business } from '../../business/index.js';
 import { TurnMachine } from '../turns/machine.js';
+import { resolveTurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
@@ -70,7 +71,7 @@ export class VoiceSession {
       this.expectAnswer();
       return `Are you still there? ${p.reply}`;
     };
-    this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), { transferDigit: ctx.owner.transferDigit, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
+    this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), resolveTurnOptions({ transferDigit: ctx.owner.transferDigit, semantic: { enabled: !!d.turnDetector }, idle: { after: i.call.direction === 'inbound' ? 'transfer' : 'goodbye' } }, d.turn));
     this.speaker = new Speaker(i.call, d.tts, this.now);
     this.keypad = new KeypadEntry(this.machine.o.transferDigit, { ...keypadDefaults, ...d.keypad });
     const from = toE164(i.call.from);
