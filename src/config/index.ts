@@ -401,7 +401,7 @@ export const settings = {
   FRONTDESK_LLM_UNDERSTANDS: {
     path: 'llmUnderstands',
     doc: 'With an LLM, it reads each transactional turn (intent and slots as JSON against the business\'s schema) for the guided flow, which still acts through its validated tools; false: the rule NLU reads them (lower latency on slow machines). A model whose readings miss their budget 3 times in a row is not asked (logged once) and retried every 2 minutes.',
-    schema: bool.default(true),
+    schema: bool.default(brainDefaults.understand),
   },
   FRONTDESK_LLM_MAX_TOKENS: {
     path: 'llmMaxTokens',

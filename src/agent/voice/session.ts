@@ -79,7 +79,7 @@ export class VoiceSession {
       this.ownerLine = new OwnerLine(d.business, i.context, from, (text) => this.event('state', { role: 'system', text }));
     }
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}), logger: d.logger });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, ...(d.llmUnderstands !== undefined ? { understand: d.llmUnderstands } : {}), ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}), logger: d.logger });
     this.ahead = new Speculation(this.brain, this.speaker, (heard) => !(this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)));
   }
 
