@@ -27,7 +27,9 @@ export const brainDefaults = {
   firstTokenTimeoutMs: 1_500,
   /** Give up on the LLM's reading of a transactional turn after this long and use the rules, ms. */
   understandTimeoutMs: llmNluDefaults.timeoutMs,
-} as const satisfies Record<string, number>;
+  /** With an LLM, it reads transactional turns for the guided flow (FRONTDESK_LLM_UNDERSTANDS). */
+  understand: true,
+} as const satisfies Record<string, number | boolean>;
 
 const TRANSACTIONAL: Intent[] = ['book', 'quote', 'reschedule', 'cancel', 'my_appointments', 'human', 'message', 'goodbye', 'yes', 'no'];
 
@@ -129,7 +131,7 @@ export class Brain {
 
   /** Whether the LLM would be asked to read `text` (a transactional turn heard surely). */
   private readsWithLlm(text: string, state: GuidedState, hearing?: Hearing): boolean {
-    return Boolean(this.o.llm && this.o.understand !== false && !this.wantsFreeText(state)
+    return Boolean(this.o.llm && (this.o.understand ?? brainDefaults.understand) && !this.wantsFreeText(state)
       && heardSurely(hearing, { actAtConfidence: this.o.dialogue?.actAtConfidence ?? dialogueDefaultsAct })
       && !this.routesToLlm(text, state, hearing));
   }

@@ -4,6 +4,13 @@ import { availableParallelism, hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseCidrList } from '../util/cidr.js';
+// Each default has one home, next to the code that uses it; a setting reads it from there.
+import { sipGuardDefaults } from '../telephony/sip/guard.js';
+import { tcpDefaults } from '../telephony/sip/stack.js';
+import { sessionTimerDefaults } from '../telephony/sip/session-timer.js';
+import { rtpDefaults } from '../telephony/rtp/session.js';
+import { brainDefaults } from '../agent/brain.js';
+import { smsDefaults } from '../sms/service.js';
 
 /**
  * Process configuration: environment variables, optionally layered over a YAML file
@@ -142,42 +149,42 @@ export const settings = {
   FRONTDESK_SIP_GUARD_MAX_FAILURES: {
     path: 'sip.guard.maxFailures',
     doc: 'Authentication failures (wrong digest, INVITEs from untrusted networks) from one address within FRONTDESK_SIP_GUARD_WINDOW_S that block it.',
-    schema: z.coerce.number().int().min(1).max(1000).default(5),
+    schema: z.coerce.number().int().min(1).max(1000).default(sipGuardDefaults.maxFailures),
   },
   FRONTDESK_SIP_GUARD_WINDOW_S: {
     path: 'sip.guard.windowS',
     doc: 'Seconds over which authentication failures from one address are counted.',
-    schema: z.coerce.number().int().min(1).max(86_400).default(60),
+    schema: z.coerce.number().int().min(1).max(86_400).default(sipGuardDefaults.windowMs / 1000),
   },
   FRONTDESK_SIP_GUARD_BLOCK_S: {
     path: 'sip.guard.blockS',
     doc: 'Seconds a blocked address is ignored (its SIP requests get no answer).',
-    schema: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
+    schema: z.coerce.number().int().min(1).max(7 * 86_400).default(sipGuardDefaults.blockMs / 1000),
   },
   FRONTDESK_SIP_TCP_IDLE_S: {
     path: 'sip.tcp.idleS',
     doc: 'Seconds an inbound SIP-over-TCP connection may sit idle before it is closed (never while a call uses it).',
-    schema: z.coerce.number().int().min(5).max(86_400).default(300),
+    schema: z.coerce.number().int().min(5).max(86_400).default(tcpDefaults.idleMs / 1000),
   },
   FRONTDESK_SIP_TCP_MAX_PER_SOURCE: {
     path: 'sip.tcp.maxPerSource',
     doc: 'Inbound SIP-over-TCP connections at once from one address.',
-    schema: z.coerce.number().int().min(1).max(10_000).default(20),
+    schema: z.coerce.number().int().min(1).max(10_000).default(tcpDefaults.maxPerSource),
   },
   FRONTDESK_SIP_TCP_MAX_TOTAL: {
     path: 'sip.tcp.maxTotal',
     doc: 'Inbound SIP-over-TCP connections at once in all.',
-    schema: z.coerce.number().int().min(1).max(100_000).default(1000),
+    schema: z.coerce.number().int().min(1).max(100_000).default(tcpDefaults.maxTotal),
   },
   FRONTDESK_SIP_SESSION_EXPIRES_S: {
     path: 'sip.sessionTimer.requestS',
     doc: 'Session-timer interval (RFC 4028 Session-Expires) asked for on our own calls, in seconds.',
-    schema: z.coerce.number().int().min(90).max(86_400).default(1800),
+    schema: z.coerce.number().int().min(90).max(86_400).default(sessionTimerDefaults.requestSeconds),
   },
   FRONTDESK_SIP_MIN_SE_S: {
     path: 'sip.sessionTimer.minS',
     doc: 'Smallest session-timer interval (Min-SE) accepted from a peer, in seconds; shorter ones get 422 (RFC 4028 floor: 90).',
-    schema: z.coerce.number().int().min(90).max(86_400).default(90),
+    schema: z.coerce.number().int().min(90).max(86_400).default(sessionTimerDefaults.minSeconds),
   },
   FRONTDESK_DIAL_INTERNATIONAL: {
     path: 'dial.international',
@@ -209,7 +216,7 @@ export const settings = {
   FRONTDESK_MEDIA_TIMEOUT_S: {
     path: 'rtp.mediaTimeoutS',
     doc: 'Hang up a call after this many seconds without RTP from the far end (0 disables).',
-    schema: z.coerce.number().int().min(0).max(3600).default(30),
+    schema: z.coerce.number().int().min(0).max(3600).default(rtpDefaults.mediaTimeoutMs / 1000),
   },
   FRONTDESK_MAX_CALLS: {
     path: 'calls.max',
@@ -394,17 +401,17 @@ export const settings = {
   FRONTDESK_LLM_UNDERSTANDS: {
     path: 'llmUnderstands',
     doc: 'With an LLM, it reads each transactional turn (intent and slots as JSON against the business\'s schema) for the guided flow, which still acts through its validated tools; false: the rule NLU reads them (lower latency on slow machines). A model whose readings miss their budget 3 times in a row is not asked (logged once) and retried every 2 minutes.',
-    schema: bool.default(true),
+    schema: bool.default(brainDefaults.understand),
   },
   FRONTDESK_LLM_MAX_TOKENS: {
     path: 'llmMaxTokens',
     doc: 'Longest LLM reply in tokens (a spoken turn is a sentence or two).',
-    schema: z.coerce.number().int().min(8).max(512).default(60),
+    schema: z.coerce.number().int().min(8).max(512).default(brainDefaults.maxTokens),
   },
   FRONTDESK_LLM_FIRST_TOKEN_MS: {
     path: 'llmFirstTokenMs',
     doc: 'How long a caller waits for the LLM\'s first word before the guided flow answers instead, ms. A slow machine may wait longer for the LLM\'s better answer; the caller hears silence meanwhile.',
-    schema: z.coerce.number().int().min(200).max(60_000).default(1500),
+    schema: z.coerce.number().int().min(200).max(60_000).default(brainDefaults.firstTokenTimeoutMs),
   },
   FRONTDESK_LLM_THREADS: {
     path: 'llmThreads',
@@ -474,7 +481,7 @@ export const settings = {
   FRONTDESK_SMS_RATE_PER_S: {
     path: 'sms.ratePerSecond',
     doc: 'Outbound texts per second across all numbers.',
-    schema: z.coerce.number().int().min(1).max(1000).default(10),
+    schema: z.coerce.number().int().min(1).max(1000).default(smsDefaults.globalPerSecond),
   },
   FRONTDESK_SMTP_URL: {
     path: 'smtp.url',

@@ -182,7 +182,7 @@ describe('the voice session (fake call, recognizer, voice)', () => {
     const callId = await biz.calls.start({ direction: 'inbound', backend: 'sip', from: call.from, to: call.to, contextId: context.id });
     const session = new VoiceSession(
       // Speech over the agent barges in at once: the fake caller's speech has no length on the clock.
-      { business: biz, tts, stt, newVad: () => new FakeVad(), dataDir: dir, turn: { bargeInMinSpeechMs: 0 }, llm },
+      { business: biz, tts, stt, newVad: () => new FakeVad(), dataDir: dir, turn: { interruption: { minSpeechMs: 0 } }, llm },
       { call, callId, context, greeting: context.document.greeting, customer: undefined },
     );
     const result = session.run();

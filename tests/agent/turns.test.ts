@@ -32,10 +32,12 @@ describe('turn-taking', () => {
     at(2500); send({ type: 'vad_start' });
     at(3500); send({ type: 'vad_end' });
     expect(tm.state).toBe('endpointing');
-    // The transcript arrives before the minimum endpointing delay: the agent still waits.
+    // The transcript arrives before the minimum endpointing delay (200 ms by default, what callers
+    // get): the agent still waits, then answers once the caller has been quiet that long.
     at(3600);
     expect(send({ type: 'stt_final', text: 'how much is a deep clean' })).toEqual([]);
-    expect(tickTo(3800)).toEqual(['think:how much is a deep clean']);
+    expect(tickTo(3680)).toEqual([]);
+    expect(tickTo(3700)).toEqual(['think:how much is a deep clean']);
     expect(send({ type: 'reply', text: 'A deep cleaning is $220.' })).toEqual(['play:reply']);
     at(6000);
     send({ type: 'playback_done', completed: true, heardMs: 2200 });
@@ -131,7 +133,7 @@ describe('turn-taking', () => {
   });
 
   it('with interruption.minWords, an "mm-hm" over the agent does not stop it; a question of enough words does', () => {
-    const { tm, at, send, tickTo } = run({ interruptionMinWords: 3 });
+    const { tm, at, send, tickTo } = run({ interruption: { minWords: 3 } });
     send({ type: 'start' });
     at(500); send({ type: 'vad_start' });
     at(700); send({ type: 'stt_partial', text: 'mm hm' });
@@ -151,7 +153,7 @@ describe('turn-taking', () => {
   });
 
   it('does not glue the words of a let-pass "mm-hm" to the caller\'s next turn', () => {
-    const { at, send, tickTo } = run({ interruptionMinWords: 2 });
+    const { at, send, tickTo } = run({ interruption: { minWords: 2 } });
     send({ type: 'start' });
     at(500); send({ type: 'vad_start' });
     at(600); send({ type: 'stt_partial', text: 'okay' });
@@ -179,7 +181,7 @@ describe('turn-taking', () => {
 
   it('silence escalates when told to: each reprompt says more, and the last hands the caller on instead of hanging up', () => {
     const said: string[] = [];
-    const tm = new TurnMachine({ ...lines, reprompt: (n) => (n === 1 ? 'Which day would suit you?' : 'Press 1 for Tuesday at 9 AM.'), noInput: "I can't hear you; connecting you to Maria." }, { afterIdleReprompts: 'transfer' });
+    const tm = new TurnMachine({ ...lines, reprompt: (n) => (n === 1 ? 'Which day would suit you?' : 'Press 1 for Tuesday at 9 AM.'), noInput: "I can't hear you; connecting you to Maria." }, { idle: { after: 'transfer' } });
     const fx = (e: Parameters<TurnMachine['dispatch']>[0]) => tm.dispatch(e).filter((f) => f.type === 'play').map((f) => (f as { text: string }).text);
     const tick = (from: number, to: number) => {
       for (let t = from; t <= to; t += 50) said.push(...fx({ type: 'tick', at: t }));
@@ -238,7 +240,7 @@ describe('turn-taking', () => {
 describe('turn-taking with a semantic end-of-turn model', () => {
   /** Greeted, listening at 2 s; the caller speaks from 2.5 s to 3.5 s. */
   function spoke(opts: ConstructorParameters<typeof TurnMachine>[1] = {}) {
-    const r = run({ semanticTurn: true, minEndpointingDelayMs: 200, incompleteTurnDelayMs: 2000, turnVerdictTimeoutMs: 600, ...opts });
+    const r = run({ ...opts, endpointing: { minDelayMs: 200, ...opts.endpointing }, semantic: { enabled: true, incompleteDelayMs: 2000, verdictTimeoutMs: 600, ...opts.semantic } });
     r.send({ type: 'start' });
     r.at(2000); r.send({ type: 'playback_done', completed: true, heardMs: 2000 });
     r.at(2500); r.send({ type: 'vad_start' });

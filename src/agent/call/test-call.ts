@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { DateTime } from 'luxon';
-import type { CallDeps } from '../../app.js';
+import type { CallDeps } from '../inbound.js';
 import { route } from '../../business/routing.js';
 import type { BrowserLine } from '../../telephony/browser/index.js';
 import { VoiceSession } from '../voice/session.js';

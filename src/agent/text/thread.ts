@@ -112,7 +112,7 @@ async function converse(d: TextThreadDeps, context: StoredContext, t: TextIn): P
   const llm = d.llm?.();
   const history = llm ? await t.history(brainDefaults.historyTurns * 2) : [];
   const brain = new Brain(tools, {
-    llm, conversation: `sms:${t.id}`, channel: 'sms', now: d.business.now, understand: d.llmUnderstands ?? true, history, logger: d.logger,
+    llm, conversation: `sms:${t.id}`, channel: 'sms', now: d.business.now, ...(d.llmUnderstands !== undefined ? { understand: d.llmUnderstands } : {}), history, logger: d.logger,
   });
   try {
     const { turn, state: next } = await brain.respond(t.body, state);

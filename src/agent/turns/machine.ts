@@ -1,4 +1,4 @@
-import { turnDefaults, type TurnOptions } from './options.js';
+import { resolveTurnOptions, type TurnOptions, type TurnOptionsInput } from './options.js';
 import type { Effect, TurnEvent, TurnMemory } from './types.js';
 import { isBargeIn } from './guards/is-barge-in.js';
 import { endpointingExpired, minDelayPassed } from './guards/is-end-of-turn.js';
@@ -23,7 +23,7 @@ export interface TurnLines {
   greeting: string;
   /** The line after a silence; a function gets the reprompt's number (1, 2 …) and may say more each time. */
   reprompt: string | ((n: number) => string);
-  /** Said before the hand-off when silence outlasts the reprompts (afterIdleReprompts 'transfer'). */
+  /** Said before the hand-off when silence outlasts the reprompts (idle.after 'transfer'). */
   noInput?: string;
   goodbye: string;
   transfer: string;
@@ -37,8 +37,8 @@ export class TurnMachine {
   };
   private finalText: string | undefined;
 
-  constructor(private readonly lines: TurnLines, opts: Partial<TurnOptions> = {}) {
-    this.o = { ...turnDefaults, ...opts };
+  constructor(private readonly lines: TurnLines, opts: TurnOptionsInput = {}) {
+    this.o = resolveTurnOptions(opts);
   }
 
   get state() {
@@ -151,7 +151,7 @@ export class TurnMachine {
 
   /** With a semantic end-of-turn model, each pause is put to it. */
   private askModel(at: number): Effect[] {
-    if (!this.o.semanticTurn) return [];
+    if (!this.o.semantic.enabled) return [];
     this.m.verdict = 'pending';
     return [{ type: 'check_turn', speechEndedAt: at }];
   }

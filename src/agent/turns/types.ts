@@ -44,7 +44,7 @@ export interface TurnMemory {
   /** The rest of the reply that was cut off, from the sentence the caller stopped hearing in, for a false-interruption resume. */
   interruptedReply: string | undefined;
   speechEndedAt: number | undefined;
-  /** The end-of-turn model's verdict on the current pause (semanticTurn only). */
+  /** The end-of-turn model's verdict on the current pause (semantic.enabled only). */
   verdict: 'pending' | 'complete' | 'incomplete' | undefined;
   partial: string;
   /** Speech over the agent was let pass (too short, too few words): its transcript, when it comes, is not a turn. */

@@ -4,7 +4,7 @@ import type { Business } from '../../business/index.js';
 import type { StoredContext } from '../../business/context/service.js';
 import type { Customer } from '../../store/schema.js';
 import type { Llm, Stt, TurnDetector, Tts, Vad } from '../../speech/types.js';
-import type { TurnOptions } from '../turns/options.js';
+import type { TurnOptionsInput } from '../turns/options.js';
 import type { GuidedState } from '../guided/engine.js';
 import type { DialogueOptions } from '../guided/options.js';
 import type { TurnLatency } from './latency.js';
@@ -21,7 +21,7 @@ export interface VoiceDeps {
   newVad: () => Vad;
   dataDir: string;
   logger?: Logger | undefined;
-  turn?: Partial<TurnOptions>;
+  turn?: TurnOptionsInput;
   now?: () => number;
   transcribe?: ((pcm: Int16Array, sampleRate: number) => Promise<string>) | undefined;
   /** A local LLM for open questions; without one the guided-flow engine answers everything. */
@@ -55,9 +55,4 @@ export const voiceDefaults = {
   tickMs: 50,
   /** Pause between answering and the greeting, so media has settled at both ends, ms. */
   greetingDelayMs: 400,
-  /**
-   * Wait after the VAD's end of speech before answering, ms. The Silero VAD already needs 300 ms
-   * of silence to decide, so the caller hears ~500 ms of pause before the agent starts thinking.
-   */
-  minEndpointingDelayMs: 200,
 } as const satisfies Record<string, number>;

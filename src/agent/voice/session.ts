@@ -1,5 +1,6 @@
 import type { Business } from '../../business/index.js';
 import { TurnMachine } from '../turns/machine.js';
+import { resolveTurnOptions } from '../turns/options.js';
 import type { Effect, TurnEvent } from '../turns/types.js';
 import { AgentTools } from '../tools.js';
 import type { GuidedState } from '../guided/engine.js';
@@ -70,7 +71,7 @@ export class VoiceSession {
       this.expectAnswer();
       return `Are you still there? ${p.reply}`;
     };
-    this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), { transferDigit: ctx.owner.transferDigit, minEndpointingDelayMs: voiceDefaults.minEndpointingDelayMs, semanticTurn: !!d.turnDetector, afterIdleReprompts: i.call.direction === 'inbound' ? 'transfer' : 'goodbye', ...d.turn });
+    this.machine = new TurnMachine(callLines(ctx, i.greeting, reprompt), resolveTurnOptions({ transferDigit: ctx.owner.transferDigit, semantic: { enabled: !!d.turnDetector }, idle: { after: i.call.direction === 'inbound' ? 'transfer' : 'goodbye' } }, d.turn));
     this.speaker = new Speaker(i.call, d.tts, this.now);
     this.keypad = new KeypadEntry(this.machine.o.transferDigit, { ...keypadDefaults, ...d.keypad });
     const from = toE164(i.call.from);
@@ -78,7 +79,7 @@ export class VoiceSession {
       this.ownerLine = new OwnerLine(d.business, i.context, from, (text) => this.event('state', { role: 'system', text }));
     }
     const tools = new AgentTools({ business: d.business, context: i.context, customer: i.customer, channel: 'call', callId: i.callId });
-    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, understand: d.llmUnderstands ?? true, ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}), logger: d.logger });
+    this.brain = new Brain(tools, { llm: d.llm, conversation: `call:${i.callId}`, channel: 'call', now: d.business.now, ...(d.llmUnderstands !== undefined ? { understand: d.llmUnderstands } : {}), ...(d.llmMaxTokens ? { maxTokens: d.llmMaxTokens } : {}), ...(d.llmFirstTokenMs ? { firstTokenTimeoutMs: d.llmFirstTokenMs } : {}), ...(d.dialogue ? { dialogue: d.dialogue } : {}), logger: d.logger });
     this.ahead = new Speculation(this.brain, this.speaker, (heard) => !(this.ownerNumber && (this.owner || spokenPin(heard) !== undefined)));
   }
 

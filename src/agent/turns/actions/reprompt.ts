@@ -7,8 +7,8 @@ import { speak } from './speak.js';
  * choices), and after the last prompt either say goodbye or hand the caller on to the owner or a message.
  */
 export function reprompt(m: TurnMemory, o: TurnOptions, lines: { reprompt: string | ((n: number) => string); goodbye: string; noInput?: string | undefined }): Effect[] {
-  if (m.reprompts >= o.maxIdleReprompts) {
-    if (o.afterIdleReprompts === 'transfer' && lines.noInput) return speak(m, lines.noInput, 'reply', 'transfer');
+  if (m.reprompts >= o.idle.maxReprompts) {
+    if (o.idle.after === 'transfer' && lines.noInput) return speak(m, lines.noInput, 'reply', 'transfer');
     return speak(m, lines.goodbye, 'goodbye', 'end');
   }
   m.reprompts++;

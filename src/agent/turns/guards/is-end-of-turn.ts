@@ -3,13 +3,13 @@ import type { TurnOptions } from '../options.js';
 
 /** The caller has stopped long enough, and either the transcript is final or we waited the maximum. */
 export function endpointingExpired(m: TurnMemory, o: TurnOptions, at: number): boolean {
-  return m.state === 'endpointing' && m.speechEndedAt !== undefined && at - m.speechEndedAt >= o.maxEndpointingDelayMs;
+  return m.state === 'endpointing' && m.speechEndedAt !== undefined && at - m.speechEndedAt >= o.endpointing.maxDelayMs;
 }
 
 /**
  * The pause is long enough to answer once the words are in: at once when the end-of-turn model
- * said "complete"; after `incompleteTurnDelayMs` when it said "incomplete"; while its verdict is
- * pending, not before `turnVerdictTimeoutMs`; without a model, after `minEndpointingDelayMs`.
+ * said "complete"; after `semantic.incompleteDelayMs` when it said "incomplete"; while its verdict is
+ * pending, not before `semantic.verdictTimeoutMs`; without a model, after `endpointing.minDelayMs`.
  */
 export function minDelayPassed(m: TurnMemory, o: TurnOptions, at: number): boolean {
   if (m.speechEndedAt === undefined) return false;
@@ -18,10 +18,10 @@ export function minDelayPassed(m: TurnMemory, o: TurnOptions, at: number): boole
     case 'complete':
       return true;
     case 'incomplete':
-      return quiet >= Math.max(o.minEndpointingDelayMs, o.incompleteTurnDelayMs);
+      return quiet >= Math.max(o.endpointing.minDelayMs, o.semantic.incompleteDelayMs);
     case 'pending':
-      return quiet >= Math.max(o.minEndpointingDelayMs, o.turnVerdictTimeoutMs);
+      return quiet >= Math.max(o.endpointing.minDelayMs, o.semantic.verdictTimeoutMs);
     default:
-      return quiet >= o.minEndpointingDelayMs;
+      return quiet >= o.endpointing.minDelayMs;
   }
 }

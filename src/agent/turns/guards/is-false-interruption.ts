@@ -10,5 +10,5 @@ export function isFalseInterruption(m: TurnMemory, o: TurnOptions, at: number): 
   if (m.bargedInAt === undefined || m.partial || m.interruptedReply === undefined) return false;
   if (m.state !== 'listening' && m.state !== 'endpointing') return false;
   // Counted from when they went quiet: the transcript of a long sentence arrives after it ends.
-  return at - Math.max(m.bargedInAt, m.speechEndedAt ?? 0) >= o.falseInterruptionTimeoutMs;
+  return at - Math.max(m.bargedInAt, m.speechEndedAt ?? 0) >= o.interruption.falseInterruptionTimeoutMs;
 }

@@ -3,5 +3,5 @@ import type { TurnOptions } from '../options.js';
 
 /** Nobody has said anything since the agent stopped talking for the reprompt interval. */
 export function isIdleTooLong(m: TurnMemory, o: TurnOptions, at: number): boolean {
-  return m.state === 'listening' && at - m.idleSince >= o.idleRepromptMs;
+  return m.state === 'listening' && at - m.idleSince >= o.idle.repromptMs;
 }
