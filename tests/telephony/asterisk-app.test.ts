@@ -41,7 +41,8 @@ describe('frontdesk on Asterisk', () => {
   it('greets with the consent line, records the bridge, and warm-transfers to the owner on 0', async () => {
     const chan = pbx.inboundCall('+15125550177', '+15125550100');
     await vi.waitFor(() => expect(pbx.recordings).toHaveLength(1), { timeout: 10_000 });
-    await vi.waitFor(() => expect(rms(pbx.heardBy(chan))).toBeGreaterThan(300), { timeout: 10_000 });
+    // The notice has been heard when recording starts; 0 pressed at once, before the greeting, still reaches the owner.
+    expect(rms(pbx.heardBy(chan))).toBeGreaterThan(300);
     pbx.dtmf(chan, '0');
     await vi.waitFor(() => expect(pbx.originates.some((o) => o.endpoint === 'PJSIP/101')).toBe(true), { timeout: 10_000 });
     expect(pbx.originates[0]).toEqual({ endpoint: 'PJSIP/101', appArgs: 'warm' });
