@@ -21,6 +21,7 @@ import { JobRunner } from './store/jobs.js';
 import { createSpeech, type SpeechSet } from './speech/index.js';
 import { VoiceSession } from './agent/voice/session.js';
 import { placePurposeCall } from './agent/voice/outbound.js';
+import type { TurnOptions } from './agent/turns/options.js';
 import { toE164 } from './util/phone.js';
 import { retrying } from './util/retry.js';
 import { recordQualityOnEnd } from './agent/call/quality.js';
@@ -97,6 +98,8 @@ export async function seedDemoIfEmpty(contexts: ContextService, logger: Logger):
 export interface AppOptions {
   /** The business clock (tests inject one); default the wall clock. */
   now?: () => Date;
+  /** Turn-taking timings for inbound calls; tests that decide by events set the waits out of the way. */
+  turn?: Partial<TurnOptions>;
 }
 
 export async function createApp(config: Config, logger: Logger, opts: AppOptions = {}): Promise<App> {
@@ -244,7 +247,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   });
   telephony?.on('call', (call) => {
     inFlight.n++;
-    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, llmFirstTokenMs: config.llmFirstTokenMs, metrics, draining: () => node.draining }, call)
+    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, llmFirstTokenMs: config.llmFirstTokenMs, metrics, draining: () => node.draining, ...(opts.turn ? { turn: opts.turn } : {}) }, call)
       .finally(() => inFlight.n--);
   });
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);
@@ -345,6 +348,7 @@ export interface CallDeps {
   llmMaxTokens: number;
   llmUnderstands: boolean;
   llmFirstTokenMs?: number;
+  turn?: Partial<TurnOptions>;
   metrics?: Metrics;
   /** The node is draining: a new call is refused with 503 so the carrier or dispatcher goes elsewhere. */
   draining: () => boolean;
@@ -424,7 +428,7 @@ async function handleInboundCall(d: CallDeps, call: Call): Promise<void> {
     const conversational = d.speech.stt && agentAnswers;
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, ...(d.llmFirstTokenMs ? { llmFirstTokenMs: d.llmFirstTokenMs } : {}), turnDetector: d.speech.turn,
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, ...(d.llmFirstTokenMs ? { llmFirstTokenMs: d.llmFirstTokenMs } : {}), turnDetector: d.speech.turn, ...(d.turn ? { turn: d.turn } : {}),
           onTurnLatency: (l) => d.metrics?.turnLatency.observe(l.fromSpeechEndMs / 1000) },
         { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );

@@ -20,6 +20,7 @@ import { AgentTools } from '../../src/agent/tools.js';
 import { placePurposeCall } from '../../src/agent/voice/outbound.js';
 import { wordErrorRate } from '../helpers/wer.js';
 import type { Stt } from '../../src/speech/types.js';
+import type { TurnOptions } from '../../src/agent/turns/options.js';
 
 /**
  * Callers talk to the agent over the built-in SIP endpoint, in real time: synthesized speech in,
@@ -33,6 +34,8 @@ describe('talking to the agent', () => {
   let ear: SphinxStt;
 
   let phonePort = 0;
+  /** Turn-taking waits for the calls placed from here on; read when each call starts. */
+  const turn: Partial<TurnOptions> = {};
   beforeAll(async () => {
     const sipPort = await freePort();
     ownerPort = await freePort();
@@ -43,7 +46,7 @@ describe('talking to the agent', () => {
       FRONTDESK_MODELS_DIR: MODELS_DIR, FRONTDESK_RTP_PORT_MIN: '36200', FRONTDESK_RTP_PORT_MAX: '36299',
       // Outbound calls go through "the trunk": here, the test's phone.
       FRONTDESK_SIP_TRUNK: `127.0.0.1:${phonePort}`,
-    }), silentLogger);
+    }), silentLogger, { turn });
     // Open around the clock so the agent (not after-hours voicemail) answers whenever the test runs.
     await app.contexts.save({
       ...demoContext,
@@ -274,6 +277,10 @@ describe('talking to the agent', () => {
       },
       close: () => {},
     };
+    // The model's verdicts alone decide: the waits that answer a caller anyway after an "incomplete"
+    // verdict or a slow one run on the app's wall clock, and a loaded machine hears the caller resume
+    // late. Those waits are the turn machine's unit tests (tests/agent/turns.test.ts), on a test clock.
+    Object.assign(turn, { incompleteTurnDelayMs: 60_000, turnVerdictTimeoutMs: 60_000, maxEndpointingDelayMs: 60_000 });
     try {
       const call = (await phone.dial('+15125550100')) as SipCall;
       const caller = new TestCaller(call);
@@ -282,8 +289,6 @@ describe('talking to the agent', () => {
       const [first, second] = [await caller.synthesize('I would like to book a cleaning'), await caller.synthesize('a deep clean')];
       await call.play(first).done;
       // A second of thinking aloud; without the model the agent would answer into it (after 0.3 s).
-      // Kept well inside the 2 s an "incomplete" verdict allows, which runs on the app's timers:
-      // 1.5 s left too little for a loaded machine's VAD to hear the caller resume.
       const pauseFrom = caller.heardMs;
       await call.play(new Int16Array(8000 * 1)).done;
       const pauseTo = caller.heardMs;
@@ -306,6 +311,7 @@ describe('talking to the agent', () => {
       expect(verdicts.at(-1)).toBe(true);
     } finally {
       app.speech.turn = undefined;
+      for (const k of Object.keys(turn)) delete turn[k as keyof TurnOptions];
     }
   }, 60_000);
 
