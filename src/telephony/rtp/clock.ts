@@ -45,6 +45,11 @@ export class MediaClock {
     }
   }
 
+  /** The time on this clock's source (monotonic ms): what sessions compare tick times with. */
+  now(): number {
+    return this.time.now();
+  }
+
   /** When the next tick fires: sessions put their deadlines on the tick grid so none waits a whole tick. */
   nextTickAt(): number {
     if (this.timer === undefined) return this.time.now();
