@@ -22,6 +22,7 @@ import { pruneAnswerAudio } from './business/answer-audio.js';
 import { join } from 'node:path';
 import { createSpeech, type SpeechSet } from './speech/index.js';
 import { placePurposeCall } from './agent/voice/outbound.js';
+import type { TurnOptionsInput } from './agent/turns/options.js';
 import { toE164 } from './util/phone.js';
 import { recordQualityOnEnd } from './agent/call/quality.js';
 import { handleInboundCall, type CallDeps } from './agent/inbound.js';
@@ -96,6 +97,8 @@ export async function seedDemoIfEmpty(contexts: ContextService, logger: Logger):
 export interface AppOptions {
   /** The business clock (tests inject one); default the wall clock. */
   now?: () => Date;
+  /** Turn-taking timings for inbound calls; tests that decide by events set the waits out of the way. */
+  turn?: TurnOptionsInput;
 }
 
 export async function createApp(config: Config, logger: Logger, opts: AppOptions = {}): Promise<App> {
@@ -243,7 +246,7 @@ export async function createApp(config: Config, logger: Logger, opts: AppOptions
   });
   telephony?.on('call', (call) => {
     inFlight.n++;
-    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, llmFirstTokenMs: config.llmFirstTokenMs, metrics, draining: () => node.draining }, call)
+    void handleInboundCall({ store, business, speech, dataDir: config.dataDir, logger, liveCalls, telephony, llmMaxTokens: config.llmMaxTokens, llmUnderstands: config.llmUnderstands, llmFirstTokenMs: config.llmFirstTokenMs, metrics, draining: () => node.draining, ...(opts.turn ? { turn: opts.turn } : {}) }, call)
       .finally(() => inFlight.n--);
   });
   if (telephony && speech.tts) senders.call = createCallAlertSender(telephony, speech.tts, business);

@@ -1,4 +1,5 @@
 // Routing an inbound call to its answer (reject, ring first, voice session or keypad menu), out of app.ts so that file is wiring only.
+import type { TurnOptionsInput } from './turns/options.js';
 import type { Store } from '../store/db.js';
 import type { Business } from '../business/index.js';
 import type { SpeechSet } from '../speech/index.js';
@@ -23,6 +24,8 @@ export interface CallDeps {
   llmMaxTokens: number;
   llmUnderstands: boolean;
   llmFirstTokenMs?: number;
+  /** Turn-taking timings for inbound conversations (tests move the answer-anyway waits out of the way). */
+  turn?: TurnOptionsInput | undefined;
   metrics?: Metrics;
   /** The node is draining: a new call is refused with 503 so the carrier or dispatcher goes elsewhere. */
   draining: () => boolean;
@@ -102,7 +105,7 @@ export async function handleInboundCall(d: CallDeps, call: Call): Promise<void> 
     const conversational = d.speech.stt && agentAnswers;
     if (conversational) {
       const session = new VoiceSession(
-        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, ...(d.llmFirstTokenMs ? { llmFirstTokenMs: d.llmFirstTokenMs } : {}), turnDetector: d.speech.turn,
+        { business, tts: d.speech.tts, stt: d.speech.stt!, newVad: d.speech.newVad, dataDir: d.dataDir, logger, transcribe: d.speech.transcribe, llm: d.speech.llm, llmMaxTokens: d.llmMaxTokens, llmUnderstands: d.llmUnderstands, ...(d.llmFirstTokenMs ? { llmFirstTokenMs: d.llmFirstTokenMs } : {}), turnDetector: d.speech.turn, ...(d.turn ? { turn: d.turn } : {}),
           onTurnLatency: (l) => d.metrics?.turnLatency.observe(l.fromSpeechEndMs / 1000) },
         { call, callId, context: routed.context, greeting: routed.decision.greeting, customer: customer?.customer },
       );

@@ -29,7 +29,7 @@ describe('the agent brain (guided flow + local LLM)', () => {
     biz = createBusiness(store.db, () => NOW);
     await biz.contexts.save(demoContext, 'test');
     await writeRandomLlama(join(dir, 'tiny.gguf'), SHAPES.tiny);
-    llm = await LlamaCppLlm.load({ model: join(dir, 'tiny.gguf'), sequences: 2, contextPerSequence: 1024 });
+    llm = await LlamaCppLlm.load({ model: join(dir, 'tiny.gguf'), sequences: 2, contextPerSequence: 1024, threads: 1 });
   });
   afterAll(async () => {
     await llm?.close();

@@ -79,7 +79,7 @@ describe("the owner's line on a call", () => {
   const callRecord = () => app.store.db.selectFrom('calls').selectAll().where('direction', '=', 'inbound').where('from_number', '=', OWNER)
     .orderBy('started_at', 'desc').limit(1).executeTakeFirstOrThrow();
   /** What the agent said on the latest call, turn by turn (written as each reply finishes playing). */
-  async function agentTurns(n: number): Promise<string[]> {
+  async function agentTurns(n: number, timeoutMs = 10_000): Promise<string[]> {
     const id = (await callRecord()).id;
     // The record is written as the reply finishes playing: wait for that write, not a fixed time.
     return vi.waitFor(async () => {
@@ -87,17 +87,19 @@ describe("the owner's line on a call", () => {
       const turns = evs.filter((e) => e.kind === 'turn' && e.role === 'agent').map((e) => e.text ?? '');
       if (turns.length < n) throw new Error(`the agent said fewer than ${n} things: ${JSON.stringify(evs.map((e) => `${e.kind} ${e.role}: ${e.text}`))}`);
       return turns;
-    }, { timeout: 10_000, interval: 50 });
+    }, { timeout: timeoutMs, interval: 50 });
   }
   /** Says `line` and returns the agent's answer to it. */
   async function exchange(caller: TestCaller, line: string, n: number): Promise<string> {
     await caller.say(line);
-    // A bound, not a target: a long read-back took over 20 s to be thought, said and heard on a loaded machine.
-    await caller.nextTurn(900, 60_000).catch(async (e: Error) => {
-      const evs = await app.business.calls.events((await callRecord()).id);
-      throw new Error(`${e.message} after "${line}"; the call so far: ${JSON.stringify(evs.map((x) => `${x.kind} ${x.role}: ${x.text}`))}`);
+    // The reply is over when the agent's record says it finished playing (an event), not after 0.9 s of
+    // quiet, which slow speech synthesis on a loaded machine also leaves mid-reply (the caller then
+    // talked over the rest). A bound, not a target: a long read-back took over 20 s on a loaded machine.
+    const turns = await agentTurns(n, 90_000).catch((e: Error) => {
+      throw new Error(`${e.message} after "${line}"`);
     });
-    return (await agentTurns(n))[n - 1]!;
+    caller.reset();
+    return turns[n - 1]!;
   }
   /** Says `line` and checks the answer; a mismatch names what the recognizer heard. */
   async function answers(caller: TestCaller, line: string, n: number, expected: string | RegExp): Promise<void> {

@@ -206,6 +206,16 @@ describe('turn-taking', () => {
     expect(tm.state).toBe('transferring');
   });
 
+  it('transfers on the digit pressed before the greeting (during the recording notice), and does not greet over it', () => {
+    const { tm, at, send } = run();
+    expect(send({ type: 'dtmf', digit: '0' })).toEqual(['play:reply']);
+    at(300);
+    expect(send({ type: 'start' })).toEqual([]);
+    at(1200);
+    expect(send({ type: 'playback_done', completed: true, heardMs: 900 })).toEqual(['transfer']);
+    expect(tm.state).toBe('transferring');
+  });
+
   it('answers with the partial transcript when the final one never comes', () => {
     const { at, send, tickTo } = run();
     send({ type: 'start' });

@@ -119,7 +119,7 @@ describe('the LLM reads what callers want; the guided flow acts', () => {
   it('the grammar holds a model to the schema: even random weights name only real services, days and times', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fd-understand-'));
     await writeRandomLlama(join(dir, 'tiny.gguf'), SHAPES.tiny);
-    const local = await LlamaCppLlm.load({ model: join(dir, 'tiny.gguf'), sequences: 1, contextPerSequence: 2048 });
+    const local = await LlamaCppLlm.load({ model: join(dir, 'tiny.gguf'), sequences: 1, contextPerSequence: 2048, threads: 1 });
     let read = 0;
     try {
       const ctx = (await biz.contexts.get('sparkle-cleaning')).document;

@@ -13,6 +13,7 @@ import { FakeSignalWire } from '../fakes/signalwire.js';
 import { FakeAsterisk } from '../fakes/ari/server.js';
 import { FakeDrachtioServer, FakeEslServer } from '../fakes/pbx-sockets.js';
 import { freePort } from '../helpers/ports.js';
+import { PGLITE_TEST_MS } from '../helpers/stores.js';
 
 const cfg = (env: NodeJS.ProcessEnv) => loadConfig({ FRONTDESK_LOG_LEVEL: 'silent', ...env });
 
@@ -68,7 +69,7 @@ describe('doctor: the trunk registration, as the running server sees it', () => 
     expect(await checkTrunkRegistration(cfg(env), undefined)).toMatchObject({ status: 'warn', detail: expect.stringMatching(/not running here/) });
     expect(await checkTrunkRegistration(cfg({ FRONTDESK_SIP_TRUNK: '192.168.1.10' }), undefined)).toMatchObject({ status: 'ok', detail: expect.stringMatching(/IP-authenticated/) });
     expect(await checkTrunkRegistration(cfg({}), undefined)).toBeUndefined();
-  });
+  }, PGLITE_TEST_MS);
 });
 
 describe('doctor: the PBX connection', () => {

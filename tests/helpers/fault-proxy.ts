@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
 import { createServerDatabase } from './stores.js';
 
 interface Pair {
@@ -101,11 +102,39 @@ export class FaultProxy {
   }
 }
 
-/** A fresh database on the test Postgres server, reached through a started proxy: `url` goes through it. */
-export async function proxiedDatabase(): Promise<{ proxy: FaultProxy; url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh database on the test Postgres server, reached through a started proxy: `url` goes through
+ * it, `direct` does not (for the test's own look at the server).
+ */
+export async function proxiedDatabase(): Promise<{ proxy: FaultProxy; url: string; direct: string; drop: () => Promise<void> }> {
   const server = await createServerDatabase();
   const u = new URL(server.url);
   const proxy = new FaultProxy({ host: u.hostname, port: Number(u.port || 5432) });
   await proxy.start();
-  return { proxy, url: proxy.url(server.url), drop: server.drop };
+  return { proxy, url: proxy.url(server.url), direct: server.url, drop: server.drop };
+}
+
+/**
+ * Queries that stay in flight until the test lets them finish, however slow the machine: the test
+ * holds an advisory lock on a direct connection and the queries wait for it. `waiting(n)` resolves
+ * once the server has n of them waiting (they are in flight on their connections, not queued in the pool).
+ */
+export async function heldQueries(direct: string, key = 4217) {
+  const holder = new pg.Client({ connectionString: direct });
+  holder.on('error', () => {});
+  await holder.connect();
+  await holder.query('select pg_advisory_lock($1)', [key]);
+  const waiters = async () => Number((await holder.query<{ n: string }>(
+    "select count(*) as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())",
+  )).rows[0]!.n);
+  return {
+    sql: `select pg_advisory_xact_lock(${key})`,
+    async waiting(n: number): Promise<void> {
+      while ((await waiters()) < n) await new Promise((r) => setImmediate(r));
+    },
+    async release(): Promise<void> {
+      await holder.query('select pg_advisory_unlock($1)', [key]).catch(() => {});
+      await holder.end().catch(() => {});
+    },
+  };
 }

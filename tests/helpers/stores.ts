@@ -35,6 +35,9 @@ export async function createServerDatabase(): Promise<{ url: string; drop: () =>
   };
 }
 
+/** The bound for a test that opens embedded PGlite (WASM) in its body: 10–25 s on a busy two-core machine, over 50 s on a very busy one (as for hooks). */
+export const PGLITE_TEST_MS = 180_000;
+
 /** Opens an empty store of the given dialect; `migrate` applies the schema. */
 export async function openTestStore(dialect: Dialect, opts: { migrate?: boolean } = {}): Promise<{ store: Store; dispose: () => Promise<void> }> {
   let store: Store;

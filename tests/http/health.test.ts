@@ -4,7 +4,7 @@ import { openStore } from '../../src/store/db.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { openTestStore } from '../helpers/stores.js';
+import { openTestStore, PGLITE_TEST_MS } from '../helpers/stores.js';
 
 describe('/health and /metrics', () => {
   const sockets: Socket[] = [];
@@ -28,7 +28,7 @@ describe('/health and /metrics', () => {
       const metrics = await http.inject('/metrics');
       expect(metrics.body).toMatch(/frontdesk_http_requests_total\{method="GET",route="\/health",status="200"\} 1/);
       await http.close();
-    });
+    }, PGLITE_TEST_MS);
   }
 
   it('answers unhealthy within seconds when the database accepts connections but never replies', async () => {
@@ -53,5 +53,5 @@ describe('/health and /metrics', () => {
     expect(res.json()).toEqual({ error: 'not_found', message: 'no route GET /nope' });
     await http.close();
     await dispose();
-  });
+  }, PGLITE_TEST_MS);
 });

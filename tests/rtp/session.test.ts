@@ -4,6 +4,7 @@ import { RtpSession, type RtpCodec } from '../../src/telephony/rtp/session.js';
 import { writeRtpHeader } from '../../src/telephony/rtp/packet.js';
 import { encodeG711 } from '../../src/telephony/rtp/g711.js';
 import { MediaClock } from '../../src/telephony/rtp/clock.js';
+import { FakeTime } from '../helpers/fake-time.js';
 
 const PCMU: RtpCodec = { codec: 'PCMU', payloadType: 0, dtmfPayloadType: 101, ptimeMs: 20 };
 
@@ -16,8 +17,7 @@ async function udp(): Promise<Socket> {
 const sessions: RtpSession[] = [];
 afterEach(() => sessions.splice(0).forEach((s) => s.close()));
 
-async function pair(opts: { mediaTimeoutMs?: number } = {}) {
-  const clock = new MediaClock();
+async function pair(opts: { mediaTimeoutMs?: number } = {}, clock = new MediaClock()) {
   const sa = await udp();
   const sb = await udp();
   const a = new RtpSession({ socket: sa, codec: PCMU, remote: { address: '127.0.0.1', port: sb.address().port }, clock, ...opts });
@@ -47,24 +47,33 @@ describe('RTP session', () => {
     expect(b.stats.lost).toBe(0);
   });
 
-  it('stops playback within one frame of cancel (barge-in) and reports what was heard', async () => {
-    const { a, b } = await pair();
+  it('stops playback on the next tick after cancel (barge-in) and reports exactly what was sent', async () => {
+    // The clock moves only when the test says: what counts is ticks, not how busy the machine is.
+    const time = new FakeTime();
+    const { a, b } = await pair({}, new MediaClock(10, time));
+    // Each tick, then a turn of the event loop for the player to feed the next audio (no time passes).
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        time.fire();
+        await new Promise((r) => setImmediate(r));
+      }
+    };
     let heard = 0;
     b.on('audio', (f) => loud(f.pcm) && heard++);
     const h = a.play(tone(5000));
-    // The caller barges in once they have heard a quarter of a second.
-    await vi.waitFor(() => expect(heard).toBeGreaterThanOrEqual(12));
-    const before = heard;
+    // 240 ms of ticks: a packet every 20 ms, twelve of them.
+    await ticks(24);
+    await vi.waitFor(() => expect(heard).toBe(12));
     h.cancel();
+    await ticks(1);
     const res = await h.done;
-    expect(res.completed).toBe(false);
-    // What was sent before the cut is what the caller heard, give or take the packets in flight.
-    expect(res.playedMs).toBeGreaterThanOrEqual(before * 20);
-    expect(res.playedMs).toBeLessThanOrEqual((before + 3) * 20);
-    // The next phrase follows the cut directly: nothing of the cancelled audio but what was in flight.
-    expect(await a.play(tone(100)).done).toEqual({ completed: true, playedMs: 100 });
-    await vi.waitFor(() => expect(heard - before).toBeGreaterThanOrEqual(5));
-    expect(heard - before).toBeLessThanOrEqual(5 + 3);
+    expect(res).toEqual({ completed: false, playedMs: 240 });
+    // The next phrase follows the cut directly: nothing of the cancelled audio is sent after it.
+    const next = a.play(tone(100));
+    await ticks(20);
+    expect(await next.done).toEqual({ completed: true, playedMs: 100 });
+    await vi.waitFor(() => expect(b.stats.packetsIn).toBe(a.stats.packetsOut));
+    expect(heard - 12).toBe(5);
   });
 
   it('sends and receives RFC 4733 DTMF digits', async () => {

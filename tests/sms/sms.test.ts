@@ -110,7 +110,7 @@ describeStores('SMS over Telnyx and SignalWire', ({ store }) => {
   it('with a local LLM, open questions are answered by it with the last texts of the thread', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fd-sms-llm-'));
     await writeRandomLlama(join(dir, 'tiny.gguf'), SHAPES.tiny);
-    llm = await LlamaCppLlm.load({ model: join(dir, 'tiny.gguf'), sequences: 2, contextPerSequence: 1024 });
+    llm = await LlamaCppLlm.load({ model: join(dir, 'tiny.gguf'), sequences: 2, contextPerSequence: 1024, threads: 1 });
     try {
       const me = '+15125550409';
       await postTelnyx(telnyx.inbound(me, BIZ, 'Hi, do you clean offices?'));

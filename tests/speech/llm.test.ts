@@ -18,7 +18,9 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
   beforeAll(async () => {
     const path = join(dir, 'tiny.gguf');
     await writeRandomLlama(path, SHAPES.tiny);
-    llm = await LlamaCppLlm.load({ model: path, sequences: 2, contextPerSequence: 1024 });
+    // One thread in every test: llama.cpp's threads spin-wait on each other at each token, and on a busy
+    // two-core machine two of them took 85 s for what one does in 0.5 s.
+    llm = await LlamaCppLlm.load({ model: path, sequences: 2, contextPerSequence: 1024, threads: 1 });
   });
   afterAll(async () => {
     await llm?.close();
@@ -155,7 +157,7 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     const gemma = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}";
     const path = join(dir, 'gemma-style.gguf');
     await writeRandomLlama(path, { ...SHAPES.tiny, chatTemplate: gemma });
-    const other = await LlamaCppLlm.load({ model: path, sequences: 1, contextPerSequence: 512 });
+    const other = await LlamaCppLlm.load({ model: path, sequences: 1, contextPerSequence: 512, threads: 1 });
     try {
       expect(other.template).not.toBe('ChatML');
       const marker = other.tokenize('<start_of_turn>').length;
@@ -178,7 +180,7 @@ describe('local LLM through node-llama-cpp (generated model)', () => {
     const weights = 1024 * 256 + 2 * (256 * 512 * 2 + 256 * 256 * 2 + 2 * 256 * 512 + 512 * 256);
     expect(bytes * 8 / weights).toBeGreaterThan(4.5);
     expect(bytes * 8 / weights).toBeLessThan(8);
-    const other = await LlamaCppLlm.load({ model: path, sequences: 1, contextPerSequence: 512 });
+    const other = await LlamaCppLlm.load({ model: path, sequences: 1, contextPerSequence: 512, threads: 1 });
     try {
       for await (const _ of other.chat([{ role: 'user', content: 'Hello' }], { maxTokens: 3 })) { /* drain */ }
       expect(other.lastStats!.generatedTokens).toBeGreaterThan(0);

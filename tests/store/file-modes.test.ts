@@ -8,6 +8,7 @@ import { CallRecorder } from '../../src/agent/voice/call-recorder.js';
 import { recordMessage } from '../../src/agent/call/recorder.js';
 import type { Call } from '../../src/telephony/call.js';
 import type { Vad } from '../../src/speech/types.js';
+import { PGLITE_TEST_MS } from '../helpers/stores.js';
 
 /** Another user on the box (a web server, a shell account) must not read callers' voices or the customer list. */
 
@@ -24,7 +25,7 @@ it('creates the embedded database owner-only, and tightens a data directory that
   const store = await openStore({ dataDir: data });
   await store.close();
   expect([mode(data), mode(join(data, 'pgdata'))]).toEqual([0o700, 0o700]);
-});
+}, PGLITE_TEST_MS);
 
 it('writes call recordings and voicemail audio 0600 in 0700 folders', async () => {
   const rec = new CallRecorder(8000, () => 0);

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/store/migrate.js';
-import { openTestStore } from '../helpers/stores.js';
+import { openTestStore, PGLITE_TEST_MS } from '../helpers/stores.js';
 
 const TABLES = [
   'admin_sessions', 'admin_users', 'api_tokens', 'appointments', 'audit_log', 'call_events', 'calls',
@@ -26,6 +26,6 @@ for (const dialect of ['pglite', 'postgres'] as const) {
       } finally {
         await dispose();
       }
-    });
+    }, PGLITE_TEST_MS);
   });
 }

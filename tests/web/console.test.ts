@@ -198,8 +198,13 @@ describe('admin console', () => {
     await shot('calendar-day');
     await page.click('#week-view');
     await page.waitForSelector(`#week [data-appointment="${booked.appointment.id}"]`);
-    // Move it to 14:00 the same day, entered on the business's clock.
+    // Move it to 14:00 the same day, entered on the business's clock. The owner types the time and
+    // looks away; a booking elsewhere redraws the week meanwhile: the typed time is kept for Move.
     await page.fill(`[data-move="${booked.appointment.id}"]`, `${start.toISODate()}T14:00`);
+    await page.click('h1');
+    await page.evaluate(() => document.querySelector('#week')!.setAttribute('data-before-redraw', ''));
+    await app.business.scheduling.book({ context: 'sparkle-cleaning', service: 'standard', start: start.plus({ weeks: 3 }).toJSDate(), source: 'admin' });
+    await page.waitForSelector('#week:not([data-before-redraw])');
     await page.click(`[data-move-button="${booked.appointment.id}"]`);
     // Wait for the move to land (a busy machine is slow to click through), not a fixed time.
     await vi.waitFor(async () => expect((await app.business.scheduling.get(booked.appointment.id)).start.getTime()).not.toBe(start.toMillis()), { timeout: 20_000, interval: 100 });

@@ -51,6 +51,8 @@ export class TurnMachine {
     switch (e.type) {
       case 'start':
         m.startedAt = e.at;
+        // A key pressed during the recording notice (0 for the owner, a choice) is answered, not greeted over.
+        if (m.state !== 'idle') return [];
         return speak(m, this.lines.greeting, 'greeting');
 
       case 'vad_start':

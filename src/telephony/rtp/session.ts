@@ -205,12 +205,12 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
 
   setDirection(d: MediaDirection): void {
     this.direction = d;
-    this.lastRecvAt = performance.now();
+    this.lastRecvAt = this.clock.now();
   }
 
   start(): void {
     if (this.startedAt) return;
-    this.startedAt = performance.now();
+    this.startedAt = this.clock.now();
     this.lastRecvAt = this.startedAt;
     this.clock.add(this);
     this.nextSendAt = this.clock.nextTickAt();
@@ -255,7 +255,7 @@ export class RtpSession extends EventEmitter<{ audio: [AudioFrame]; dtmf: [strin
       if (h.payloadType !== this.codec.cnPayloadType) this.stats.malformed++;
       return;
     }
-    const now = performance.now();
+    const now = this.clock.now();
     const fromRemote = this.remote && rinfo.address === this.remote.address && rinfo.port === this.remote.port;
     if (!fromRemote) {
       // Media only from where the SDP said. Behind NAT (symmetric RTP) we latch once, to the first

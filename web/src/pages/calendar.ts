@@ -17,9 +17,14 @@ const pending = new Map<string, { timer: ReturnType<typeof setTimeout>; label: s
 let adding = false;
 /** The visit whose "Cancel this visit?" is showing. */
 let confirming: string | undefined;
+/** New times typed into "Move" and not yet sent: a redraw landing between typing and the click keeps them. */
+const moveDrafts = new Map<string, string>();
 
-/** `offset`: weeks from today (week view) or days from today (day view). */
-export async function appointmentsPage(app: HTMLElement, offset = 0, view: 'week' | 'day' = 'week'): Promise<void> {
+/**
+ * `offset`: weeks from today (week view) or days from today (day view). `live`: a redraw for a
+ * change seen on the live feed, which gives way if the owner started typing while it fetched.
+ */
+export async function appointmentsPage(app: HTMLElement, offset = 0, view: 'week' | 'day' = 'week', live = false): Promise<void> {
   const span = view === 'day' ? 1 : 7;
   const start = new Date();
   start.setHours(0, 0, 0, 0);
@@ -45,12 +50,14 @@ export async function appointmentsPage(app: HTMLElement, offset = 0, view: 'week
   };
 
   const visit = (a: Appt) => {
-    const moveTo = h('input', { type: 'datetime-local', 'aria-label': `New time for ${a.customerName ?? 'this visit'}`, 'data-move': a.id });
+    const moveTo = h('input', { type: 'datetime-local', 'aria-label': `New time for ${a.customerName ?? 'this visit'}`, 'data-move': a.id,
+      value: moveDrafts.get(a.id), oninput: () => moveDrafts.set(a.id, moveTo.value) });
     const offer = h('div');
     const move = async (to: string) => {
       try {
         // Entered on the business's clock; the server reads it in the business's time zone.
         await api('POST', `/scheduling/${a.id}/reschedule`, { start: to });
+        moveDrafts.delete(a.id);
         await redraw();
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
@@ -83,8 +90,11 @@ export async function appointmentsPage(app: HTMLElement, offset = 0, view: 'week
         : h('div', {}, moveTo, h('button.secondary', { type: 'button', 'data-move-button': a.id, onclick: () => void move(moveTo.value) }, 'Move'), offer, actions));
   };
 
+  const adder = await addVisit(contexts, redraw, alternatives);
+  // Checked again once the data is in: a new time typed into "Move" while it was fetched would be wiped.
+  if (live && (busy() || adding || confirming)) return;
   // Not while the owner is adding a visit or answering "Cancel this visit?": their next step redraws anyway.
-  onLive((e) => { if (e.type === 'booking' && !busy() && !adding && !confirming) void redraw(); });
+  onLive((e) => { if (e.type === 'booking' && !busy() && !adding && !confirming) void appointmentsPage(app, offset, view, true); });
   app.replaceChildren(
     h('h1', {}, 'Calendar'),
     view === 'day'
@@ -96,7 +106,7 @@ export async function appointmentsPage(app: HTMLElement, offset = 0, view: 'week
         h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, offset - 1) }, '← Previous week'),
         h('button.secondary', { type: 'button', onclick: () => void appointmentsPage(app, offset + 1) }, 'Next week →')),
     status,
-    await addVisit(contexts, redraw, alternatives),
+    adder,
     h(view === 'day' ? 'div.day#day' : 'div.week#week', {}, ...days.map((d) => h('div', {},
       // A day's heading opens that day on its own.
       h('h2', {}, view === 'day'
