@@ -42,6 +42,8 @@ export interface GuidedState {
   address?: string;
   /** The address was not heard surely: not read back; texted to the customer after booking and flagged for the owner. */
   addressUnsure?: { audio?: string | undefined; /** Heard so badly that the text does not repeat it. */ garbled?: boolean };
+  /** The address was asked again once because the answer had no house number or street in it. */
+  addressAgain?: boolean;
   /** The caller's name, as heard (the customer record has none). */
   name?: string;
   /** A name heard unsurely: not saved on the customer, only noted on the booking for the owner (with its audio). */
@@ -345,8 +347,11 @@ export class GuidedEngine {
         if (switching || this.has(u, 'no')) break;
         const address = cleanAddress(raw);
         if (address.length < 6) return this.miss(s);
-        // Unsure words with no house number or street in them are a mishearing, not an address to text about.
-        if (this.band(hearing) !== 'high' && !looksLikeAddress(address)) return this.miss(s);
+        // Words with no house number or street in them ("what week") are likely a mishearing: asked
+        // once more. Garbled hearings keep their audio and are checked by text instead, as below.
+        if (!looksLikeAddress(address) && this.band(hearing) !== 'low' && !s.addressAgain) {
+          return { reply: "Sorry, what's the street address, with the house number?", state: { ...s, addressAgain: true } };
+        }
         // Read back only what was heard surely; otherwise it is checked by text after the call.
         const unsure = this.band(hearing) !== 'high';
         const next: GuidedState = { ...s, address };
