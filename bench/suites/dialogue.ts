@@ -180,8 +180,10 @@ async function runOne(app: App, phone: SipEndpoint, task: Task, from: string, vo
   let visitId: string | undefined;
   let visitStart: number | undefined;
   if (task.name === 'move' || task.name === 'cancel') {
-    const start = DateTime.now().setZone(ctx.document.timezone).plus({ days: 3 }).set({ hour: 10, minute: 0, second: 0, millisecond: 0 });
-    const b = await app.business.scheduling.book({ context: demoContext.name, service: 'standard', start: start.toJSDate(), customerId: customer.id, source: 'admin' });
+    // The first free time from three days out (earlier callers' bookings and moves take times too).
+    const from = DateTime.now().setZone(ctx.document.timezone).plus({ days: 3 }).startOf('day');
+    const { slots } = await app.business.scheduling.available({ context: demoContext.name, service: 'standard', from: from.toJSDate(), to: from.plus({ days: 14 }).toJSDate(), limit: 1 });
+    const b = await app.business.scheduling.book({ context: demoContext.name, service: 'standard', start: slots[0]!.start.toJSDate(), customerId: customer.id, source: 'admin' });
     visitId = b.appointment.id;
     visitStart = b.appointment.start.getTime();
   }

@@ -218,6 +218,19 @@ describe('a dialogue that copes with imperfect hearing', () => {
     expect((await farm.turn('the blue farmhouse past the church', { confidence: 0.9 })).reply).toContain(' at the blue farmhouse past the church for ');
   });
 
+  it('a caller going round in circles (misheard, "yes", the same question again) is offered the keypad, not the loop', async () => {
+    const c = await call('+15125550417');
+    // What they say (cancel my cleaning appointment) is heard as a booking, which they confirm.
+    expect((await c.turn('the crew is cleaning appointment', { confidence: 0.6 })).reply).toBe('Did you say book a cleaning?');
+    expect((await c.turn('yes', { confidence: 0.9 })).reply).toMatch(/^Happy to help\. Which would you like/);
+    expect((await c.turn('first one we are week', { confidence: 0.3 })).reply).toMatch(/^Sorry, I didn't catch that\. Which one/);
+    // Round again: the same mishearing confirmed lands on the same question — no progress.
+    expect((await c.turn('the crew is cleaning appointment', { confidence: 0.6 })).reply).toBe('Did you say book a cleaning?');
+    await c.turn('yes', { confidence: 0.9 });
+    const keys = await c.turn('first one we are week', { confidence: 0.3 });
+    expect(keys.reply).toMatch(/press 1/);
+  });
+
   it('keys stand for the choices of the question asked; a key that is none says the choices again', async () => {
     const c = await call('+15125550408', { service: 'standard', pending: { kind: 'ask_service', then: 'quote' } });
     expect((await c.key('9')).reply).toBe("That key isn't one of the choices. Please press 1 for standard cleaning, 2 for deep cleaning, 3 for move-out cleaning.");

@@ -216,7 +216,9 @@ export class GuidedEngine {
     try {
       const handled = await this.onPending(u, s, text, hearing);
       const r = handled ?? await this.onIntent(u, s, text);
-      if (!r.missed) delete r.state.misses;
+      // Understood counts only when the conversation moved on: a "yes, I said that" that lands on
+      // the same question again is no progress, so the escalation to keys is not reset by a loop.
+      if (!r.missed && (!state.misses || r.state.pending?.kind !== state.pending?.kind || r.action || r.booked)) delete r.state.misses;
       return r;
     } catch (e) {
       if (e instanceof QuoteError) {
