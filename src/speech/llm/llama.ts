@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { parseStructured, StructuredOutputError, type ChatMessage, type Llm, type LlmChatOptions, type LlmTurnStats } from '../types.js';
@@ -22,7 +23,6 @@ export const llamaDefaults = {
   sequences: 4,
   /** Tokens per conversation (system prompt + history + reply). */
   contextPerSequence: 2048,
-  threads: 2,
   /** Reply cap when the caller gives none: a spoken turn is a sentence or two. */
   maxTokens: 60,
   temperature: 0.3,
@@ -67,7 +67,8 @@ export class LlamaCppLlm implements Llm {
     self.context = await self.model.createContext({
       sequences: n,
       contextSize: n * (o.contextPerSequence ?? llamaDefaults.contextPerSequence),
-      threads: o.threads ?? llamaDefaults.threads,
+      // None given: all cores but one (at least 1); that one stays free for the calls' media and recognition.
+      threads: o.threads || Math.max(1, availableParallelism() - 1),
     });
     for (let i = 0; i < n; i++) self.idle.push(self.context.getSequence());
     return self;
