@@ -415,7 +415,7 @@ export const settings = {
   },
   FRONTDESK_LLM_THREADS: {
     path: 'llmThreads',
-    doc: 'CPU threads the in-process LLM computes on; 0: all cores but one (1 on 2 cores). llama.cpp\'s threads wait for each other by spinning, so on a machine whose cores are also busy with calls, fewer threads than cores keep replies from stalling.',
+    doc: 'CPU threads the in-process LLM computes on; 0: all cores but one, at most 4 (1 on 2 cores). llama.cpp\'s threads wait for each other by spinning, so on a machine whose cores are also busy with calls, fewer threads than cores keep replies from stalling.',
     schema: z.coerce.number().int().min(0).max(256).default(0),
   },
   FRONTDESK_LOG_LEVEL: {

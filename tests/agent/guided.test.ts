@@ -92,6 +92,17 @@ describe('guided-flow engine (typed utterances)', () => {
     expect((await say('yes')).reply).toBe("Done, you're moved to Thursday, November 26 at 8 AM.");
   });
 
+  it('times offered for a booking are not picked from when the caller then moves a visit to a day they name', async () => {
+    const say = await conversation('+15125550307');
+    await say('Can I book a standard cleaning on Monday at 10am?');
+    await say('two');
+    await say('8 Pine Road');
+    expect((await say('yes')).booked).toBeDefined();
+    expect((await say('what times do you have for a deep cleaning on Tuesday?')).reply).toMatch(/Which works for you\?$/);
+    expect((await say('actually I need to move my cleaning')).reply).toMatch(/What day and time would you like instead\?$/);
+    expect((await say('first thing Wednesday at 9am')).reply).toBe('Shall I move it to Wednesday, November 25 at 9 AM?');
+  });
+
   it('takes a message for the owner, and transfers a caller who asks for a person', async () => {
     const say = await conversation('+15125550303');
     expect((await say('Can you take a message for Maria?')).reply).toBe('Sure, what would you like me to tell Maria?');

@@ -131,5 +131,17 @@ describeStores('an address corrected by text after the call', ({ store }) => {
     expect(textedAddress(ctx, '3 pm on Tuesday', NOW)).toBeUndefined();
     expect(textedAddress(ctx, 'yes', NOW)).toBeUndefined();
     expect(textedAddress(ctx, 'Can I move it to Tuesday?', NOW)).toBeUndefined();
+    // A number and words, but no street: a note for the crew, not the visit's new address.
+    expect(textedAddress(ctx, '2 dogs in the yard, gate code 4411', NOW)).toBeUndefined();
+  });
+
+  it("an address-like answer to the texting agent's own question is that question's answer, not the address check's", async () => {
+    const me = '+15125550605';
+    const id = await bookedOnCall(me, '9 birch road');
+    // The texting agent asks a question of its own (here: what to tell Maria) …
+    expect(await text(me, 'Can you take a message for Maria?')).toMatch(/what would you like me to tell Maria/);
+    // … and the answer is its, not the check's.
+    expect(await text(me, '42 Elm Street')).toMatch(/passed that on to Maria/);
+    expect((await visit(id)).address).toBe('9 birch road');
   });
 });

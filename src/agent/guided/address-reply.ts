@@ -16,7 +16,8 @@ export function textedAddress(ctx: StoredContext['document'], text: string, now:
   const bare = text.trim().replace(/^((no|nope|not quite|actually|sorry|wrong|correction)\b[\s,.!:;-]*)+/i, '');
   const address = cleanAddress(bare).replace(/[.!]+$/, '');
   // A street address starts with its house number and has a street after it ("42 Elm St Apt 3").
-  if (!/^\d+[a-z]?\s+[a-z]{2,}/i.test(address) || address.length < 6) return undefined;
+  // ("2 dogs in the yard, gate code 4411" has a number but no street: not an address.)
+  if (!/^\d+[a-z]?\s+[a-z]{2,}/i.test(address) || address.length < 6 || address.length > 100 || !/\b(street|st|avenue|ave|road|rd|drive|dr|lane|ln|boulevard|blvd|court|ct|place|pl|way|circle|cir|parkway|pkwy|highway|hwy|trail|terrace|loop|square|route)\b/i.test(address)) return undefined;
   // "2 bedrooms", "3 pm on Tuesday", "1 more question": a size, a time or a request, not an address.
   const u = understand(ctx, bare, now);
   if (u.when || u.units || u.service || u.intents.some((i) => i !== 'yes' && i !== 'no')) return undefined;
@@ -34,8 +35,10 @@ function confirms(ctx: StoredContext['document'], text: string, now: Date): bool
  * one. `busy`: the texting agent has a question of its own pending (its "yes" is not ours).
  */
 export async function addressCorrection(business: Business, context: StoredContext, customerId: string | null, text: string, busy = false): Promise<string | undefined> {
-  if (!customerId) return undefined;
-  const [visit] = await business.scheduling.addressesToCheck(customerId);
+  // The texting agent's own question comes first ("what's the address?" for a new booking is not the check's).
+  if (!customerId || busy) return undefined;
+  // Only this business's visits: one customer record may have visits with several businesses.
+  const [visit] = await business.scheduling.addressesToCheck(customerId, context.document.name);
   if (!visit) return undefined;
   const when = DateTime.fromJSDate(visit.start, { zone: context.document.timezone }).toFormat("cccc, LLLL d 'at' h:mm a");
   const service = visit.serviceName.toLowerCase();
@@ -44,7 +47,7 @@ export async function addressCorrection(business: Business, context: StoredConte
     await business.scheduling.settleAddress(visit.id, address, 'customer:sms');
     return `Thanks, I've updated the address for your ${service} on ${when} to ${address}.`;
   }
-  if (!busy && visit.readBack && confirms(context.document, text, business.now())) {
+  if (visit.readBack && confirms(context.document, text, business.now())) {
     await business.scheduling.settleAddress(visit.id, undefined, 'customer:sms');
     return `Thanks for confirming. See you at ${visit.address} for your ${service} on ${when}.`;
   }

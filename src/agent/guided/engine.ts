@@ -357,6 +357,7 @@ export class GuidedEngine {
         // Read back only what was heard surely; otherwise it is checked by text after the call.
         const unsure = this.band(hearing) !== 'high';
         const next: GuidedState = { ...s, address };
+        delete next.addressAgain;
         if (unsure) next.addressUnsure = { audio: hearing?.audio, garbled: this.band(hearing) === 'low' };
         else delete next.addressUnsure;
         return this.afterAddress(next, p.start);
@@ -429,14 +430,15 @@ export class GuidedEngine {
         if (this.has(u, 'yes')) return { reply: `Great, the crew will see you then. Thanks, goodbye!`, state: { ...s, pending: undefined }, action: 'end', confirmed: p.id };
         if (this.has(u, 'no') || this.has(u, 'reschedule')) {
           if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
-          return { reply: 'No problem. What day and time would work better? Or I can cancel it.', state: { ...s, pending: { kind: 'ask_reschedule_time', id: p.id } } };
+          return { reply: 'No problem. What day and time would work better? Or I can cancel it.', state: { ...s, offered: [], pending: { kind: 'ask_reschedule_time', id: p.id } } };
         }
         break;
       }
       case 'ask_reschedule_time': {
         if (this.has(u, 'cancel')) return { reply: 'Do you want me to cancel it?', state: { ...s, pending: { kind: 'confirm_cancel', id: p.id } } };
         // "The first one" picks from the times just offered, whatever else was heard with it.
-        const chosen = this.ordinal(u.text) !== undefined ? this.pickOffered(u, s) : undefined;
+        // (Not "first thing Thursday at 8": a day named is a new time, not a pick.)
+        const chosen = this.ordinal(u.text) !== undefined && !u.when?.hasDate ? this.pickOffered(u, s) : undefined;
         if (chosen) return this.confirmReschedule(s, p.id, new Date(chosen.start));
         if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
         if (u.when) {
@@ -460,7 +462,7 @@ export class GuidedEngine {
         }
         // "No, I said Thursday at 2": the move, to the time said now (not a new booking).
         if (u.when?.hasTime) return this.confirmReschedule(s, p.id, u.when.at);
-        if (this.has(u, 'no')) return { reply: 'What time would work instead?', state: { ...s, pending: { kind: 'ask_reschedule_time', id: p.id } } };
+        if (this.has(u, 'no')) return { reply: 'What time would work instead?', state: { ...s, offered: [], pending: { kind: 'ask_reschedule_time', id: p.id } } };
         break;
       }
     }
@@ -658,7 +660,7 @@ export class GuidedEngine {
     }
     s = { ...s, service: appt.serviceId };
     if (u.when?.hasTime) return this.confirmReschedule(s, id, u.when.at);
-    return { reply: `Sure. Your ${appt.serviceName.toLowerCase()} is ${this.tools.spokenTime(appt.start)}. What day and time would you like instead?`, state: { ...s, pending: { kind: 'ask_reschedule_time', id } } };
+    return { reply: `Sure. Your ${appt.serviceName.toLowerCase()} is ${this.tools.spokenTime(appt.start)}. What day and time would you like instead?`, state: { ...s, offered: [], pending: { kind: 'ask_reschedule_time', id } } };
   }
 
   /** "Shall I move it to …?" only for a time it can move to; otherwise the free times around it. */

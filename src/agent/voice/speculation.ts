@@ -45,6 +45,8 @@ export class Speculation {
    * answer now. Anything that books, moves or cancels waits for the turn to be taken.
    */
   onFinal(heard: string, text: string, state: GuidedState, hearing: Hearing): void {
+    // A newer final replaces any answer started on an earlier one: end that one (it holds an LLM sequence).
+    this.drop();
     if (!this.mayStart(heard)) return;
     if (!text.trim()) return;
     if (!this.brain.routesToLlm(text, state, hearing)) {

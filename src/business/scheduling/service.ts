@@ -273,8 +273,8 @@ export class SchedulingService {
    * The customer's upcoming visits whose address is still flagged to check, soonest first;
    * `readBack`: the check text quoted the address as heard (it was not "couldn't make out").
    */
-  async addressesToCheck(customerId: string): Promise<(AppointmentView & { readBack: boolean })[]> {
-    const visits = (await this.list({ customerId, from: this.now(), limit: 20 })).filter((v) => v.status === 'booked' && flaggedAddress(v.notes) !== undefined);
+  async addressesToCheck(customerId: string, context?: string): Promise<(AppointmentView & { readBack: boolean })[]> {
+    const visits = (await this.list({ customerId, from: this.now(), limit: 20, ...(context ? { context } : {}) })).filter((v) => v.status === 'booked' && flaggedAddress(v.notes) !== undefined);
     if (!visits.length) return [];
     const texts = await this.db.selectFrom('outbox').select(['dedupe_key', 'payload']).where('dedupe_key', 'in', visits.map((v) => `address_check:${v.id}`)).execute();
     const quoted = new Set(texts.filter((t) => /we have the address as "/.test((t.payload as { text?: string } | null)?.text ?? '')).map((t) => t.dedupe_key));

@@ -67,8 +67,9 @@ export class LlamaCppLlm implements Llm {
     self.context = await self.model.createContext({
       sequences: n,
       contextSize: n * (o.contextPerSequence ?? llamaDefaults.contextPerSequence),
-      // None given: all cores but one (at least 1); that one stays free for the calls' media and recognition.
-      threads: o.threads || Math.max(1, availableParallelism() - 1),
+      // None given: all cores but one (at least 1, at most 4: more spin-waiting threads starve the
+      // calls' recognition and voices); the core left stays free for the calls' media.
+      threads: o.threads || Math.min(4, Math.max(1, availableParallelism() - 1)),
     });
     for (let i = 0; i < n; i++) self.idle.push(self.context.getSequence());
     return self;
