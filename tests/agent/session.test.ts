@@ -9,6 +9,7 @@ import type { Store } from '../../src/store/db.js';
 import type { AudioSource, Call, CallEventMap, PlaybackHandle, TransferResult, TransferTarget } from '../../src/telephony/call.js';
 import type { ChatMessage, Llm, LlmChatOptions, Stt, SttStream, Tts, Vad, VadEvent } from '../../src/speech/types.js';
 import { VoiceSession } from '../../src/agent/voice/session.js';
+import type { TurnOptionsInput } from '../../src/agent/turns/options.js';
 import { openTestStore } from '../helpers/stores.js';
 
 /**
@@ -41,13 +42,16 @@ class FakeVad implements Vad {
 class FakeStt implements Stt {
   readonly name = 'fake';
   next = '';
+  /** How sure the recognizer is of `next`. */
+  confidence = 0.95;
   stream(): SttStream {
     const text = this.next;
+    const confidence = this.confidence;
     let frames = 0;
     return {
       accept: () => void frames++,
       partial: () => (frames ? text : ''),
-      finish: async () => ({ text, final: true, startMs: 0, endMs: frames * 20, confidence: 0.95 }),
+      finish: async () => ({ text, final: true, startMs: 0, endMs: frames * 20, confidence }),
       close: () => {},
     };
   }
@@ -74,6 +78,13 @@ class FakeCall extends EventEmitter<CallEventMap> implements Call {
   /** Playback stays "on the wire" until cancelled: the caller can talk over it. */
   hold = false;
   readonly transfers: TransferTarget[] = [];
+  /** Lines on the wire while `hold` was set, finished by `release()`. */
+  private held: (() => void)[] = [];
+  /** The lines held on the wire are heard to their end. */
+  release(): void {
+    this.hold = false;
+    for (const f of this.held.splice(0)) f();
+  }
   /** What the test observes: 'sent' (a line's audio is all on the wire), 'played' (heard whole), 'cut' (stopped). */
   readonly probe = new EventEmitter<{ sent: []; played: []; cut: [] }>();
 
@@ -105,7 +116,14 @@ class FakeCall extends EventEmitter<CallEventMap> implements Call {
       }
       if (cut) return;
       this.probe.emit('sent');
-      if (this.hold) return;
+      if (this.hold) {
+        this.held.push(() => {
+          if (cut) return;
+          finish({ completed: true, playedMs: handle.playedMs() });
+          this.probe.emit('played');
+        });
+        return;
+      }
       finish({ completed: true, playedMs: handle.playedMs() });
       this.probe.emit('played');
     })();
@@ -175,14 +193,14 @@ describe('the voice session (fake call, recognizer, voice)', () => {
   const agentSaid = (kind: string, completed?: boolean) => (e: (typeof events)[number]) =>
     e.kind === 'turn' && e.role === 'agent' && (e.data as { kind?: string; completed?: boolean })?.kind === kind && (completed === undefined || (e.data as { completed?: boolean }).completed === completed);
 
-  async function start(llm?: Llm) {
+  async function start(llm?: Llm, turn: TurnOptionsInput = { interruption: { minSpeechMs: 0 } }) {
     const call = new FakeCall();
     const stt = new FakeStt();
     const context = (await biz.contexts.get(demoContext.name))!;
     const callId = await biz.calls.start({ direction: 'inbound', backend: 'sip', from: call.from, to: call.to, contextId: context.id });
     const session = new VoiceSession(
       // Speech over the agent barges in at once: the fake caller's speech has no length on the clock.
-      { business: biz, tts, stt, newVad: () => new FakeVad(), dataDir: dir, turn: { interruption: { minSpeechMs: 0 } }, llm },
+      { business: biz, tts, stt, newVad: () => new FakeVad(), dataDir: dir, turn, llm },
       { call, callId, context, greeting: context.document.greeting, customer: undefined },
     );
     const result = session.run();
@@ -275,6 +293,28 @@ describe('the voice session (fake call, recognizer, voice)', () => {
     expect(last.text).toMatch(/deep/i);
     expect(last.text).toMatch(/Wednesday/);
     expect(last.text).toMatch(/9(:00)? ?AM/i);
+    await call.hangup();
+    await result;
+  });
+
+  it('an "mm" let pass while the agent talks does not make the next question sound unsure', async () => {
+    // Speech over the agent needs three words to stop it: a mumbled "mm" is let pass.
+    const { call, stt, callId, result } = await start(undefined, { interruption: { minSpeechMs: 0, minWords: 3 } });
+    await waitFor(callId, agentSaid('greeting', true));
+    call.hold = true;
+    const sent = new Promise<void>((r) => call.probe.once('sent', r));
+    call.say(stt, 'how much is a standard cleaning');
+    await sent;
+    stt.confidence = 0.2;
+    call.say(stt, 'mm');
+    await waitFor(callId, (e) => e.kind === 'state' && e.text === 'ignored_words');
+    call.release();
+    await waitFor(callId, agentSaid('reply', true));
+    // Asked surely next: answered, not "Sorry, I didn't catch that" because of the mumble before it.
+    stt.confidence = 0.95;
+    call.say(stt, 'do you bring your own supplies');
+    const asked = await waitFor(callId, (e) => e.kind === 'turn' && e.role === 'caller' && e.text === 'do you bring your own supplies');
+    expect((asked.data as { confidence?: number }).confidence).toBe(0.95);
     await call.hangup();
     await result;
   });

@@ -190,7 +190,9 @@ export class VoiceSession {
     if (keyed) this.dispatch({ type: 'keyed', at: e.at, text: `key:${keyed}` });
     if (e.type === 'vad_end') this.timer.speechEnded(e.at, 'speechEndedAt' in e ? e.speechEndedAt : e.at);
     if (e.type === 'stt_partial' && this.d.llm) this.brain.prefillPartial(spokenToText(e.text));
-    if (e.type === 'stt_final') {
+    // Words the machine lets pass over the agent (a cough, an "okay") are not part of the caller's next turn.
+    const letPass = e.type === 'stt_final' && this.machine.m.ignoredInterruption && (this.machine.state === 'speaking' || this.machine.state === 'greeting');
+    if (e.type === 'stt_final' && !letPass) {
       this.timer.final(e.at, 'sttMs' in e ? e.sttMs : 0);
       if (e.text) this.heard.add({ confidence: 'confidence' in e ? e.confidence : undefined, nbest: 'nbest' in e ? e.nbest : undefined, audio: 'audio' in e ? e.audio : undefined });
       this.ahead.onFinal(e.text, spokenToText(e.text), this.state, this.heard.hearing(false));
