@@ -283,13 +283,14 @@ describe('admin console', () => {
     // Filter: only voicemails, then only this caller.
     await page.selectOption('#filter-outcome', 'voicemail');
     await page.waitForSelector('#calls tr:nth-child(2) td:has-text("(512) 555-0188")');
-    expect(await page.locator('#calls tr').count()).toBe(2);
+    // That row may be the unfiltered list's own second row: wait for the filtered list to replace it.
+    await expect.poll(() => page.locator('#calls tr').count(), { timeout: 30_000 }).toBe(2);
     await page.selectOption('#filter-outcome', '');
     // The number as an owner writes it finds the call.
     await page.fill('#filter-caller', '512-555-0177');
     await page.press('#filter-caller', 'Enter');
     await page.waitForSelector('#calls tr:nth-child(2) td[data-number="+15125550177"]');
-    expect(await page.locator('#calls tr').count()).toBe(2);
+    await expect.poll(() => page.locator('#calls tr').count(), { timeout: 30_000 }).toBe(2);
     await page.fill('#filter-caller', '(512) 555 0188');
     await page.press('#filter-caller', 'Enter');
     await page.waitForSelector('#calls tr:nth-child(2) td[data-number="+15125550188"]');
